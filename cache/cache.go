@@ -1,0 +1,251 @@
+// Package cache is the gateway's local copy of the cloud: a namespace of
+// inodes, directory entries and attributes in an embedded crash-safe
+// database, file contents on local disk, and the write-back of changes to
+// a backend.Store. Its API is inode based, the shape NFS itself has, so
+// any front end (go-nfs today, an NFS server of our own later) sits on it
+// without touching the cache.
+//
+// Errors returned by the API satisfy errors.Is(err, syscall.EXXX) for the
+// errno a local filesystem would give, so front ends map them to their
+// protocol's status without parsing text.
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/filegate/filegate/backend"
+)
+
+// Config configures a Cache.
+type Config struct {
+	// Dir is the cache's own folder: the namespace database and the
+	// local copies of file contents. It is created if missing.
+	Dir string
+	// Store is the backend holding the authoritative copy.
+	Store backend.Store
+	// UploadDelay is how long a file must go unwritten before it is
+	// uploaded, so that a file being written is uploaded once.
+	UploadDelay time.Duration
+	// DefaultFileMode, DefaultDirMode, DefaultUID and DefaultGID are the
+	// attributes of backend objects that carry no POSIX metadata.
+	DefaultFileMode fs.FileMode
+	DefaultDirMode  fs.FileMode
+	DefaultUID      uint32
+	DefaultGID      uint32
+	// RetryMin and RetryMax bound the backoff between attempts of a
+	// failing upload or journal op.
+	RetryMin, RetryMax time.Duration
+	Logger             *slog.Logger
+}
+
+// DefaultConfig returns a Config with every field but Dir and Store set.
+func DefaultConfig() Config {
+	return Config{
+		UploadDelay:     2 * time.Second,
+		DefaultFileMode: 0o644,
+		DefaultDirMode:  0o755,
+		RetryMin:        100 * time.Millisecond,
+		RetryMax:        time.Minute,
+		Logger:          slog.New(slog.DiscardHandler),
+	}
+}
+
+// Validate reports the first problem with cfg.
+func (cfg Config) Validate() error {
+	switch {
+	case cfg.Dir == "":
+		return errors.New("cache: Dir is empty")
+	case cfg.Store == nil:
+		return errors.New("cache: Store is nil")
+	case cfg.UploadDelay < 0:
+		return errors.New("cache: UploadDelay is negative")
+	case cfg.RetryMin <= 0 || cfg.RetryMax < cfg.RetryMin:
+		return errors.New("cache: want 0 < RetryMin <= RetryMax")
+	case cfg.DefaultFileMode&^(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0,
+		cfg.DefaultDirMode&^(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0:
+		return errors.New("cache: default modes may hold permission bits only")
+	case cfg.Logger == nil:
+		return errors.New("cache: Logger is nil")
+	}
+	return nil
+}
+
+// Cache is the local copy of one export.
+//
+// Lock order: Cache.mu before fileTable.mu. Neither is held across
+// backend calls or database transactions that wait on them.
+type Cache struct {
+	cfg     Config
+	log     *slog.Logger
+	db      *bolt.DB
+	store   backend.Store
+	dataDir string
+	files   *fileTable
+	loads   singleflight.Group
+
+	mu sync.Mutex
+	// lastWrite is when each dirty inode was last written, so uploads
+	// wait for files to settle. Missing after a restart: upload at once.
+	lastWrite map[Ino]time.Time
+	// queued holds inodes with an opPut in the journal, so the scanner
+	// does not journal a second one.
+	queued map[Ino]bool
+	// idle is closed and replaced whenever the journal drains.
+	idle      chan struct{}
+	drained   bool
+	lastError error
+
+	kick   chan struct{}
+	stop   context.CancelFunc
+	wg     sync.WaitGroup
+	closed bool
+
+	stats stats
+}
+
+// New opens (or creates) the cache in cfg.Dir and starts its write-back.
+func New(ctx context.Context, cfg Config) (*Cache, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	dataDir := filepath.Join(cfg.Dir, "data")
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	db, err := bolt.Open(filepath.Join(cfg.Dir, "namespace.db"), 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("cache: %s is in use by another filegate process", cfg.Dir)
+		}
+		return nil, fmt.Errorf("cache: open namespace database in %s: %w", cfg.Dir, err)
+	}
+	c := &Cache{
+		cfg: cfg, log: cfg.Logger, db: db, store: cfg.Store, dataDir: dataDir,
+		files: newFileTable(dataDir, 64), lastWrite: map[Ino]time.Time{}, queued: map[Ino]bool{},
+		idle: make(chan struct{}), kick: make(chan struct{}, 1),
+	}
+	if err := c.init(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	c.stop = cancel
+	c.wg.Add(2)
+	go c.runJournal(wctx)
+	go c.runScanner(wctx)
+	return c, nil
+}
+
+// init creates the buckets and the root on first use, checks the format,
+// and rebuilds the in-memory queue state from the journal.
+func (c *Cache) init() error {
+	return c.db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketMeta, bucketInodes, bucketDirents, bucketCookies, bucketLinks, bucketDirty, bucketJournal} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return fmt.Errorf("cache: create bucket %s: %w", b, err)
+			}
+		}
+		t := newTxn(tx)
+		switch f := t.counter(keyFormat); f {
+		case 0:
+			if err := t.meta.Put(keyFormat, inoKey(dbFormat)); err != nil {
+				return err
+			}
+			now := time.Now().UnixNano()
+			root := &inode{ino: RootIno, gen: newGen(), mode: fs.ModeDir | c.cfg.DefaultDirMode,
+				nlink: 2, uid: c.cfg.DefaultUID, gid: c.cfg.DefaultGID,
+				atime: now, mtime: now, ctime: now, flags: flagRemote}
+			if err := t.meta.Put(keyNextIno, inoKey(RootIno)); err != nil {
+				return err
+			}
+			if err := t.put(root); err != nil {
+				return err
+			}
+		case dbFormat:
+		default:
+			return fmt.Errorf("cache: database format %d in %s is newer than this filegate understands (%d)", f, c.cfg.Dir, dbFormat)
+		}
+		if _, err := t.get(RootIno); err != nil {
+			return fmt.Errorf("cache: root inode: %w", err)
+		}
+		return t.journal.ForEach(func(k, v []byte) error {
+			o, err := unmarshalOp(v)
+			if err != nil {
+				return err
+			}
+			if o.kind == opPut {
+				c.queued[o.ino] = true
+			}
+			return nil
+		})
+	})
+}
+
+// Close stops the write-back workers, leaving unfinished work journalled
+// on disk for the next start, and closes the database.
+func (c *Cache) Close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	c.mu.Unlock()
+	c.stop()
+	c.wg.Wait()
+	ferr := c.files.closeAll()
+	if err := c.db.Close(); err != nil {
+		return fmt.Errorf("cache: close: %w", err)
+	}
+	return ferr
+}
+
+func newGen() uint32 { return rand.Uint32() | 1 }
+
+// update runs fn in a write transaction and wakes the write-back worker
+// when it journalled something.
+func (c *Cache) update(fn func(t *txn) error) error {
+	var queued bool
+	var puts []Ino
+	err := c.db.Update(func(tx *bolt.Tx) error {
+		t := newTxn(tx)
+		if err := fn(t); err != nil {
+			return err
+		}
+		queued, puts = t.queued, t.queuedPuts
+		return nil
+	})
+	if err == nil && queued {
+		c.mu.Lock()
+		for _, ino := range puts {
+			c.queued[ino] = true
+		}
+		c.drained = false
+		c.mu.Unlock()
+		c.wake()
+	}
+	return err
+}
+
+func (c *Cache) view(fn func(t *txn) error) error {
+	return c.db.View(func(tx *bolt.Tx) error { return fn(newTxn(tx)) })
+}
+
+func (c *Cache) wake() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}

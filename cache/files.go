@@ -1,0 +1,126 @@
+package cache
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// fileTable keeps local data files open between calls, because go-nfs
+// opens and closes a file on every READ and WRITE and an open(2) per RPC
+// would dominate small I/O. Files in use are never closed; idle ones are
+// closed once more than max are open.
+type fileTable struct {
+	dir string
+	max int
+
+	mu    sync.Mutex
+	files map[Ino]*openFile
+}
+
+type openFile struct {
+	f    *os.File
+	refs int
+	// doomed: the inode was removed while the file was in use; close
+	// it when the last user releases it.
+	doomed bool
+}
+
+func newFileTable(dir string, max int) *fileTable {
+	return &fileTable{dir: dir, max: max, files: map[Ino]*openFile{}}
+}
+
+// path spreads data files over 256 folders so none grows huge.
+func (ft *fileTable) path(ino Ino) string {
+	return filepath.Join(ft.dir, fmt.Sprintf("%02x", uint64(ino)&0xff), fmt.Sprintf("%016x", uint64(ino)))
+}
+
+// acquire returns the open data file of ino, creating it when create is
+// set. The caller must call release.
+func (ft *fileTable) acquire(ino Ino, create bool) (*openFile, error) {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	if of, ok := ft.files[ino]; ok {
+		of.refs++
+		return of, nil
+	}
+	flag := os.O_RDWR
+	if create {
+		flag |= os.O_CREATE
+	}
+	p := ft.path(ino)
+	f, err := os.OpenFile(p, flag, 0o600)
+	if errors.Is(err, os.ErrNotExist) && create {
+		if err = os.MkdirAll(filepath.Dir(p), 0o700); err == nil {
+			f, err = os.OpenFile(p, flag, 0o600)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	of := &openFile{f: f, refs: 1}
+	ft.files[ino] = of
+	ft.trimLocked()
+	return of, nil
+}
+
+func (ft *fileTable) release(of *openFile) {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	of.refs--
+	if of.refs == 0 && of.doomed {
+		of.f.Close()
+		return
+	}
+	ft.trimLocked()
+}
+
+func (ft *fileTable) trimLocked() {
+	for ino, of := range ft.files {
+		if len(ft.files) <= ft.max {
+			return
+		}
+		if of.refs == 0 {
+			of.f.Close()
+			delete(ft.files, ino)
+		}
+	}
+}
+
+// remove deletes ino's data file. A reader still using it keeps its
+// descriptor until release.
+func (ft *fileTable) remove(ino Ino) error {
+	ft.mu.Lock()
+	if of, ok := ft.files[ino]; ok {
+		if of.refs == 0 {
+			of.f.Close()
+			delete(ft.files, ino)
+		} else {
+			of.doomed = true
+			delete(ft.files, ino)
+		}
+	}
+	ft.mu.Unlock()
+	err := os.Remove(ft.path(ino))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+func (ft *fileTable) closeAll() error {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	var first error
+	for ino, of := range ft.files {
+		if err := of.f.Close(); err != nil && first == nil {
+			first = err
+		}
+		delete(ft.files, ino)
+	}
+	return first
+}
+
+func (ft *fileTable) dirOf(ino Ino) string { return filepath.Dir(ft.path(ino)) }

@@ -1,0 +1,270 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"syscall"
+	"time"
+)
+
+const permBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
+
+// Lookup returns the attributes of name in the directory dir; "." and
+// ".." are understood. Errors: ENOENT, ENOTDIR, ENAMETOOLONG, ESTALE
+// (dir no longer exists).
+func (c *Cache) Lookup(ctx context.Context, dir Ino, name string) (Attr, error) {
+	if name != "." && name != ".." {
+		if err := checkName(name); err != nil {
+			return Attr{}, err
+		}
+	}
+	if err := c.ensureLoaded(ctx, dir); err != nil {
+		return Attr{}, err
+	}
+	var a Attr
+	err := c.view(func(t *txn) error {
+		d, err := t.getDir(dir)
+		if err != nil {
+			return err
+		}
+		var child Ino
+		switch name {
+		case ".":
+			child = dir
+		case "..":
+			child = d.parent
+			if dir == RootIno {
+				child = RootIno
+			}
+		default:
+			if child, _, err = t.lookup(dir, name); err != nil {
+				return err
+			}
+		}
+		n, err := t.get(child)
+		if err != nil {
+			return err
+		}
+		a = n.attr()
+		return nil
+	})
+	return a, wrap("lookup", name, err)
+}
+
+// GetAttr returns the attributes of ino. ESTALE when it no longer exists.
+func (c *Cache) GetAttr(ctx context.Context, ino Ino) (Attr, error) {
+	var a Attr
+	err := c.view(func(t *txn) error {
+		n, err := t.get(ino)
+		if err == nil {
+			a = n.attr()
+		}
+		return err
+	})
+	return a, wrap("getattr", "", err)
+}
+
+// Path returns a path of ino from the root ("" for the root, "a/b"
+// else). For a file with several hard links it is one of them.
+func (c *Cache) Path(ctx context.Context, ino Ino) (string, error) {
+	var p string
+	err := c.view(func(t *txn) (err error) {
+		p, err = t.path(ino)
+		return err
+	})
+	return p, wrap("path", "", err)
+}
+
+// create adds a new inode named name in dir, filled in by fill.
+func (c *Cache) create(ctx context.Context, dir Ino, name string, fill func(n *inode)) (Attr, error) {
+	if err := checkName(name); err != nil {
+		return Attr{}, err
+	}
+	if err := c.ensureLoaded(ctx, dir); err != nil {
+		return Attr{}, err
+	}
+	var a Attr
+	err := c.update(func(t *txn) error {
+		d, err := t.getDir(dir)
+		if err != nil {
+			return err
+		}
+		if _, _, err := t.lookup(dir, name); err == nil {
+			return syscall.EEXIST
+		}
+		n, err := t.newInode()
+		if err != nil {
+			return err
+		}
+		now := time.Now().UnixNano()
+		n.atime, n.mtime, n.ctime = now, now, now
+		n.parent, n.name = dir, name
+		fill(n)
+		if err := t.checkKeyRoom(dir, name, n.mode.IsDir()); err != nil {
+			return err
+		}
+		switch {
+		case n.mode.IsDir():
+			d.nlink++
+			n.nlink = 2
+			n.flags |= flagLoaded
+			if err := t.enqueue(op{kind: opPut, ino: n.ino, key: mustKey(t, d, name, true)}); err != nil {
+				return err
+			}
+		case n.mode&fs.ModeSymlink != 0:
+			if err := t.enqueue(op{kind: opPut, ino: n.ino, key: mustKey(t, d, name, false)}); err != nil {
+				return err
+			}
+		case n.mode.IsRegular():
+			n.flags |= flagLocal
+			if err := t.setDirty(n); err != nil {
+				return err
+			}
+		}
+		d.mtime, d.ctime = now, now
+		if err := t.put(n); err != nil {
+			return err
+		}
+		a = n.attr()
+		return t.link(d, name, n)
+	})
+	if err == nil && a.Mode.IsRegular() {
+		c.touched(a.Ino)
+	}
+	return a, wrap("create", name, err)
+}
+
+// mustKey is the key of the new entry name in d; t.path of d cannot fail
+// inside the transaction that just read d.
+func mustKey(t *txn, d *inode, name string, isDir bool) string {
+	p, _ := t.path(d.ino)
+	if p != "" {
+		p += "/"
+	}
+	p += name
+	if isDir {
+		p += "/"
+	}
+	return p
+}
+
+// Create makes a new regular file, or a special file (FIFO, socket,
+// device) by the type bits of a.Mode, named name in dir. EEXIST when
+// name exists. Special files live in the cache only: no store keeps them.
+func (c *Cache) Create(ctx context.Context, dir Ino, name string, a NewAttr) (Attr, error) {
+	typ := a.Mode.Type()
+	switch typ {
+	case 0, fs.ModeNamedPipe, fs.ModeSocket, fs.ModeDevice, fs.ModeDevice | fs.ModeCharDevice:
+	default:
+		return Attr{}, fmt.Errorf("cache: create %q with type %v: %w", name, typ, syscall.EINVAL)
+	}
+	return c.create(ctx, dir, name, func(n *inode) {
+		n.mode = typ | a.Mode&permBits
+		n.uid, n.gid, n.major, n.minor = a.UID, a.GID, a.Major, a.Minor
+	})
+}
+
+// Mkdir makes a directory. EEXIST when name exists.
+func (c *Cache) Mkdir(ctx context.Context, dir Ino, name string, a NewAttr) (Attr, error) {
+	return c.create(ctx, dir, name, func(n *inode) {
+		n.mode = fs.ModeDir | a.Mode&permBits
+		n.uid, n.gid = a.UID, a.GID
+	})
+}
+
+// Symlink makes a symbolic link to target. EEXIST when name exists.
+func (c *Cache) Symlink(ctx context.Context, dir Ino, name, target string, a NewAttr) (Attr, error) {
+	if target == "" || len(target) > 4096 {
+		return Attr{}, fmt.Errorf("cache: symlink target of %d bytes: %w", len(target), syscall.EINVAL)
+	}
+	return c.create(ctx, dir, name, func(n *inode) {
+		n.mode = fs.ModeSymlink | 0o777
+		n.uid, n.gid = a.UID, a.GID
+		n.target, n.size = target, int64(len(target))
+	})
+}
+
+// Link adds the name in dir for the existing non-directory ino. EEXIST
+// when name exists, EPERM when ino is a directory. The backend keeps one
+// object per file, at its first name; other names live in the cache.
+func (c *Cache) Link(ctx context.Context, ino, dir Ino, name string) (Attr, error) {
+	if err := checkName(name); err != nil {
+		return Attr{}, err
+	}
+	if err := c.ensureLoaded(ctx, dir); err != nil {
+		return Attr{}, err
+	}
+	var a Attr
+	err := c.update(func(t *txn) error {
+		n, err := t.get(ino)
+		if err != nil {
+			return err
+		}
+		if n.mode.IsDir() {
+			return syscall.EPERM
+		}
+		d, err := t.getDir(dir)
+		if err != nil {
+			return err
+		}
+		if _, _, err := t.lookup(dir, name); err == nil {
+			return syscall.EEXIST
+		}
+		if n.nlink == 1 {
+			if err := t.links.Put(linkKey(n.ino, n.parent, n.name), nil); err != nil {
+				return err
+			}
+		}
+		if err := t.links.Put(linkKey(n.ino, dir, name), nil); err != nil {
+			return err
+		}
+		now := time.Now().UnixNano()
+		n.nlink++
+		n.ctime = now
+		d.mtime, d.ctime = now, now
+		if err := t.put(n); err != nil {
+			return err
+		}
+		a = n.attr()
+		return t.link(d, name, n)
+	})
+	return a, wrap("link", name, err)
+}
+
+// Readlink returns a symlink's target. EINVAL when ino is not a symlink.
+func (c *Cache) Readlink(ctx context.Context, ino Ino) (string, error) {
+	var target, key string
+	err := c.view(func(t *txn) error {
+		n, err := t.get(ino)
+		if err != nil {
+			return err
+		}
+		if n.mode&fs.ModeSymlink == 0 {
+			return syscall.EINVAL
+		}
+		target = n.target
+		if target == "" {
+			key, err = t.key(n)
+		}
+		return err
+	})
+	if err != nil || target != "" {
+		return target, wrap("readlink", "", err)
+	}
+	return c.fetchSymlink(ctx, ino, key)
+}
+
+func wrap(opName, name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if name == "" {
+		return fmt.Errorf("cache: %s: %w", opName, err)
+	}
+	return fmt.Errorf("cache: %s %q: %w", opName, name, err)
+}
+
+// errIs is errors.Is for the errno checks below.
+func errIs(err error, target error) bool { return errors.Is(err, target) }

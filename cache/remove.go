@@ -1,0 +1,194 @@
+package cache
+
+import (
+	"bytes"
+	"context"
+	"io/fs"
+	"syscall"
+	"time"
+)
+
+// Remove unlinks the non-directory name from dir. EISDIR for a
+// directory, ENOENT when missing.
+func (c *Cache) Remove(ctx context.Context, dir Ino, name string) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	if err := c.ensureLoaded(ctx, dir); err != nil {
+		return err
+	}
+	var gone Ino
+	err := c.update(func(t *txn) error {
+		d, err := t.getDir(dir)
+		if err != nil {
+			return err
+		}
+		child, mode, err := t.lookup(dir, name)
+		if err != nil {
+			return err
+		}
+		if mode.IsDir() {
+			return syscall.EISDIR
+		}
+		now := time.Now().UnixNano()
+		d.mtime, d.ctime = now, now
+		if err := t.put(d); err != nil {
+			return err
+		}
+		gone, err = t.dropName(d, name, child)
+		return err
+	})
+	c.forget(gone)
+	return wrap("remove", name, err)
+}
+
+// Rmdir removes the empty directory name from dir. ENOTEMPTY, ENOTDIR,
+// ENOENT.
+func (c *Cache) Rmdir(ctx context.Context, dir Ino, name string) error {
+	if err := checkName(name); err != nil {
+		return err
+	}
+	if err := c.ensureLoaded(ctx, dir); err != nil {
+		return err
+	}
+	var child Ino
+	err := c.view(func(t *txn) (err error) {
+		var mode fs.FileMode
+		child, mode, err = t.lookup(dir, name)
+		if err == nil && !mode.IsDir() {
+			err = syscall.ENOTDIR
+		}
+		return err
+	})
+	if err == nil {
+		// Emptiness counts what the backend holds too.
+		err = c.ensureLoaded(ctx, child)
+	}
+	if err != nil {
+		return wrap("rmdir", name, err)
+	}
+	err = c.update(func(t *txn) error {
+		d, err := t.getDir(dir)
+		if err != nil {
+			return err
+		}
+		got, mode, err := t.lookup(dir, name)
+		if err != nil {
+			return err
+		}
+		if got != child || !mode.IsDir() {
+			return syscall.ENOTDIR
+		}
+		if !t.empty(child) {
+			return syscall.ENOTEMPTY
+		}
+		now := time.Now().UnixNano()
+		d.mtime, d.ctime = now, now
+		if err := t.put(d); err != nil {
+			return err
+		}
+		_, err = t.dropName(d, name, child)
+		return err
+	})
+	return wrap("rmdir", name, err)
+}
+
+// dropName removes the entry name -> child from d (already written by
+// the caller) and, with the inode's last name, the inode itself, queueing
+// the backend changes. It returns the inode number when the inode is
+// gone, so its local data can be deleted after commit.
+func (t *txn) dropName(d *inode, name string, child Ino) (Ino, error) {
+	n, err := t.get(child)
+	if err != nil {
+		return 0, err
+	}
+	if err := t.unlink(d.ino, name); err != nil {
+		return 0, err
+	}
+	now := time.Now().UnixNano()
+	if n.mode.IsDir() {
+		// d was written by the caller; bump its link count for "..".
+		d.nlink--
+		if err := t.put(d); err != nil {
+			return 0, err
+		}
+		key, err := t.key(n)
+		if err != nil {
+			return 0, err
+		}
+		if err := t.enqueue(op{kind: opDelete, key: key}); err != nil {
+			return 0, err
+		}
+		return n.ino, t.inodes.Delete(inoKey(n.ino))
+	}
+	if n.nlink > 1 {
+		return 0, t.dropLink(n, d.ino, name, now)
+	}
+	key, err := t.key(n)
+	if err != nil {
+		return 0, err
+	}
+	if n.mode.IsRegular() || n.mode&fs.ModeSymlink != 0 {
+		if err := t.enqueue(op{kind: opDelete, key: key}); err != nil {
+			return 0, err
+		}
+	}
+	if err := t.clearDirty(n); err != nil {
+		return 0, err
+	}
+	return n.ino, t.inodes.Delete(inoKey(n.ino))
+}
+
+// dropLink removes one of several names of n. When it was the primary
+// name, another name becomes primary and the backend object follows.
+func (t *txn) dropLink(n *inode, dir Ino, name string, now int64) error {
+	if err := t.links.Delete(linkKey(n.ino, dir, name)); err != nil {
+		return err
+	}
+	n.nlink--
+	n.ctime = now
+	if n.parent == dir && n.name == name {
+		oldKey, err := t.key(n)
+		if err != nil {
+			return err
+		}
+		prefix := inoKey(n.ino)
+		k, _ := t.links.Cursor().Seek(prefix)
+		if k == nil || !bytes.HasPrefix(k, prefix) || len(k) < 16 {
+			return syscall.EIO
+		}
+		n.parent = Ino(beUint64(k[8:16]))
+		n.name = string(k[16:])
+		// t.key reads the stored record: store the new primary first.
+		if err := t.put(n); err != nil {
+			return err
+		}
+		newKey, err := t.key(n)
+		if err != nil {
+			return err
+		}
+		if err := t.enqueue(op{kind: opRename, key: oldKey, key2: newKey}); err != nil {
+			return err
+		}
+	}
+	if n.nlink == 1 {
+		if err := t.links.Delete(linkKey(n.ino, n.parent, n.name)); err != nil {
+			return err
+		}
+	}
+	return t.put(n)
+}
+
+// forget drops what the cache keeps in memory and on disk for a removed
+// inode.
+func (c *Cache) forget(ino Ino) {
+	if ino == 0 {
+		return
+	}
+	c.mu.Lock()
+	delete(c.lastWrite, ino)
+	c.mu.Unlock()
+	if err := c.files.remove(ino); err != nil {
+		c.log.Warn("remove data file", "op", "remove", "err", err)
+	}
+}

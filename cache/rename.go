@@ -1,0 +1,175 @@
+package cache
+
+import (
+	"context"
+	"io/fs"
+	"syscall"
+	"time"
+)
+
+// Rename moves srcName in srcDir to dstName in dstDir, replacing a
+// destination of a compatible type as rename(2) does (EISDIR, ENOTDIR,
+// ENOTEMPTY, EINVAL when a directory would move into itself).
+func (c *Cache) Rename(ctx context.Context, srcDir Ino, srcName string, dstDir Ino, dstName string) error {
+	if err := checkName(srcName); err != nil {
+		return err
+	}
+	if err := checkName(dstName); err != nil {
+		return err
+	}
+	for _, d := range []Ino{srcDir, dstDir} {
+		if err := c.ensureLoaded(ctx, d); err != nil {
+			return wrap("rename", srcName, err)
+		}
+	}
+	// A directory moves in the backend under a new prefix, so everything
+	// below it must be known here first; an existing destination
+	// directory must be known to be empty.
+	var src, dst Ino
+	var srcMode, dstMode fs.FileMode
+	err := c.view(func(t *txn) (err error) {
+		if src, srcMode, err = t.lookup(srcDir, srcName); err != nil {
+			return err
+		}
+		dst, dstMode, err = t.lookup(dstDir, dstName)
+		if errIs(err, syscall.ENOENT) {
+			dst, err = 0, nil
+		}
+		return err
+	})
+	if err == nil && srcMode.IsDir() {
+		err = c.ensureTreeLoaded(ctx, src)
+	}
+	if err == nil && dst != 0 && dstMode.IsDir() {
+		err = c.ensureLoaded(ctx, dst)
+	}
+	if err != nil {
+		return wrap("rename", srcName, err)
+	}
+	var gone Ino
+	err = c.update(func(t *txn) error {
+		gone = 0
+		return t.rename(srcDir, srcName, dstDir, dstName, &gone)
+	})
+	c.forget(gone)
+	return wrap("rename", srcName, err)
+}
+
+func (t *txn) rename(srcDir Ino, srcName string, dstDir Ino, dstName string, gone *Ino) error {
+	sd, err := t.getDir(srcDir)
+	if err != nil {
+		return err
+	}
+	dd := sd
+	if dstDir != srcDir {
+		if dd, err = t.getDir(dstDir); err != nil {
+			return err
+		}
+	}
+	src, _, err := t.lookup(srcDir, srcName)
+	if err != nil {
+		return err
+	}
+	n, err := t.get(src)
+	if err != nil {
+		return err
+	}
+	dst, _, err := t.lookup(dstDir, dstName)
+	if err != nil && !errIs(err, syscall.ENOENT) {
+		return err
+	}
+	if dst == src {
+		return nil // both names are one file: rename(2) does nothing
+	}
+	if n.mode.IsDir() {
+		// The destination must not lie inside the directory moved.
+		for p := dstDir; ; {
+			if p == src {
+				return syscall.EINVAL
+			}
+			if p == RootIno {
+				break
+			}
+			pn, err := t.get(p)
+			if err != nil {
+				return err
+			}
+			p = pn.parent
+		}
+	}
+	if err := t.checkKeyRoom(dstDir, dstName, n.mode.IsDir()); err != nil {
+		return err
+	}
+	now := time.Now().UnixNano()
+	if dst != 0 {
+		dn, err := t.get(dst)
+		if err != nil {
+			return err
+		}
+		switch {
+		case n.mode.IsDir() && !dn.mode.IsDir():
+			return syscall.ENOTDIR
+		case !n.mode.IsDir() && dn.mode.IsDir():
+			return syscall.EISDIR
+		case dn.mode.IsDir() && !t.empty(dst):
+			return syscall.ENOTEMPTY
+		}
+		if *gone, err = t.dropName(dd, dstName, dst); err != nil {
+			return err
+		}
+		// dropName may have rewritten dd (and sd when it is the same).
+		if dd, err = t.getDir(dstDir); err != nil {
+			return err
+		}
+		if sd, err = t.getDir(srcDir); err != nil {
+			return err
+		}
+	}
+	oldKey, err := t.key(n)
+	if err != nil {
+		return err
+	}
+	primary := n.parent == srcDir && n.name == srcName
+	if err := t.unlink(srcDir, srcName); err != nil {
+		return err
+	}
+	if n.nlink > 1 && !n.mode.IsDir() {
+		if err := t.links.Delete(linkKey(n.ino, srcDir, srcName)); err != nil {
+			return err
+		}
+		if err := t.links.Put(linkKey(n.ino, dstDir, dstName), nil); err != nil {
+			return err
+		}
+	}
+	if primary {
+		n.parent, n.name = dstDir, dstName
+	}
+	n.ctime = now
+	if err := t.put(n); err != nil {
+		return err
+	}
+	sd.mtime, sd.ctime = now, now
+	if dstDir != srcDir {
+		dd.mtime, dd.ctime = now, now
+		if n.mode.IsDir() {
+			sd.nlink--
+			dd.nlink++
+		}
+		if err := t.put(sd); err != nil {
+			return err
+		}
+	} else {
+		dd = sd
+	}
+	if err := t.link(dd, dstName, n); err != nil {
+		return err
+	}
+	if !primary || n.mode&(fs.ModeNamedPipe|fs.ModeSocket|fs.ModeDevice) != 0 {
+		return nil
+	}
+	newKey, err := t.key(n)
+	if err != nil {
+		return err
+	}
+	return t.enqueue(op{kind: opRename, key: oldKey, key2: newKey})
+}

@@ -1,0 +1,113 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"syscall"
+	"time"
+)
+
+// SetAttr changes the attributes selected in set (chmod, chown, utimes,
+// truncate) and returns the new attributes. A size change needs the whole
+// file in the cache, so it may download it first.
+func (c *Cache) SetAttr(ctx context.Context, ino Ino, set SetAttr) (Attr, error) {
+	if set.Size != nil {
+		if *set.Size < 0 {
+			return Attr{}, fmt.Errorf("cache: setattr size %d: %w", *set.Size, syscall.EINVAL)
+		}
+		if err := c.truncate(ctx, ino, *set.Size); err != nil {
+			return Attr{}, wrap("setattr", "", err)
+		}
+	}
+	var a Attr
+	err := c.update(func(t *txn) error {
+		n, err := t.get(ino)
+		if err != nil {
+			return err
+		}
+		now := time.Now().UnixNano()
+		metaChanged := false
+		if set.Mode != nil {
+			n.mode = n.mode.Type() | *set.Mode&permBits
+			metaChanged = true
+		}
+		if set.UID != nil {
+			n.uid, metaChanged = *set.UID, true
+		}
+		if set.GID != nil {
+			n.gid, metaChanged = *set.GID, true
+		}
+		if set.Atime != nil {
+			n.atime = set.Atime.UnixNano()
+		}
+		if set.Mtime != nil {
+			n.mtime, metaChanged = set.Mtime.UnixNano(), true
+		}
+		if set.Size != nil {
+			n.size = *set.Size
+			if set.Mtime == nil {
+				n.mtime = now
+			}
+			n.version++
+			if err := t.setDirty(n); err != nil {
+				return err
+			}
+		}
+		n.ctime = now
+		if err := t.put(n); err != nil {
+			return err
+		}
+		a = n.attr()
+		if !metaChanged || n.has(flagDirty) || n.mode&(fs.ModeNamedPipe|fs.ModeSocket|fs.ModeDevice) != 0 {
+			// A pending upload carries the new metadata.
+			return nil
+		}
+		key, err := t.key(n)
+		if err != nil {
+			return err
+		}
+		if n.ino == RootIno {
+			return nil // the store's root has no object of its own
+		}
+		return t.enqueue(op{kind: opSetMeta, ino: n.ino, key: key})
+	})
+	if err == nil && set.Size != nil {
+		c.touched(ino)
+	}
+	return a, wrap("setattr", "", err)
+}
+
+// truncate sets the length of a regular file's local data.
+func (c *Cache) truncate(ctx context.Context, ino Ino, size int64) error {
+	a, err := c.GetAttr(ctx, ino)
+	if err != nil {
+		return err
+	}
+	switch {
+	case a.Mode.IsDir():
+		return syscall.EISDIR
+	case !a.Mode.IsRegular():
+		return syscall.EINVAL
+	}
+	if size == 0 {
+		if err := c.markLocal(ino); err != nil {
+			return err
+		}
+	} else if err := c.makeLocal(ctx, ino); err != nil {
+		return err
+	}
+	of, err := c.files.acquire(ino, true)
+	if err != nil {
+		return err
+	}
+	defer c.files.release(of)
+	return of.f.Truncate(size)
+}
+
+// touched notes a write, so the upload waits for the file to settle.
+func (c *Cache) touched(ino Ino) {
+	c.mu.Lock()
+	c.lastWrite[ino] = time.Now()
+	c.mu.Unlock()
+}

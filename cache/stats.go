@@ -1,0 +1,44 @@
+package cache
+
+import "sync/atomic"
+
+// stats are the counters behind Stats.
+type stats struct {
+	uploads, uploadBytes, uploadErrors atomic.Int64
+	remoteReads, remoteReadBytes       atomic.Int64
+	localReads, localReadBytes         atomic.Int64
+	writes, writeBytes                 atomic.Int64
+}
+
+// Stats is a snapshot of the cache's counters and queue.
+type Stats struct {
+	Uploads, UploadBytes, UploadErrors int64
+	RemoteReads, RemoteReadBytes       int64
+	LocalReads, LocalReadBytes         int64
+	Writes, WriteBytes                 int64
+	DirtyFiles                         int
+	JournalOps                         int
+	LastError                          string
+}
+
+// Stats returns the current counters.
+func (c *Cache) Stats() Stats {
+	s := Stats{
+		Uploads: c.stats.uploads.Load(), UploadBytes: c.stats.uploadBytes.Load(),
+		UploadErrors: c.stats.uploadErrors.Load(),
+		RemoteReads:  c.stats.remoteReads.Load(), RemoteReadBytes: c.stats.remoteReadBytes.Load(),
+		LocalReads: c.stats.localReads.Load(), LocalReadBytes: c.stats.localReadBytes.Load(),
+		Writes: c.stats.writes.Load(), WriteBytes: c.stats.writeBytes.Load(),
+	}
+	_ = c.view(func(t *txn) error {
+		s.DirtyFiles = t.dirty.Stats().KeyN
+		s.JournalOps = t.journal.Stats().KeyN
+		return nil
+	})
+	c.mu.Lock()
+	if c.lastError != nil {
+		s.LastError = c.lastError.Error()
+	}
+	c.mu.Unlock()
+	return s
+}

@@ -1,0 +1,204 @@
+package cache
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io/fs"
+	"syscall"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Bucket names of the namespace database. See docs/ARCHITECTURE.md.
+var (
+	bucketMeta    = []byte("meta")    // counters and format
+	bucketInodes  = []byte("inodes")  // ino -> inode record
+	bucketDirents = []byte("dirents") // dir ino + name -> child, cookie, type
+	bucketCookies = []byte("cookies") // dir ino + cookie -> name
+	bucketLinks   = []byte("links")   // ino + dir ino + name, for hard-linked inodes
+	bucketDirty   = []byte("dirty")   // ino -> nothing: files awaiting upload
+	bucketJournal = []byte("journal") // seq -> op, applied to the backend in order
+)
+
+var (
+	keyNextIno = []byte("next-ino")
+	keyNextSeq = []byte("next-seq")
+	keyFormat  = []byte("format")
+)
+
+const dbFormat = 1
+
+// txn is one database transaction with the namespace's helpers.
+type txn struct {
+	tx                                           *bolt.Tx
+	meta, inodes, dirents, cookies, links, dirty *bolt.Bucket
+	journal                                      *bolt.Bucket
+	// queued is set when the transaction added journal records, so the
+	// caller wakes the write-back worker after commit.
+	queued bool
+	// queuedPuts lists inodes whose opPut this transaction journalled.
+	queuedPuts []Ino
+}
+
+func newTxn(tx *bolt.Tx) *txn {
+	return &txn{
+		tx: tx, meta: tx.Bucket(bucketMeta), inodes: tx.Bucket(bucketInodes),
+		dirents: tx.Bucket(bucketDirents), cookies: tx.Bucket(bucketCookies),
+		links: tx.Bucket(bucketLinks), dirty: tx.Bucket(bucketDirty),
+		journal: tx.Bucket(bucketJournal),
+	}
+}
+
+func (t *txn) counter(key []byte) uint64 {
+	v := t.meta.Get(key)
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+func (t *txn) bump(key []byte) (uint64, error) {
+	n := t.counter(key) + 1
+	return n, t.meta.Put(key, binary.BigEndian.AppendUint64(nil, n))
+}
+
+// get returns the inode, or ESTALE when it no longer exists.
+func (t *txn) get(ino Ino) (*inode, error) {
+	v := t.inodes.Get(inoKey(ino))
+	if v == nil {
+		return nil, syscall.ESTALE
+	}
+	n, err := unmarshalInode(v)
+	if err != nil {
+		return nil, fmt.Errorf("inode %d: %w", ino, err)
+	}
+	return n, nil
+}
+
+// getDir returns the inode when it is a directory: ENOTDIR otherwise.
+func (t *txn) getDir(ino Ino) (*inode, error) {
+	n, err := t.get(ino)
+	if err != nil {
+		return nil, err
+	}
+	if !n.mode.IsDir() {
+		return nil, syscall.ENOTDIR
+	}
+	return n, nil
+}
+
+func (t *txn) put(n *inode) error { return t.inodes.Put(inoKey(n.ino), n.marshal()) }
+
+// newInode allocates the next inode number; numbers are never reused.
+func (t *txn) newInode() (*inode, error) {
+	next, err := t.bump(keyNextIno)
+	if err != nil {
+		return nil, err
+	}
+	return &inode{ino: Ino(next), gen: newGen(), nlink: 1}, nil
+}
+
+// lookup returns the child of dir named name, or ENOENT.
+func (t *txn) lookup(dir Ino, name string) (Ino, fs.FileMode, error) {
+	v := t.dirents.Get(direntKey(dir, name))
+	if v == nil {
+		return 0, 0, syscall.ENOENT
+	}
+	child, _, mode, err := parseDirent(v)
+	return child, mode, err
+}
+
+// link adds the entry name -> child to parent, giving it the next
+// cookie; parent is written back.
+func (t *txn) link(parent *inode, name string, child *inode) error {
+	parent.nextCookie++
+	cookie := parent.nextCookie
+	if err := t.dirents.Put(direntKey(parent.ino, name), direntValue(child.ino, cookie, child.mode)); err != nil {
+		return err
+	}
+	if err := t.cookies.Put(cookieKey(parent.ino, cookie), []byte(name)); err != nil {
+		return err
+	}
+	return t.put(parent)
+}
+
+// unlink removes the entry name from dir.
+func (t *txn) unlink(dir Ino, name string) error {
+	k := direntKey(dir, name)
+	v := t.dirents.Get(k)
+	if v == nil {
+		return syscall.ENOENT
+	}
+	_, cookie, _, err := parseDirent(v)
+	if err != nil {
+		return err
+	}
+	if err := t.dirents.Delete(k); err != nil {
+		return err
+	}
+	return t.cookies.Delete(cookieKey(dir, cookie))
+}
+
+// empty reports whether dir has no entries.
+func (t *txn) empty(dir Ino) bool {
+	prefix := inoKey(dir)
+	k, _ := t.dirents.Cursor().Seek(prefix)
+	return k == nil || !bytes.HasPrefix(k, prefix)
+}
+
+// enqueue appends o to the journal.
+func (t *txn) enqueue(o op) error {
+	seq, err := t.bump(keyNextSeq)
+	if err != nil {
+		return err
+	}
+	t.queued = true
+	if o.kind == opPut {
+		t.queuedPuts = append(t.queuedPuts, o.ino)
+	}
+	return t.journal.Put(binary.BigEndian.AppendUint64(nil, seq), o.marshal())
+}
+
+func (t *txn) setDirty(n *inode) error {
+	n.flags |= flagDirty
+	return t.dirty.Put(inoKey(n.ino), nil)
+}
+
+func (t *txn) clearDirty(n *inode) error {
+	n.flags &^= flagDirty
+	return t.dirty.Delete(inoKey(n.ino))
+}
+
+// path returns ino's path from the root by its primary links.
+func (t *txn) path(ino Ino) (string, error) {
+	var parts []string
+	for depth := 0; ino != RootIno; depth++ {
+		if depth > 4096 {
+			return "", fmt.Errorf("cache: path of inode %d: parent loop", ino)
+		}
+		n, err := t.get(ino)
+		if err != nil {
+			return "", err
+		}
+		parts = append(parts, n.name)
+		ino = n.parent
+	}
+	var b []byte
+	for i := len(parts) - 1; i >= 0; i-- {
+		if len(b) > 0 {
+			b = append(b, '/')
+		}
+		b = append(b, parts[i]...)
+	}
+	return string(b), nil
+}
+
+// key returns the backend key of n: its path, with "/" after a directory.
+func (t *txn) key(n *inode) (string, error) {
+	p, err := t.path(n.ino)
+	if err != nil || !n.mode.IsDir() {
+		return p, err
+	}
+	return p + "/", nil
+}

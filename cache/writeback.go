@@ -1,0 +1,434 @@
+package cache
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/filegate/filegate/backend"
+)
+
+// runScanner journals an upload for every dirty file that has settled.
+func (c *Cache) runScanner(ctx context.Context) {
+	defer c.wg.Done()
+	tick := max(min(c.cfg.UploadDelay/2, time.Second), 20*time.Millisecond)
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		c.guard("scan", func() { c.scanDirty(false) })
+	}
+}
+
+// scanDirty queues uploads of dirty files unchanged for UploadDelay, or
+// of all dirty files when all is set.
+func (c *Cache) scanDirty(all bool) {
+	now := time.Now()
+	c.mu.Lock()
+	skip := make(map[Ino]bool, len(c.queued))
+	for ino := range c.queued {
+		skip[ino] = true
+	}
+	for ino, at := range c.lastWrite {
+		if !all && now.Sub(at) < c.cfg.UploadDelay {
+			skip[ino] = true
+		}
+	}
+	c.mu.Unlock()
+	var settled []Ino
+	err := c.view(func(t *txn) error {
+		return t.dirty.ForEach(func(k, _ []byte) error {
+			if ino := Ino(beUint64(k)); !skip[ino] {
+				settled = append(settled, ino)
+			}
+			return nil
+		})
+	})
+	if err != nil || len(settled) == 0 {
+		return
+	}
+	err = c.update(func(t *txn) error {
+		for _, ino := range settled {
+			n, err := t.get(ino)
+			if err != nil {
+				if err := t.dirty.Delete(inoKey(ino)); err != nil {
+					return err
+				}
+				continue
+			}
+			if !n.mode.IsRegular() {
+				if err := t.clearDirty(n); err != nil {
+					return err
+				}
+				if err := t.put(n); err != nil {
+					return err
+				}
+				continue
+			}
+			key, err := t.key(n)
+			if err != nil {
+				return err
+			}
+			if err := t.enqueue(op{kind: opPut, ino: ino, key: key}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		c.log.Error("queue uploads", "op", "scan", "err", err)
+		return
+	}
+	c.mu.Lock()
+	for _, ino := range settled {
+		delete(c.lastWrite, ino)
+	}
+	c.mu.Unlock()
+}
+
+// runJournal applies journal ops to the backend in order. A failing op
+// is retried with capped exponential backoff and holds back the ops
+// after it, since they may depend on it.
+func (c *Cache) runJournal(ctx context.Context) {
+	defer c.wg.Done()
+	backoff := c.cfg.RetryMin
+	for ctx.Err() == nil {
+		seq, o, ok, err := c.journalHead()
+		if err != nil {
+			c.log.Error("read journal", "op", "journal", "err", err)
+			c.sleep(ctx, c.cfg.RetryMax)
+			continue
+		}
+		if !ok {
+			c.setDrained()
+			select {
+			case <-ctx.Done():
+			case <-c.kick:
+			}
+			continue
+		}
+		var aerr error
+		c.guard("journal", func() { aerr = c.apply(ctx, seq, o) })
+		if aerr == nil {
+			backoff = c.cfg.RetryMin
+			continue
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		if permanent(aerr) {
+			c.log.Error("backend refused a change; dropped", "op", o.kind.String(), "key", o.key, "err", aerr)
+			c.stats.uploadErrors.Add(1)
+			if err := c.finish(seq, o, nil); err != nil {
+				c.log.Error("drop journal op", "op", o.kind.String(), "err", err)
+			}
+			continue
+		}
+		c.stats.uploadErrors.Add(1)
+		c.mu.Lock()
+		c.lastError = fmt.Errorf("%s %s: %w", o.kind, o.key, aerr)
+		c.mu.Unlock()
+		c.log.Warn("backend change failed; retrying", "op", o.kind.String(), "key", o.key, "dur", backoff, "err", aerr)
+		c.sleep(ctx, backoff)
+		backoff = min(backoff*2, c.cfg.RetryMax)
+	}
+}
+
+// permanent reports errors no retry can fix.
+func permanent(err error) bool {
+	return errors.Is(err, backend.ErrInvalidKey) || errors.Is(err, backend.ErrNotEmpty)
+}
+
+func (c *Cache) sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// guard runs fn, turning a panic into a logged error so a bug in one op
+// does not take the daemon down.
+func (c *Cache) guard(what string, fn func()) {
+	defer func() {
+		if r := recover(); r != nil {
+			c.log.Error("panic", "op", what, "err", fmt.Sprint(r), "stack", string(debug.Stack()))
+		}
+	}()
+	fn()
+}
+
+func (c *Cache) journalHead() (seq []byte, o op, ok bool, err error) {
+	err = c.view(func(t *txn) error {
+		k, v := t.journal.Cursor().First()
+		if k == nil {
+			return nil
+		}
+		seq, ok = bytes.Clone(k), true
+		o, err = unmarshalOp(v)
+		return err
+	})
+	return seq, o, ok, err
+}
+
+func (c *Cache) journalLen() int {
+	n := 0
+	_ = c.view(func(t *txn) error {
+		if k, _ := t.journal.Cursor().First(); k != nil {
+			n = 1
+		}
+		return nil
+	})
+	return n
+}
+
+func (c *Cache) setDrained() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.journalLen() > 0 {
+		return
+	}
+	c.lastError = nil
+	close(c.idle)
+	c.idle = make(chan struct{})
+}
+
+// waitJournal waits until the journal is empty.
+func (c *Cache) waitJournal(ctx context.Context) error {
+	for {
+		c.mu.Lock()
+		idle := c.idle
+		c.mu.Unlock()
+		if c.journalLen() == 0 {
+			return nil
+		}
+		c.wake()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-idle:
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Flush uploads every change made so far, not waiting for files to
+// settle, and returns once the backend has all of it, or ctx ends.
+func (c *Cache) Flush(ctx context.Context) error {
+	for {
+		c.scanDirty(true)
+		if err := c.waitJournal(ctx); err != nil {
+			return fmt.Errorf("cache: flush: %w", err)
+		}
+		dirty := 0
+		_ = c.view(func(t *txn) error { dirty = t.dirty.Stats().KeyN; return nil })
+		if dirty == 0 && c.journalLen() == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cache: flush: %w", ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// apply carries out one journal op against the backend and removes it
+// from the journal.
+func (c *Cache) apply(ctx context.Context, seq []byte, o op) error {
+	switch o.kind {
+	case opPut:
+		return c.applyPut(ctx, seq, o)
+	case opDelete:
+		err := c.store.Delete(ctx, o.key)
+		if err != nil {
+			return err
+		}
+	case opRename:
+		if err := c.moveKey(ctx, o.key, o.key2); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	case opSetMeta:
+		var attrs *backend.Attrs
+		var skip bool
+		err := c.view(func(t *txn) error {
+			n, err := t.get(o.ino)
+			if err != nil || n.has(flagDirty) {
+				skip = true // gone, or an upload will carry it
+				return nil
+			}
+			attrs = n.backendAttrs()
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if !skip {
+			if _, err := c.store.Copy(ctx, o.key, o.key, attrs); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	return c.finish(seq, o, nil)
+}
+
+// finish removes a done op from the journal; after runs in the same
+// transaction.
+func (c *Cache) finish(seq []byte, o op, after func(t *txn) error) error {
+	err := c.update(func(t *txn) error {
+		if after != nil {
+			if err := after(t); err != nil {
+				return err
+			}
+		}
+		return t.journal.Delete(seq)
+	})
+	if err == nil && o.kind == opPut {
+		c.mu.Lock()
+		delete(c.queued, o.ino)
+		c.mu.Unlock()
+	}
+	return err
+}
+
+func (n *inode) backendAttrs() *backend.Attrs {
+	return &backend.Attrs{Mode: n.mode, UID: n.uid, GID: n.gid, MTime: time.Unix(0, n.mtime)}
+}
+
+func (c *Cache) applyPut(ctx context.Context, seq []byte, o op) error {
+	var n *inode
+	err := c.view(func(t *txn) error {
+		var err error
+		n, err = t.get(o.ino)
+		if errors.Is(err, syscall.ESTALE) {
+			n, err = nil, nil
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if n == nil {
+		return c.finish(seq, o, nil) // removed before it was uploaded
+	}
+	attrs := n.backendAttrs()
+	var info backend.ObjectInfo
+	switch {
+	case n.mode.IsDir():
+		info, err = c.store.Put(ctx, o.key, strings.NewReader(""), 0, attrs)
+	case n.mode&fs.ModeSymlink != 0:
+		info, err = c.store.Put(ctx, o.key, strings.NewReader(n.target), int64(len(n.target)), attrs)
+	case n.mode.IsRegular() && n.has(flagLocal):
+		info, err = c.putFile(ctx, o.key, n, attrs)
+	default:
+		return c.finish(seq, o, nil)
+	}
+	if err != nil {
+		return err
+	}
+	c.stats.uploads.Add(1)
+	c.stats.uploadBytes.Add(info.Size)
+	return c.finish(seq, o, func(t *txn) error {
+		cur, err := t.get(o.ino)
+		if err != nil {
+			return nil
+		}
+		cur.flags |= flagRemote
+		cur.etag = info.ETag
+		if cur.version == n.version && cur.mtime == n.mtime && cur.mode == n.mode && cur.uid == n.uid && cur.gid == n.gid {
+			if err := t.clearDirty(cur); err != nil {
+				return err
+			}
+		} else if cur.has(flagDirty) {
+			// Changed during the upload: the scanner queues it again.
+		} else if err := t.enqueue(op{kind: opSetMeta, ino: cur.ino, key: o.key}); err != nil {
+			return err
+		}
+		return t.put(cur)
+	})
+}
+
+// putFile uploads the local data of n. A write racing the upload bumps
+// n.version, which keeps the inode dirty for another upload.
+func (c *Cache) putFile(ctx context.Context, key string, n *inode, attrs *backend.Attrs) (backend.ObjectInfo, error) {
+	f, err := os.OpenFile(c.files.path(n.ino), os.O_RDWR, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		// Created, never written: an empty file.
+		return c.store.Put(ctx, key, strings.NewReader(""), 0, attrs)
+	}
+	if err != nil {
+		return backend.ObjectInfo{}, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return backend.ObjectInfo{}, err
+	}
+	if st.Size() < n.size {
+		// The size was recorded but the data never reached the file
+		// (a crash between the two): the missing tail reads as zeros.
+		if err := f.Truncate(n.size); err != nil {
+			return backend.ObjectInfo{}, err
+		}
+	}
+	return c.store.Put(ctx, key, io.NewSectionReader(f, 0, n.size), n.size, attrs)
+}
+
+// moveKey renames a key, or a directory marker and everything below it.
+func (c *Cache) moveKey(ctx context.Context, from, to string) error {
+	if r, ok := c.store.(backend.Renamer); ok {
+		return r.Rename(ctx, from, to)
+	}
+	if !strings.HasSuffix(from, "/") {
+		if _, err := c.store.Copy(ctx, from, to, nil); err != nil {
+			return err
+		}
+		return c.store.Delete(ctx, from)
+	}
+	// Copy then delete each key, so a crash midway leaves every object
+	// in at least one place and a replay finishes the move.
+	var keys []string
+	flushKeys := func() error {
+		for _, k := range keys {
+			if _, err := c.store.Copy(ctx, k, to+strings.TrimPrefix(k, from), nil); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			if err := c.store.Delete(ctx, k); err != nil {
+				return err
+			}
+		}
+		keys = keys[:0]
+		return nil
+	}
+	for {
+		err := c.store.List(ctx, backend.ListOptions{Prefix: from}, func(o backend.ObjectInfo) error {
+			keys = append(keys, o.Key)
+			if len(keys) >= loadBatch {
+				return backend.ErrStopList
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(keys) == 0 {
+			return nil
+		}
+		if err := flushKeys(); err != nil {
+			return err
+		}
+	}
+}
