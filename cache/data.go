@@ -230,6 +230,9 @@ func (c *Cache) download(ctx context.Context, ino Ino, key string, size int64) e
 	if err := os.MkdirAll(c.files.dirOf(ino), 0o700); err != nil {
 		return err
 	}
+	if err := syncDir(c.dataDir); err != nil {
+		return err
+	}
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
@@ -256,6 +259,9 @@ func (c *Cache) download(ctx context.Context, ino Ino, key string, size int64) e
 		return err
 	}
 	if err := os.Rename(tmp, c.files.path(ino)); err != nil {
+		return err
+	}
+	if err := syncDir(c.files.dirOf(ino)); err != nil {
 		return err
 	}
 	return c.markLocal(ino)

@@ -46,16 +46,10 @@ func (ft *fileTable) acquire(ino Ino, create bool) (*openFile, error) {
 		of.refs++
 		return of, nil
 	}
-	flag := os.O_RDWR
-	if create {
-		flag |= os.O_CREATE
-	}
 	p := ft.path(ino)
-	f, err := os.OpenFile(p, flag, 0o600)
+	f, err := os.OpenFile(p, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) && create {
-		if err = os.MkdirAll(filepath.Dir(p), 0o700); err == nil {
-			f, err = os.OpenFile(p, flag, 0o600)
-		}
+		f, err = ft.createLocked(p)
 	}
 	if err != nil {
 		return nil, err
@@ -124,3 +118,39 @@ func (ft *fileTable) closeAll() error {
 }
 
 func (ft *fileTable) dirOf(ino Ino) string { return filepath.Dir(ft.path(ino)) }
+
+// createLocked makes a new data file and syncs the folders naming it, so
+// a later fsync of the file alone makes its data durable.
+func (ft *fileTable) createLocked(p string) (*os.File, error) {
+	dir := filepath.Dir(p)
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+			return nil, err
+		}
+		if err := syncDir(ft.dir); err != nil {
+			return nil, err
+		}
+	}
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syncDir(dir); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// syncDir makes the entries of a folder durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
