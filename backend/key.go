@@ -5,6 +5,12 @@ import (
 	"strings"
 )
 
+// TempPrefix begins the names of files a store is still writing (the
+// POSIX store's temp files). No key may have a component starting with
+// it, so the cache refuses such names when they are made rather than
+// failing to upload them later.
+const TempPrefix = ".filegate-tmp-"
+
 // ValidateKey reports whether key can be stored by every store. A trailing
 // "/" (a directory marker) is allowed; the empty key is not.
 func ValidateKey(key string) error {
@@ -26,6 +32,8 @@ func ValidateKey(key string) error {
 			return fmt.Errorf("backend: key %q has a component of %d bytes, over %d: %w", key, len(part), MaxNameBytes, nameTooLong)
 		case strings.ContainsRune(part, 0):
 			return fmt.Errorf("backend: key %q contains NUL: %w", key, ErrInvalidKey)
+		case strings.HasPrefix(part, TempPrefix):
+			return fmt.Errorf("backend: key %q has a name reserved for temp files: %w", key, ErrInvalidKey)
 		}
 	}
 	return nil

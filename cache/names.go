@@ -15,6 +15,8 @@ func checkName(name string) error {
 		return fmt.Errorf("cache: name %q: %w", name, syscall.EINVAL)
 	case strings.ContainsAny(name, "/\x00"):
 		return fmt.Errorf("cache: name %q contains '/' or NUL: %w", name, syscall.EINVAL)
+	case strings.HasPrefix(name, backend.TempPrefix):
+		return fmt.Errorf("cache: name %q is reserved for the backend's temporary files: %w", name, syscall.EINVAL)
 	case len(name) > backend.MaxNameBytes:
 		return fmt.Errorf("cache: name of %d bytes, over %d: %w", len(name), backend.MaxNameBytes, syscall.ENAMETOOLONG)
 	}

@@ -102,7 +102,11 @@ func (c *Cache) truncate(ctx context.Context, ino Ino, size int64) error {
 		return err
 	}
 	defer c.files.release(of)
-	return of.f.Truncate(size)
+	if err := of.f.Truncate(size); err != nil {
+		return err
+	}
+	// SETATTR has no COMMIT after it: make the new length durable now.
+	return of.f.Sync()
 }
 
 // touched notes a write, so the upload waits for the file to settle.
