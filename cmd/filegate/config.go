@@ -1,0 +1,386 @@
+package main
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// ExampleConfig is the annotated example configuration file. It documents
+// every key with its default value; `make install` copies it to
+// /etc/filegate/filegate.toml and `filegate help config` prints it.
+//
+//go:embed filegate.example.toml
+var ExampleConfig string
+
+// Config is the daemon's configuration file, decoded from TOML. Keys in the
+// file are the snake_case names in the struct tags; keys the file leaves
+// out keep their DefaultConfig value.
+type Config struct {
+	Server  ServerConfig  `toml:"server"`
+	Backend BackendConfig `toml:"backend"`
+	Cache   CacheConfig   `toml:"cache"`
+	Log     LogConfig     `toml:"log"`
+}
+
+// ServerConfig is the [server] table: where and what the NFS server serves.
+type ServerConfig struct {
+	// Listen is the TCP HOST:PORT that NFS and MOUNT share.
+	Listen string `toml:"listen"`
+	// StateDir holds everything the daemon keeps on local disk: the
+	// cache, and the embedded POSIX backend unless backend.path is set.
+	StateDir string `toml:"state_dir"`
+	// ExportName is the path clients mount (server:/ExportName). There is
+	// one export for now.
+	ExportName string `toml:"export_name"`
+}
+
+// BackendConfig is the [backend] table: the cloud side of the cache.
+type BackendConfig struct {
+	// Type is the kind of store: "posix" for now; "s3" is reserved.
+	Type string `toml:"type"`
+	// Path is the root folder of a posix backend. Empty means
+	// StateDir/backend (see Config.BackendPath).
+	Path string `toml:"path"`
+}
+
+// CacheConfig is the [cache] table.
+type CacheConfig struct {
+	// UploadDelay is how long a file must stay unchanged before it is
+	// uploaded to the backend.
+	UploadDelay Duration `toml:"upload_delay"`
+	// DefaultFileMode and DefaultDirMode are the permission bits of backend
+	// objects that carry no POSIX attributes.
+	DefaultFileMode Mode `toml:"default_file_mode"`
+	DefaultDirMode  Mode `toml:"default_dir_mode"`
+	// DefaultUID and DefaultGID own backend objects that carry no POSIX
+	// attributes.
+	DefaultUID uint32 `toml:"default_uid"`
+	DefaultGID uint32 `toml:"default_gid"`
+}
+
+// LogConfig is the [log] table.
+type LogConfig struct {
+	// Level is the least severe level logged: debug, info, warn or error.
+	Level string `toml:"level"`
+	// Format is "json", "text", or "" for automatic: text without
+	// timestamps under journald (JOURNAL_STREAM set), else text.
+	Format string `toml:"format"`
+}
+
+// Backend types accepted in backend.type.
+const (
+	BackendPOSIX = "posix"
+	BackendS3    = "s3"
+)
+
+// DefaultConfig returns the configuration used for every key a config file
+// leaves out. It passes Validate.
+func DefaultConfig() Config {
+	return Config{
+		Server: ServerConfig{
+			Listen:     "127.0.0.1:2049",
+			StateDir:   "./filegate-data",
+			ExportName: "/",
+		},
+		Backend: BackendConfig{
+			Type: BackendPOSIX,
+		},
+		Cache: CacheConfig{
+			UploadDelay:     Duration(2 * time.Second),
+			DefaultFileMode: 0o644,
+			DefaultDirMode:  0o755,
+		},
+		Log: LogConfig{
+			Level: "info",
+		},
+	}
+}
+
+// BackendPath returns the root folder of the posix backend: backend.path,
+// or StateDir/backend when that is empty.
+func (c Config) BackendPath() string {
+	if c.Backend.Path != "" {
+		return c.Backend.Path
+	}
+	return filepath.Join(c.Server.StateDir, "backend")
+}
+
+// LoadConfig reads the TOML file at path over DefaultConfig and validates
+// the result. It rejects keys the Config does not have, naming them, and
+// reports syntax and type errors with their line number. It only reads
+// path: nothing is created on disk.
+func LoadConfig(path string) (Config, error) {
+	cfg, err := decodeConfigFile(path)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, attributeErrors(err, func(string) string { return path })
+	}
+	return cfg, nil
+}
+
+// decodeConfigFile is LoadConfig without Validate, for callers that apply
+// overrides (command-line flags) before validating.
+func decodeConfigFile(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		// The *PathError already names the file.
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	cfg, err := decodeConfig(string(data))
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// decodeConfig decodes TOML text over DefaultConfig, rejecting unknown keys.
+func decodeConfig(text string) (Config, error) {
+	cfg := DefaultConfig()
+	md, err := toml.Decode(text, &cfg)
+	if err != nil {
+		// toml.ParseError's message carries the line and the key.
+		return Config{}, err
+	}
+	if undecoded := md.Undecoded(); len(undecoded) > 0 {
+		keys := make([]string, len(undecoded))
+		for i, k := range undecoded {
+			keys[i] = k.String()
+		}
+		noun := "key"
+		if len(keys) > 1 {
+			noun = "keys"
+		}
+		return Config{}, fmt.Errorf("unknown %s %s (see `filegate help config` for the keys)",
+			noun, strings.Join(keys, ", "))
+	}
+	return cfg, nil
+}
+
+// FieldError is a Validate failure for one config key.
+type FieldError struct {
+	// Key is the TOML key, such as "server.listen".
+	Key string
+	// Value is the offending value as text.
+	Value string
+	// Want says what would be accepted, and so how to fix it.
+	Want string
+	// Source, if set, says where the value came from: a config file path
+	// or a command-line flag such as "--listen".
+	Source string
+}
+
+// Error formats e as `config: KEY "VALUE" (from SOURCE): WANT`.
+func (e *FieldError) Error() string {
+	src := ""
+	if e.Source != "" {
+		src = " (from " + e.Source + ")"
+	}
+	return fmt.Sprintf("config: %s %q%s: %s", e.Key, e.Value, src, e.Want)
+}
+
+// Validate reports every invalid value in c, one *FieldError per key,
+// joined with errors.Join. It does not touch the disk.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(key, value, want string) {
+		errs = append(errs, &FieldError{Key: key, Value: value, Want: want})
+	}
+
+	if err := checkHostPort(c.Server.Listen); err != nil {
+		bad("server.listen", c.Server.Listen, err.Error())
+	}
+	if c.Server.StateDir == "" {
+		bad("server.state_dir", c.Server.StateDir, `want a directory such as "/var/lib/filegate"`)
+	} else if strings.ContainsRune(c.Server.StateDir, 0) {
+		bad("server.state_dir", c.Server.StateDir, "want a path without NUL bytes")
+	}
+	if e := c.Server.ExportName; e == "" || e[0] != '/' || path.Clean(e) != e || strings.ContainsRune(e, 0) {
+		bad("server.export_name", e, `want a clean absolute path such as "/"`)
+	}
+
+	switch c.Backend.Type {
+	case BackendPOSIX:
+	case BackendS3:
+		bad("backend.type", c.Backend.Type, `S3 is not yet supported; use "posix"`)
+	default:
+		bad("backend.type", c.Backend.Type, `want "posix"`)
+	}
+	if strings.ContainsRune(c.Backend.Path, 0) {
+		bad("backend.path", c.Backend.Path, "want a path without NUL bytes")
+	}
+
+	if c.Cache.UploadDelay < 0 {
+		bad("cache.upload_delay", c.Cache.UploadDelay.String(), `want a duration of zero or more such as "2s"`)
+	}
+	if !c.Cache.DefaultFileMode.valid() {
+		bad("cache.default_file_mode", c.Cache.DefaultFileMode.String(), `want an octal mode up to "7777" such as "0644"`)
+	}
+	if !c.Cache.DefaultDirMode.valid() {
+		bad("cache.default_dir_mode", c.Cache.DefaultDirMode.String(), `want an octal mode up to "7777" such as "0755"`)
+	}
+
+	if !slices.Contains(logLevels, c.Log.Level) {
+		bad("log.level", c.Log.Level, "want one of "+quoteList(logLevels))
+	}
+	if !slices.Contains(logFormats, c.Log.Format) {
+		bad("log.format", c.Log.Format, `want "" (automatic), "json" or "text"`)
+	}
+	return errors.Join(errs...)
+}
+
+var (
+	logLevels  = []string{"debug", "info", "warn", "error"}
+	logFormats = []string{"", "json", "text"}
+)
+
+func quoteList(words []string) string {
+	q := make([]string, len(words))
+	for i, w := range words {
+		q[i] = strconv.Quote(w)
+	}
+	return strings.Join(q, ", ")
+}
+
+// checkHostPort accepts HOST:PORT where HOST is empty (every interface), an
+// IP address or a host name, and PORT is a number up to 65535. Port 0 picks
+// a free port, which is useful only in tests.
+func checkHostPort(s string) error {
+	const want = "want HOST:PORT such as 127.0.0.1:2049"
+	host, port, err := net.SplitHostPort(s)
+	if err != nil {
+		return errors.New(want)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || strconv.FormatUint(n, 10) != port {
+		return errors.New(want + " (PORT is a number up to 65535)")
+	}
+	if host == "" || net.ParseIP(host) != nil {
+		return nil
+	}
+	for _, label := range strings.Split(host, ".") {
+		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+			return errors.New(want + " (HOST is an IP address or a host name)")
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return errors.New(want + " (HOST is an IP address or a host name)")
+			}
+		}
+	}
+	return nil
+}
+
+// attributeErrors sets Source on every *FieldError in err (a single error or
+// an errors.Join) for which source(key) is not empty, and returns err.
+func attributeErrors(err error, source func(key string) string) error {
+	var walk func(error)
+	walk = func(e error) {
+		if fe, ok := e.(*FieldError); ok {
+			if s := source(fe.Key); s != "" {
+				fe.Source = s
+			}
+			return
+		}
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+		}
+	}
+	walk(err)
+	return err
+}
+
+// Duration is a time.Duration written in the config as a Go duration
+// string such as "2s", "500ms" or "1m30s". A bare number is rejected rather
+// than read as nanoseconds.
+type Duration time.Duration
+
+// String formats d like time.Duration.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// MarshalText formats d like time.Duration.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf(`want a duration such as "2s" or "500ms", got %q`, b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// UnmarshalTOML accepts only a TOML string, parsed by UnmarshalText.
+func (d *Duration) UnmarshalTOML(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf(`want a quoted duration such as "2s", got %v`, v)
+	}
+	return d.UnmarshalText([]byte(s))
+}
+
+// Mode is a Unix permission mode (permission bits plus setuid 04000,
+// setgid 02000 and sticky 01000), written in the config as a quoted octal
+// string such as "0644". A bare number is rejected: TOML would read 0644 as
+// decimal.
+type Mode uint32
+
+// String formats m as four octal digits, such as "0644".
+func (m Mode) String() string { return fmt.Sprintf("%04o", uint32(m)) }
+
+// MarshalText formats m as four octal digits.
+func (m Mode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// UnmarshalText parses an octal mode such as "0644", "644" or "0o644".
+func (m *Mode) UnmarshalText(b []byte) error {
+	s := strings.TrimPrefix(strings.TrimPrefix(string(b), "0o"), "0O")
+	v, err := strconv.ParseUint(s, 8, 32)
+	if err != nil {
+		return fmt.Errorf(`want an octal mode such as "0644", got %q`, b)
+	}
+	*m = Mode(v)
+	return nil
+}
+
+// UnmarshalTOML accepts only a TOML string, parsed by UnmarshalText.
+func (m *Mode) UnmarshalTOML(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return fmt.Errorf(`want a quoted octal mode such as "0644", got %v`, v)
+	}
+	return m.UnmarshalText([]byte(s))
+}
+
+func (m Mode) valid() bool { return m <= 0o7777 }
+
+// FileMode converts m to an fs.FileMode: the permission bits, with the Unix
+// setuid, setgid and sticky bits mapped to fs.ModeSetuid, fs.ModeSetgid and
+// fs.ModeSticky.
+func (m Mode) FileMode() fs.FileMode {
+	fm := fs.FileMode(m) & fs.ModePerm
+	if m&0o4000 != 0 {
+		fm |= fs.ModeSetuid
+	}
+	if m&0o2000 != 0 {
+		fm |= fs.ModeSetgid
+	}
+	if m&0o1000 != 0 {
+		fm |= fs.ModeSticky
+	}
+	return fm
+}

@@ -1,0 +1,295 @@
+package main
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// configKeys lists every key of Config as "table.key", from the struct tags.
+func configKeys(t testing.TB) []string {
+	t.Helper()
+	var keys []string
+	ct := reflect.TypeFor[Config]()
+	for i := range ct.NumField() {
+		table := ct.Field(i)
+		for j := range table.Type.NumField() {
+			keys = append(keys, table.Tag.Get("toml")+"."+table.Type.Field(j).Tag.Get("toml"))
+		}
+	}
+	return keys
+}
+
+func writeFile(t *testing.T, text string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "filegate.toml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestLoadConfig(t *testing.T) {
+	full := `
+[server]
+listen = "0.0.0.0:12049"
+state_dir = "/var/lib/filegate"
+export_name = "/office"
+[backend]
+type = "posix"
+path = "/mnt/efs/filegate"
+[cache]
+upload_delay = "1m30s"
+default_file_mode = "0600"
+default_dir_mode = "2775"
+default_uid = 1000
+default_gid = 100
+[log]
+level = "debug"
+format = "json"
+`
+	fullWant := Config{
+		Server:  ServerConfig{Listen: "0.0.0.0:12049", StateDir: "/var/lib/filegate", ExportName: "/office"},
+		Backend: BackendConfig{Type: "posix", Path: "/mnt/efs/filegate"},
+		Cache: CacheConfig{UploadDelay: Duration(90 * time.Second), DefaultFileMode: 0o600,
+			DefaultDirMode: 0o2775, DefaultUID: 1000, DefaultGID: 100},
+		Log: LogConfig{Level: "debug", Format: "json"},
+	}
+	partialWant := DefaultConfig()
+	partialWant.Server.Listen = ":2049"
+	partialWant.Cache.UploadDelay = 0
+
+	tests := []struct {
+		name string
+		text string
+		want Config
+		// errs, if any, must all appear in the error message.
+		errs []string
+	}{
+		{name: "full file", text: full, want: fullWant},
+		{name: "empty file is the defaults", text: "", want: DefaultConfig()},
+		{name: "partial file keeps defaults", text: "[server]\nlisten = \":2049\"\n[cache]\nupload_delay = \"0s\"\n", want: partialWant},
+		{name: "mode forms", text: "[cache]\ndefault_file_mode = \"644\"\ndefault_dir_mode = \"0o1777\"\n",
+			want: func() Config { c := DefaultConfig(); c.Cache.DefaultDirMode = 0o1777; return c }()},
+		{name: "ipv6 and host name listen", text: "[server]\nlisten = \"[::1]:2049\"\n",
+			want: func() Config { c := DefaultConfig(); c.Server.Listen = "[::1]:2049"; return c }()},
+
+		{name: "unknown key named", text: "[server]\nlisten = \"127.0.0.1:2049\"\nlisen = \"x\"\n[cache]\ndir_ttl = \"5s\"\n",
+			errs: []string{"unknown key", "server.lisen", "cache.dir_ttl"}},
+		{name: "unknown table named", text: "[s3]\nbucket = \"b\"\n", errs: []string{"unknown key", "s3", "s3.bucket"}},
+		{name: "syntax error has line", text: "[server]\n\nlisten = \"abc\n", errs: []string{"line 3", "server.listen"}},
+		{name: "type error has line and key", text: "[server]\nlisten = 2049\n", errs: []string{"line 2", "server.listen"}},
+		{name: "duplicate key", text: "[log]\nlevel = \"info\"\nlevel = \"debug\"\n", errs: []string{"line 3", "log.level"}},
+
+		{name: "bad listen no port", text: "[server]\nlisten = \"abc\"\n",
+			errs: []string{`config: server.listen "abc"`, "want HOST:PORT such as 127.0.0.1:2049"}},
+		{name: "bad listen port range", text: "[server]\nlisten = \"127.0.0.1:99999\"\n", errs: []string{"server.listen", "65535"}},
+		{name: "bad listen port name", text: "[server]\nlisten = \"127.0.0.1:nfs\"\n", errs: []string{"server.listen", "PORT"}},
+		{name: "bad listen host", text: "[server]\nlisten = \"bad host:2049\"\n", errs: []string{"server.listen", "HOST"}},
+		{name: "empty state dir", text: "[server]\nstate_dir = \"\"\n", errs: []string{"server.state_dir"}},
+		{name: "bad export name", text: "[server]\nexport_name = \"office/\"\n", errs: []string{"server.export_name", `such as "/"`}},
+
+		{name: "bad mode string", text: "[cache]\ndefault_file_mode = \"rw-r--r--\"\n",
+			errs: []string{"line 2", "cache.default_file_mode", `want an octal mode such as "0644"`}},
+		{name: "bad mode digit", text: "[cache]\ndefault_dir_mode = \"0789\"\n", errs: []string{"cache.default_dir_mode", "octal"}},
+		{name: "mode as number", text: "[cache]\ndefault_file_mode = 644\n", errs: []string{"cache.default_file_mode", "quoted"}},
+		{name: "mode out of range", text: "[cache]\ndefault_file_mode = \"17777\"\n", errs: []string{`cache.default_file_mode "17777"`, "7777"}},
+
+		{name: "bad duration", text: "[cache]\nupload_delay = \"2x\"\n",
+			errs: []string{"line 2", "cache.upload_delay", `want a duration such as "2s"`}},
+		{name: "duration as number", text: "[cache]\nupload_delay = 2\n", errs: []string{"cache.upload_delay", "quoted"}},
+		{name: "negative duration", text: "[cache]\nupload_delay = \"-1s\"\n", errs: []string{`cache.upload_delay "-1s"`, "zero or more"}},
+		{name: "negative uid", text: "[cache]\ndefault_uid = -1\n", errs: []string{"cache.default_uid", "out of range"}},
+
+		{name: "backend s3 not yet", text: "[backend]\ntype = \"s3\"\n", errs: []string{`backend.type "s3"`, "S3 is not yet supported"}},
+		{name: "bad backend type", text: "[backend]\ntype = \"gcs\"\n", errs: []string{`backend.type "gcs"`, `want "posix"`}},
+		{name: "empty backend type", text: "[backend]\ntype = \"\"\n", errs: []string{`backend.type ""`}},
+
+		{name: "bad log level", text: "[log]\nlevel = \"verbose\"\n", errs: []string{`log.level "verbose"`, `"debug", "info", "warn", "error"`}},
+		{name: "bad log format", text: "[log]\nformat = \"logfmt\"\n", errs: []string{`log.format "logfmt"`, `"json"`}},
+		{name: "every bad value reported", text: "[server]\nlisten = \"x\"\n[log]\nlevel = \"loud\"\n",
+			errs: []string{"server.listen", "log.level"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFile(t, tt.text)
+			got, err := LoadConfig(path)
+			if len(tt.errs) > 0 {
+				if err == nil {
+					t.Fatalf("LoadConfig succeeded with %+v, want error containing %q", got, tt.errs)
+				}
+				for _, s := range tt.errs {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("error %q does not contain %q", err, s)
+					}
+				}
+				if !strings.Contains(err.Error(), path) {
+					t.Errorf("error %q does not name the file %s", err, path)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("LoadConfig: %v", err)
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("LoadConfig =\n%+v\nwant\n%+v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestValidateFieldError(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Server.Listen = "abc"
+	err := cfg.Validate()
+	const want = `config: server.listen "abc": want HOST:PORT such as 127.0.0.1:2049`
+	if err == nil || err.Error() != want {
+		t.Fatalf("Validate = %v, want %s", err, want)
+	}
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Key != "server.listen" {
+		t.Fatalf("Validate error %#v is not a *FieldError for server.listen", err)
+	}
+}
+
+func TestLoadConfigMissingFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "nope.toml")
+	_, err := LoadConfig(path)
+	if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("LoadConfig(missing) = %v, want a not-exist error naming %s", err, path)
+	}
+}
+
+func TestLoadConfigTouchesNothing(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	path := writeFile(t, "[server]\nstate_dir = \""+state+"\"\n[backend]\npath = \""+filepath.Join(dir, "be")+"\"\n")
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 0 {
+		t.Errorf("load and validate created %v in %s", entries, dir)
+	}
+}
+
+func TestDefaultConfigValid(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBackendPath(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Server.StateDir = "/var/lib/filegate"
+	if got, want := cfg.BackendPath(), "/var/lib/filegate/backend"; got != want {
+		t.Errorf("BackendPath() = %q, want %q", got, want)
+	}
+	cfg.Backend.Path = "/mnt/efs"
+	if got, want := cfg.BackendPath(), "/mnt/efs"; got != want {
+		t.Errorf("BackendPath() = %q, want %q", got, want)
+	}
+}
+
+// TestExampleConfig checks that the shipped example parses, validates, sets
+// every key (so it documents every key) and shows the defaults.
+func TestExampleConfig(t *testing.T) {
+	cfg, err := decodeConfig(ExampleConfig)
+	if err != nil {
+		t.Fatalf("example config: %v", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("example config: %v", err)
+	}
+	if !reflect.DeepEqual(cfg, DefaultConfig()) {
+		t.Errorf("example config values differ from DefaultConfig:\n%+v\n%+v", cfg, DefaultConfig())
+	}
+	var raw map[string]any
+	md, err := toml.Decode(ExampleConfig, &raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range configKeys(t) {
+		if !md.IsDefined(strings.Split(key, ".")...) {
+			t.Errorf("example config does not set %s", key)
+		}
+	}
+}
+
+func TestModeFileMode(t *testing.T) {
+	tests := []struct {
+		mode Mode
+		want fs.FileMode
+	}{
+		{0o644, 0o644},
+		{0o755, 0o755},
+		{0o4755, fs.ModeSetuid | 0o755},
+		{0o2775, fs.ModeSetgid | 0o775},
+		{0o1777, fs.ModeSticky | 0o777},
+	}
+	for _, tt := range tests {
+		t.Run(tt.mode.String(), func(t *testing.T) {
+			if got := tt.mode.FileMode(); got != tt.want {
+				t.Errorf("Mode(%s).FileMode() = %v, want %v", tt.mode, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCheckHostPort(t *testing.T) {
+	good := []string{"127.0.0.1:2049", ":2049", "0.0.0.0:0", "[::]:2049", "[::1]:12049", "localhost:2049", "nfs-gw.example.com:2049"}
+	bad := []string{"", "abc", "2049", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:+1",
+		"a_b:2049", "-x:2049", "a..b:2049", "::1:2049"}
+	for _, s := range good {
+		if err := checkHostPort(s); err != nil {
+			t.Errorf("checkHostPort(%q) = %v, want nil", s, err)
+		}
+	}
+	for _, s := range bad {
+		if err := checkHostPort(s); err == nil {
+			t.Errorf("checkHostPort(%q) = nil, want error", s)
+		}
+	}
+}
+
+// FuzzDecodeConfig checks that no input panics the decoder or Validate, and
+// that an accepted config survives an encode/decode round trip.
+func FuzzDecodeConfig(f *testing.F) {
+	f.Add(ExampleConfig)
+	f.Add("[server]\nlisten = \"abc\"\n")
+	f.Add("[cache]\ndefault_file_mode = \"0644\"\nupload_delay = \"1h\"\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		cfg, err := decodeConfig(text)
+		if err != nil {
+			return
+		}
+		if cfg.Validate() != nil {
+			return
+		}
+		var b strings.Builder
+		if err := toml.NewEncoder(&b).Encode(cfg); err != nil {
+			t.Fatalf("encode %+v: %v", cfg, err)
+		}
+		again, err := decodeConfig(b.String())
+		if err != nil {
+			t.Fatalf("decode of encoded %+v: %v\n%s", cfg, err, b.String())
+		}
+		if !reflect.DeepEqual(cfg, again) {
+			t.Fatalf("round trip changed config:\n%+v\n%+v", cfg, again)
+		}
+	})
+}

@@ -1,0 +1,306 @@
+#!/bin/bash
+# test/knfs/run.sh - test `filegate serve` with the real Linux NFS client.
+#
+#   test/knfs/run.sh [-k] [SCENARIO...]      (default: every scenario)
+#
+# Scenarios:
+#   smoke    ../shared/tools/knfs/guest/smoke.sh: 24 POSIX checks.
+#   survive  test/knfs/guest/survive.sh: open files, cwd and handles survive
+#            a SIGKILL and restart of the server, and renames.
+#
+# For each scenario it starts `bin/filegate serve --listen 127.0.0.1:PORT
+# --state DIR` on a free port with a fresh state directory, waits until the
+# port accepts connections, and boots a busybox VM with
+# kernel-nfs-run.sh -M that mounts the server and runs the guest script.
+# The survive scenario also shares a host folder into the guest (-s) and
+# restarts the server when the guest asks (see survive.sh).
+#
+# Guest scripts print "ok   CHECK" / "FAIL CHECK: why" lines and a summary
+# "NAME: P passed, F failed". test/knfs/known-failures.txt lists
+# SCENARIO/CHECK names expected to fail, each with its reason: they are
+# reported but do not fail the run; any other failure does. A listed check
+# that passes is reported so its line can be removed.
+#
+# Options:
+#   -k   keep the log folder even when everything passed
+# Environment:
+#   KNFS_TOOL      kernel-nfs-run.sh (default ../shared/tools/knfs/ beside the repo)
+#   KNFS_CACHE     VM artefacts cache, passed on to kernel-nfs-run.sh
+#   KNFS_TIMEOUT   time limit per VM in seconds (default 300)
+#   FILEGATE_BIN   server binary to test (default: build bin/filegate)
+#   FILEGATE_TEST_NO_SKIP=1  fail, rather than skip, when qemu or the
+#                  knfs tool is missing (CI sets it)
+#
+# Exit status: 0 every scenario passed (or all skipped), 1 a scenario
+# failed, 2 usage. Logs (server, guest output, [knfs] lines) go to a
+# temporary folder that is printed, and kept, on failure.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
+HERE=$ROOT/test/knfs
+KNFS_TOOL=${KNFS_TOOL:-$ROOT/../shared/tools/knfs/kernel-nfs-run.sh}
+TIMEOUT=${KNFS_TIMEOUT:-300}
+KNOWN_FILE=$HERE/known-failures.txt
+ALL_SCENARIOS=(smoke survive)
+
+usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
+say() { echo "knfs: $*"; }
+
+KEEP=0
+while getopts "kh" opt; do
+  case $opt in
+    k) KEEP=1 ;;
+    *) usage ;;
+  esac
+done
+shift $((OPTIND - 1))
+SCENARIOS=("$@")
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=("${ALL_SCENARIOS[@]}")
+for s in "${SCENARIOS[@]}"; do
+  case " ${ALL_SCENARIOS[*]} " in
+    *" $s "*) ;;
+    *) echo "knfs: unknown scenario '$s' (want: ${ALL_SCENARIOS[*]})" >&2; exit 2 ;;
+  esac
+done
+
+skip() {
+  if [ "${FILEGATE_TEST_NO_SKIP:-}" = 1 ]; then
+    say "FAIL: $* (FILEGATE_TEST_NO_SKIP=1 forbids skipping)"; exit 1
+  fi
+  say "SKIP: $*"; exit 0
+}
+[ -x "$KNFS_TOOL" ] || skip "kernel-nfs-run.sh not found at $KNFS_TOOL (set KNFS_TOOL)"
+command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"
+command -v python3 >/dev/null || skip "python3 not installed (kernel-nfs-run.sh needs it)"
+
+SMOKE=$(dirname "$KNFS_TOOL")/guest/smoke.sh
+[ -r "$SMOKE" ] || { say "FAIL: cannot read $SMOKE"; exit 1; }
+
+# Known failures: "SCENARIO/CHECK  # why" per line; '#' starts a comment.
+KNOWN=()
+if [ -r "$KNOWN_FILE" ]; then
+  while IFS= read -r line || [ -n "$line" ]; do
+    line=${line%%#*}
+    entry=
+    read -r entry _ <<<"$line" || true
+    if [ -n "$entry" ]; then KNOWN+=("$entry"); fi
+  done <"$KNOWN_FILE"
+fi
+is_known() { local k; for k in ${KNOWN[@]+"${KNOWN[@]}"}; do [ "$k" = "$1" ] && return 0; done; return 1; }
+
+LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/filegate-knfs.XXXXXX")
+SERVER_PID=
+VM_PID=
+FAILURES=0
+
+stop_server() { # [signal]: stop the server we started; TERM waits up to 15 s, then KILLs
+  [ -n "$SERVER_PID" ] || return 0
+  local sig=${1:-TERM} i
+  kill -"$sig" "$SERVER_PID" 2>/dev/null || true
+  if [ "$sig" != KILL ]; then
+    for ((i = 0; i < 150; i++)); do
+      kill -0 "$SERVER_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$SERVER_PID" 2>/dev/null || true
+  fi
+  wait "$SERVER_PID" 2>/dev/null || true
+  SERVER_PID=
+}
+
+stop_vm() {
+  [ -n "$VM_PID" ] || return 0
+  # kernel-nfs-run.sh runs in its own process group (setsid); TERM makes it
+  # kill its qemu and clean up.
+  kill -TERM -- "-$VM_PID" 2>/dev/null || kill -TERM "$VM_PID" 2>/dev/null || true
+  wait "$VM_PID" 2>/dev/null || true
+  VM_PID=
+}
+
+cleanup() {
+  local rc=$?
+  stop_vm
+  stop_server TERM
+  if [ "$KEEP" = 1 ] || [ "$FAILURES" != 0 ] || [ "$rc" != 0 ]; then
+    say "logs kept in $LOGDIR"
+  else
+    rm -rf "$LOGDIR"
+  fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ -n "${FILEGATE_BIN:-}" ]; then
+  BIN=$FILEGATE_BIN
+else
+  say "building bin/filegate"
+  (cd "$ROOT" && go build -o bin/filegate ./cmd/filegate) || { say "FAIL: go build"; FAILURES=1; exit 1; }
+  BIN=$ROOT/bin/filegate
+fi
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+start_server() { # port statedir logfile: start and wait (30 s) until it listens
+  local port=$1 state=$2 log=$3 i rc
+  echo "==== harness: starting server on 127.0.0.1:$port at $(date +%T.%N)" >>"$log"
+  "$BIN" serve --listen "127.0.0.1:$port" --state "$state" --log-level debug >>"$log" 2>&1 &
+  SERVER_PID=$!
+  for ((i = 0; i < 300; i++)); do
+    if ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      rc=0; wait "$SERVER_PID" || rc=$?
+      SERVER_PID=
+      echo "server exited with status $rc before listening on 127.0.0.1:$port"
+      return 1
+    fi
+    port_open "$port" && return 0
+    sleep 0.1
+  done
+  echo "server not listening on 127.0.0.1:$port after 30 s"
+  return 1
+}
+
+restart_server() { # port statedir logfile: SIGKILL, then start again
+  echo "==== harness: SIGKILL server (pid $SERVER_PID) at $(date +%T.%N)" >>"$3"
+  stop_server KILL
+  start_server "$@"
+}
+
+knfs_status() {
+  case $1 in
+    0) echo "passed" ;; 1) echo "guest script failed" ;; 2) echo "usage error" ;;
+    3) echo "VM build failed" ;; 4) echo "mount failed" ;; 5) echo "VM died or timed out" ;;
+    6) echo "umount failed" ;; 130) echo "interrupted" ;; *) echo "unknown status" ;;
+  esac
+}
+
+RESULTS=()
+record() { # verdict name detail
+  RESULTS+=("$(printf '%-4s %-8s %s' "$1" "$2" "$3")")
+  if [ "$1" != PASS ]; then FAILURES=$((FAILURES + 1)); fi
+}
+
+dump_logs() { # dir
+  local f
+  if [ -s "$1/guest.out" ]; then
+    say "---- $1/guest.out (guest script output)"
+    sed 's/^/  | /' "$1/guest.out"
+  fi
+  for f in knfs.log harness.log server.log; do
+    [ -s "$1/$f" ] || continue
+    say "---- tail of $1/$f"
+    tail -n 40 "$1/$f" | sed 's/^/  | /'
+  done
+}
+
+run_scenario() { # name guest-script share(0|1)
+  local name=$1 script=$2 share=$3
+  local dir=$LOGDIR/$name port rc=0 restarts=0 died='' problems=()
+  mkdir -p "$dir/state"
+  : >"$dir/guest.out"
+  port=$(free_port)
+  local args=(-M -t "$TIMEOUT")
+  if [ "$share" = 1 ]; then
+    mkdir -p "$dir/share"
+    # actimeo=0: revalidate attributes with the server on every access, so
+    # the old handles are really used after the restart.
+    args+=(-s "$dir/share" -o actimeo=0)
+  fi
+  say "=== $name: server 127.0.0.1:$port, guest $(basename "$script"), logs $dir"
+  if ! start_server "$port" "$dir/state" "$dir/server.log" >>"$dir/harness.log"; then
+    record FAIL "$name" "$(tail -n 1 "$dir/harness.log")"
+    say "$name: FAIL: $(tail -n 1 "$dir/harness.log")"
+    dump_logs "$dir"
+    return 0
+  fi
+
+  setsid "$KNFS_TOOL" "${args[@]}" "$port" "$script" >"$dir/guest.out" 2>"$dir/knfs.log" </dev/null &
+  VM_PID=$!
+  while kill -0 "$VM_PID" 2>/dev/null; do
+    if [ -n "$SERVER_PID" ] && ! kill -0 "$SERVER_PID" 2>/dev/null; then
+      # A hard mount would hang until the VM's time limit: stop now.
+      rc=0; wait "$SERVER_PID" || rc=$?
+      SERVER_PID=
+      died="server exited with status $rc during the run"
+      say "$name: $died; stopping the VM"
+      stop_vm
+      break
+    fi
+    if [ "$share" = 1 ] && [ -e "$dir/share/restart-request" ]; then
+      rm -f "$dir/share/restart-request"
+      restarts=$((restarts + 1))
+      say "$name: guest asked for a restart: SIGKILL and restart the server"
+      if restart_server "$port" "$dir/state" "$dir/server.log" >"$dir/share/restart-failed.tmp"; then
+        rm -f "$dir/share/restart-failed.tmp"
+        : >"$dir/share/restarted"
+      else
+        mv "$dir/share/restart-failed.tmp" "$dir/share/restart-failed"
+        cat "$dir/share/restart-failed" >>"$dir/harness.log"
+      fi
+    fi
+    sleep 0.2
+  done
+  rc=0
+  if [ -n "$VM_PID" ]; then wait "$VM_PID" || rc=$?; fi
+  VM_PID=
+  stop_server TERM
+
+  # Verdict from the guest's own lines.
+  local summary fails=() unexpected=() known_hit=() known_ok=() f k
+  summary=$(grep -aE '^[A-Z]+: [0-9]+ passed, [0-9]+ failed' "$dir/guest.out" | tail -n 1 || true)
+  mapfile -t fails < <(sed -n 's/^FAIL \([^: ]*\):.*/\1/p' "$dir/guest.out")
+  for f in ${fails[@]+"${fails[@]}"}; do
+    if is_known "$name/$f"; then known_hit+=("$f"); else unexpected+=("$f"); fi
+  done
+  for k in ${KNOWN[@]+"${KNOWN[@]}"}; do
+    if [ "${k%%/*}" = "$name" ] && grep -qxF "ok   ${k#*/}" "$dir/guest.out"; then
+      known_ok+=("${k#*/}")
+    fi
+  done
+
+  if [ -n "$died" ]; then problems+=("$died"); fi
+  case $rc in
+    0 | 1) ;; # 1: the guest script failed; the FAIL lines say whether that is expected
+    *) problems+=("kernel-nfs-run.sh exit $rc ($(knfs_status "$rc"))") ;;
+  esac
+  if [ -z "$summary" ]; then problems+=("guest script printed no summary (did it finish?)"); fi
+  if [ "$rc" = 1 ] && [ ${#fails[@]} = 0 ]; then problems+=("guest script failed without a FAIL line"); fi
+  if [ ${#unexpected[@]} != 0 ]; then problems+=("unexpected failures: ${unexpected[*]}"); fi
+  if [ "$share" = 1 ] && [ "$restarts" != 1 ]; then
+    problems+=("expected 1 server restart, did $restarts")
+  fi
+
+  local detail=${summary:-no summary}
+  [ ${#known_hit[@]} = 0 ] || detail+="; known failures: ${known_hit[*]}"
+  [ ${#known_ok[@]} = 0 ] || detail+="; listed as known failures but passed (remove from known-failures.txt): ${known_ok[*]}"
+  if [ ${#problems[@]} = 0 ]; then
+    record PASS "$name" "$detail"
+    say "$name: PASS: $detail"
+  else
+    local p joined
+    joined=$(printf '%s; ' "${problems[@]}")
+    record FAIL "$name" "${joined%; } [$detail]"
+    say "$name: FAIL"
+    for p in "${problems[@]}"; do say "  - $p"; done
+    dump_logs "$dir"
+  fi
+}
+
+for s in "${SCENARIOS[@]}"; do
+  case $s in
+    smoke) run_scenario smoke "$SMOKE" 0 ;;
+    survive) run_scenario survive "$HERE/guest/survive.sh" 1 ;;
+  esac
+done
+
+say "==== summary"
+for r in "${RESULTS[@]}"; do say "$r"; done
+if [ "$FAILURES" = 0 ]; then
+  say "RESULT: PASS (${#RESULTS[@]} scenarios)"
+else
+  say "RESULT: FAIL ($FAILURES of ${#RESULTS[@]} scenarios failed; logs in $LOGDIR)"
+  exit 1
+fi
