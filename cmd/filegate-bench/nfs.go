@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	nfsc "github.com/willscott/go-nfs-client/nfs"
+	"github.com/willscott/go-nfs-client/nfs/rpc"
+
+	"github.com/filegate/filegate/backend/posix"
+	"github.com/filegate/filegate/cache"
+	"github.com/filegate/filegate/gateway"
+)
+
+// nfsTarget drives an in-process gateway through go-nfs-client over TCP.
+type nfsTarget struct {
+	c      *cache.Cache
+	srv    *gateway.Server
+	client *rpc.Client
+	t      *nfsc.Target
+	done   chan error
+}
+
+func startGateway(ctx context.Context, tmp string) (*nfsTarget, error) {
+	backendDir := filepath.Join(tmp, "backend")
+	if err := os.MkdirAll(backendDir, 0o755); err != nil {
+		return nil, err
+	}
+	store, err := posix.New(posix.Config{Root: backendDir})
+	if err != nil {
+		return nil, err
+	}
+	ccfg := cache.DefaultConfig()
+	ccfg.Dir, ccfg.Store = filepath.Join(tmp, "cache"), store
+	c, err := cache.New(ctx, ccfg)
+	if err != nil {
+		return nil, err
+	}
+	gcfg := gateway.DefaultConfig()
+	srv, err := gateway.New(gcfg, c)
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		c.Close()
+		return nil, err
+	}
+	n := &nfsTarget{c: c, srv: srv, done: make(chan error, 1)}
+	go func() { n.done <- srv.Serve(ctx, l) }()
+	port := l.Addr().(*net.TCPAddr).Port
+	if n.client, err = nfsc.DialServiceAtPort("127.0.0.1", port); err != nil {
+		n.close()
+		return nil, err
+	}
+	m := &nfsc.Mount{Client: n.client}
+	if n.t, err = m.Mount("/", rpc.AuthNull); err != nil {
+		n.close()
+		return nil, fmt.Errorf("mount: %w", err)
+	}
+	return n, nil
+}
+
+func (n *nfsTarget) name() string { return "filegate (NFS)" }
+
+func (n *nfsTarget) createFile(path string, data []byte) error {
+	f, err := n.t.OpenFile(path, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	return errors.Join(err, f.Close())
+}
+
+func (n *nfsTarget) stat(path string) error {
+	_, _, err := n.t.Lookup(path, false)
+	return err
+}
+
+func (n *nfsTarget) readDir(path string) (int, error) {
+	ents, err := n.t.ReadDirPlus(path)
+	count := 0
+	for _, e := range ents {
+		if e.FileName != "." && e.FileName != ".." {
+			count++
+		}
+	}
+	return count, err
+}
+
+func (n *nfsTarget) mkdir(path string) error {
+	_, err := n.t.Mkdir(path, 0o755)
+	return err
+}
+
+func (n *nfsTarget) writeFile(path string, chunk []byte, total int64) error {
+	f, err := n.t.OpenFile(path, 0o644)
+	if err != nil {
+		return err
+	}
+	for w := int64(0); w < total && err == nil; w += int64(len(chunk)) {
+		_, err = f.Write(chunk)
+	}
+	return errors.Join(err, f.Close())
+}
+
+func (n *nfsTarget) readFile(path string, buf []byte) (int64, error) {
+	f, err := n.t.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	return drain(f, buf)
+}
+
+func (n *nfsTarget) close() error {
+	if n.t != nil {
+		n.t.Close()
+	}
+	if n.client != nil {
+		n.client.Close()
+	}
+	n.srv.Close()
+	select {
+	case <-n.done:
+	case <-time.After(5 * time.Second):
+	}
+	return n.c.Close()
+}
