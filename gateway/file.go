@@ -74,6 +74,9 @@ func (fl *file) readAtLocked(op string, p []byte, off int64) (int, error) {
 		for total < len(p) {
 			n, err := fl.fs.c.ReadAt(ctx, fl.ino, p[total:], off+int64(total))
 			total += n
+			if err == io.EOF && total == len(p) {
+				return total, nil // as os.File does
+			}
 			if err != nil {
 				return total, err
 			}

@@ -42,7 +42,9 @@ func (f *fsys) OpenFile(name string, flag int, perm os.FileMode) (billy.File, er
 		if err != nil {
 			return nil, err
 		}
-		return &file{fs: f, name: name, ino: a.Ino, flag: flag, dirty: written}, nil
+		// Name() is the path relative to the root, as billy's osfs gives.
+		names, _ := splitPath(name)
+		return &file{fs: f, name: strings.Join(names, "/"), ino: a.Ino, flag: flag, dirty: written}, nil
 	})
 }
 

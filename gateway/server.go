@@ -117,7 +117,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		return ErrServerClosed
 	}
 	routeNFSLog(s.cfg.Logger)
-	s.cfg.Logger.Info("nfs server listening", "op", "serve", "path", s.cfg.ExportName, "key", l.Addr().String())
+	s.cfg.Logger.Info("nfs server listening", "op", "serve", "path", s.cfg.ExportName)
 
 	done := make(chan struct{})
 	s.wg.Add(1)
