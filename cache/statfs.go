@@ -24,7 +24,10 @@ func (c *Cache) StatFS(ctx context.Context) (FSStat, error) {
 	if err := unix.Statfs(c.cfg.Dir, &st); err != nil {
 		return FSStat{}, fmt.Errorf("cache: statfs %s: %w", c.cfg.Dir, err)
 	}
-	bs := uint64(st.Bsize)
+	bs := uint64(st.Frsize)
+	if bs == 0 {
+		bs = uint64(st.Bsize)
+	}
 	return FSStat{
 		TotalBytes: st.Blocks * bs, FreeBytes: st.Bfree * bs, AvailBytes: st.Bavail * bs,
 		TotalFiles: st.Files, FreeFiles: st.Ffree,
