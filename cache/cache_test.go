@@ -14,6 +14,7 @@ import (
 
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/memstore"
+	"github.com/filegate/filegate/backend/posix"
 )
 
 func newTestCache(t *testing.T, dir string, store backend.Store) *Cache {
@@ -99,8 +100,13 @@ func flush(t *testing.T, c *Cache) {
 }
 
 func TestWriteReadUpload(t *testing.T) {
+	for name, newStore := range stores(t) {
+		t.Run(name, func(t *testing.T) { testWriteReadUpload(t, newStore()) })
+	}
+}
+
+func testWriteReadUpload(t *testing.T, s backend.Store) {
 	ctx := context.Background()
-	s := memstore.New()
 	c := newTestCache(t, t.TempDir(), s)
 	d := mustMkdir(t, c, RootIno, "docs")
 	f := mustCreate(t, c, d.Ino, "a.txt")
@@ -165,8 +171,13 @@ func TestErrors(t *testing.T) {
 }
 
 func TestRenameKeepsInodeAndMovesBackend(t *testing.T) {
+	for name, newStore := range stores(t) {
+		t.Run(name, func(t *testing.T) { testRenameKeepsInodeAndMovesBackend(t, newStore()) })
+	}
+}
+
+func testRenameKeepsInodeAndMovesBackend(t *testing.T, s backend.Store) {
 	ctx := context.Background()
-	s := memstore.New()
 	c := newTestCache(t, t.TempDir(), s)
 	d := mustMkdir(t, c, RootIno, "d1")
 	sub := mustMkdir(t, c, d.Ino, "sub")
@@ -205,9 +216,28 @@ func TestRenameKeepsInodeAndMovesBackend(t *testing.T) {
 	}
 }
 
+// stores returns each kind of backend the cache must work with.
+func stores(t *testing.T) map[string]func() backend.Store {
+	return map[string]func() backend.Store{
+		"memstore": func() backend.Store { return memstore.New() },
+		"posix": func() backend.Store {
+			s, err := posix.New(posix.Config{Root: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		},
+	}
+}
+
 func TestLazyLoadFromBackend(t *testing.T) {
+	for name, newStore := range stores(t) {
+		t.Run(name, func(t *testing.T) { testLazyLoad(t, newStore()) })
+	}
+}
+
+func testLazyLoad(t *testing.T, s backend.Store) {
 	ctx := context.Background()
-	s := memstore.New()
 	mtime := time.Date(2020, 1, 2, 3, 4, 5, 6, time.UTC)
 	put := func(key, body string, attrs *backend.Attrs) {
 		if _, err := s.Put(ctx, key, strings.NewReader(body), int64(len(body)), attrs); err != nil {
@@ -304,9 +334,14 @@ func TestReadDirCookiesStable(t *testing.T) {
 }
 
 func TestPersistsAcrossRestart(t *testing.T) {
+	for name, newStore := range stores(t) {
+		t.Run(name, func(t *testing.T) { testPersistsAcrossRestart(t, newStore()) })
+	}
+}
+
+func testPersistsAcrossRestart(t *testing.T, s backend.Store) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s := memstore.New()
 	c := newTestCache(t, dir, s)
 	d := mustMkdir(t, c, RootIno, "d")
 	f := mustCreate(t, c, d.Ino, "f")
@@ -337,8 +372,13 @@ func TestPersistsAcrossRestart(t *testing.T) {
 }
 
 func TestHardLinks(t *testing.T) {
+	for name, newStore := range stores(t) {
+		t.Run(name, func(t *testing.T) { testHardLinks(t, newStore()) })
+	}
+}
+
+func testHardLinks(t *testing.T, s backend.Store) {
 	ctx := context.Background()
-	s := memstore.New()
 	c := newTestCache(t, t.TempDir(), s)
 	f := mustCreate(t, c, RootIno, "a")
 	mustWrite(t, c, f.Ino, 0, "shared")
@@ -363,8 +403,13 @@ func TestHardLinks(t *testing.T) {
 }
 
 func TestSetAttr(t *testing.T) {
+	for name, newStore := range stores(t) {
+		t.Run(name, func(t *testing.T) { testSetAttr(t, newStore()) })
+	}
+}
+
+func testSetAttr(t *testing.T, s backend.Store) {
 	ctx := context.Background()
-	s := memstore.New()
 	c := newTestCache(t, t.TempDir(), s)
 	f := mustCreate(t, c, RootIno, "f")
 	mustWrite(t, c, f.Ino, 0, "0123456789")
