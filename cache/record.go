@@ -44,6 +44,13 @@ type inode struct {
 	version uint64
 	etag    string
 	target  string // symlink target
+	// loadedAt is when a directory was last listed from the backend (ns).
+	loadedAt int64
+	// remoteSize and remoteMtime describe the backend object this inode
+	// was last in step with; with etag they tell whether someone else
+	// changed the object since.
+	remoteSize  int64
+	remoteMtime int64
 }
 
 func (n *inode) has(f uint32) bool { return n.flags&f != 0 }
@@ -56,12 +63,14 @@ func (n *inode) attr() Attr {
 	}
 }
 
-const recordVersion = 1
+// recordVersion 2 added loadedAt, remoteSize and remoteMtime after the
+// strings; version 1 records still decode, with those zero.
+const recordVersion = 2
 
 // fixed part: version(1) ino(8) gen(4) mode(4) nlink(4) uid(4) gid(4)
 // size(8) major(4) minor(4) flags(4) atime(8) mtime(8) ctime(8) parent(8)
 // nextCookie(8) version(8), then three length-prefixed strings.
-const fixedRecordLen = 1 + 8 + 4*6 + 8 + 4 + 8*3 + 8*3
+const fixedRecordLen = 1 + 8 + 4*5 + 8 + 4*3 + 8*3 + 8*3
 
 var errBadRecord = errors.New("cache: damaged inode record")
 
@@ -88,11 +97,13 @@ func (n *inode) marshal() []byte {
 		b = binary.AppendUvarint(b, uint64(len(s)))
 		b = append(b, s...)
 	}
-	return b
+	b = binary.BigEndian.AppendUint64(b, uint64(n.loadedAt))
+	b = binary.BigEndian.AppendUint64(b, uint64(n.remoteSize))
+	return binary.BigEndian.AppendUint64(b, uint64(n.remoteMtime))
 }
 
 func unmarshalInode(b []byte) (*inode, error) {
-	if len(b) < fixedRecordLen || b[0] != recordVersion {
+	if len(b) < fixedRecordLen || b[0] < 1 || b[0] > recordVersion {
 		return nil, fmt.Errorf("%w: %d bytes", errBadRecord, len(b))
 	}
 	n := &inode{}
@@ -122,6 +133,12 @@ func unmarshalInode(b []byte) (*inode, error) {
 		}
 		*s = string(p[k : k+int(l)])
 		p = p[k+int(l):]
+	}
+	if b[0] >= 2 {
+		if len(p) < 24 {
+			return nil, fmt.Errorf("%w: short version 2 tail", errBadRecord)
+		}
+		n.loadedAt, n.remoteSize, n.remoteMtime = int64(u64()), int64(u64()), int64(u64())
 	}
 	if len(p) != 0 {
 		return nil, fmt.Errorf("%w: %d trailing bytes", errBadRecord, len(p))
