@@ -47,18 +47,44 @@ type Config struct {
 	// RetryMin and RetryMax bound the backoff between attempts of a
 	// failing upload or journal op.
 	RetryMin, RetryMax time.Duration
-	Logger             *slog.Logger
+	// MaxBytes is the size of the cache: file contents beyond it are
+	// evicted, least recently used first, from HighWater down to
+	// LowWater (fractions of MaxBytes). Dirty data is never evicted.
+	MaxBytes            int64
+	HighWater, LowWater float64
+	// DirtyLimitBytes bounds the data awaiting upload; past it writes
+	// fail with ENOSPC until uploads drain. 0 means no limit.
+	DirtyLimitBytes int64
+	// ReadAheadBytes is fetched ahead of a sequential reader.
+	ReadAheadBytes int64
+	// FetchConcurrency bounds parallel ranged GETs of one read, and
+	// read-aheads running at once.
+	FetchConcurrency int
+	// UploadConcurrency is how many file uploads run in parallel.
+	UploadConcurrency int
+	// DirTTL is how long a directory listing from the backend is
+	// trusted before it is listed again; 0 lists only once.
+	DirTTL time.Duration
+	Logger *slog.Logger
 }
 
 // DefaultConfig returns a Config with every field but Dir and Store set.
 func DefaultConfig() Config {
 	return Config{
-		UploadDelay:     2 * time.Second,
-		DefaultFileMode: 0o644,
-		DefaultDirMode:  0o755,
-		RetryMin:        100 * time.Millisecond,
-		RetryMax:        time.Minute,
-		Logger:          slog.New(slog.DiscardHandler),
+		UploadDelay:       2 * time.Second,
+		DefaultFileMode:   0o644,
+		DefaultDirMode:    0o755,
+		RetryMin:          100 * time.Millisecond,
+		RetryMax:          time.Minute,
+		MaxBytes:          10 << 30,
+		HighWater:         0.9,
+		LowWater:          0.8,
+		DirtyLimitBytes:   8 << 30,
+		ReadAheadBytes:    8 << 20,
+		FetchConcurrency:  8,
+		UploadConcurrency: 4,
+		DirTTL:            time.Minute,
+		Logger:            slog.New(slog.DiscardHandler),
 	}
 }
 
@@ -76,6 +102,14 @@ func (cfg Config) Validate() error {
 	case cfg.DefaultFileMode&^(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0,
 		cfg.DefaultDirMode&^(fs.ModePerm|fs.ModeSetuid|fs.ModeSetgid|fs.ModeSticky) != 0:
 		return errors.New("cache: default modes may hold permission bits only")
+	case cfg.MaxBytes <= 0:
+		return errors.New("cache: MaxBytes is not positive")
+	case !(0 < cfg.LowWater && cfg.LowWater < cfg.HighWater && cfg.HighWater <= 1):
+		return errors.New("cache: want 0 < LowWater < HighWater <= 1")
+	case cfg.DirtyLimitBytes < 0 || cfg.ReadAheadBytes < 0 || cfg.DirTTL < 0:
+		return errors.New("cache: DirtyLimitBytes, ReadAheadBytes and DirTTL may not be negative")
+	case cfg.FetchConcurrency < 1 || cfg.UploadConcurrency < 1:
+		return errors.New("cache: FetchConcurrency and UploadConcurrency must be at least 1")
 	case cfg.Logger == nil:
 		return errors.New("cache: Logger is nil")
 	}
@@ -106,8 +140,23 @@ type Cache struct {
 	idle      chan struct{}
 	drained   bool
 	lastError error
+	// dirtySizes holds the size of every dirty file; dirtyTotal sums it.
+	dirtySizes map[Ino]int64
+	dirtyTotal int64
+	// nextRead is where each file's last read ended, to spot
+	// sequential readers.
+	nextRead map[Ino]int64
 
-	kick   chan struct{}
+	lruMu sync.Mutex
+	usage usage
+
+	dataMu    [64]sync.Mutex
+	raSlots   chan struct{}
+	evictKick chan struct{}
+
+	kick chan struct{}
+	// life is cancelled by Close; background fetches run under it.
+	life   context.Context
 	stop   context.CancelFunc
 	wg     sync.WaitGroup
 	closed bool
@@ -134,17 +183,23 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	c := &Cache{
 		cfg: cfg, log: cfg.Logger, db: db, store: cfg.Store, dataDir: dataDir,
 		files: newFileTable(dataDir, 64), lastWrite: map[Ino]time.Time{}, queued: map[Ino]bool{},
-		idle: make(chan struct{}), kick: make(chan struct{}, 1),
+		dirtySizes: map[Ino]int64{}, nextRead: map[Ino]int64{}, usage: newUsage(),
+		idle: make(chan struct{}), kick: make(chan struct{}, 1), evictKick: make(chan struct{}, 1),
+		raSlots: make(chan struct{}, cfg.FetchConcurrency),
 	}
 	if err := c.init(); err != nil {
 		db.Close()
 		return nil, err
 	}
-	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	c.stop = cancel
-	c.wg.Add(2)
-	go c.runJournal(wctx)
-	go c.runScanner(wctx)
+	if err := c.recover(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	c.life, c.stop = context.WithCancel(context.WithoutCancel(ctx))
+	c.wg.Add(3)
+	go c.runJournal(c.life)
+	go c.runScanner(c.life)
+	go c.runEvictor(c.life)
 	return c, nil
 }
 
@@ -152,7 +207,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 // and rebuilds the in-memory queue state from the journal.
 func (c *Cache) init() error {
 	return c.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketInodes, bucketDirents, bucketCookies, bucketLinks, bucketDirty, bucketJournal} {
+		for _, b := range [][]byte{bucketMeta, bucketInodes, bucketDirents, bucketCookies, bucketLinks, bucketDirty, bucketJournal, bucketChunks} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("cache: create bucket %s: %w", b, err)
 			}
@@ -219,14 +274,18 @@ func newGen() uint32 { return rand.Uint32() | 1 }
 func (c *Cache) update(fn func(t *txn) error) error {
 	var queued bool
 	var puts []Ino
+	var dirtied map[Ino]int64
 	err := c.db.Update(func(tx *bolt.Tx) error {
 		t := newTxn(tx)
 		if err := fn(t); err != nil {
 			return err
 		}
-		queued, puts = t.queued, t.queuedPuts
+		queued, puts, dirtied = t.queued, t.queuedPuts, t.dirtied
 		return nil
 	})
+	if err == nil && dirtied != nil {
+		c.applyDirtied(dirtied)
+	}
 	if err == nil && queued {
 		c.mu.Lock()
 		for _, ino := range puts {

@@ -62,7 +62,7 @@ func mustWrite(t *testing.T, c *Cache, ino Ino, off int64, data string) {
 func readAll(t *testing.T, c *Cache, ino Ino) string {
 	t.Helper()
 	var out []byte
-	buf := make([]byte, 7) // odd size to cross boundaries
+	buf := make([]byte, 64<<10+7) // odd size to cross chunk boundaries
 	for off := int64(0); ; {
 		n, err := c.ReadAt(context.Background(), ino, buf, off)
 		out = append(out, buf[:n]...)

@@ -6,28 +6,34 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"syscall"
 	"time"
 )
 
 // ReadAt reads len(p) bytes at off. At the end of the file it returns the
-// bytes there are and io.EOF. Content not in the cache is read from the
-// backend, only the range asked for.
+// bytes there are and io.EOF. Content not in the cache is fetched from
+// the backend in chunks, only those covering the range asked for, with
+// read-ahead for sequential readers.
 func (c *Cache) ReadAt(ctx context.Context, ino Ino, p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("cache: read at %d: %w", off, syscall.EINVAL)
 	}
+	c.files.pin(ino)
+	defer c.files.unpin(ino)
 	var n *inode
-	var key string
+	hit := true
 	err := c.view(func(t *txn) (err error) {
-		if n, err = t.get(ino); err != nil {
+		if n, err = t.get(ino); err != nil || n.has(flagLocal) || off >= n.size {
 			return err
 		}
-		if !n.has(flagLocal) && n.mode.IsRegular() {
-			key, err = t.key(n)
+		b := t.chunks(ino)
+		first, last := chunkRange(off, min(off+int64(len(p)), n.size))
+		for i := first; i <= last; i++ {
+			hit = hit && b.has(i)
 		}
-		return err
+		return nil
 	})
 	if err != nil {
 		return 0, wrap("read", "", err)
@@ -45,15 +51,25 @@ func (c *Cache) ReadAt(ctx context.Context, ino Ino, p []byte, off int64) (int, 
 	if rest := n.size - off; int64(len(want)) > rest {
 		want = want[:rest]
 	}
-	var got int
-	if n.has(flagLocal) {
-		got, err = c.readLocal(ino, want, off)
-	} else {
-		got, err = c.readRemote(ctx, key, want, off)
+	end := off + int64(len(want))
+	sequential := c.noteRead(ino, off, end)
+	if !n.has(flagLocal) {
+		if !hit {
+			c.stats.misses.Add(1)
+			c.stats.missBytes.Add(int64(len(want)))
+			if err := c.ensureRange(ctx, ino, off, end); err != nil {
+				return 0, wrap("read", "", err)
+			}
+		}
+		if sequential {
+			c.readAhead(ino, end)
+		}
 	}
+	got, err := c.readLocal(ino, want, off)
 	if err != nil {
 		return got, wrap("read", "", err)
 	}
+	c.touch(ino)
 	if off+int64(got) >= n.size || got < len(p) {
 		return got, io.EOF
 	}
@@ -68,33 +84,13 @@ func (c *Cache) readLocal(ino Ino, p []byte, off int64) (int, error) {
 	defer c.files.release(of)
 	got, err := of.f.ReadAt(p, off)
 	if errors.Is(err, io.EOF) {
-		// The data file may be shorter than the size after a crash
-		// between extending the size and writing; the rest reads as
-		// zeros, as a sparse file would.
+		// Past the end of the data file: a file grown by truncate, or
+		// a crash between writing and extending; it reads as zeros.
 		clear(p[got:])
 		got, err = len(p), nil
 	}
 	c.stats.localReads.Add(1)
 	c.stats.localReadBytes.Add(int64(got))
-	return got, err
-}
-
-// readRemote reads a range of a file the cache does not hold.
-func (c *Cache) readRemote(ctx context.Context, key string, p []byte, off int64) (int, error) {
-	body, err := c.getRemote(ctx, key, off, int64(len(p)))
-	if err != nil {
-		return 0, err
-	}
-	defer body.Close()
-	got, err := io.ReadFull(body, p)
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		// The object is shorter than we think: someone changed it in
-		// the cloud. Serve what it has.
-		clear(p[got:])
-		err = nil
-	}
-	c.stats.remoteReads.Add(1)
-	c.stats.remoteReadBytes.Add(int64(got))
 	return got, err
 }
 
@@ -116,11 +112,15 @@ func (c *Cache) getRemote(ctx context.Context, key string, off, length int64) (i
 }
 
 // WriteAt writes p at off, growing the file as needed. The inode turns
-// dirty in the same transaction that records its new size and mtime.
+// dirty in the same transaction that records its new size and mtime. A
+// file not wholly in the cache is fetched first, since the backend takes
+// whole objects only.
 func (c *Cache) WriteAt(ctx context.Context, ino Ino, p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("cache: write at %d: %w", off, syscall.EINVAL)
 	}
+	c.files.pin(ino)
+	defer c.files.unpin(ino)
 	a, err := c.GetAttr(ctx, ino)
 	if err != nil {
 		return 0, err
@@ -131,6 +131,9 @@ func (c *Cache) WriteAt(ctx context.Context, ino Ino, p []byte, off int64) (int,
 	case !a.Mode.IsRegular():
 		return 0, fmt.Errorf("cache: write: %w", syscall.EINVAL)
 	}
+	if err := c.admitDirty(ino, max(a.Size, off+int64(len(p)))); err != nil {
+		return 0, err
+	}
 	if err := c.makeLocal(ctx, ino); err != nil {
 		return 0, wrap("write", "", err)
 	}
@@ -139,9 +142,13 @@ func (c *Cache) WriteAt(ctx context.Context, ino Ino, p []byte, off int64) (int,
 		return 0, wrap("write", "", err)
 	}
 	defer c.files.release(of)
+	mu := c.dataLock(ino)
+	mu.Lock()
 	got, werr := of.f.WriteAt(p, off)
+	mu.Unlock()
 	if got > 0 {
 		end := off + int64(got)
+		var size int64
 		err = c.update(func(t *txn) error {
 			n, err := t.get(ino)
 			if err != nil {
@@ -151,6 +158,7 @@ func (c *Cache) WriteAt(ctx context.Context, ino Ino, p []byte, off int64) (int,
 			now := time.Now().UnixNano()
 			n.mtime, n.ctime = now, now
 			n.version++
+			size = n.size
 			if err := t.setDirty(n); err != nil {
 				return err
 			}
@@ -159,6 +167,7 @@ func (c *Cache) WriteAt(ctx context.Context, ino Ino, p []byte, off int64) (int,
 		if err != nil {
 			return 0, wrap("write", "", err)
 		}
+		c.account(ino, size)
 		c.touched(ino)
 		c.stats.writes.Add(1)
 		c.stats.writeBytes.Add(int64(got))
@@ -186,7 +195,8 @@ func (c *Cache) Commit(ctx context.Context, ino Ino) error {
 }
 
 // markLocal declares ino's content local without fetching it, for a
-// truncate to zero.
+// truncate to zero. The caller holds the inode's data lock, so no fetch
+// lands after it.
 func (c *Cache) markLocal(ino Ino) error {
 	return c.update(func(t *txn) error {
 		n, err := t.get(ino)
@@ -194,77 +204,16 @@ func (c *Cache) markLocal(ino Ino) error {
 			return err
 		}
 		n.flags |= flagLocal
+		if err := t.putChunks(ino, nil); err != nil {
+			return err
+		}
 		return t.put(n)
 	})
 }
 
-// makeLocal downloads ino's content into its data file when the cache
-// does not hold it, so it can be written in place. Concurrent callers
-// share one download.
+// makeLocal fetches whatever part of ino's content the cache lacks.
 func (c *Cache) makeLocal(ctx context.Context, ino Ino) error {
-	var local bool
-	var key string
-	var size int64
-	err := c.view(func(t *txn) error {
-		n, err := t.get(ino)
-		if err != nil {
-			return err
-		}
-		local, size = n.has(flagLocal), n.size
-		if !local {
-			key, err = t.key(n)
-		}
-		return err
-	})
-	if err != nil || local {
-		return err
-	}
-	_, err, _ = c.loads.Do(fmt.Sprintf("data/%d", ino), func() (any, error) {
-		return nil, c.download(ctx, ino, key, size)
-	})
-	return err
-}
-
-func (c *Cache) download(ctx context.Context, ino Ino, key string, size int64) error {
-	tmp := c.files.path(ino) + ".download"
-	if err := os.MkdirAll(c.files.dirOf(ino), 0o700); err != nil {
-		return err
-	}
-	if err := syncDir(c.dataDir); err != nil {
-		return err
-	}
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp)
-	defer f.Close()
-	if size > 0 {
-		body, err := c.getRemote(ctx, key, 0, -1)
-		if err != nil {
-			return err
-		}
-		got, err := io.Copy(f, body)
-		body.Close()
-		if err != nil {
-			return fmt.Errorf("download %s: %w", key, err)
-		}
-		c.stats.remoteReads.Add(1)
-		c.stats.remoteReadBytes.Add(got)
-	}
-	if err := f.Truncate(size); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, c.files.path(ino)); err != nil {
-		return err
-	}
-	if err := syncDir(c.files.dirOf(ino)); err != nil {
-		return err
-	}
-	return c.markLocal(ino)
+	return c.ensureRange(ctx, ino, 0, math.MaxInt64)
 }
 
 // fetchSymlink reads a symlink's target from the backend and keeps it.

@@ -18,6 +18,11 @@ type fileTable struct {
 
 	mu    sync.Mutex
 	files map[Ino]*openFile
+	// pins counts operations using an inode's data; evicting marks the
+	// inodes being evicted. An inode is never both: pin waits.
+	pins     map[Ino]int
+	evicting map[Ino]bool
+	changed  *sync.Cond
 }
 
 type openFile struct {
@@ -29,7 +34,49 @@ type openFile struct {
 }
 
 func newFileTable(dir string, max int) *fileTable {
-	return &fileTable{dir: dir, max: max, files: map[Ino]*openFile{}}
+	ft := &fileTable{dir: dir, max: max, files: map[Ino]*openFile{}, pins: map[Ino]int{}, evicting: map[Ino]bool{}}
+	ft.changed = sync.NewCond(&ft.mu)
+	return ft
+}
+
+// pin keeps ino's data from being evicted until unpin.
+func (ft *fileTable) pin(ino Ino) {
+	ft.mu.Lock()
+	for ft.evicting[ino] {
+		ft.changed.Wait()
+	}
+	ft.pins[ino]++
+	ft.mu.Unlock()
+}
+
+func (ft *fileTable) unpin(ino Ino) {
+	ft.mu.Lock()
+	if ft.pins[ino]--; ft.pins[ino] <= 0 {
+		delete(ft.pins, ino)
+	}
+	ft.mu.Unlock()
+}
+
+// beginEvict reports whether ino may be evicted now; if so, pins wait
+// until endEvict.
+func (ft *fileTable) beginEvict(ino Ino) bool {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	if ft.pins[ino] > 0 || ft.evicting[ino] {
+		return false
+	}
+	if of, ok := ft.files[ino]; ok && of.refs > 0 {
+		return false
+	}
+	ft.evicting[ino] = true
+	return true
+}
+
+func (ft *fileTable) endEvict(ino Ino) {
+	ft.mu.Lock()
+	delete(ft.evicting, ino)
+	ft.changed.Broadcast()
+	ft.mu.Unlock()
 }
 
 // path spreads data files over 256 folders so none grows huge.

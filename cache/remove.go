@@ -187,7 +187,9 @@ func (c *Cache) forget(ino Ino) {
 	}
 	c.mu.Lock()
 	delete(c.lastWrite, ino)
+	delete(c.nextRead, ino)
 	c.mu.Unlock()
+	c.unaccount(ino)
 	if err := c.files.remove(ino); err != nil {
 		c.log.Warn("remove data file", "op", "remove", "err", err)
 	}

@@ -78,8 +78,12 @@ func (c *Cache) SetAttr(ctx context.Context, ino Ino, set SetAttr) (Attr, error)
 	return a, wrap("setattr", "", err)
 }
 
-// truncate sets the length of a regular file's local data.
+// truncate sets the length of a regular file's local data. Shrinking or
+// growing needs the whole file local (the backend takes whole objects),
+// except a truncate to zero, which needs nothing.
 func (c *Cache) truncate(ctx context.Context, ino Ino, size int64) error {
+	c.files.pin(ino)
+	defer c.files.unpin(ino)
 	a, err := c.GetAttr(ctx, ino)
 	if err != nil {
 		return err
@@ -90,12 +94,21 @@ func (c *Cache) truncate(ctx context.Context, ino Ino, size int64) error {
 	case !a.Mode.IsRegular():
 		return syscall.EINVAL
 	}
+	if err := c.admitDirty(ino, size); err != nil {
+		return err
+	}
+	if size > 0 {
+		if err := c.makeLocal(ctx, ino); err != nil {
+			return err
+		}
+	}
+	mu := c.dataLock(ino)
+	mu.Lock()
+	defer mu.Unlock()
 	if size == 0 {
 		if err := c.markLocal(ino); err != nil {
 			return err
 		}
-	} else if err := c.makeLocal(ctx, ino); err != nil {
-		return err
 	}
 	of, err := c.files.acquire(ino, true)
 	if err != nil {
@@ -106,7 +119,11 @@ func (c *Cache) truncate(ctx context.Context, ino Ino, size int64) error {
 		return err
 	}
 	// SETATTR has no COMMIT after it: make the new length durable now.
-	return of.f.Sync()
+	if err := of.f.Sync(); err != nil {
+		return err
+	}
+	c.account(ino, size)
+	return nil
 }
 
 // touched notes a write, so the upload waits for the file to settle.

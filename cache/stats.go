@@ -8,6 +8,8 @@ type stats struct {
 	remoteReads, remoteReadBytes       atomic.Int64
 	localReads, localReadBytes         atomic.Int64
 	writes, writeBytes                 atomic.Int64
+	evictions, dirtyRefusals           atomic.Int64
+	misses, missBytes                  atomic.Int64
 }
 
 // Stats is a snapshot of the cache's counters and queue.
@@ -16,9 +18,14 @@ type Stats struct {
 	RemoteReads, RemoteReadBytes       int64
 	LocalReads, LocalReadBytes         int64
 	Writes, WriteBytes                 int64
-	DirtyFiles                         int
-	JournalOps                         int
-	LastError                          string
+	Evictions, DirtyRefusals           int64
+	// Misses and MissBytes count reads (of LocalReads) that had to wait
+	// for the backend.
+	Misses, MissBytes               int64
+	UsedBytes, MaxBytes, DirtyBytes int64
+	DirtyFiles                      int
+	JournalOps                      int
+	LastError                       string
 }
 
 // Stats returns the current counters.
@@ -29,6 +36,9 @@ func (c *Cache) Stats() Stats {
 		RemoteReads:  c.stats.remoteReads.Load(), RemoteReadBytes: c.stats.remoteReadBytes.Load(),
 		LocalReads: c.stats.localReads.Load(), LocalReadBytes: c.stats.localReadBytes.Load(),
 		Writes: c.stats.writes.Load(), WriteBytes: c.stats.writeBytes.Load(),
+		Misses: c.stats.misses.Load(), MissBytes: c.stats.missBytes.Load(),
+		Evictions: c.stats.evictions.Load(), DirtyRefusals: c.stats.dirtyRefusals.Load(),
+		UsedBytes: c.UsedBytes(), MaxBytes: c.cfg.MaxBytes, DirtyBytes: c.DirtyBytes(),
 	}
 	_ = c.view(func(t *txn) error {
 		s.DirtyFiles = t.dirty.Stats().KeyN

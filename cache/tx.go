@@ -39,6 +39,9 @@ type txn struct {
 	queued bool
 	// queuedPuts lists inodes whose opPut this transaction journalled.
 	queuedPuts []Ino
+	// dirtied maps inodes whose dirty state changed to their size, or
+	// to -1 when they turned clean, for the in-memory dirty accounting.
+	dirtied map[Ino]int64
 }
 
 func newTxn(tx *bolt.Tx) *txn {
@@ -160,14 +163,27 @@ func (t *txn) enqueue(o op) error {
 	return t.journal.Put(binary.BigEndian.AppendUint64(nil, seq), o.marshal())
 }
 
+// setDirty marks n dirty; call it after n.size has its new value.
 func (t *txn) setDirty(n *inode) error {
+	t.noteDirty(n.ino, n.size)
+	if n.has(flagDirty) {
+		return nil
+	}
 	n.flags |= flagDirty
 	return t.dirty.Put(inoKey(n.ino), nil)
 }
 
 func (t *txn) clearDirty(n *inode) error {
+	t.noteDirty(n.ino, -1)
 	n.flags &^= flagDirty
 	return t.dirty.Delete(inoKey(n.ino))
+}
+
+func (t *txn) noteDirty(ino Ino, size int64) {
+	if t.dirtied == nil {
+		t.dirtied = map[Ino]int64{}
+	}
+	t.dirtied[ino] = size
 }
 
 // path returns ino's path from the root by its primary links.

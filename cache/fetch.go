@@ -1,0 +1,200 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// chunkBufs recycles the chunk-sized buffers of fetches, so a cold read
+// does not allocate a megabyte per chunk.
+var chunkBufs = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
+
+// ensureRange makes bytes [off, end) of ino's content local, fetching the
+// missing chunks from the backend in parallel. Concurrent callers share
+// the fetch of a chunk. Fetched data is synced before the chunk is
+// recorded as present, so a crash never leaves a chunk marked present
+// that is not on disk.
+func (c *Cache) ensureRange(ctx context.Context, ino Ino, off, end int64) error {
+	c.files.pin(ino)
+	defer c.files.unpin(ino)
+	var local bool
+	var key string
+	var size int64
+	var have bitmap
+	err := c.view(func(t *txn) error {
+		n, err := t.get(ino)
+		if err != nil {
+			return err
+		}
+		local, size = n.has(flagLocal), n.size
+		if !local {
+			key, err = t.key(n)
+			have = t.chunks(ino)
+		}
+		return err
+	})
+	if err != nil || local {
+		return err
+	}
+	end = min(end, size)
+	if off >= end {
+		return nil
+	}
+	first, last := chunkRange(off, end)
+	var missing []int64
+	for i := first; i <= last; i++ {
+		if !have.has(i) {
+			missing = append(missing, i)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.cfg.FetchConcurrency)
+	for _, i := range missing {
+		g.Go(func() error {
+			_, err, _ := c.loads.Do(fmt.Sprintf("chunk/%d/%d", ino, i), func() (any, error) {
+				return nil, c.fetchChunk(gctx, ino, key, size, i)
+			})
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	if err := c.syncData(ino); err != nil {
+		return err
+	}
+	var accounted int64 = -1
+	err = c.update(func(t *txn) error {
+		n, err := t.get(ino)
+		if err != nil || n.has(flagLocal) {
+			return err
+		}
+		b := t.chunks(ino)
+		for _, i := range missing {
+			b.set(i)
+		}
+		if b.full(chunkCount(n.size)) {
+			n.flags |= flagLocal
+			b = nil
+			if err := t.put(n); err != nil {
+				return err
+			}
+		}
+		accounted = localBytes(n, b)
+		return t.putChunks(ino, b)
+	})
+	if err == nil && accounted >= 0 {
+		c.account(ino, accounted)
+	}
+	return err
+}
+
+// fetchChunk reads chunk i of key from the backend into ino's data file,
+// unless the chunk became local meanwhile: local data always wins over
+// what the backend had.
+func (c *Cache) fetchChunk(ctx context.Context, ino Ino, key string, size, i int64) error {
+	off := i * chunkSize
+	length := min(chunkSize, size-off)
+	bp := chunkBufs.Get().(*[]byte)
+	defer chunkBufs.Put(bp)
+	buf := (*bp)[:length]
+	body, err := c.getRemote(ctx, key, off, length)
+	if err != nil {
+		return err
+	}
+	got, err := io.ReadFull(body, buf)
+	body.Close()
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		// The object is shorter than the size we know: changed in the
+		// cloud. The refresh of its directory will notice.
+		clear(buf[got:])
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("fetch %s at %d: %w", key, off, err)
+	}
+	c.stats.remoteReads.Add(1)
+	c.stats.remoteReadBytes.Add(int64(got))
+	mu := c.dataLock(ino)
+	mu.Lock()
+	defer mu.Unlock()
+	skip := false
+	err = c.view(func(t *txn) error {
+		n, err := t.get(ino)
+		if err != nil {
+			return err
+		}
+		skip = n.has(flagLocal) || t.chunks(ino).has(i)
+		return nil
+	})
+	if err != nil || skip {
+		return err
+	}
+	of, err := c.files.acquire(ino, true)
+	if err != nil {
+		return err
+	}
+	defer c.files.release(of)
+	_, err = of.f.WriteAt(buf, off)
+	return err
+}
+
+// syncData fsyncs ino's data file if it exists.
+func (c *Cache) syncData(ino Ino) error {
+	of, err := c.files.acquire(ino, false)
+	if err != nil {
+		if errors.Is(err, fsNotExist) {
+			return nil
+		}
+		return err
+	}
+	defer c.files.release(of)
+	return of.f.Sync()
+}
+
+// dataLock serializes writes into one inode's data file between fetches
+// and client writes, so a late fetch never overwrites newer local data.
+func (c *Cache) dataLock(ino Ino) *sync.Mutex { return &c.dataMu[uint64(ino)%uint64(len(c.dataMu))] }
+
+// readAhead fetches the chunks after a sequential read in the background.
+func (c *Cache) readAhead(ino Ino, off int64) {
+	if c.cfg.ReadAheadBytes <= 0 {
+		return
+	}
+	select {
+	case c.raSlots <- struct{}{}:
+	default:
+		return // enough fetching already
+	}
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		defer func() { <-c.raSlots }()
+		c.guard("readahead", func() {
+			if err := c.ensureRange(c.life, ino, off, off+c.cfg.ReadAheadBytes); err != nil && c.life.Err() == nil {
+				c.log.Debug("read-ahead failed", "op", "readahead", "err", err)
+			}
+		})
+	}()
+}
+
+// noteRead records a read and reports whether it continued the previous
+// one, which makes the reader sequential.
+func (c *Cache) noteRead(ino Ino, off, end int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	prev, ok := c.nextRead[ino]
+	if len(c.nextRead) > 4096 {
+		clear(c.nextRead)
+	}
+	c.nextRead[ino] = end
+	return ok && prev == off
+}

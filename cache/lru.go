@@ -1,0 +1,137 @@
+package cache
+
+import (
+	"context"
+	"math"
+	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
+)
+
+// usage tracks the bytes of file contents in the cache in least recently
+// used order. simplelru orders the entries; the byte bound is ours,
+// because the library bounds entry counts only.
+type usage struct {
+	lru  *simplelru.LRU[Ino, int64]
+	used int64
+}
+
+func newUsage() usage {
+	l, _ := simplelru.NewLRU[Ino, int64](math.MaxInt32, nil)
+	return usage{lru: l}
+}
+
+// account sets how many bytes ino holds in the cache and marks it used.
+func (c *Cache) account(ino Ino, bytes int64) {
+	c.lruMu.Lock()
+	old, _ := c.usage.lru.Get(ino)
+	c.usage.lru.Add(ino, bytes)
+	c.usage.used += bytes - old
+	over := c.usage.used > c.highBytes()
+	c.lruMu.Unlock()
+	if over {
+		c.kickEvict()
+	}
+}
+
+// touch marks ino used without changing its size.
+func (c *Cache) touch(ino Ino) {
+	c.lruMu.Lock()
+	c.usage.lru.Get(ino)
+	c.lruMu.Unlock()
+}
+
+func (c *Cache) unaccount(ino Ino) {
+	c.lruMu.Lock()
+	if old, ok := c.usage.lru.Peek(ino); ok {
+		c.usage.used -= old
+		c.usage.lru.Remove(ino)
+	}
+	c.lruMu.Unlock()
+}
+
+// UsedBytes is how much file content the cache holds.
+func (c *Cache) UsedBytes() int64 {
+	c.lruMu.Lock()
+	defer c.lruMu.Unlock()
+	return c.usage.used
+}
+
+func (c *Cache) highBytes() int64 { return int64(float64(c.cfg.MaxBytes) * c.cfg.HighWater) }
+func (c *Cache) lowBytes() int64  { return int64(float64(c.cfg.MaxBytes) * c.cfg.LowWater) }
+
+func (c *Cache) kickEvict() {
+	select {
+	case c.evictKick <- struct{}{}:
+	default:
+	}
+}
+
+// runEvictor keeps the cache under its high watermark, in the
+// background and never inside a client request: past the high mark it
+// evicts least recently used clean files down to the low mark.
+func (c *Cache) runEvictor(ctx context.Context) {
+	defer c.wg.Done()
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-c.evictKick:
+		}
+		if c.UsedBytes() > c.highBytes() {
+			c.guard("evict", func() { c.evictTo(c.lowBytes()) })
+		}
+	}
+}
+
+// evictTo evicts clean, unused files, oldest first, until at most target
+// bytes are used or nothing more can go. Dirty files are never evicted.
+func (c *Cache) evictTo(target int64) {
+	c.lruMu.Lock()
+	n := c.usage.lru.Len()
+	c.lruMu.Unlock()
+	for i := 0; i < n && c.UsedBytes() > target; i++ {
+		c.lruMu.Lock()
+		ino, _, ok := c.usage.lru.GetOldest() // moves it to the front
+		c.lruMu.Unlock()
+		if !ok {
+			return
+		}
+		if c.isDirty(ino) {
+			continue
+		}
+		if err := c.evict(ino); err != nil {
+			c.log.Warn("evict", "op", "evict", "err", err)
+		}
+	}
+}
+
+// evict drops the local content of a clean file nobody is using.
+func (c *Cache) evict(ino Ino) error {
+	if !c.files.beginEvict(ino) {
+		return nil // in use: try again later
+	}
+	defer c.files.endEvict(ino)
+	evicted := false
+	err := c.update(func(t *txn) error {
+		n, err := t.get(ino)
+		if err != nil || n.has(flagDirty) || !n.has(flagRemote) {
+			return nil // gone, or holds the only copy
+		}
+		n.flags &^= flagLocal
+		if err := t.putChunks(ino, nil); err != nil {
+			return err
+		}
+		evicted = true
+		return t.put(n)
+	})
+	if err != nil || !evicted {
+		return err
+	}
+	c.unaccount(ino)
+	c.stats.evictions.Add(1)
+	return c.files.remove(ino)
+}

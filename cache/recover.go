@@ -1,0 +1,160 @@
+package cache
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// fsNotExist is os.ErrNotExist, named for errors.Is on file-table errors.
+var fsNotExist = os.ErrNotExist
+
+// recover reconciles the database with the data files at start: it
+// rebuilds the in-memory accounting (cache usage in LRU order, dirty
+// sizes), forgets local content whose data file is gone (so it is
+// fetched again, never served as zeros), and deletes data files no inode
+// owns (left by a crash between an eviction's commit and its unlink).
+func (c *Cache) recover() error {
+	type held struct {
+		ino   Ino
+		bytes int64
+		mtime int64
+	}
+	var cached []held
+	owned := map[Ino]bool{}
+	var lost []string
+	err := c.update(func(t *txn) error {
+		cur := t.inodes.Cursor()
+		for k, v := cur.First(); k != nil; k, v = cur.Next() {
+			n, err := unmarshalInode(v)
+			if err != nil {
+				return fmt.Errorf("cache: inode %x: %w", k, err)
+			}
+			if !n.mode.IsRegular() {
+				continue
+			}
+			chunks := t.chunks(n.ino)
+			if !n.has(flagLocal) && len(chunks) == 0 {
+				if n.has(flagDirty) {
+					c.dirtySizes[n.ino] = n.size
+					c.dirtyTotal += n.size
+				}
+				continue
+			}
+			st, serr := os.Stat(c.files.path(n.ino))
+			missing := serr != nil && n.size > 0
+			if missing {
+				changed, msg, err := t.forgetLocal(n)
+				if err != nil {
+					return err
+				}
+				if msg != "" {
+					p, _ := t.path(n.ino)
+					lost = append(lost, p+": "+msg)
+				}
+				if !changed {
+					continue
+				}
+				if n, err = t.get(n.ino); err != nil {
+					return err
+				}
+				chunks = t.chunks(n.ino)
+			} else if serr == nil && n.has(flagLocal) && st.Size() > n.size {
+				// A write that never got its size recorded: not
+				// acknowledged, and must not show up after a later
+				// truncate up.
+				if err := os.Truncate(c.files.path(n.ino), n.size); err != nil {
+					return err
+				}
+			}
+			if n.has(flagDirty) {
+				c.dirtySizes[n.ino] = n.size
+				c.dirtyTotal += n.size
+			}
+			if n.has(flagLocal) || len(chunks) > 0 {
+				owned[n.ino] = true
+				cached = append(cached, held{n.ino, localBytes(n, chunks), n.mtime})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, l := range lost {
+		c.log.Error("cache data file missing at start", "op", "recover", "path", l)
+	}
+	slices.SortFunc(cached, func(a, b held) int { return int(min(max(a.mtime-b.mtime, -1), 1)) })
+	for _, h := range cached {
+		c.usage.lru.Add(h.ino, h.bytes)
+		c.usage.used += h.bytes
+	}
+	return c.removeOrphans(owned)
+}
+
+// forgetLocal handles an inode whose data file vanished: content the
+// backend has is fetched again; content only we had is lost, and the
+// file becomes empty rather than a run of zeros. It returns whether the
+// inode changed and, for lost data, a message.
+func (t *txn) forgetLocal(n *inode) (bool, string, error) {
+	msg := ""
+	switch {
+	case n.has(flagRemote) && n.has(flagDirty):
+		msg = "local changes not yet uploaded are lost; the backend's version is served"
+		if err := t.clearDirty(n); err != nil {
+			return false, "", err
+		}
+		n.size, n.mtime = n.remoteSize, n.remoteMtime
+	case n.has(flagRemote):
+	default:
+		msg = "the only copy is lost; the file is now empty"
+		n.size = 0
+		if err := t.put(n); err != nil {
+			return false, "", err
+		}
+		return true, msg, nil
+	}
+	n.flags &^= flagLocal
+	if err := t.putChunks(n.ino, nil); err != nil {
+		return false, "", err
+	}
+	return true, msg, t.put(n)
+}
+
+// removeOrphans deletes data files of inodes holding no local content,
+// and unfinished downloads.
+func (c *Cache) removeOrphans(owned map[Ino]bool) error {
+	dirs, err := os.ReadDir(c.dataDir)
+	if err != nil {
+		return fmt.Errorf("cache: read %s: %w", c.dataDir, err)
+	}
+	removed := 0
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		sub := filepath.Join(c.dataDir, d.Name())
+		ents, err := os.ReadDir(sub)
+		if err != nil {
+			return fmt.Errorf("cache: read %s: %w", sub, err)
+		}
+		for _, e := range ents {
+			ino, perr := strconv.ParseUint(e.Name(), 16, 64)
+			if perr == nil && owned[Ino(ino)] && !strings.Contains(e.Name(), ".") {
+				continue
+			}
+			if err := os.Remove(filepath.Join(sub, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("cache: remove orphan: %w", err)
+			}
+			removed++
+		}
+	}
+	if removed > 0 {
+		c.log.Info("removed data files no inode owns", "op", "recover", "bytes", removed)
+	}
+	return nil
+}
