@@ -73,9 +73,11 @@ func (s *Store) checkBucket(ctx context.Context) error {
 	if err == nil {
 		return nil
 	}
-	if httpStatus(err) == http.StatusForbidden || httpStatus(err) == http.StatusBadRequest {
+	if st := httpStatus(err); st >= 400 && st < 500 {
 		// A HEAD has no body, so no error code: a listing tells a wrong
-		// key from a wrong secret from a policy that denies us.
+		// key from a wrong secret from a policy that denies us, and
+		// from a missing bucket (versitygw answers an unknown key's HEAD
+		// with 404).
 		_, lerr := s.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
 			Bucket: &s.cfg.Bucket, Prefix: &s.cfg.Prefix, MaxKeys: aws.Int32(1)})
 		if lerr != nil {
@@ -91,9 +93,7 @@ func (s *Store) describeStartError(err error) error {
 	var dnsErr *net.DNSError
 	var opErr *net.OpError
 	switch code, status := errorCode(err), httpStatus(err); {
-	case code == "NoSuchBucket" || status == http.StatusNotFound:
-		return fmt.Errorf("s3: bucket %q does not exist at %s: create it or fix backend.s3.bucket (%w)", b, ep, err)
-	case code == "InvalidAccessKeyId":
+	case code == "InvalidAccessKeyId" || code == "XAdminUserNotFound": // the latter: versitygw, with a 404
 		return fmt.Errorf("s3: the access key is not known at %s: fix the credentials (AWS_ACCESS_KEY_ID, the profile in ~/.aws/credentials, or the instance role) (%w)", ep, err)
 	case code == "SignatureDoesNotMatch":
 		return fmt.Errorf("s3: the secret key does not match the access key at %s: fix the credentials (AWS_SECRET_ACCESS_KEY or the profile in ~/.aws/credentials) (%w)", ep, err)
@@ -109,6 +109,8 @@ func (s *Store) describeStartError(err error) error {
 			return fmt.Errorf("s3: bucket %q is in region %s: set backend.s3.region = %q (%w)", b, region, region, err)
 		}
 		return fmt.Errorf("s3: bucket %q is in another region than the one configured: set backend.s3.region (%w)", b, err)
+	case code == "NoSuchBucket" || status == http.StatusNotFound:
+		return fmt.Errorf("s3: bucket %q does not exist at %s: create it or fix backend.s3.bucket (%w)", b, ep, err)
 	case code == "AccessDenied" || status == http.StatusForbidden:
 		return fmt.Errorf("s3: access to bucket %q at %s is denied: grant these credentials s3:ListBucket, s3:GetObject, s3:PutObject, s3:DeleteObject and s3:AbortMultipartUpload on it, or fix the credentials (%w)", b, ep, err)
 	case errors.As(err, &dnsErr):
