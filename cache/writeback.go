@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -105,13 +106,13 @@ func (c *Cache) runJournal(ctx context.Context) {
 	defer c.wg.Done()
 	backoff := c.cfg.RetryMin
 	for ctx.Err() == nil {
-		seq, o, ok, err := c.journalHead()
+		batch, err := c.journalHead(c.cfg.UploadConcurrency)
 		if err != nil {
 			c.log.Error("read journal", "op", "journal", "err", err)
 			c.sleep(ctx, c.cfg.RetryMax)
 			continue
 		}
-		if !ok {
+		if len(batch) == 0 {
 			c.setDrained()
 			select {
 			case <-ctx.Done():
@@ -119,28 +120,40 @@ func (c *Cache) runJournal(ctx context.Context) {
 			}
 			continue
 		}
-		var aerr error
-		c.guard("journal", func() { aerr = c.apply(ctx, seq, o) })
-		if aerr == nil {
+		errs := make([]error, len(batch))
+		var wg sync.WaitGroup
+		for i, e := range batch {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				c.guard("journal", func() { errs[i] = c.apply(ctx, e.seq, e.op) })
+			}()
+		}
+		wg.Wait()
+		failed := false
+		for i, aerr := range errs {
+			if aerr == nil || ctx.Err() != nil {
+				continue
+			}
+			o := batch[i].op
+			c.stats.uploadErrors.Add(1)
+			if permanent(aerr) {
+				c.log.Error("backend refused a change; dropped", "op", o.kind.String(), "key", o.key, "err", aerr)
+				if err := c.finish(batch[i].seq, o, nil); err != nil {
+					c.log.Error("drop journal op", "op", o.kind.String(), "err", err)
+				}
+				continue
+			}
+			failed = true
+			c.mu.Lock()
+			c.lastError = fmt.Errorf("%s %s: %w", o.kind, o.key, aerr)
+			c.mu.Unlock()
+			c.log.Warn("backend change failed; retrying", "op", o.kind.String(), "key", o.key, "dur", backoff, "err", aerr)
+		}
+		if !failed {
 			backoff = c.cfg.RetryMin
 			continue
 		}
-		if ctx.Err() != nil {
-			return
-		}
-		if permanent(aerr) {
-			c.log.Error("backend refused a change; dropped", "op", o.kind.String(), "key", o.key, "err", aerr)
-			c.stats.uploadErrors.Add(1)
-			if err := c.finish(seq, o, nil); err != nil {
-				c.log.Error("drop journal op", "op", o.kind.String(), "err", err)
-			}
-			continue
-		}
-		c.stats.uploadErrors.Add(1)
-		c.mu.Lock()
-		c.lastError = fmt.Errorf("%s %s: %w", o.kind, o.key, aerr)
-		c.mu.Unlock()
-		c.log.Warn("backend change failed; retrying", "op", o.kind.String(), "key", o.key, "dur", backoff, "err", aerr)
 		c.sleep(ctx, backoff)
 		backoff = min(backoff*2, c.cfg.RetryMax)
 	}
@@ -171,17 +184,38 @@ func (c *Cache) guard(what string, fn func()) {
 	fn()
 }
 
-func (c *Cache) journalHead() (seq []byte, o op, ok bool, err error) {
-	err = c.view(func(t *txn) error {
-		k, v := t.journal.Cursor().First()
-		if k == nil {
-			return nil
+// journalEntry is one journal record and its sequence key.
+type journalEntry struct {
+	seq []byte
+	op  op
+}
+
+// journalHead returns the op at the head of the journal, or the run of
+// up to limit uploads there: uploads of distinct keys do not depend on
+// each other, so they may run in parallel. Every other op runs alone,
+// in order.
+func (c *Cache) journalHead(limit int) ([]journalEntry, error) {
+	var batch []journalEntry
+	err := c.view(func(t *txn) error {
+		keys := map[string]bool{}
+		cur := t.journal.Cursor()
+		for k, v := cur.First(); k != nil && len(batch) < limit; k, v = cur.Next() {
+			o, err := unmarshalOp(v)
+			if err != nil {
+				return err
+			}
+			if len(batch) > 0 && (o.kind != opPut || batch[0].op.kind != opPut || keys[o.key]) {
+				break
+			}
+			keys[o.key] = true
+			batch = append(batch, journalEntry{bytes.Clone(k), o})
+			if o.kind != opPut {
+				break
+			}
 		}
-		seq, ok = bytes.Clone(k), true
-		o, err = unmarshalOp(v)
-		return err
+		return nil
 	})
-	return seq, o, ok, err
+	return batch, err
 }
 
 func (c *Cache) journalLen() int {
