@@ -146,6 +146,8 @@ type Cache struct {
 	// nextRead is where each file's last read ended, to spot
 	// sequential readers.
 	nextRead map[Ino]int64
+	// refreshing holds directories being listed again in the background.
+	refreshing map[Ino]bool
 
 	lruMu sync.Mutex
 	usage usage
@@ -183,7 +185,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	c := &Cache{
 		cfg: cfg, log: cfg.Logger, db: db, store: cfg.Store, dataDir: dataDir,
 		files: newFileTable(dataDir, 64), lastWrite: map[Ino]time.Time{}, queued: map[Ino]bool{},
-		dirtySizes: map[Ino]int64{}, nextRead: map[Ino]int64{}, usage: newUsage(),
+		dirtySizes: map[Ino]int64{}, nextRead: map[Ino]int64{}, refreshing: map[Ino]bool{}, usage: newUsage(),
 		idle: make(chan struct{}), kick: make(chan struct{}, 1), evictKick: make(chan struct{}, 1),
 		raSlots: make(chan struct{}, cfg.FetchConcurrency),
 	}

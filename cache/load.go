@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
@@ -15,43 +16,140 @@ import (
 const loadBatch = 1000
 
 // ensureLoaded makes sure dir's entries from the backend are in the
-// namespace. A directory is listed from the backend once, the first time
-// it is used; directories made here start loaded.
+// namespace. A directory is listed from the backend the first time it is
+// used (directories made here start loaded), and again in the background
+// once its listing is older than DirTTL, so clients never wait on the
+// backend for a directory they have seen, even when it is down.
 func (c *Cache) ensureLoaded(ctx context.Context, dir Ino) error {
 	var loaded bool
-	var prefix string
+	var loadedAt int64
+	err := c.view(func(t *txn) error {
+		d, err := t.getDir(dir)
+		if err == nil {
+			loaded, loadedAt = d.has(flagLoaded), d.loadedAt
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if !loaded {
+		_, err, _ = c.loads.Do(fmt.Sprintf("dir/%d", dir), func() (any, error) {
+			return nil, c.loadDir(ctx, dir, false)
+		})
+		return err
+	}
+	if c.cfg.DirTTL > 0 && time.Since(time.Unix(0, loadedAt)) > c.cfg.DirTTL {
+		c.refreshLater(dir)
+	}
+	return nil
+}
+
+// refreshLater lists dir again in the background, once at a time.
+func (c *Cache) refreshLater(dir Ino) {
+	c.mu.Lock()
+	if c.refreshing[dir] || c.closed {
+		c.mu.Unlock()
+		return
+	}
+	c.refreshing[dir] = true
+	c.wg.Add(1)
+	c.mu.Unlock()
+	go func() {
+		defer c.wg.Done()
+		defer func() {
+			c.mu.Lock()
+			delete(c.refreshing, dir)
+			c.mu.Unlock()
+		}()
+		c.guard("refresh", func() {
+			ctx, cancel := context.WithTimeout(c.life, 5*time.Minute)
+			defer cancel()
+			_, err, _ := c.loads.Do(fmt.Sprintf("dir/%d", dir), func() (any, error) {
+				return nil, c.loadDir(ctx, dir, true)
+			})
+			if err != nil && c.life.Err() == nil {
+				c.log.Warn("directory refresh failed; serving the cached listing", "op", "refresh", "err", err)
+			}
+		})
+	}()
+}
+
+// Refresh lists dir from the backend now, picking up changes made in
+// the cloud by others.
+func (c *Cache) Refresh(ctx context.Context, dir Ino) error {
+	_, err, _ := c.loads.Do(fmt.Sprintf("dir/%d", dir), func() (any, error) {
+		return nil, c.loadDir(ctx, dir, true)
+	})
+	return wrap("refresh", "", err)
+}
+
+// listing is the state of one directory listing being merged.
+type listing struct {
+	dir     Ino
+	prefix  string
+	refresh bool
+	// pending holds keys with journal ops not yet applied: the backend
+	// is behind the namespace there, so its view must not win.
+	pending map[string]bool
+	// seen holds the names the backend listed, on a refresh.
+	seen map[string]bool
+}
+
+func (l *listing) isPending(key string) bool {
+	if l.pending[key] || l.pending[key+"/"] {
+		return true
+	}
+	for k := range l.pending {
+		if strings.HasSuffix(k, "/") && strings.HasPrefix(key, k) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *Cache) loadDir(ctx context.Context, dir Ino, refresh bool) error {
+	start := time.Now()
+	l := &listing{dir: dir, refresh: refresh, pending: map[string]bool{}, seen: map[string]bool{}}
 	err := c.view(func(t *txn) error {
 		d, err := t.getDir(dir)
 		if err != nil {
 			return err
 		}
-		loaded = d.has(flagLoaded)
-		if !loaded && dir != RootIno {
-			prefix, err = t.key(d)
+		if dir != RootIno {
+			if l.prefix, err = t.key(d); err != nil {
+				return err
+			}
 		}
-		return err
+		return t.journal.ForEach(func(_, v []byte) error {
+			o, err := unmarshalOp(v)
+			if err == nil {
+				l.pending[o.key] = true
+				if o.key2 != "" {
+					l.pending[o.key2] = true
+				}
+			}
+			return err
+		})
 	})
-	if err != nil || loaded {
+	if err != nil {
 		return err
 	}
-	_, err, _ = c.loads.Do(fmt.Sprintf("dir/%d", dir), func() (any, error) {
-		return nil, c.loadDir(ctx, dir, prefix)
-	})
-	return err
-}
-
-func (c *Cache) loadDir(ctx context.Context, dir Ino, prefix string) error {
-	start := time.Now()
 	var batch []backend.ObjectInfo
+	var dropped []Ino
 	count := 0
 	flush := func() error {
-		err := c.update(func(t *txn) error { return t.addListed(dir, prefix, batch, c.cfg) })
+		err := c.update(func(t *txn) error {
+			gone, err := t.mergeListed(l, batch, c.cfg)
+			dropped = append(dropped, gone...)
+			return err
+		})
 		count += len(batch)
 		batch = batch[:0]
 		return err
 	}
-	err := c.store.List(ctx, backend.ListOptions{Prefix: prefix, Delimiter: "/"}, func(o backend.ObjectInfo) error {
-		if o.Key == prefix {
+	err = c.store.List(ctx, backend.ListOptions{Prefix: l.prefix, Delimiter: "/"}, func(o backend.ObjectInfo) error {
+		if o.Key == l.prefix {
 			return nil // the directory's own marker
 		}
 		batch = append(batch, o)
@@ -64,75 +162,194 @@ func (c *Cache) loadDir(ctx context.Context, dir Ino, prefix string) error {
 		err = flush()
 	}
 	if err != nil {
-		return fmt.Errorf("cache: list %q in the backend: %w", prefix, err)
+		return fmt.Errorf("cache: list %q in the backend: %w", l.prefix, err)
 	}
 	err = c.update(func(t *txn) error {
+		if refresh {
+			gone, err := t.dropVanished(l)
+			if err != nil {
+				return err
+			}
+			dropped = append(dropped, gone...)
+		}
 		d, err := t.getDir(dir)
 		if err != nil {
 			return err
 		}
 		d.flags |= flagLoaded
+		d.loadedAt = time.Now().UnixNano()
 		return t.put(d)
 	})
-	c.log.Debug("directory loaded", "op", "list", "key", prefix, "dur", time.Since(start), "bytes", count)
+	for _, ino := range dropped {
+		c.forget(ino)
+	}
+	c.log.Debug("directory listed", "op", "list", "key", l.prefix, "dur", time.Since(start), "bytes", count)
 	return err
 }
 
-// addListed adds backend entries to dir, keeping any name already there:
-// the namespace is ahead of the backend for everything made here.
-func (t *txn) addListed(dir Ino, prefix string, objs []backend.ObjectInfo, cfg Config) error {
-	d, err := t.getDir(dir)
-	if err != nil {
-		return err
+// remoteMtime is an object's modification time: ours from its metadata,
+// else the store's.
+func remoteMtime(o backend.ObjectInfo) int64 {
+	if o.Attrs != nil && !o.Attrs.MTime.IsZero() {
+		return o.Attrs.MTime.UnixNano()
 	}
+	return o.ModTime.UnixNano()
+}
+
+// changedRemotely reports whether the object differs from the version n
+// was last in step with. A different ETag alone is not enough: a rename
+// in the backend (a POSIX rename, an S3 copy) may change it without
+// changing the content.
+func changedRemotely(n *inode, o backend.ObjectInfo) bool {
+	return o.ETag != n.etag && (o.Size != n.remoteSize || remoteMtime(o) != n.remoteMtime)
+}
+
+// mergeListed adds backend entries to the directory. On a first listing
+// any name already present wins: the namespace is ahead of the backend
+// for everything made here. On a refresh, clean files changed in the
+// cloud take the new attributes and lose their cached content, so it is
+// fetched again. It returns inodes whose local data must go.
+func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]Ino, error) {
+	d, err := t.getDir(l.dir)
+	if err != nil {
+		return nil, err
+	}
+	var stale []Ino
 	for _, o := range objs {
-		name := strings.TrimSuffix(strings.TrimPrefix(o.Key, prefix), "/")
+		name := strings.TrimSuffix(strings.TrimPrefix(o.Key, l.prefix), "/")
 		if checkName(name) != nil {
 			continue
 		}
-		if _, _, err := t.lookup(dir, name); err == nil {
-			continue // a file and a directory of one name: the first wins
+		isDir := o.Prefix || strings.HasSuffix(o.Key, "/")
+		if l.refresh {
+			l.seen[name] = true
+		}
+		child, _, err := t.lookup(l.dir, name)
+		if err == nil {
+			if !l.refresh || isDir || l.isPending(o.Key) {
+				continue
+			}
+			n, err := t.get(child)
+			if err != nil {
+				return nil, err
+			}
+			if !n.mode.IsRegular() || n.has(flagDirty) || !changedRemotely(n, o) {
+				continue
+			}
+			n.size, n.etag, n.remoteSize, n.remoteMtime = o.Size, o.ETag, o.Size, remoteMtime(o)
+			n.mtime, n.ctime = n.remoteMtime, time.Now().UnixNano()
+			if o.Attrs != nil {
+				n.mode, n.uid, n.gid = o.Attrs.Mode&permBits, o.Attrs.UID, o.Attrs.GID
+			}
+			n.flags &^= flagLocal
+			if err := t.putChunks(n.ino, nil); err != nil {
+				return nil, err
+			}
+			if err := t.put(n); err != nil {
+				return nil, err
+			}
+			stale = append(stale, n.ino)
+			continue
+		}
+		if l.refresh && l.isPending(o.Key) {
+			continue // removed or renamed here; the backend will follow
 		}
 		n, err := t.newInode()
 		if err != nil {
-			return err
+			return nil, err
 		}
-		n.parent, n.name, n.flags = dir, name, flagRemote
+		n.parent, n.name, n.flags = l.dir, name, flagRemote
 		n.uid, n.gid = cfg.DefaultUID, cfg.DefaultGID
-		mtime := o.ModTime
-		isDir := o.Prefix || strings.HasSuffix(o.Key, "/")
-		switch {
-		case isDir:
+		if isDir {
 			n.mode, n.nlink = fs.ModeDir|cfg.DefaultDirMode, 2
 			d.nlink++
-		default:
+		} else {
 			n.mode, n.size, n.etag = cfg.DefaultFileMode, o.Size, o.ETag
+			n.remoteSize, n.remoteMtime = o.Size, remoteMtime(o)
 		}
 		if a := o.Attrs; a != nil {
-			if isDir {
+			switch {
+			case isDir:
 				n.mode = fs.ModeDir | a.Mode&permBits
-			} else if a.Mode&fs.ModeSymlink != 0 {
+			case a.Mode&fs.ModeSymlink != 0:
 				n.mode = fs.ModeSymlink | a.Mode&permBits
-			} else {
+			default:
 				n.mode = a.Mode & permBits
 			}
 			n.uid, n.gid = a.UID, a.GID
-			if !a.MTime.IsZero() {
-				mtime = a.MTime
-			}
 		}
-		if mtime.IsZero() {
-			mtime = time.Now()
+		mtime := remoteMtime(o)
+		if o.Prefix && (o.Attrs == nil || o.Attrs.MTime.IsZero()) {
+			mtime = time.Now().UnixNano() // a bare prefix has no time
 		}
-		n.atime, n.mtime, n.ctime = mtime.UnixNano(), mtime.UnixNano(), mtime.UnixNano()
+		n.atime, n.mtime, n.ctime = mtime, mtime, mtime
 		if err := t.put(n); err != nil {
-			return err
+			return nil, err
 		}
 		if err := t.link(d, name, n); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return t.put(d)
+	return stale, t.put(d)
+}
+
+// dropVanished removes entries the backend no longer lists: files and
+// empty directories that are in step with the backend, have no pending
+// changes and are not hard-linked. Anything changed here stays; it will
+// be uploaded again.
+func (t *txn) dropVanished(l *listing) ([]Ino, error) {
+	d, err := t.getDir(l.dir)
+	if err != nil {
+		return nil, err
+	}
+	type victim struct {
+		name string
+		n    *inode
+	}
+	var victims []victim
+	prefix := inoKey(l.dir)
+	cur := t.dirents.Cursor()
+	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
+		name := string(k[8:])
+		if l.seen[name] || l.isPending(l.prefix+name) {
+			continue
+		}
+		child, _, _, err := parseDirent(v)
+		if err != nil {
+			return nil, err
+		}
+		n, err := t.get(child)
+		if err != nil {
+			return nil, err
+		}
+		if !n.has(flagRemote) || n.has(flagDirty) || n.nlink > 1 && !n.mode.IsDir() {
+			continue
+		}
+		if n.mode.IsDir() && !t.empty(n.ino) {
+			continue
+		}
+		victims = append(victims, victim{name, n})
+	}
+	var gone []Ino
+	for _, v := range victims {
+		if err := t.unlink(l.dir, v.name); err != nil {
+			return nil, err
+		}
+		if v.n.mode.IsDir() {
+			d.nlink--
+		}
+		if err := t.putChunks(v.n.ino, nil); err != nil {
+			return nil, err
+		}
+		if err := t.inodes.Delete(inoKey(v.n.ino)); err != nil {
+			return nil, err
+		}
+		gone = append(gone, v.n.ino)
+	}
+	if len(victims) > 0 {
+		d.mtime = time.Now().UnixNano()
+	}
+	return gone, t.put(d)
 }
 
 // ensureTreeLoaded loads dir and every directory below it, before the

@@ -8,6 +8,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -310,11 +311,26 @@ func (c *Cache) apply(ctx context.Context, seq []byte, o op) error {
 		if err != nil {
 			return err
 		}
-		if !skip {
-			if _, err := c.store.Copy(ctx, o.key, o.key, attrs); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
+		if skip {
+			break
 		}
+		info, err := c.store.Copy(ctx, o.key, o.key, attrs)
+		if errors.Is(err, fs.ErrNotExist) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		// Rewriting metadata changes the ETag: note it, or the next
+		// upload would take our own change for someone else's.
+		return c.finish(seq, o, func(t *txn) error {
+			n, err := t.get(o.ino)
+			if err != nil || n.has(flagDirty) {
+				return nil
+			}
+			n.etag, n.remoteMtime = info.ETag, attrs.MTime.UnixNano()
+			return t.put(n)
+		})
 	}
 	return c.finish(seq, o, nil)
 }
@@ -366,6 +382,15 @@ func (c *Cache) applyPut(ctx context.Context, seq []byte, o op) error {
 	case n.mode&fs.ModeSymlink != 0:
 		info, err = c.store.Put(ctx, o.key, strings.NewReader(n.target), int64(len(n.target)), attrs)
 	case n.mode.IsRegular() && n.has(flagLocal):
+		var conflict string
+		if conflict, err = c.keepTheirs(ctx, o.key, n); err != nil {
+			return err
+		}
+		if conflict != "" {
+			if err := c.update(func(t *txn) error { return t.markStale(path.Dir(o.key)) }); err != nil {
+				return err
+			}
+		}
 		info, err = c.putFile(ctx, o.key, n, attrs)
 	default:
 		return c.finish(seq, o, nil)
@@ -382,6 +407,9 @@ func (c *Cache) applyPut(ctx context.Context, seq []byte, o op) error {
 		}
 		cur.flags |= flagRemote
 		cur.etag = info.ETag
+		if n.mode.IsRegular() {
+			cur.remoteSize, cur.remoteMtime = info.Size, n.mtime
+		}
 		if cur.version == n.version && cur.mtime == n.mtime && cur.mode == n.mode && cur.uid == n.uid && cur.gid == n.gid {
 			if err := t.clearDirty(cur); err != nil {
 				return err

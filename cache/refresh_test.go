@@ -1,0 +1,171 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/filegate/filegate/backend"
+	"github.com/filegate/filegate/backend/faultstore"
+	"github.com/filegate/filegate/backend/memstore"
+)
+
+func TestRefreshPicksUpCloudChanges(t *testing.T) {
+	for name, newStore := range stores(t) {
+		t.Run(name, func(t *testing.T) { testRefresh(t, newStore()) })
+	}
+}
+
+func testRefresh(t *testing.T, s backend.Store) {
+	ctx := context.Background()
+	putObject(t, s, "keep.txt", []byte("old"))
+	putObject(t, s, "gone.txt", []byte("bye"))
+	c := newTestCache(t, t.TempDir(), s)
+	keep, err := c.Lookup(ctx, RootIno, "keep.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, c, keep.Ino); got != "old" {
+		t.Fatalf("read %q", got)
+	}
+	gone, _ := c.Lookup(ctx, RootIno, "gone.txt")
+	mine := mustCreate(t, c, RootIno, "mine.txt")
+	mustWrite(t, c, mine.Ino, 0, "local")
+
+	// Someone else changes the bucket. Sleep so POSIX mtimes differ.
+	time.Sleep(10 * time.Millisecond)
+	putObject(t, s, "keep.txt", []byte("new content"))
+	putObject(t, s, "fresh.txt", []byte("hello"))
+	if err := s.Delete(ctx, "gone.txt"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Refresh(ctx, RootIno); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, c, keep.Ino); got != "new content" {
+		t.Fatalf("changed file reads %q", got)
+	}
+	fresh, err := c.Lookup(ctx, RootIno, "fresh.txt")
+	if err != nil || readAll(t, c, fresh.Ino) != "hello" {
+		t.Fatalf("new cloud file: %v", err)
+	}
+	if _, err := c.Lookup(ctx, RootIno, "gone.txt"); !errors.Is(err, syscall.ENOENT) {
+		t.Fatalf("deleted cloud file still listed: %v", err)
+	}
+	if _, err := c.GetAttr(ctx, gone.Ino); !errors.Is(err, syscall.ESTALE) {
+		t.Fatalf("deleted cloud file's inode: %v", err)
+	}
+	if got := readAll(t, c, mine.Ino); got != "local" {
+		t.Fatalf("local file changed by refresh: %q", got)
+	}
+}
+
+func TestRefreshDoesNotResurrectPendingChanges(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.New()
+	putObject(t, mem, "a.txt", []byte("a"))
+	putObject(t, mem, "b.txt", []byte("b"))
+	s := faultstore.New(mem)
+	c := newTestCache(t, t.TempDir(), s)
+	if _, err := c.Lookup(ctx, RootIno, "a.txt"); err != nil {
+		t.Fatal(err)
+	}
+	// The cloud is refusing changes: the delete and rename stay queued.
+	s.Set(faultstore.Delete, faultstore.Fault{Err: syscall.ECONNREFUSED})
+	s.Set(faultstore.Copy, faultstore.Fault{Err: syscall.ECONNREFUSED})
+	if err := c.Remove(ctx, RootIno, "a.txt"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rename(ctx, RootIno, "b.txt", RootIno, "c.txt"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Refresh(ctx, RootIno); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	c.ReadDir(ctx, RootIno, 0, func(e DirEntry) bool { names = append(names, e.Name); return true })
+	if strings.Join(names, ",") != "c.txt" {
+		t.Fatalf("after refresh with pending changes: %v", names)
+	}
+	s.Clear()
+	flush(t, c)
+	if _, err := mem.Stat(ctx, "a.txt"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatal("a.txt not deleted after the outage")
+	}
+	if got := storeBody(t, mem, "c.txt"); got != "b" {
+		t.Fatalf("c.txt = %q", got)
+	}
+}
+
+func TestConflictKeepsBoth(t *testing.T) {
+	for name, newStore := range stores(t) {
+		t.Run(name, func(t *testing.T) { testConflict(t, newStore()) })
+	}
+}
+
+func testConflict(t *testing.T, s backend.Store) {
+	ctx := context.Background()
+	putObject(t, s, "doc.txt", []byte("base"))
+	c := newSizedCache(t, t.TempDir(), s, func(cfg *Config) { cfg.UploadDelay = time.Hour })
+	a, err := c.Lookup(ctx, RootIno, "doc.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, c, a.Ino, 0, "OURS")
+	time.Sleep(10 * time.Millisecond)
+	putObject(t, s, "doc.txt", []byte("theirs, longer"))
+	flush(t, c)
+	if got := storeBody(t, s, "doc.txt"); got != "OURS" {
+		t.Fatalf("backend has %q, want ours", got)
+	}
+	var aside []string
+	err = s.List(ctx, backend.ListOptions{Prefix: "doc.conflict-"}, func(o backend.ObjectInfo) error {
+		aside = append(aside, o.Key)
+		return nil
+	})
+	if err != nil || len(aside) != 1 || !strings.HasSuffix(aside[0], ".txt") {
+		t.Fatalf("conflict copies %v %v", aside, err)
+	}
+	if got := storeBody(t, s, aside[0]); got != "theirs, longer" {
+		t.Fatalf("conflict copy holds %q", got)
+	}
+	if c.Stats().Conflicts != 1 {
+		t.Fatalf("conflicts %d", c.Stats().Conflicts)
+	}
+	// The copy shows up for clients once the directory lists again.
+	if err := c.Refresh(ctx, RootIno); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Lookup(ctx, RootIno, aside[0]); err != nil {
+		t.Fatalf("conflict copy not visible: %v", err)
+	}
+	// A second upload of ours is no conflict.
+	mustWrite(t, c, a.Ino, 0, "ours2")
+	flush(t, c)
+	if c.Stats().Conflicts != 1 {
+		t.Fatal("our own earlier upload was taken for a conflict")
+	}
+}
+
+func TestConflictKeyNames(t *testing.T) {
+	now := time.Date(2026, 11, 26, 6, 30, 0, 0, time.UTC)
+	tests := map[string]string{
+		"report.docx":   "report.conflict-20261126-063000.docx",
+		"a/b/.bashrc":   "a/b/.bashrc.conflict-20261126-063000",
+		"noext":         "noext.conflict-20261126-063000",
+		"d/archive.tar": "d/archive.conflict-20261126-063000.tar",
+	}
+	for in, want := range tests {
+		if got := conflictKey(in, now); got != want {
+			t.Errorf("conflictKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+	long := strings.Repeat("x", 250) + ".txt"
+	if got := conflictKey(long, now); len(got) > backend.MaxNameBytes || backend.ValidateKey(got) != nil {
+		t.Errorf("long name gives %d bytes", len(got))
+	}
+}
