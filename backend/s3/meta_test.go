@@ -1,6 +1,7 @@
 package s3
 
 import (
+	"errors"
 	"io/fs"
 	"testing"
 	"time"
@@ -191,5 +192,44 @@ func TestS3StartAfter(t *testing.T) {
 		if got := s3StartAfter(tc.opts); got != tc.want {
 			t.Errorf("s3StartAfter(%+v) = %q, want %q", tc.opts, got, tc.want)
 		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	good := DefaultConfig()
+	good.Bucket = "my-bucket"
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		field string
+		edit  func(*Config)
+	}{
+		{"Bucket", func(c *Config) { c.Bucket = "" }},
+		{"Bucket", func(c *Config) { c.Bucket = "My_Bucket" }},
+		{"Prefix", func(c *Config) { c.Prefix = "office" }},
+		{"Prefix", func(c *Config) { c.Prefix = "/office/" }},
+		{"Prefix", func(c *Config) { c.Prefix = "a//" }},
+		{"Endpoint", func(c *Config) { c.Endpoint = "127.0.0.1:7070" }},
+		{"Endpoint", func(c *Config) { c.Endpoint = "https://key:secret@s3.example.com" }},
+		{"SSE", func(c *Config) { c.SSE = "aes" }},
+		{"KMSKeyID", func(c *Config) { c.KMSKeyID = "arn:aws:kms:x" }},
+		{"StorageClass", func(c *Config) { c.StorageClass = "COLD" }},
+		{"Checksum", func(c *Config) { c.Checksum = "always" }},
+		{"PartSize", func(c *Config) { c.PartSize = 1 << 20 }},
+		{"UploadConcurrency", func(c *Config) { c.UploadConcurrency = 0 }},
+	} {
+		c := good
+		tc.edit(&c)
+		err := c.Validate()
+		var ce *ConfigError
+		if !errors.As(err, &ce) || ce.Field != tc.field {
+			t.Errorf("%+v: Validate = %v, want a %s error", c, err, tc.field)
+		}
+	}
+	kms := good
+	kms.SSE, kms.KMSKeyID, kms.StorageClass = SSEKMS, "alias/x", "STANDARD_IA"
+	if err := kms.Validate(); err != nil {
+		t.Error(err)
 	}
 }

@@ -34,6 +34,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -146,56 +147,70 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports every problem with cfg, naming the field.
+// ConfigError is a Validate failure of one Config field.
+type ConfigError struct {
+	Field string // the Config field, such as "PartSize"
+	Value string // the bad value, as text
+	Want  string // what would be accepted
+}
+
+func (e *ConfigError) Error() string {
+	return fmt.Sprintf("s3: %s %q: %s", e.Field, e.Value, e.Want)
+}
+
+// Validate reports every problem with cfg, one *ConfigError per field,
+// joined with errors.Join.
 func (cfg Config) Validate() error {
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("s3: "+format, args...)) }
+	bad := func(field string, value any, want string) {
+		errs = append(errs, &ConfigError{Field: field, Value: fmt.Sprint(value), Want: want})
+	}
 	if err := checkBucketName(cfg.Bucket); err != nil {
-		bad("Bucket %q: %v", cfg.Bucket, err)
+		bad("Bucket", cfg.Bucket, err.Error())
 	}
 	if err := checkPrefix(cfg.Prefix); err != nil {
-		bad("Prefix %q: %v", cfg.Prefix, err)
+		bad("Prefix", cfg.Prefix, err.Error())
 	}
 	if cfg.Endpoint != "" {
 		u, err := url.Parse(cfg.Endpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
-			bad("Endpoint %q: want a URL such as https://s3.example.com or http://127.0.0.1:7070, without user info", cfg.Endpoint)
+			bad("Endpoint", cfg.Endpoint, "want a URL such as https://s3.example.com or http://127.0.0.1:7070, without user info")
 		}
 	}
 	switch cfg.SSE {
 	case SSENone, SSES3:
 		if cfg.KMSKeyID != "" {
-			bad("KMSKeyID is set but SSE is %q: set SSE to %q or clear KMSKeyID", cfg.SSE, SSEKMS)
+			bad("KMSKeyID", cfg.KMSKeyID, fmt.Sprintf("a KMS key needs SSE %q: set it, or clear the key", SSEKMS))
 		}
 	case SSEKMS:
 	default:
-		bad("SSE %q: want %q (bucket default), %q or %q", cfg.SSE, SSENone, SSES3, SSEKMS)
+		bad("SSE", cfg.SSE, fmt.Sprintf("want %q (the bucket's default), %q (SSE-S3) or %q (SSE-KMS)", SSENone, SSES3, SSEKMS))
 	}
-	if cfg.StorageClass != "" && !validStorageClass(cfg.StorageClass) {
-		bad("StorageClass %q: want one of %s", cfg.StorageClass, strings.Join(storageClasses(), ", "))
+	if cfg.StorageClass != "" && !slices.Contains(StorageClasses(), cfg.StorageClass) {
+		bad("StorageClass", cfg.StorageClass, "want \"\" (the bucket's default) or one of "+strings.Join(StorageClasses(), ", "))
 	}
 	switch cfg.Checksum {
 	case ChecksumWhenSupported, ChecksumWhenRequired:
 	default:
-		bad("Checksum %q: want %q or %q", cfg.Checksum, ChecksumWhenSupported, ChecksumWhenRequired)
+		bad("Checksum", cfg.Checksum, fmt.Sprintf("want %q or %q (for servers that reject checksums)", ChecksumWhenSupported, ChecksumWhenRequired))
 	}
 	if cfg.PartSize < MinPartSize || cfg.PartSize > MaxPartSize {
-		bad("PartSize %d: want %d (5 MiB) to %d (5 GiB)", cfg.PartSize, MinPartSize, int64(MaxPartSize))
+		bad("PartSize", cfg.PartSize, "want 5 MiB to 5 GiB")
 	}
 	if cfg.UploadConcurrency < 1 || cfg.UploadConcurrency > 64 {
-		bad("UploadConcurrency %d: want 1 to 64", cfg.UploadConcurrency)
+		bad("UploadConcurrency", cfg.UploadConcurrency, "want 1 to 64")
 	}
 	if cfg.StatConcurrency < 1 || cfg.StatConcurrency > 256 {
-		bad("StatConcurrency %d: want 1 to 256", cfg.StatConcurrency)
+		bad("StatConcurrency", cfg.StatConcurrency, "want 1 to 256")
 	}
 	if cfg.ListPageSize < 1 || cfg.ListPageSize > maxListPage {
-		bad("ListPageSize %d: want 1 to %d", cfg.ListPageSize, maxListPage)
+		bad("ListPageSize", cfg.ListPageSize, fmt.Sprintf("want 1 to %d", maxListPage))
 	}
 	if cfg.CheckTimeout <= 0 {
-		bad("CheckTimeout %v: want more than zero", cfg.CheckTimeout)
+		bad("CheckTimeout", cfg.CheckTimeout, "want more than zero")
 	}
 	if cfg.Logger == nil {
-		bad("Logger is nil")
+		bad("Logger", "nil", "want a logger")
 	}
 	return errors.Join(errs...)
 }
@@ -234,21 +249,13 @@ func checkPrefix(p string) error {
 	return nil
 }
 
-func storageClasses() []string {
+// StorageClasses lists the storage classes Config.StorageClass accepts.
+func StorageClasses() []string {
 	var out []string
 	for _, c := range types.StorageClass("").Values() {
 		out = append(out, string(c))
 	}
 	return out
-}
-
-func validStorageClass(c string) bool {
-	for _, v := range storageClasses() {
-		if v == c {
-			return true
-		}
-	}
-	return false
 }
 
 // Store is a backend.Store on one bucket and prefix.

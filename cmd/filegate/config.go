@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/filegate/filegate/backend/s3"
 )
 
 // ExampleConfig is the annotated example configuration file. It documents
@@ -48,11 +50,47 @@ type ServerConfig struct {
 
 // BackendConfig is the [backend] table: the cloud side of the cache.
 type BackendConfig struct {
-	// Type is the kind of store: "posix" for now; "s3" is reserved.
+	// Type is the kind of store: "posix" or "s3".
 	Type string `toml:"type"`
 	// Path is the root folder of a posix backend. Empty means
 	// StateDir/backend (see Config.BackendPath).
 	Path string `toml:"path"`
+	// S3 configures the s3 backend.
+	S3 S3Config `toml:"s3"`
+}
+
+// S3Config is the [backend.s3] table. Credentials are not here: they
+// come from the AWS SDK's default chain (environment, ~/.aws, SSO,
+// instance role), so no secret is ever in the config file.
+type S3Config struct {
+	// Bucket is the bucket's name; required with backend.type "s3".
+	Bucket string `toml:"bucket"`
+	// Prefix is "" (the whole bucket) or a path ending in "/"; the
+	// gateway owns everything under it.
+	Prefix string `toml:"prefix"`
+	// Region of the bucket; empty: AWS_REGION or the profile's.
+	Region string `toml:"region"`
+	// Endpoint is the URL of an S3-compatible server or a VPC endpoint;
+	// empty: Amazon S3.
+	Endpoint string `toml:"endpoint"`
+	// PathStyle addresses ENDPOINT/BUCKET instead of BUCKET.ENDPOINT.
+	PathStyle bool `toml:"path_style"`
+	// Profile of ~/.aws/config and ~/.aws/credentials; empty: AWS_PROFILE
+	// or "default".
+	Profile string `toml:"profile"`
+	// SSE is "" (the bucket's default), "s3" (SSE-S3) or "kms" (SSE-KMS
+	// with KMSKeyID, or the account's aws/s3 key when that is empty).
+	SSE      string `toml:"sse"`
+	KMSKeyID string `toml:"kms_key_id"`
+	// StorageClass of the objects written; empty: the bucket's default.
+	StorageClass string `toml:"storage_class"`
+	// Checksum is "when_supported" or "when_required".
+	Checksum string `toml:"checksum"`
+	// PartSize is the smallest part of a multipart upload, and the size
+	// above which files are uploaded in parts.
+	PartSize Size `toml:"part_size"`
+	// UploadConcurrency is how many parts of one file go up at once.
+	UploadConcurrency int `toml:"upload_concurrency"`
 }
 
 // CacheConfig is the [cache] table.
@@ -96,6 +134,11 @@ func DefaultConfig() Config {
 		},
 		Backend: BackendConfig{
 			Type: BackendPOSIX,
+			S3: S3Config{
+				Checksum:          s3.ChecksumWhenSupported,
+				PartSize:          Size(s3.DefaultConfig().PartSize),
+				UploadConcurrency: s3.DefaultConfig().UploadConcurrency,
+			},
 		},
 		Cache: CacheConfig{
 			UploadDelay:     Duration(2 * time.Second),
@@ -215,9 +258,9 @@ func (c Config) Validate() error {
 	switch c.Backend.Type {
 	case BackendPOSIX:
 	case BackendS3:
-		bad("backend.type", c.Backend.Type, `S3 is not yet supported; use "posix"`)
+		errs = append(errs, c.validateS3()...)
 	default:
-		bad("backend.type", c.Backend.Type, `want "posix"`)
+		bad("backend.type", c.Backend.Type, `want "posix" or "s3"`)
 	}
 	if strings.ContainsRune(c.Backend.Path, 0) {
 		bad("backend.path", c.Backend.Path, "want a path without NUL bytes")
@@ -240,6 +283,60 @@ func (c Config) Validate() error {
 		bad("log.format", c.Log.Format, `want "" (automatic), "json" or "text"`)
 	}
 	return errors.Join(errs...)
+}
+
+// S3 returns the backend/s3 configuration of [backend.s3]; the logger
+// and the settings the file does not expose keep their defaults.
+func (c Config) S3() s3.Config {
+	b := c.Backend.S3
+	sc := s3.DefaultConfig()
+	sc.Bucket, sc.Prefix, sc.Region, sc.Endpoint, sc.PathStyle = b.Bucket, b.Prefix, b.Region, b.Endpoint, b.PathStyle
+	sc.Profile, sc.SSE, sc.KMSKeyID, sc.StorageClass = b.Profile, b.SSE, b.KMSKeyID, b.StorageClass
+	sc.Checksum, sc.PartSize, sc.UploadConcurrency = b.Checksum, int64(b.PartSize), b.UploadConcurrency
+	return sc
+}
+
+// s3Keys maps the fields of s3.Config the file sets to their keys.
+var s3Keys = map[string]string{
+	"Bucket": "backend.s3.bucket", "Prefix": "backend.s3.prefix", "Region": "backend.s3.region",
+	"Endpoint": "backend.s3.endpoint", "Profile": "backend.s3.profile", "SSE": "backend.s3.sse",
+	"KMSKeyID": "backend.s3.kms_key_id", "StorageClass": "backend.s3.storage_class",
+	"Checksum": "backend.s3.checksum", "PartSize": "backend.s3.part_size",
+	"UploadConcurrency": "backend.s3.upload_concurrency",
+}
+
+// validateS3 checks [backend.s3] with backend/s3's own rules, naming
+// the keys.
+func (c Config) validateS3() []error {
+	var out []error
+	err := c.S3().Validate()
+	if err == nil {
+		return nil
+	}
+	for _, e := range err.(interface{ Unwrap() []error }).Unwrap() {
+		var ce *s3.ConfigError
+		if !errors.As(e, &ce) {
+			out = append(out, e)
+			continue
+		}
+		key, ok := s3Keys[ce.Field]
+		if !ok {
+			out = append(out, e)
+			continue
+		}
+		value, want := ce.Value, ce.Want
+		switch ce.Field {
+		case "Bucket":
+			if value == "" {
+				want = `want the name of the bucket, such as "office-files" (backend.type is "s3")`
+			}
+		case "PartSize":
+			value = c.Backend.S3.PartSize.String()
+			want = `want a size from "5MiB" to "5GiB" such as "16MiB"`
+		}
+		out = append(out, &FieldError{Key: key, Value: value, Want: want})
+	}
+	return out
 }
 
 var (
@@ -332,6 +429,63 @@ func (d *Duration) UnmarshalTOML(v any) error {
 		return fmt.Errorf(`want a quoted duration such as "2s", got %v`, v)
 	}
 	return d.UnmarshalText([]byte(s))
+}
+
+// Size is a byte count, written in the config as a quoted string with a
+// binary unit, such as "16MiB", "512KiB" or "1GiB", or as a bare number
+// of bytes.
+type Size int64
+
+var sizeUnits = []struct {
+	suffix string
+	bytes  int64
+}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
+
+// String formats s in the largest unit that divides it.
+func (s Size) String() string {
+	for _, u := range sizeUnits {
+		if s != 0 && int64(s)%u.bytes == 0 {
+			return strconv.FormatInt(int64(s)/u.bytes, 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(s), 10)
+}
+
+// MarshalText formats s like String.
+func (s Size) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText parses "16MiB", "16 MiB", "512KiB", "1GiB", "100B" or
+// "4096".
+func (s *Size) UnmarshalText(b []byte) error {
+	text := strings.TrimSpace(string(b))
+	mult := int64(1)
+	for _, u := range sizeUnits {
+		if n, ok := strings.CutSuffix(text, u.suffix); ok {
+			text, mult = strings.TrimSpace(n), u.bytes
+			break
+		}
+	}
+	v, err := strconv.ParseInt(text, 10, 64)
+	if err != nil || v < 0 || v > (1<<62)/mult {
+		return fmt.Errorf(`want a size such as "16MiB", "512KiB" or "1GiB", got %q`, b)
+	}
+	*s = Size(v * mult)
+	return nil
+}
+
+// UnmarshalTOML accepts a quoted size, or a bare number of bytes.
+func (s *Size) UnmarshalTOML(v any) error {
+	switch x := v.(type) {
+	case string:
+		return s.UnmarshalText([]byte(x))
+	case int64:
+		if x < 0 {
+			return fmt.Errorf(`want a size such as "16MiB", got %d`, x)
+		}
+		*s = Size(x)
+		return nil
+	}
+	return fmt.Errorf(`want a size such as "16MiB", got %v`, v)
 }
 
 // Mode is a Unix permission mode (permission bits plus setuid 04000,

@@ -13,17 +13,24 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// configKeys lists every key of Config as "table.key", from the struct tags.
+// configKeys lists every key of Config as "table.key" (or
+// "table.subtable.key"), from the struct tags.
 func configKeys(t testing.TB) []string {
 	t.Helper()
 	var keys []string
-	ct := reflect.TypeFor[Config]()
-	for i := range ct.NumField() {
-		table := ct.Field(i)
-		for j := range table.Type.NumField() {
-			keys = append(keys, table.Tag.Get("toml")+"."+table.Type.Field(j).Tag.Get("toml"))
+	var walk func(prefix string, st reflect.Type)
+	walk = func(prefix string, st reflect.Type) {
+		for i := range st.NumField() {
+			f := st.Field(i)
+			name := prefix + f.Tag.Get("toml")
+			if f.Type.Kind() == reflect.Struct {
+				walk(name+".", f.Type)
+			} else {
+				keys = append(keys, name)
+			}
 		}
 	}
+	walk("", reflect.TypeFor[Config]())
 	return keys
 }
 
@@ -57,7 +64,7 @@ format = "json"
 `
 	fullWant := Config{
 		Server:  ServerConfig{Listen: "0.0.0.0:12049", StateDir: "/var/lib/filegate", ExportName: "/office"},
-		Backend: BackendConfig{Type: "posix", Path: "/mnt/efs/filegate"},
+		Backend: BackendConfig{Type: "posix", Path: "/mnt/efs/filegate", S3: DefaultConfig().Backend.S3},
 		Cache: CacheConfig{UploadDelay: Duration(90 * time.Second), DefaultFileMode: 0o600,
 			DefaultDirMode: 0o2775, DefaultUID: 1000, DefaultGID: 100},
 		Log: LogConfig{Level: "debug", Format: "json"},
@@ -108,8 +115,27 @@ format = "json"
 		{name: "negative duration", text: "[cache]\nupload_delay = \"-1s\"\n", errs: []string{`cache.upload_delay "-1s"`, "zero or more"}},
 		{name: "negative uid", text: "[cache]\ndefault_uid = -1\n", errs: []string{"cache.default_uid", "out of range"}},
 
-		{name: "backend s3 not yet", text: "[backend]\ntype = \"s3\"\n", errs: []string{`backend.type "s3"`, "S3 is not yet supported"}},
-		{name: "bad backend type", text: "[backend]\ntype = \"gcs\"\n", errs: []string{`backend.type "gcs"`, `want "posix"`}},
+		{name: "s3 backend", text: s3Full, want: s3Want},
+		{name: "s3 part size forms", text: "[backend]\ntype = \"s3\"\n[backend.s3]\nbucket = \"b-1\"\npart_size = 8388608\n",
+			want: func() Config {
+				c := DefaultConfig()
+				c.Backend.Type, c.Backend.S3.Bucket, c.Backend.S3.PartSize = "s3", "b-1", 8<<20
+				return c
+			}()},
+		{name: "s3 settings ignored for posix", text: "[backend.s3]\npart_size = \"1KiB\"\n",
+			want: func() Config { c := DefaultConfig(); c.Backend.S3.PartSize = 1 << 10; return c }()},
+		{name: "s3 without bucket", text: "[backend]\ntype = \"s3\"\n",
+			errs: []string{`backend.s3.bucket ""`, "want the name of the bucket"}},
+		{name: "s3 bad values named", text: "[backend]\ntype = \"s3\"\n[backend.s3]\nbucket = \"Bad_Bucket\"\nprefix = \"office\"\n" +
+			"endpoint = \"127.0.0.1:7070\"\nsse = \"aes\"\nstorage_class = \"COLD\"\nchecksum = \"always\"\npart_size = \"1MiB\"\nupload_concurrency = 0\n",
+			errs: []string{`backend.s3.bucket "Bad_Bucket"`, `backend.s3.prefix "office"`, `ending in "/"`, "backend.s3.endpoint",
+				`backend.s3.sse "aes"`, `backend.s3.storage_class "COLD"`, "STANDARD_IA", `backend.s3.checksum "always"`,
+				`backend.s3.part_size "1MiB"`, `"5MiB" to "5GiB"`, `backend.s3.upload_concurrency "0"`}},
+		{name: "s3 kms key without kms", text: "[backend]\ntype = \"s3\"\n[backend.s3]\nbucket = \"b-1\"\nkms_key_id = \"alias/x\"\n",
+			errs: []string{"backend.s3.kms_key_id", `"kms"`}},
+		{name: "s3 bad size", text: "[backend.s3]\npart_size = \"16MB\"\n", errs: []string{"line 2", "backend.s3.part_size", `"16MiB"`}},
+		{name: "s3 unknown key", text: "[backend.s3]\nsecret_key = \"x\"\n", errs: []string{"unknown key", "backend.s3.secret_key"}},
+		{name: "bad backend type", text: "[backend]\ntype = \"gcs\"\n", errs: []string{`backend.type "gcs"`, `want "posix" or "s3"`}},
 		{name: "empty backend type", text: "[backend]\ntype = \"\"\n", errs: []string{`backend.type ""`}},
 
 		{name: "bad log level", text: "[log]\nlevel = \"verbose\"\n", errs: []string{`log.level "verbose"`, `"debug", "info", "warn", "error"`}},
@@ -142,6 +168,63 @@ format = "json"
 				t.Errorf("LoadConfig =\n%+v\nwant\n%+v", got, tt.want)
 			}
 		})
+	}
+}
+
+const s3Full = `
+[backend]
+type = "s3"
+[backend.s3]
+bucket = "office-files"
+prefix = "site-a/"
+region = "eu-west-1"
+endpoint = "https://s3.example.com"
+path_style = true
+profile = "filegate"
+sse = "kms"
+kms_key_id = "alias/filegate"
+storage_class = "STANDARD_IA"
+checksum = "when_required"
+part_size = "64MiB"
+upload_concurrency = 8
+`
+
+var s3Want = func() Config {
+	c := DefaultConfig()
+	c.Backend.Type = "s3"
+	c.Backend.S3 = S3Config{Bucket: "office-files", Prefix: "site-a/", Region: "eu-west-1", Endpoint: "https://s3.example.com",
+		PathStyle: true, Profile: "filegate", SSE: "kms", KMSKeyID: "alias/filegate", StorageClass: "STANDARD_IA",
+		Checksum: "when_required", PartSize: 64 << 20, UploadConcurrency: 8}
+	return c
+}()
+
+func TestS3Config(t *testing.T) {
+	sc := s3Want.S3()
+	if sc.Bucket != "office-files" || sc.Prefix != "site-a/" || !sc.PathStyle || sc.PartSize != 64<<20 ||
+		sc.UploadConcurrency != 8 || sc.SSE != "kms" || sc.KMSKeyID != "alias/filegate" || sc.Checksum != "when_required" {
+		t.Errorf("S3() = %+v", sc)
+	}
+	if err := sc.Validate(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestSize(t *testing.T) {
+	for text, want := range map[string]Size{"16MiB": 16 << 20, "16 MiB": 16 << 20, "512KiB": 512 << 10, "1GiB": 1 << 30, "100B": 100, "4096": 4096} {
+		var s Size
+		if err := s.UnmarshalText([]byte(text)); err != nil || s != want {
+			t.Errorf("Size(%q) = %d, %v; want %d", text, s, err, want)
+		}
+		var back Size
+		if err := back.UnmarshalText([]byte(s.String())); err != nil || back != s {
+			t.Errorf("Size %d formats as %q, which reads back as %d", s, s.String(), back)
+		}
+	}
+	for _, text := range []string{"", "16MB", "-1MiB", "1.5GiB", "MiB", "99999999999GiB"} {
+		var s Size
+		if err := s.UnmarshalText([]byte(text)); err == nil {
+			t.Errorf("Size(%q) = %d, want an error", text, s)
+		}
 	}
 }
 

@@ -256,19 +256,30 @@ func configKeyLines() []string {
 		return []string{"(cannot list keys: " + err.Error() + ")"}
 	}
 	var lines []string
-	for _, table := range []string{"server", "backend", "cache", "log"} {
-		keys := make([]string, 0, len(tables[table]))
-		for k := range tables[table] {
+	var add func(prefix string, t map[string]any)
+	add = func(prefix string, t map[string]any) {
+		keys := make([]string, 0, len(t))
+		for k := range t {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys)
+		var subtables []string
 		for _, k := range keys {
-			v := tables[table][k]
-			if s, ok := v.(string); ok {
-				v = fmt.Sprintf("%q", s)
+			switch v := t[k].(type) {
+			case map[string]any:
+				subtables = append(subtables, k) // after the table's own keys
+			case string:
+				lines = append(lines, fmt.Sprintf("%s%s = %q", prefix, k, v))
+			default:
+				lines = append(lines, fmt.Sprintf("%s%s = %v", prefix, k, v))
 			}
-			lines = append(lines, fmt.Sprintf("%s.%s = %v", table, k, v))
 		}
+		for _, k := range subtables {
+			add(prefix+k+".", t[k].(map[string]any))
+		}
+	}
+	for _, table := range []string{"server", "backend", "cache", "log"} {
+		add(table+".", tables[table])
 	}
 	return lines
 }

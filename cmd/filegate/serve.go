@@ -12,6 +12,8 @@ import (
 
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/posix"
+	"github.com/filegate/filegate/backend/retry"
+	"github.com/filegate/filegate/backend/s3"
 	"github.com/filegate/filegate/cache"
 	"github.com/filegate/filegate/gateway"
 )
@@ -24,10 +26,12 @@ const flushTimeout = 60 * time.Second
 // or SIGTERM), then shuts down in order: stop accepting, drain RPCs, flush
 // the write-back, close the cache. It returns nil after a clean shutdown.
 func runServe(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	store, err := openBackend(cfg)
+	store, closeStore, err := openBackend(ctx, cfg, logger)
 	if err != nil {
 		return err
 	}
+	// Deferred first, so it runs after the cache is closed.
+	defer closeStore()
 	if err := os.MkdirAll(cfg.Server.StateDir, 0o700); err != nil {
 		return fmt.Errorf("state folder: %w", err)
 	}
@@ -62,7 +66,7 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger) error {
 		return fmt.Errorf("listen on %s (server.listen / --listen): %w", cfg.Server.Listen, err)
 	}
 	logger.Info("serving NFSv3", "addr", l.Addr().String(), "export", cfg.Server.ExportName,
-		"state", cfg.Server.StateDir, "backend", cfg.BackendPath())
+		"state", cfg.Server.StateDir, "backend", backendName(cfg))
 	serveErr := srv.Serve(ctx, l)
 	if serveErr != nil && !errors.Is(serveErr, gateway.ErrServerClosed) && ctx.Err() == nil {
 		return serveErr
@@ -79,20 +83,47 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	return nil
 }
 
-// openBackend opens the configured store. The embedded default is a
-// folder under the state folder, made on first start.
-func openBackend(cfg Config) (backend.Store, error) {
+// openBackend opens the configured store and returns it with its
+// closer. The embedded default is a folder under the state folder, made
+// on first start. An S3 store is wrapped in the retry layer, the only
+// one that retries its requests; opening it checks the bucket and the
+// credentials, so a mistake there stops the start with a clear message.
+func openBackend(ctx context.Context, cfg Config, logger *slog.Logger) (backend.Store, func(), error) {
+	if cfg.Backend.Type == BackendS3 {
+		sc := cfg.S3()
+		sc.Logger = logger.With("component", "s3")
+		s, err := s3.New(ctx, sc)
+		if err != nil {
+			return nil, nil, fmt.Errorf("backend: %w", err)
+		}
+		rc := retry.DefaultConfig()
+		rc.Logger = logger.With("component", "retry")
+		r, err := retry.New(s, rc)
+		if err != nil {
+			s.Close()
+			return nil, nil, err
+		}
+		return r, func() { s.Close() }, nil
+	}
 	root := cfg.BackendPath()
 	if cfg.Backend.Path == "" {
 		if err := os.MkdirAll(root, 0o700); err != nil {
-			return nil, fmt.Errorf("backend folder: %w", err)
+			return nil, nil, fmt.Errorf("backend folder: %w", err)
 		}
 	}
 	pcfg := posix.DefaultConfig()
 	pcfg.Root = root
 	s, err := posix.New(pcfg)
 	if err != nil {
-		return nil, fmt.Errorf("backend (backend.path %q): %w", root, err)
+		return nil, nil, fmt.Errorf("backend (backend.path %q): %w", root, err)
 	}
-	return s, nil
+	return s, func() { s.Close() }, nil
+}
+
+// backendName says where the backend is, for the log.
+func backendName(cfg Config) string {
+	if cfg.Backend.Type == BackendS3 {
+		return "s3://" + cfg.Backend.S3.Bucket + "/" + cfg.Backend.S3.Prefix
+	}
+	return cfg.BackendPath()
 }
