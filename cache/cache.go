@@ -65,7 +65,14 @@ type Config struct {
 	// DirTTL is how long a directory listing from the backend is
 	// trusted before it is listed again; 0 lists only once.
 	DirTTL time.Duration
-	Logger *slog.Logger
+	// SyncInterval, when positive, batches the fsync of data files that
+	// Commit asks for: a commit is then durable against a crash of the
+	// process at once (the data is in the page cache) and against power
+	// loss within SyncInterval. 0 fsyncs at every Commit: the go-nfs
+	// front end commits every WRITE, so every acknowledged WRITE is on
+	// disk.
+	SyncInterval time.Duration
+	Logger       *slog.Logger
 }
 
 // DefaultConfig returns a Config with every field but Dir and Store set.
@@ -106,8 +113,8 @@ func (cfg Config) Validate() error {
 		return errors.New("cache: MaxBytes is not positive")
 	case !(0 < cfg.LowWater && cfg.LowWater < cfg.HighWater && cfg.HighWater <= 1):
 		return errors.New("cache: want 0 < LowWater < HighWater <= 1")
-	case cfg.DirtyLimitBytes < 0 || cfg.ReadAheadBytes < 0 || cfg.DirTTL < 0:
-		return errors.New("cache: DirtyLimitBytes, ReadAheadBytes and DirTTL may not be negative")
+	case cfg.DirtyLimitBytes < 0 || cfg.ReadAheadBytes < 0 || cfg.DirTTL < 0 || cfg.SyncInterval < 0:
+		return errors.New("cache: DirtyLimitBytes, ReadAheadBytes, DirTTL and SyncInterval may not be negative")
 	case cfg.FetchConcurrency < 1 || cfg.UploadConcurrency < 1:
 		return errors.New("cache: FetchConcurrency and UploadConcurrency must be at least 1")
 	case cfg.Logger == nil:
@@ -146,6 +153,8 @@ type Cache struct {
 	// nextRead is where each file's last read ended, to spot
 	// sequential readers.
 	nextRead map[Ino]int64
+	// unsynced holds inodes committed but not yet fsynced (SyncInterval).
+	unsynced map[Ino]bool
 	// refreshing holds directories being listed again in the background.
 	refreshing map[Ino]bool
 
@@ -185,7 +194,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	c := &Cache{
 		cfg: cfg, log: cfg.Logger, db: db, store: cfg.Store, dataDir: dataDir,
 		files: newFileTable(dataDir, 64), lastWrite: map[Ino]time.Time{}, queued: map[Ino]bool{},
-		dirtySizes: map[Ino]int64{}, nextRead: map[Ino]int64{}, refreshing: map[Ino]bool{}, usage: newUsage(),
+		dirtySizes: map[Ino]int64{}, nextRead: map[Ino]int64{}, refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{}, usage: newUsage(),
 		idle: make(chan struct{}), kick: make(chan struct{}, 1), evictKick: make(chan struct{}, 1),
 		raSlots: make(chan struct{}, cfg.FetchConcurrency),
 	}
@@ -202,6 +211,10 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	go c.runJournal(c.life)
 	go c.runScanner(c.life)
 	go c.runEvictor(c.life)
+	if cfg.SyncInterval > 0 {
+		c.wg.Add(1)
+		go c.runSyncer(c.life)
+	}
 	return c, nil
 }
 

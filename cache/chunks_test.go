@@ -221,3 +221,35 @@ func TestRestartWithoutDataFiles(t *testing.T) {
 		t.Fatalf("lost local file %+v %v: want empty, never zeros", got, err)
 	}
 }
+
+func TestSyncPolicy(t *testing.T) {
+	for _, interval := range []time.Duration{0, 30 * time.Millisecond} {
+		t.Run(interval.String(), func(t *testing.T) {
+			c := newSizedCache(t, t.TempDir(), memstore.New(), func(cfg *Config) {
+				cfg.SyncInterval = interval
+				cfg.UploadDelay = time.Hour
+			})
+			f := mustCreate(t, c, RootIno, "f")
+			for i := range 20 {
+				mustWrite(t, c, f.Ino, int64(i), "x")
+			}
+			syncs := c.Stats().DataSyncs
+			if interval == 0 {
+				if syncs != 20 {
+					t.Fatalf("%d fsyncs for 20 commits, want one each", syncs)
+				}
+				return
+			}
+			if syncs >= 20 {
+				t.Fatalf("%d fsyncs for 20 commits with a sync interval", syncs)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for c.Stats().DataSyncs == syncs && time.Now().Before(deadline) {
+				time.Sleep(5 * time.Millisecond)
+			}
+			if c.Stats().DataSyncs == syncs {
+				t.Fatal("pending commits never synced")
+			}
+		})
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"math"
-	"os"
 	"syscall"
 	"time"
 )
@@ -177,21 +176,45 @@ func (c *Cache) WriteAt(ctx context.Context, ino Ino, p []byte, off int64) (int,
 
 // Commit makes every write to ino so far durable on the cache disk. The
 // namespace database is durable at every call already; Commit syncs the
-// data file.
+// data file, at once, or within SyncInterval when one is configured.
 func (c *Cache) Commit(ctx context.Context, ino Ino) error {
-	a, err := c.GetAttr(ctx, ino)
-	if err != nil || !a.Mode.IsRegular() {
-		return err
+	if c.cfg.SyncInterval > 0 {
+		c.mu.Lock()
+		c.unsynced[ino] = true
+		c.mu.Unlock()
+		return nil
 	}
-	of, err := c.files.acquire(ino, false)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil // nothing written locally
+	return wrap("commit", "", c.syncData(ino))
+}
+
+// runSyncer fsyncs the data files written since its last round, when
+// commits are batched by SyncInterval.
+func (c *Cache) runSyncer(ctx context.Context) {
+	defer c.wg.Done()
+	t := time.NewTicker(c.cfg.SyncInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			c.syncPending()
+			return
+		case <-t.C:
+			c.guard("sync", c.syncPending)
+		}
 	}
-	if err != nil {
-		return wrap("commit", "", err)
+}
+
+// syncPending fsyncs every data file committed but not yet synced.
+func (c *Cache) syncPending() {
+	c.mu.Lock()
+	pending := c.unsynced
+	c.unsynced = map[Ino]bool{}
+	c.mu.Unlock()
+	for ino := range pending {
+		if err := c.syncData(ino); err != nil && !errors.Is(err, syscall.ESTALE) {
+			c.log.Error("sync data file; recent writes are at risk if power fails", "op", "sync", "err", err)
+		}
 	}
-	defer c.files.release(of)
-	return wrap("commit", "", of.f.Sync())
 }
 
 // markLocal declares ino's content local without fetching it, for a

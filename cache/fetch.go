@@ -149,6 +149,7 @@ func (c *Cache) fetchChunk(ctx context.Context, ino Ino, key string, size, i int
 
 // syncData fsyncs ino's data file if it exists.
 func (c *Cache) syncData(ino Ino) error {
+	c.stats.fsyncs.Add(1)
 	of, err := c.files.acquire(ino, false)
 	if err != nil {
 		if errors.Is(err, fsNotExist) {

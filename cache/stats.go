@@ -11,6 +11,7 @@ type stats struct {
 	evictions, dirtyRefusals           atomic.Int64
 	misses, missBytes                  atomic.Int64
 	conflicts                          atomic.Int64
+	fsyncs                             atomic.Int64
 }
 
 // Stats is a snapshot of the cache's counters and queue.
@@ -24,7 +25,9 @@ type Stats struct {
 	// for the backend.
 	Misses, MissBytes int64
 	// Conflicts counts files changed both here and in the cloud.
-	Conflicts                       int64
+	Conflicts int64
+	// DataSyncs counts fsyncs of data files.
+	DataSyncs                       int64
 	UsedBytes, MaxBytes, DirtyBytes int64
 	DirtyFiles                      int
 	JournalOps                      int
@@ -39,8 +42,8 @@ func (c *Cache) Stats() Stats {
 		RemoteReads:  c.stats.remoteReads.Load(), RemoteReadBytes: c.stats.remoteReadBytes.Load(),
 		LocalReads: c.stats.localReads.Load(), LocalReadBytes: c.stats.localReadBytes.Load(),
 		Writes: c.stats.writes.Load(), WriteBytes: c.stats.writeBytes.Load(),
-		Conflicts: c.stats.conflicts.Load(),
-		Misses:    c.stats.misses.Load(), MissBytes: c.stats.missBytes.Load(),
+		Conflicts: c.stats.conflicts.Load(), DataSyncs: c.stats.fsyncs.Load(),
+		Misses: c.stats.misses.Load(), MissBytes: c.stats.missBytes.Load(),
 		Evictions: c.stats.evictions.Load(), DirtyRefusals: c.stats.dirtyRefusals.Load(),
 		UsedBytes: c.UsedBytes(), MaxBytes: c.cfg.MaxBytes, DirtyBytes: c.DirtyBytes(),
 	}

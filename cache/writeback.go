@@ -263,6 +263,7 @@ func (c *Cache) waitJournal(ctx context.Context) error {
 // Flush uploads every change made so far, not waiting for files to
 // settle, and returns once the backend has all of it, or ctx ends.
 func (c *Cache) Flush(ctx context.Context) error {
+	c.syncPending()
 	for {
 		c.scanDirty(true)
 		if err := c.waitJournal(ctx); err != nil {
