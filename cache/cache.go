@@ -153,6 +153,11 @@ type Cache struct {
 	// nextRead is where each file's last read ended, to spot
 	// sequential readers.
 	nextRead map[Ino]int64
+	// failing holds the journal ops that failed, by key, until they
+	// succeed or are dropped.
+	failing map[string]Failure
+	// dirtySince is when each file turned dirty (since this start).
+	dirtySince map[Ino]time.Time
 	// unsynced holds inodes committed but not yet fsynced (SyncInterval).
 	unsynced map[Ino]bool
 	// refreshing holds directories being listed again in the background.
@@ -194,7 +199,8 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	c := &Cache{
 		cfg: cfg, log: cfg.Logger, db: db, store: cfg.Store, dataDir: dataDir,
 		files: newFileTable(dataDir, 64), lastWrite: map[Ino]time.Time{}, queued: map[Ino]bool{},
-		dirtySizes: map[Ino]int64{}, nextRead: map[Ino]int64{}, refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{}, usage: newUsage(),
+		dirtySizes: map[Ino]int64{}, nextRead: map[Ino]int64{}, refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{},
+		failing: map[string]Failure{}, dirtySince: map[Ino]time.Time{}, usage: newUsage(),
 		idle: make(chan struct{}), kick: make(chan struct{}, 1), evictKick: make(chan struct{}, 1),
 		raSlots: make(chan struct{}, cfg.FetchConcurrency),
 	}

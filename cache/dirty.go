@@ -3,6 +3,7 @@ package cache
 import (
 	"fmt"
 	"syscall"
+	"time"
 )
 
 // applyDirtied updates the in-memory dirty accounting after a commit.
@@ -15,8 +16,12 @@ func (c *Cache) applyDirtied(m map[Ino]int64) {
 			if was {
 				c.dirtyTotal -= old
 				delete(c.dirtySizes, ino)
+				delete(c.dirtySince, ino)
 			}
 			continue
+		}
+		if !was {
+			c.dirtySince[ino] = time.Now()
 		}
 		c.dirtyTotal += size - old
 		c.dirtySizes[ino] = size

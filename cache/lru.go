@@ -118,8 +118,8 @@ func (c *Cache) evict(ino Ino) error {
 	evicted := false
 	err := c.update(func(t *txn) error {
 		n, err := t.get(ino)
-		if err != nil || n.has(flagDirty) || !n.has(flagRemote) {
-			return nil // gone, or holds the only copy
+		if err != nil || n.has(flagDirty) || !n.has(flagRemote) || n.has(flagPinned) {
+			return nil // gone, holds the only copy, or pinned
 		}
 		n.flags &^= flagLocal
 		if err := t.putChunks(ino, nil); err != nil {

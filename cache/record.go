@@ -18,6 +18,8 @@ const (
 	flagRemote
 	// flagDirty: local content or attributes not yet uploaded.
 	flagDirty
+	// flagPinned: an admin asked to keep the content cached.
+	flagPinned
 )
 
 // inode is one namespace record as stored in the database.

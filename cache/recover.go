@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // fsNotExist is os.ErrNotExist, named for errors.Is on file-table errors.
@@ -40,8 +41,7 @@ func (c *Cache) recover() error {
 			chunks := t.chunks(n.ino)
 			if !n.has(flagLocal) && len(chunks) == 0 {
 				if n.has(flagDirty) {
-					c.dirtySizes[n.ino] = n.size
-					c.dirtyTotal += n.size
+					c.noteDirtyAtStart(n)
 				}
 				continue
 			}
@@ -72,8 +72,7 @@ func (c *Cache) recover() error {
 				}
 			}
 			if n.has(flagDirty) {
-				c.dirtySizes[n.ino] = n.size
-				c.dirtyTotal += n.size
+				c.noteDirtyAtStart(n)
 			}
 			if n.has(flagLocal) || len(chunks) > 0 {
 				owned[n.ino] = true
@@ -157,4 +156,12 @@ func (c *Cache) removeOrphans(owned map[Ino]bool) error {
 		c.log.Info("removed data files no inode owns", "op", "recover", "bytes", removed)
 	}
 	return nil
+}
+
+// noteDirtyAtStart counts a file found dirty at start; its age counts
+// from this start.
+func (c *Cache) noteDirtyAtStart(n *inode) {
+	c.dirtySizes[n.ino] = n.size
+	c.dirtyTotal += n.size
+	c.dirtySince[n.ino] = time.Now()
 }

@@ -1,6 +1,10 @@
 package cache
 
-import "sync/atomic"
+import (
+	"slices"
+	"sync/atomic"
+	"time"
+)
 
 // stats are the counters behind Stats.
 type stats struct {
@@ -32,6 +36,20 @@ type Stats struct {
 	DirtyFiles                      int
 	JournalOps                      int
 	LastError                       string
+	// OldestDirty is when the longest-waiting dirty file turned dirty
+	// (zero when none; files dirty before this start count from start).
+	OldestDirty time.Time
+	// Failing lists the backend changes failing right now.
+	Failing []Failure
+}
+
+// Failure is a backend change that keeps failing.
+type Failure struct {
+	Key      string
+	Op       string
+	Err      string
+	Attempts int
+	Since    time.Time
 }
 
 // Stats returns the current counters.
@@ -56,6 +74,15 @@ func (c *Cache) Stats() Stats {
 	if c.lastError != nil {
 		s.LastError = c.lastError.Error()
 	}
+	for _, at := range c.dirtySince {
+		if s.OldestDirty.IsZero() || at.Before(s.OldestDirty) {
+			s.OldestDirty = at
+		}
+	}
+	for _, f := range c.failing {
+		s.Failing = append(s.Failing, f)
+	}
 	c.mu.Unlock()
+	slices.SortFunc(s.Failing, func(a, b Failure) int { return a.Since.Compare(b.Since) })
 	return s
 }

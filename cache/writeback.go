@@ -61,13 +61,21 @@ func (c *Cache) scanDirty(all bool) {
 	if err != nil || len(settled) == 0 {
 		return
 	}
-	err = c.update(func(t *txn) error {
+	c.scanSome(settled)
+}
+
+// scanSome journals uploads of the given dirty files.
+func (c *Cache) scanSome(settled []Ino) {
+	err := c.update(func(t *txn) error {
 		for _, ino := range settled {
 			n, err := t.get(ino)
 			if err != nil {
 				if err := t.dirty.Delete(inoKey(ino)); err != nil {
 					return err
 				}
+				continue
+			}
+			if !n.has(flagDirty) {
 				continue
 			}
 			if !n.mode.IsRegular() {
@@ -148,6 +156,13 @@ func (c *Cache) runJournal(ctx context.Context) {
 			failed = true
 			c.mu.Lock()
 			c.lastError = fmt.Errorf("%s %s: %w", o.kind, o.key, aerr)
+			f := c.failing[o.key]
+			if f.Attempts == 0 {
+				f = Failure{Key: o.key, Op: o.kind.String(), Since: time.Now()}
+			}
+			f.Attempts++
+			f.Err = aerr.Error()
+			c.failing[o.key] = f
 			c.mu.Unlock()
 			c.log.Warn("backend change failed; retrying", "op", o.kind.String(), "key", o.key, "dur", backoff, "err", aerr)
 		}
@@ -347,9 +362,12 @@ func (c *Cache) finish(seq []byte, o op, after func(t *txn) error) error {
 		}
 		return t.journal.Delete(seq)
 	})
-	if err == nil && o.kind == opPut {
+	if err == nil {
 		c.mu.Lock()
-		delete(c.queued, o.ino)
+		if o.kind == opPut {
+			delete(c.queued, o.ino)
+		}
+		delete(c.failing, o.key)
 		c.mu.Unlock()
 	}
 	return err

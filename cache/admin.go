@@ -1,0 +1,241 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Progress reports how much of a flush or prefetch remains.
+type Progress struct {
+	Files int
+	Bytes int64
+}
+
+// subtree returns ino and, for a directory, every inode below it that
+// the cache knows (directories never listed hold nothing of ours).
+func (c *Cache) subtree(ctx context.Context, ino Ino) ([]Ino, error) {
+	out := []Ino{ino}
+	a, err := c.GetAttr(ctx, ino)
+	if err != nil || !a.IsDir() {
+		return out, err
+	}
+	todo := []Ino{ino}
+	for len(todo) > 0 {
+		d := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		err := c.ReadDir(ctx, d, 0, func(e DirEntry) bool {
+			out = append(out, e.Ino)
+			if e.Mode.IsDir() {
+				todo = append(todo, e.Ino)
+			}
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// FlushIno uploads every change at or below ino now, without waiting for
+// files to settle, and returns once the backend has all of it, or ctx
+// ends. progress, if set, is called as the remainder shrinks.
+func (c *Cache) FlushIno(ctx context.Context, ino Ino, progress func(Progress)) error {
+	if ino == RootIno {
+		return c.flushAll(ctx, progress)
+	}
+	inos, err := c.subtree(ctx, ino)
+	if err != nil {
+		return wrap("flush", "", err)
+	}
+	want := map[Ino]bool{}
+	for _, i := range inos {
+		want[i] = true
+	}
+	prefix, err := c.Path(ctx, ino)
+	if err != nil {
+		return err
+	}
+	c.syncPending()
+	for {
+		c.queueDirty(func(i Ino) bool { return want[i] })
+		p := c.pending(func(i Ino) bool { return want[i] }, func(key string) bool {
+			return key == prefix || strings.HasPrefix(key, prefix+"/")
+		})
+		if progress != nil {
+			progress(p)
+		}
+		if p.Files == 0 {
+			return nil
+		}
+		if err := c.waitRound(ctx); err != nil {
+			return fmt.Errorf("cache: flush: %w", err)
+		}
+	}
+}
+
+func (c *Cache) flushAll(ctx context.Context, progress func(Progress)) error {
+	if progress == nil {
+		return c.Flush(ctx)
+	}
+	c.syncPending()
+	for {
+		c.queueDirty(func(Ino) bool { return true })
+		p := c.pending(func(Ino) bool { return true }, func(string) bool { return true })
+		progress(p)
+		if p.Files == 0 {
+			return nil
+		}
+		if err := c.waitRound(ctx); err != nil {
+			return fmt.Errorf("cache: flush: %w", err)
+		}
+	}
+}
+
+func (c *Cache) waitRound(ctx context.Context) error {
+	c.wake()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(50 * time.Millisecond):
+		return nil
+	}
+}
+
+// queueDirty journals uploads of the dirty files match selects.
+func (c *Cache) queueDirty(match func(Ino) bool) {
+	c.mu.Lock()
+	var inos []Ino
+	for ino := range c.dirtySizes {
+		if match(ino) && !c.queued[ino] {
+			inos = append(inos, ino)
+		}
+	}
+	c.mu.Unlock()
+	if len(inos) == 0 {
+		return
+	}
+	c.scanSome(inos)
+}
+
+// pending counts what remains: dirty files match selects, and journal
+// ops on keys keyMatch selects (counted as files, without bytes).
+func (c *Cache) pending(match func(Ino) bool, keyMatch func(string) bool) Progress {
+	var p Progress
+	c.mu.Lock()
+	for ino, size := range c.dirtySizes {
+		if match(ino) {
+			p.Files++
+			p.Bytes += size
+		}
+	}
+	c.mu.Unlock()
+	_ = c.view(func(t *txn) error {
+		return t.journal.ForEach(func(_, v []byte) error {
+			o, err := unmarshalOp(v)
+			if err == nil && o.kind != opPut && (keyMatch(o.key) || keyMatch(strings.TrimSuffix(o.key, "/"))) {
+				p.Files++
+			}
+			return nil
+		})
+	})
+	return p
+}
+
+// Pin keeps the content of ino, or of every file below it, in the cache:
+// it is fetched now and never evicted until Unpin. It returns the files
+// and bytes pinned.
+func (c *Cache) Pin(ctx context.Context, ino Ino, progress func(Progress)) (Progress, error) {
+	inos, err := c.setPinned(ctx, ino, true)
+	if err != nil {
+		return Progress{}, err
+	}
+	var done Progress
+	for _, i := range inos {
+		a, err := c.GetAttr(ctx, i)
+		if err != nil {
+			continue
+		}
+		if err := c.makeLocal(ctx, i); err != nil {
+			return done, wrap("pin", "", err)
+		}
+		done.Files++
+		done.Bytes += a.Size
+		if progress != nil {
+			progress(done)
+		}
+	}
+	return done, nil
+}
+
+// Unpin lets the content of ino, or of the files below it, be evicted
+// again.
+func (c *Cache) Unpin(ctx context.Context, ino Ino) (int, error) {
+	inos, err := c.setPinned(ctx, ino, false)
+	return len(inos), err
+}
+
+// setPinned sets or clears the pin of every regular file in the subtree
+// and returns them.
+func (c *Cache) setPinned(ctx context.Context, ino Ino, pinned bool) ([]Ino, error) {
+	inos, err := c.subtree(ctx, ino)
+	if err != nil {
+		return nil, wrap("pin", "", err)
+	}
+	var files []Ino
+	err = c.update(func(t *txn) error {
+		files = files[:0]
+		for _, i := range inos {
+			n, err := t.get(i)
+			if err != nil || !n.mode.IsRegular() {
+				continue
+			}
+			if pinned {
+				n.flags |= flagPinned
+			} else {
+				n.flags &^= flagPinned
+			}
+			if err := t.put(n); err != nil {
+				return err
+			}
+			files = append(files, i)
+		}
+		return nil
+	})
+	return files, wrap("pin", "", err)
+}
+
+// Evict drops the cached content of ino, or of every file below it, that
+// the backend holds: dirty, pinned and in-use files stay. It returns
+// what was dropped.
+func (c *Cache) Evict(ctx context.Context, ino Ino) (Progress, error) {
+	inos, err := c.subtree(ctx, ino)
+	if err != nil {
+		return Progress{}, wrap("evict", "", err)
+	}
+	var p Progress
+	for _, i := range inos {
+		before := c.accounted(i)
+		if before == 0 {
+			continue
+		}
+		if err := c.evict(i); err != nil {
+			return p, wrap("evict", "", err)
+		}
+		if c.accounted(i) == 0 {
+			p.Files++
+			p.Bytes += before
+		}
+	}
+	return p, nil
+}
+
+// accounted is how many bytes of ino the cache holds.
+func (c *Cache) accounted(ino Ino) int64 {
+	c.lruMu.Lock()
+	defer c.lruMu.Unlock()
+	v, _ := c.usage.lru.Peek(ino)
+	return v
+}

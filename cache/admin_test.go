@@ -1,0 +1,88 @@
+package cache
+
+import (
+	"context"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/filegate/filegate/backend/faultstore"
+	"github.com/filegate/filegate/backend/memstore"
+)
+
+func TestFlushPathAndFailures(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.New()
+	s := faultstore.New(mem)
+	c := newSizedCache(t, t.TempDir(), s, func(cfg *Config) { cfg.UploadDelay = time.Hour })
+	d := mustMkdir(t, c, RootIno, "d")
+	in := mustCreate(t, c, d.Ino, "in")
+	mustWrite(t, c, in.Ino, 0, "inside")
+	out := mustCreate(t, c, RootIno, "out")
+	mustWrite(t, c, out.Ino, 0, "outside")
+	var last Progress
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := c.FlushIno(fctx, d.Ino, func(p Progress) { last = p }); err != nil {
+		t.Fatal(err)
+	}
+	if last.Files != 0 {
+		t.Fatalf("last progress %+v", last)
+	}
+	if got := storeBody(t, mem, "d/in"); got != "inside" {
+		t.Fatalf("d/in = %q", got)
+	}
+	if st := c.Stats(); st.DirtyFiles != 1 || st.OldestDirty.IsZero() {
+		t.Fatalf("outside file should still wait: %+v", st)
+	}
+	// A failing upload is listed with its error.
+	s.Set(faultstore.Put, faultstore.Fault{Err: syscall.ECONNREFUSED})
+	short, cancel2 := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel2()
+	if err := c.FlushIno(short, out.Ino, nil); err == nil {
+		t.Fatal("flush during an outage returned nil")
+	}
+	st := c.Stats()
+	if len(st.Failing) != 1 || st.Failing[0].Key != "out" || st.Failing[0].Attempts == 0 {
+		t.Fatalf("failing %+v", st.Failing)
+	}
+	s.Clear()
+	flush(t, c)
+	if st := c.Stats(); len(st.Failing) != 0 || st.DirtyFiles != 0 || !st.OldestDirty.IsZero() {
+		t.Fatalf("after recovery %+v", st)
+	}
+}
+
+func TestPinAndEvict(t *testing.T) {
+	ctx := context.Background()
+	s := memstore.New()
+	putObject(t, s, "p/a", randBytes(2*chunkSize, 5))
+	putObject(t, s, "p/b", randBytes(chunkSize, 6))
+	c := newSizedCache(t, t.TempDir(), s, func(cfg *Config) {
+		cfg.MaxBytes, cfg.HighWater, cfg.LowWater = 2*chunkSize, 0.9, 0.5
+	})
+	p, err := c.Lookup(ctx, RootIno, "p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.Pin(ctx, p.Ino, nil)
+	if err != nil || got.Files != 2 || got.Bytes != 3*chunkSize {
+		t.Fatalf("pin %+v %v", got, err)
+	}
+	// Over the cache size, but pinned files stay.
+	c.evictTo(0)
+	if c.UsedBytes() != 3*chunkSize {
+		t.Fatalf("pinned content evicted: %d bytes left", c.UsedBytes())
+	}
+	if n, err := c.Unpin(ctx, p.Ino); err != nil || n != 2 {
+		t.Fatalf("unpin %d %v", n, err)
+	}
+	ev, err := c.Evict(ctx, p.Ino)
+	if err != nil || ev.Files != 2 || c.UsedBytes() != 0 {
+		t.Fatalf("evict %+v %v, %d left", ev, err, c.UsedBytes())
+	}
+	a, _ := c.Lookup(ctx, p.Ino, "a")
+	if readAll(t, c, a.Ino) != string(randBytes(2*chunkSize, 5)) {
+		t.Fatal("evicted file reads wrong")
+	}
+}
