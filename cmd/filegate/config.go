@@ -17,6 +17,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/filegate/filegate/backend/s3"
+	"github.com/filegate/filegate/cache"
 )
 
 // ExampleConfig is the annotated example configuration file. It documents
@@ -106,6 +107,27 @@ type CacheConfig struct {
 	// attributes.
 	DefaultUID uint32 `toml:"default_uid"`
 	DefaultGID uint32 `toml:"default_gid"`
+	// Size bounds the file contents kept on the cache disk; past
+	// HighWater of it the least recently used clean files are evicted
+	// down to LowWater.
+	Size      Size    `toml:"size"`
+	HighWater float64 `toml:"high_water"`
+	LowWater  float64 `toml:"low_water"`
+	// DirtyLimit bounds data awaiting upload; past it writes fail with
+	// "no space" until uploads drain.
+	DirtyLimit Size `toml:"dirty_limit"`
+	// ReadAhead is fetched ahead of sequential readers.
+	ReadAhead Size `toml:"read_ahead"`
+	// FetchConcurrency and UploadConcurrency bound parallel backend
+	// transfers.
+	FetchConcurrency  int `toml:"fetch_concurrency"`
+	UploadConcurrency int `toml:"upload_concurrency"`
+	// DirTTL is how long a directory listing from the backend is
+	// trusted before it is refreshed in the background.
+	DirTTL Duration `toml:"dir_ttl"`
+	// SyncInterval batches the fsync of written data: 0 fsyncs every
+	// WRITE before replying.
+	SyncInterval Duration `toml:"sync_interval"`
 }
 
 // LogConfig is the [log] table.
@@ -141,9 +163,17 @@ func DefaultConfig() Config {
 			},
 		},
 		Cache: CacheConfig{
-			UploadDelay:     Duration(2 * time.Second),
-			DefaultFileMode: 0o644,
-			DefaultDirMode:  0o755,
+			UploadDelay:       Duration(2 * time.Second),
+			DefaultFileMode:   0o644,
+			DefaultDirMode:    0o755,
+			Size:              Size(cache.DefaultConfig().MaxBytes),
+			HighWater:         cache.DefaultConfig().HighWater,
+			LowWater:          cache.DefaultConfig().LowWater,
+			DirtyLimit:        Size(cache.DefaultConfig().DirtyLimitBytes),
+			ReadAhead:         Size(cache.DefaultConfig().ReadAheadBytes),
+			FetchConcurrency:  cache.DefaultConfig().FetchConcurrency,
+			UploadConcurrency: cache.DefaultConfig().UploadConcurrency,
+			DirTTL:            Duration(cache.DefaultConfig().DirTTL),
 		},
 		Log: LogConfig{
 			Level: "info",
@@ -274,6 +304,33 @@ func (c Config) Validate() error {
 	}
 	if !c.Cache.DefaultDirMode.valid() {
 		bad("cache.default_dir_mode", c.Cache.DefaultDirMode.String(), `want an octal mode up to "7777" such as "0755"`)
+	}
+	if c.Cache.Size < 64<<20 {
+		bad("cache.size", c.Cache.Size.String(), `want at least "64MiB", such as "100GiB"`)
+	}
+	if !(c.Cache.HighWater > 0 && c.Cache.HighWater <= 1) {
+		bad("cache.high_water", strconv.FormatFloat(c.Cache.HighWater, 'g', -1, 64), "want a fraction of cache.size in (0, 1] such as 0.9")
+	}
+	if !(c.Cache.LowWater > 0 && c.Cache.LowWater < c.Cache.HighWater) {
+		bad("cache.low_water", strconv.FormatFloat(c.Cache.LowWater, 'g', -1, 64), "want a fraction of cache.size below cache.high_water such as 0.8")
+	}
+	if c.Cache.DirtyLimit < 0 {
+		bad("cache.dirty_limit", c.Cache.DirtyLimit.String(), `want a size such as "8GiB", or "0" for no limit`)
+	}
+	if c.Cache.ReadAhead < 0 {
+		bad("cache.read_ahead", c.Cache.ReadAhead.String(), `want a size such as "8MiB", or "0" for none`)
+	}
+	if c.Cache.FetchConcurrency < 1 || c.Cache.FetchConcurrency > 256 {
+		bad("cache.fetch_concurrency", strconv.Itoa(c.Cache.FetchConcurrency), "want 1 to 256")
+	}
+	if c.Cache.UploadConcurrency < 1 || c.Cache.UploadConcurrency > 256 {
+		bad("cache.upload_concurrency", strconv.Itoa(c.Cache.UploadConcurrency), "want 1 to 256")
+	}
+	if c.Cache.DirTTL < 0 {
+		bad("cache.dir_ttl", c.Cache.DirTTL.String(), `want a duration such as "1m", or "0s" to list each directory once`)
+	}
+	if c.Cache.SyncInterval < 0 {
+		bad("cache.sync_interval", c.Cache.SyncInterval.String(), `want "0s" (fsync every write) or a duration such as "100ms"`)
 	}
 
 	if !slices.Contains(logLevels, c.Log.Level) {
@@ -439,7 +496,7 @@ type Size int64
 var sizeUnits = []struct {
 	suffix string
 	bytes  int64
-}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
+}{{"TiB", 1 << 40}, {"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"B", 1}}
 
 // String formats s in the largest unit that divides it.
 func (s Size) String() string {

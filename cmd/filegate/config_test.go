@@ -58,6 +58,15 @@ default_file_mode = "0600"
 default_dir_mode = "2775"
 default_uid = 1000
 default_gid = 100
+size = "2TiB"
+high_water = 0.95
+low_water = 0.5
+dirty_limit = "100GiB"
+read_ahead = "16MiB"
+fetch_concurrency = 16
+upload_concurrency = 8
+dir_ttl = "5m"
+sync_interval = "100ms"
 [log]
 level = "debug"
 format = "json"
@@ -66,7 +75,10 @@ format = "json"
 		Server:  ServerConfig{Listen: "0.0.0.0:12049", StateDir: "/var/lib/filegate", ExportName: "/office"},
 		Backend: BackendConfig{Type: "posix", Path: "/mnt/efs/filegate", S3: DefaultConfig().Backend.S3},
 		Cache: CacheConfig{UploadDelay: Duration(90 * time.Second), DefaultFileMode: 0o600,
-			DefaultDirMode: 0o2775, DefaultUID: 1000, DefaultGID: 100},
+			DefaultDirMode: 0o2775, DefaultUID: 1000, DefaultGID: 100,
+			Size: 2 << 40, HighWater: 0.95, LowWater: 0.5, DirtyLimit: 100 << 30, ReadAhead: 16 << 20,
+			FetchConcurrency: 16, UploadConcurrency: 8, DirTTL: Duration(5 * time.Minute),
+			SyncInterval: Duration(100 * time.Millisecond)},
 		Log: LogConfig{Level: "debug", Format: "json"},
 	}
 	partialWant := DefaultConfig()
@@ -88,8 +100,12 @@ format = "json"
 		{name: "ipv6 and host name listen", text: "[server]\nlisten = \"[::1]:2049\"\n",
 			want: func() Config { c := DefaultConfig(); c.Server.Listen = "[::1]:2049"; return c }()},
 
-		{name: "unknown key named", text: "[server]\nlisten = \"127.0.0.1:2049\"\nlisen = \"x\"\n[cache]\ndir_ttl = \"5s\"\n",
-			errs: []string{"unknown key", "server.lisen", "cache.dir_ttl"}},
+		{name: "unknown key named", text: "[server]\nlisten = \"127.0.0.1:2049\"\nlisen = \"x\"\n[cache]\ndir_tl = \"5s\"\n",
+			errs: []string{"unknown key", "server.lisen", "cache.dir_tl"}},
+		{name: "cache too small", text: "[cache]\nsize = \"1MiB\"\n", errs: []string{`cache.size "1MiB"`, "64MiB"}},
+		{name: "watermarks crossed", text: "[cache]\nhigh_water = 0.5\nlow_water = 0.7\n", errs: []string{"cache.low_water", "below cache.high_water"}},
+		{name: "bad concurrency", text: "[cache]\nupload_concurrency = 0\n", errs: []string{"cache.upload_concurrency", "1 to 256"}},
+		{name: "bad size unit", text: "[cache]\nsize = \"10GB\"\n", errs: []string{"cache.size"}},
 		{name: "unknown table named", text: "[s3]\nbucket = \"b\"\n", errs: []string{"unknown key", "s3", "s3.bucket"}},
 		{name: "syntax error has line", text: "[server]\n\nlisten = \"abc\n", errs: []string{"line 3", "server.listen"}},
 		{name: "type error has line and key", text: "[server]\nlisten = 2049\n", errs: []string{"line 2", "server.listen"}},

@@ -42,6 +42,10 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	ccfg.DefaultFileMode = cfg.Cache.DefaultFileMode.FileMode()
 	ccfg.DefaultDirMode = cfg.Cache.DefaultDirMode.FileMode()
 	ccfg.DefaultUID, ccfg.DefaultGID = cfg.Cache.DefaultUID, cfg.Cache.DefaultGID
+	ccfg.MaxBytes, ccfg.HighWater, ccfg.LowWater = int64(cfg.Cache.Size), cfg.Cache.HighWater, cfg.Cache.LowWater
+	ccfg.DirtyLimitBytes, ccfg.ReadAheadBytes = int64(cfg.Cache.DirtyLimit), int64(cfg.Cache.ReadAhead)
+	ccfg.FetchConcurrency, ccfg.UploadConcurrency = cfg.Cache.FetchConcurrency, cfg.Cache.UploadConcurrency
+	ccfg.DirTTL, ccfg.SyncInterval = time.Duration(cfg.Cache.DirTTL), time.Duration(cfg.Cache.SyncInterval)
 	ccfg.Logger = logger.With("component", "cache")
 	c, err := cache.New(ctx, ccfg)
 	if err != nil {
