@@ -15,38 +15,46 @@ import (
 	"github.com/willscott/go-nfs-client/nfs/rpc"
 	"github.com/willscott/go-nfs-client/nfs/xdr"
 
+	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/posix"
+	"github.com/filegate/filegate/backend/retry"
+	"github.com/filegate/filegate/backend/s3"
+	"github.com/filegate/filegate/backend/s3/s3test"
 	"github.com/filegate/filegate/cache"
 )
 
 // env is one gateway served over TCP on 127.0.0.1 from a cache over a
-// posix store, both in temporary directories that survive restart.
+// store: a posix store in a temporary directory, or (withS3) a bucket of
+// the shared versitygw server. Both survive restart.
 type env struct {
 	t        testing.TB
 	cacheDir string
 	storeDir string
+	s3cfg    *s3.Config        // the S3 backend's, if set
 	wrap     func(nodes) nodes // fault injection, if set
 	timeout  time.Duration     // OpTimeout, if set
 
-	store  *posix.Store
-	cache  *cache.Cache
-	srv    *Server
-	served chan error
-	addr   *net.TCPAddr
-	client *rpc.Client
-	target *nfsc.Target
-	rootFH []byte
+	store      backend.Store
+	closeStore func() error
+	cache      *cache.Cache
+	srv        *Server
+	served     chan error
+	addr       *net.TCPAddr
+	client     *rpc.Client
+	target     *nfsc.Target
+	rootFH     []byte
 }
 
 // newEnv starts an env and stops it at the end of the test, checking
 // that every file it opened is closed again. opts adjust it before start.
 func newEnv(t testing.TB, opts ...func(*env)) *env {
 	t.Helper()
-	fds := openFDs(t)
 	e := &env{t: t, cacheDir: t.TempDir(), storeDir: t.TempDir()}
 	for _, o := range opts {
 		o(e)
 	}
+	// After the options: the shared S3 server they may start lives on.
+	fds := openFDs(t)
 	t.Cleanup(func() {
 		e.stop()
 		checkFDs(t, fds)
@@ -68,12 +76,30 @@ func (e *env) start() {
 	t := e.t
 	t.Helper()
 	var err error
-	pc := posix.DefaultConfig()
-	pc.Root = e.storeDir
-	if e.store, err = posix.New(pc); err != nil {
-		t.Fatal(err)
-	}
 	cc := cache.DefaultConfig()
+	if e.s3cfg != nil {
+		s, err := s3.New(context.Background(), *e.s3cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// As `filegate serve` composes it: the store behind the one
+		// retry layer.
+		if e.store, err = retry.New(s, retry.DefaultConfig()); err != nil {
+			t.Fatal(err)
+		}
+		e.closeStore = s.Close
+		// Upload at once, so the tests exercise the bucket, not only
+		// the cache.
+		cc.UploadDelay = 0
+	} else {
+		pc := posix.DefaultConfig()
+		pc.Root = e.storeDir
+		ps, err := posix.New(pc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.store, e.closeStore = ps, ps.Close
+	}
 	cc.Dir, cc.Store, cc.Logger = e.cacheDir, e.store, testLogger()
 	if e.cache, err = cache.New(context.Background(), cc); err != nil {
 		t.Fatal(err)
@@ -134,13 +160,51 @@ func (e *env) stop() {
 	if err := <-e.served; err != nil {
 		e.t.Errorf("serve: %v", err)
 	}
+	if e.s3cfg != nil {
+		// Every change must reach the bucket: a change S3 refused would
+		// hang here, or show in the stats.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := e.cache.Flush(ctx); err != nil {
+			e.t.Errorf("flush to S3: %v (stats %+v)", err, e.cache.Stats())
+		}
+		cancel()
+		if st := e.cache.Stats(); st.UploadErrors != 0 {
+			e.t.Errorf("%d failed uploads to S3; last: %s", st.UploadErrors, st.LastError)
+		}
+	}
 	if err := e.cache.Close(); err != nil {
 		e.t.Errorf("cache close: %v", err)
 	}
-	if err := e.store.Close(); err != nil {
+	if err := e.closeStore(); err != nil {
 		e.t.Errorf("store close: %v", err)
 	}
 	e.srv = nil
+}
+
+// withS3 makes the env's backend a fresh bucket of the shared versitygw
+// server (see s3test), so the test runs against a real S3 server.
+func withS3(e *env) {
+	cfg := s3test.Shared(e.t).NewBucket(e.t)
+	// The smallest parts, so a few MiB exercise multipart uploads.
+	cfg.PartSize = s3.MinPartSize
+	e.s3cfg = &cfg
+}
+
+// backends are the stores the end-to-end tests run on.
+var backends = []struct {
+	name string
+	opt  func(*env)
+}{
+	{"posix", func(*env) {}},
+	{"s3", withS3},
+}
+
+// forEachBackend runs fn as a subtest per backend; fn passes the option
+// it gets to newEnv.
+func forEachBackend(t *testing.T, fn func(t *testing.T, backend func(*env))) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { fn(t, b.opt) })
+	}
 }
 
 // restart stops the server and the cache and opens both again on the

@@ -15,8 +15,10 @@ import (
 	"github.com/filegate/filegate/cache"
 )
 
-func TestCreateWriteRead(t *testing.T) {
-	e := newEnv(t)
+func TestCreateWriteRead(t *testing.T) { forEachBackend(t, testCreateWriteRead) }
+
+func testCreateWriteRead(t *testing.T, backend func(*env)) {
+	e := newEnv(t, backend)
 	want := bytes.Repeat([]byte("filegate "), 100_000) // 900 KB: several WRITEs
 	e.writeFile("a.txt", want)
 	if got := e.readFile("a.txt"); !bytes.Equal(got, want) {
@@ -49,8 +51,10 @@ func TestCreateWriteRead(t *testing.T) {
 	}
 }
 
-func TestAppendAndOverwrite(t *testing.T) {
-	e := newEnv(t)
+func TestAppendAndOverwrite(t *testing.T) { forEachBackend(t, testAppendAndOverwrite) }
+
+func testAppendAndOverwrite(t *testing.T, backend func(*env)) {
+	e := newEnv(t, backend)
 	e.writeFile("f", []byte("hello"))
 	f, err := e.target.OpenFile("f", 0o644)
 	if err != nil {
@@ -81,8 +85,10 @@ func TestAppendAndOverwrite(t *testing.T) {
 	}
 }
 
-func TestSetattr(t *testing.T) {
-	e := newEnv(t)
+func TestSetattr(t *testing.T) { forEachBackend(t, testSetattr) }
+
+func testSetattr(t *testing.T, backend func(*env)) {
+	e := newEnv(t, backend)
 	e.writeFile("f", []byte("0123456789"))
 	fh := e.lookupPath("f")
 	ctx := context.Background()
@@ -161,8 +167,10 @@ func TestSetattr(t *testing.T) {
 	})
 }
 
-func TestDirectories(t *testing.T) {
-	e := newEnv(t)
+func TestDirectories(t *testing.T) { forEachBackend(t, testDirectories) }
+
+func testDirectories(t *testing.T, backend func(*env)) {
+	e := newEnv(t, backend)
 	if _, err := e.target.Mkdir("d", 0o750); err != nil {
 		t.Fatal(err)
 	}
@@ -202,8 +210,10 @@ func TestDirectories(t *testing.T) {
 	}
 }
 
-func TestRename(t *testing.T) {
-	e := newEnv(t)
+func TestRename(t *testing.T) { forEachBackend(t, testRename) }
+
+func testRename(t *testing.T, backend func(*env)) {
+	e := newEnv(t, backend)
 	e.writeFile("a", []byte("A"))
 	e.writeFile("b", []byte("B"))
 	must(t, e.target.Rename("a", "c"))
@@ -247,8 +257,10 @@ func TestRename(t *testing.T) {
 	}
 }
 
-func TestSymlink(t *testing.T) {
-	e := newEnv(t)
+func TestSymlink(t *testing.T) { forEachBackend(t, testSymlink) }
+
+func testSymlink(t *testing.T, backend func(*env)) {
+	e := newEnv(t, backend)
 	e.writeFile("target", []byte("T"))
 	must(t, e.target.Symlink("target", "link"))
 	must(t, e.target.Symlink("/no/such/place", "dangling"))
@@ -279,8 +291,10 @@ func TestSymlink(t *testing.T) {
 	}
 }
 
-func TestHandleSurvivesRestart(t *testing.T) {
-	e := newEnv(t)
+func TestHandleSurvivesRestart(t *testing.T) { forEachBackend(t, testHandleSurvivesRestart) }
+
+func testHandleSurvivesRestart(t *testing.T, backend func(*env)) {
+	e := newEnv(t, backend)
 	if _, err := e.target.Mkdir("d", 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -309,8 +323,10 @@ func TestHandleSurvivesRestart(t *testing.T) {
 	}
 }
 
-func TestHandleSurvivesRename(t *testing.T) {
-	e := newEnv(t)
+func TestHandleSurvivesRename(t *testing.T) { forEachBackend(t, testHandleSurvivesRename) }
+
+func testHandleSurvivesRename(t *testing.T, backend func(*env)) {
+	e := newEnv(t, backend)
 	for _, d := range []string{"a", "a/b", "z"} {
 		if _, err := e.target.Mkdir(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -337,8 +353,10 @@ func TestHandleSurvivesRename(t *testing.T) {
 	}
 }
 
-func TestStaleHandles(t *testing.T) {
-	e := newEnv(t)
+func TestStaleHandles(t *testing.T) { forEachBackend(t, testStaleHandles) }
+
+func testStaleHandles(t *testing.T, backend func(*env)) {
+	e := newEnv(t, backend)
 	if _, err := e.target.Mkdir("d", 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -206,9 +206,11 @@ func TestReaddirLarge(t *testing.T) {
 
 // TestReaddirWhileChanging changes the directory between pages: every
 // entry present throughout is listed exactly once, and none twice.
-func TestReaddirWhileChanging(t *testing.T) {
+func TestReaddirWhileChanging(t *testing.T) { forEachBackend(t, testReaddirWhileChanging) }
+
+func testReaddirWhileChanging(t *testing.T, backend func(*env)) {
 	const n = 500
-	e := newEnv(t)
+	e := newEnv(t, backend)
 	dir := e.makeFiles("d", n)
 	fh := e.lookupPath("d")
 	ctx := context.Background()
@@ -243,8 +245,10 @@ func TestReaddirWhileChanging(t *testing.T) {
 
 // TestReaddirAttrsFresh checks that a listing served again from the
 // verifier cache (same names, so same verifier) reports current sizes.
-func TestReaddirAttrsFresh(t *testing.T) {
-	e := newEnv(t)
+func TestReaddirAttrsFresh(t *testing.T) { forEachBackend(t, testReaddirAttrsFresh) }
+
+func testReaddirAttrsFresh(t *testing.T, backend func(*env)) {
+	e := newEnv(t, backend)
 	e.makeFiles("d", 30)
 	fh := e.lookupPath("d")
 	sizeOf := func(name string) uint64 {

@@ -334,15 +334,18 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("s3: load AWS configuration (environment, ~/.aws/config, profile %q): %w", cfg.Profile, err)
 	}
-	// Freeze the client the chain configured, to hold the very pool the
-	// requests use and close it in Close.
+	// Take the transport the chain configured (custom CA included) into
+	// a client of our own, to hold the very pool the requests use and
+	// close it in Close: the SDK's frozen client hides it.
 	if b, ok := awsCfg.HTTPClient.(*awshttp.BuildableClient); ok {
-		awsCfg.HTTPClient = b.Freeze()
+		tr := b.GetTransport()
+		awsCfg.HTTPClient = &http.Client{Transport: tr, CheckRedirect: noRedirect}
+		s.http = tr
 	}
 	if cfg.HTTPClient != nil {
 		awsCfg.HTTPClient = cfg.HTTPClient
+		s.http = cfg.HTTPClient
 	}
-	s.http, _ = awsCfg.HTTPClient.(idleCloser)
 	if awsCfg.Region == "" {
 		awsCfg.Region = defaultRegion
 	}
@@ -396,6 +399,10 @@ func newHTTPClient(cfg Config) *awshttp.BuildableClient {
 }
 
 type idleCloser interface{ CloseIdleConnections() }
+
+// noRedirect hands a redirect to the SDK as the answer: S3 redirects
+// mean a wrong region or endpoint, which the SDK reports.
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // Close releases idle connections. The store must not be used after.
 func (s *Store) Close() error {

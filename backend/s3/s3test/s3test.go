@@ -17,7 +17,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -99,11 +101,13 @@ type Server struct {
 	dir      string
 	credFile string
 	cmd      *exec.Cmd
-	log      *os.File
-	client   *s3.Client
-	buckets  atomic.Int64
-	stopOnce sync.Once
-	exited   chan struct{}
+	logPath  string
+	// transport is the raw client's, closed with the server.
+	transport *http.Transport
+	client    *s3.Client
+	buckets   atomic.Int64
+	stopOnce  sync.Once
+	exited    chan struct{}
 }
 
 // StartServer starts versitygw on a free port of 127.0.0.1, serving the
@@ -152,12 +156,16 @@ func start(bin, dir, data, credFile string) (*Server, error) {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// If the test binary dies without cleaning up, the server goes too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		logf.Close()
+	err = cmd.Start()
+	// The server has its own copy; ours would count as a leaked file.
+	logf.Close()
+	if err != nil {
 		return nil, fmt.Errorf("s3test: start %s: %w", bin, err)
 	}
-	s := &Server{Endpoint: "http://" + addr, dir: dir, credFile: credFile, cmd: cmd, log: logf}
+	s := &Server{Endpoint: "http://" + addr, dir: dir, credFile: credFile, cmd: cmd, logPath: logf.Name()}
+	s.transport = http.DefaultTransport.(*http.Transport).Clone()
 	s.client = s3.New(s3.Options{
+		HTTPClient:   &http.Client{Transport: s.transport},
 		Region:       Region,
 		BaseEndpoint: aws.String(s.Endpoint),
 		UsePathStyle: true,
@@ -174,7 +182,6 @@ func start(bin, dir, data, credFile string) (*Server, error) {
 	for {
 		select {
 		case <-exited:
-			logf.Close()
 			tail, _ := os.ReadFile(logf.Name())
 			return nil, fmt.Errorf("s3test: versitygw exited at start: %s", lastLines(string(tail), 5))
 		default:
@@ -215,7 +222,8 @@ func (s *Server) Close() error {
 	s.stopOnce.Do(func() {
 		s.cmd.Process.Kill()
 		<-s.exited
-		s.log.Close()
+		// The SDK client's idle connections to the dead server.
+		s.transport.CloseIdleConnections()
 	})
 	return nil
 }
@@ -324,4 +332,43 @@ func StopShared() {
 		os.RemoveAll(shared.dir)
 		shared.dir = ""
 	}
+}
+
+// Object is an object as a plain S3 client sees it.
+type Object struct {
+	Body []byte
+	// Metadata is the user metadata, names without "x-amz-meta-", as
+	// the SDK returns them (lowercase).
+	Metadata map[string]string
+}
+
+// GetObject reads an object with a plain GetObject, as `aws s3 cp`
+// would, bypassing the store: what other tools see.
+func (s *Server) GetObject(ctx context.Context, bucket, key string) (Object, error) {
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		return Object{}, fmt.Errorf("s3test: get %s: %w", key, err)
+	}
+	defer out.Body.Close()
+	body, err := io.ReadAll(out.Body)
+	if err != nil {
+		return Object{}, fmt.Errorf("s3test: get %s: %w", key, err)
+	}
+	return Object{Body: body, Metadata: out.Metadata}, nil
+}
+
+// Keys lists every key of the bucket with a plain ListObjectsV2.
+func (s *Server) Keys(ctx context.Context, bucket string) ([]string, error) {
+	var keys []string
+	p := s3.NewListObjectsV2Paginator(s.client, &s3.ListObjectsV2Input{Bucket: &bucket})
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			return keys, fmt.Errorf("s3test: list %s: %w", bucket, err)
+		}
+		for _, o := range out.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+	}
+	return keys, nil
 }
