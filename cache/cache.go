@@ -194,7 +194,9 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, fmt.Errorf("cache: %s is in use by another filegate process", cfg.Dir)
 		}
-		return nil, fmt.Errorf("cache: open namespace database in %s: %w", cfg.Dir, err)
+		return nil, fmt.Errorf("cache: namespace database %s cannot be opened (%w); if it is damaged, move it away "+
+			"and filegate rebuilds the namespace from the backend (changes not yet uploaded would be lost)",
+			filepath.Join(cfg.Dir, "namespace.db"), err)
 	}
 	c := &Cache{
 		cfg: cfg, log: cfg.Logger, db: db, store: cfg.Store, dataDir: dataDir,

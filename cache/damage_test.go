@@ -1,0 +1,94 @@
+package cache
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/filegate/filegate/backend"
+		"github.com/filegate/filegate/backend/memstore"
+)
+
+func TestDamagedDatabaseIsAClearError(t *testing.T) {
+	dir := t.TempDir()
+	c := newTestCache(t, dir, memstore.New())
+	c.Close()
+	db := filepath.Join(dir, "namespace.db")
+	if err := os.WriteFile(db, []byte(strings.Repeat("garbage!", 2048)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.Dir, cfg.Store = dir, memstore.New()
+	_, err := New(context.Background(), cfg)
+	if err == nil || !strings.Contains(err.Error(), db) || !strings.Contains(err.Error(), "move it away") {
+		t.Fatalf("want a clear error naming %s, got %v", db, err)
+	}
+}
+
+// TestDirectoryRenameResumesAfterCrash interrupts the copy-and-delete
+// move of a directory in an object store midway, as a crash would, and
+// checks that the next start finishes it.
+func TestDirectoryRenameResumesAfterCrash(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	mem := memstore.New()
+	s := &copyLimit{Store: mem}
+	s.left.Store(-1)
+	c := newTestCache(t, dir, s)
+	d := mustMkdir(t, c, RootIno, "proj")
+	for _, name := range []string{"a", "b", "c", "d", "e"} {
+		f := mustCreate(t, c, d.Ino, name)
+		mustWrite(t, c, f.Ino, 0, "content of "+name)
+	}
+	flush(t, c)
+	// Three copies succeed, then the backend fails: the move is half
+	// done when the gateway stops.
+	s.left.Store(3)
+	if err := c.Rename(ctx, RootIno, "proj", RootIno, "moved"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for s.left.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	c.Close()
+	var before []string
+	mem.List(ctx, backend.ListOptions{}, func(o backend.ObjectInfo) error { before = append(before, o.Key); return nil })
+	if len(before) == 6 && before[0] == "proj/" {
+		t.Fatalf("the move had not started: %v", before)
+	}
+	s.left.Store(-1)
+	c2 := newTestCache(t, dir, s)
+	flush(t, c2)
+	var after []string
+	mem.List(ctx, backend.ListOptions{}, func(o backend.ObjectInfo) error { after = append(after, o.Key); return nil })
+	want := "moved/ moved/a moved/b moved/c moved/d moved/e"
+	if strings.Join(after, " ") != want {
+		t.Fatalf("after restart the backend holds %v (before: %v), want %s", after, before, want)
+	}
+	for _, name := range []string{"a", "e"} {
+		if got := storeBody(t, mem, "moved/"+name); got != "content of "+name {
+			t.Fatalf("moved/%s = %q", name, got)
+		}
+	}
+}
+
+// copyLimit lets left Copy calls through, then fails the rest, until
+// left is set negative (no limit).
+type copyLimit struct {
+	backend.Store
+	left atomic.Int64
+}
+
+func (s *copyLimit) Copy(ctx context.Context, src, dst string, attrs *backend.Attrs) (backend.ObjectInfo, error) {
+	if s.left.Load() >= 0 && s.left.Add(-1) < 0 {
+		s.left.Store(0)
+		return backend.ObjectInfo{}, syscall.ECONNRESET
+	}
+	return s.Store.Copy(ctx, src, dst, attrs)
+}
