@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/backend"
-		"github.com/filegate/filegate/backend/memstore"
+	"github.com/filegate/filegate/backend/memstore"
 )
 
 func TestDamagedDatabaseIsAClearError(t *testing.T) {
