@@ -23,7 +23,7 @@ help:
 	@echo 'make build    build $(BIN)'
 	@echo 'make run      build, then run $(BIN) serve $$ARGS (defaults: 127.0.0.1:2049, ./filegate-data)'
 	@echo 'make test     the whole test suite: ./.ci/test (gofmt, vet, go test -race, kernel NFS client)'
-	@echo 'make bench    Go benchmarks (-count=$(BENCH_COUNT), for benchstat) and cmd/filegate-bench if present'
+	@echo 'make bench    Go benchmarks (-count=$(BENCH_COUNT), for benchstat), cmd/filegate-bench, and its s3 suite if versitygw is installed'
 	@echo 'make lint     gofmt check and go vet'
 	@echo 'make install  binary to $(BINDIR), unit to $(UNITDIR), example config to $(CONFDIR)/filegate.toml if absent'
 	@echo 'make clean    remove bin/'
@@ -40,6 +40,8 @@ test:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=$(BENCH_COUNT) ./...
 	if test -d cmd/filegate-bench; then $(GO) run ./cmd/filegate-bench; fi
+	# The S3 store beside raw SDK calls on versitygw, when it is installed.
+	if test -f cmd/filegate-bench/s3.go; then $(GO) run ./cmd/filegate-bench -suite s3 -skip-missing; fi
 
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -3,14 +3,19 @@
 // in the same run, so the ratio means something on a noisy machine.
 //
 //	filegate-bench [-rounds 5] [-files 300] [-mib 64] [-dir DIR]
+//	filegate-bench -suite s3 [-rounds 5] [-dir DIR] [-skip-missing]
 //
 // It starts a gateway in-process on 127.0.0.1 (cache and POSIX backend
 // in temporary folders under -dir) and prints a Markdown table of
 // medians over the rounds.
+//
+// The s3 suite starts versitygw (see backend/s3/s3test) and compares the
+// S3 store's PUT and GET throughput with raw SDK calls on the same server.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -25,6 +30,8 @@ func main() {
 	mib := flag.Int("mib", 64, "MiB per sequential write/read round")
 	dir := flag.String("dir", "", "folder for temporary data (default: the system temp folder)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	suite := flag.String("suite", "nfs", `"nfs" (the gateway beside the bare disk) or "s3" (the S3 store beside raw SDK calls, on versitygw)`)
+	skipMissing := flag.Bool("skip-missing", false, "with -suite s3: exit 0 with a note when versitygw is not installed")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -37,7 +44,20 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*rounds, *files, *mib, *dir); err != nil {
+	var err error
+	switch *suite {
+	case "nfs":
+		err = run(*rounds, *files, *mib, *dir)
+	case "s3":
+		err = runS3(*rounds, *dir)
+		if errors.Is(err, errNoServer) && *skipMissing {
+			fmt.Println("filegate-bench -suite s3: skipped:", err)
+			err = nil
+		}
+	default:
+		err = fmt.Errorf("unknown suite %q (want nfs or s3)", *suite)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "filegate-bench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
