@@ -33,6 +33,10 @@ func (s *Server) Raw(conns int) *Raw {
 		BaseEndpoint: aws.String(s.Endpoint),
 		UsePathStyle: true,
 		Credentials:  credentials.NewStaticCredentialsProvider(AccessKey, SecretKey, ""),
+		// The defaults of config.LoadDefaultConfig, which a bare
+		// s3.Options leaves unset (and so skips validating GET bodies).
+		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenSupported,
+		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenSupported,
 	})}
 }
 
