@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -165,6 +166,8 @@ type Cache struct {
 
 	lruMu sync.Mutex
 	usage usage
+	// maxBytes, highMark, lowMark and dirtyLimit change on reload.
+	maxBytes, highMark, lowMark, dirtyLimit atomic.Int64
 
 	dataMu    [64]sync.Mutex
 	raSlots   chan struct{}
@@ -206,6 +209,8 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		idle: make(chan struct{}), kick: make(chan struct{}, 1), evictKick: make(chan struct{}, 1),
 		raSlots: make(chan struct{}, cfg.FetchConcurrency),
 	}
+	c.setMarks(cfg.MaxBytes, cfg.HighWater, cfg.LowWater)
+	c.dirtyLimit.Store(cfg.DirtyLimitBytes)
 	if err := c.init(); err != nil {
 		db.Close()
 		return nil, err

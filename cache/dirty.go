@@ -49,16 +49,17 @@ func (c *Cache) DirtyBytes() int64 {
 // when no other file is dirty, so a file bigger than the limit can still
 // be written (the cache disk then bounds it).
 func (c *Cache) admitDirty(ino Ino, newSize int64) error {
-	if c.cfg.DirtyLimitBytes <= 0 {
+	limit := c.dirtyLimit.Load()
+	if limit <= 0 {
 		return nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cur := c.dirtySizes[ino]
 	others := c.dirtyTotal - cur
-	if newSize <= cur || others == 0 || others+newSize <= c.cfg.DirtyLimitBytes {
+	if newSize <= cur || others == 0 || others+newSize <= limit {
 		return nil
 	}
 	c.stats.dirtyRefusals.Add(1)
-	return fmt.Errorf("cache: %d bytes await upload, limit %d: %w", c.dirtyTotal, c.cfg.DirtyLimitBytes, syscall.ENOSPC)
+	return fmt.Errorf("cache: %d bytes await upload, limit %d: %w", c.dirtyTotal, limit, syscall.ENOSPC)
 }

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"time"
 
@@ -57,8 +58,16 @@ func (c *Cache) UsedBytes() int64 {
 	return c.usage.used
 }
 
-func (c *Cache) highBytes() int64 { return int64(float64(c.cfg.MaxBytes) * c.cfg.HighWater) }
-func (c *Cache) lowBytes() int64  { return int64(float64(c.cfg.MaxBytes) * c.cfg.LowWater) }
+func (c *Cache) highBytes() int64 { return c.highMark.Load() }
+func (c *Cache) lowBytes() int64  { return c.lowMark.Load() }
+
+// setMarks sets the size and the watermarks in bytes; they change while
+// running, so they live in atomics rather than in cfg.
+func (c *Cache) setMarks(maxBytes int64, high, low float64) {
+	c.maxBytes.Store(maxBytes)
+	c.highMark.Store(int64(float64(maxBytes) * high))
+	c.lowMark.Store(int64(float64(maxBytes) * low))
+}
 
 func (c *Cache) kickEvict() {
 	select {
@@ -134,4 +143,26 @@ func (c *Cache) evict(ino Ino) error {
 	c.unaccount(ino)
 	c.stats.evictions.Add(1)
 	return c.files.remove(ino)
+}
+
+// SetSize changes the cache size and watermarks while running (a config
+// reload); a smaller size starts eviction at once.
+func (c *Cache) SetSize(maxBytes int64, high, low float64) error {
+	next := c.cfg
+	next.MaxBytes, next.HighWater, next.LowWater = maxBytes, high, low
+	if err := next.Validate(); err != nil {
+		return err
+	}
+	c.setMarks(maxBytes, high, low)
+	c.kickEvict()
+	return nil
+}
+
+// SetDirtyLimit changes the dirty limit while running; 0 means none.
+func (c *Cache) SetDirtyLimit(bytes int64) error {
+	if bytes < 0 {
+		return fmt.Errorf("cache: dirty limit %d is negative", bytes)
+	}
+	c.dirtyLimit.Store(bytes)
+	return nil
 }

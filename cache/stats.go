@@ -33,6 +33,7 @@ type Stats struct {
 	// DataSyncs counts fsyncs of data files.
 	DataSyncs                       int64
 	UsedBytes, MaxBytes, DirtyBytes int64
+	DirtyLimitBytes                 int64
 	DirtyFiles                      int
 	JournalOps                      int
 	LastError                       string
@@ -63,7 +64,7 @@ func (c *Cache) Stats() Stats {
 		Conflicts: c.stats.conflicts.Load(), DataSyncs: c.stats.fsyncs.Load(),
 		Misses: c.stats.misses.Load(), MissBytes: c.stats.missBytes.Load(),
 		Evictions: c.stats.evictions.Load(), DirtyRefusals: c.stats.dirtyRefusals.Load(),
-		UsedBytes: c.UsedBytes(), MaxBytes: c.cfg.MaxBytes, DirtyBytes: c.DirtyBytes(),
+		UsedBytes: c.UsedBytes(), MaxBytes: c.maxBytes.Load(), DirtyBytes: c.DirtyBytes(), DirtyLimitBytes: c.dirtyLimit.Load(),
 	}
 	_ = c.view(func(t *txn) error {
 		s.DirtyFiles = t.dirty.Stats().KeyN
