@@ -4,9 +4,13 @@
 #   test/knfs/run.sh [-k] [SCENARIO...]      (default: every scenario)
 #
 # Scenarios:
-#   smoke    ../shared/tools/knfs/guest/smoke.sh: 24 POSIX checks.
-#   survive  test/knfs/guest/survive.sh: open files, cwd and handles survive
-#            a SIGKILL and restart of the server, and renames.
+#   smoke       ../shared/tools/knfs/guest/smoke.sh: 24 POSIX checks.
+#   survive     test/knfs/guest/survive.sh: open files, cwd and handles
+#               survive a SIGKILL and restart of the server, and renames.
+#   smoke-s3, survive-s3
+#               the same with an S3 backend: a versitygw server with a
+#               fresh bucket (test/knfs/s3server) and a config file with
+#               [backend] type = "s3", uploading after 200 ms.
 #
 # For each scenario it starts `bin/filegate serve --listen 127.0.0.1:PORT
 # --state DIR` on a free port with a fresh state directory, waits until the
@@ -28,8 +32,10 @@
 #   KNFS_CACHE     VM artefacts cache, passed on to kernel-nfs-run.sh
 #   KNFS_TIMEOUT   time limit per VM in seconds (default 300)
 #   FILEGATE_BIN   server binary to test (default: build bin/filegate)
-#   FILEGATE_TEST_NO_SKIP=1  fail, rather than skip, when qemu or the
-#                  knfs tool is missing (CI sets it)
+#   FILEGATE_VERSITYGW  versitygw binary for the -s3 scenarios (default:
+#                  PATH, $(go env GOPATH)/bin, ~/.cache/filegate-tools/bin)
+#   FILEGATE_TEST_NO_SKIP=1  fail, rather than skip, when qemu, the knfs
+#                  tool or versitygw is missing (CI sets it)
 #
 # Exit status: 0 every scenario passed (or all skipped), 1 a scenario
 # failed, 2 usage. Logs (server, guest output, [knfs] lines) go to a
@@ -41,7 +47,7 @@ HERE=$ROOT/test/knfs
 KNFS_TOOL=${KNFS_TOOL:-$ROOT/../shared/tools/knfs/kernel-nfs-run.sh}
 TIMEOUT=${KNFS_TIMEOUT:-300}
 KNOWN_FILE=$HERE/known-failures.txt
-ALL_SCENARIOS=(smoke survive)
+ALL_SCENARIOS=(smoke survive smoke-s3 survive-s3)
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 say() { echo "knfs: $*"; }
@@ -90,6 +96,8 @@ is_known() { local k; for k in ${KNOWN[@]+"${KNOWN[@]}"}; do [ "$k" = "$1" ] && 
 
 LOGDIR=$(mktemp -d "${TMPDIR:-/tmp}/filegate-knfs.XXXXXX")
 SERVER_PID=
+SERVER_CONFIG= # --config file of the scenario, if any
+S3_PID=
 VM_PID=
 FAILURES=0
 
@@ -117,10 +125,18 @@ stop_vm() {
   VM_PID=
 }
 
+stop_s3() {
+  [ -n "$S3_PID" ] || return 0
+  kill -TERM "$S3_PID" 2>/dev/null || true
+  wait "$S3_PID" 2>/dev/null || true
+  S3_PID=
+}
+
 cleanup() {
   local rc=$?
   stop_vm
   stop_server TERM
+  stop_s3
   if [ "$KEEP" = 1 ] || [ "$FAILURES" != 0 ] || [ "$rc" != 0 ]; then
     say "logs kept in $LOGDIR"
   else
@@ -147,7 +163,9 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 start_server() { # port statedir logfile: start and wait (30 s) until it listens
   local port=$1 state=$2 log=$3 i rc
   echo "==== harness: starting server on 127.0.0.1:$port at $(date +%T.%N)" >>"$log"
-  "$BIN" serve --listen "127.0.0.1:$port" --state "$state" --log-level debug >>"$log" 2>&1 &
+  local config=()
+  if [ -n "$SERVER_CONFIG" ]; then config=(--config "$SERVER_CONFIG"); fi
+  "$BIN" serve ${config[@]+"${config[@]}"} --listen "127.0.0.1:$port" --state "$state" --log-level debug >>"$log" 2>&1 &
   SERVER_PID=$!
   for ((i = 0; i < 300; i++)); do
     if ! kill -0 "$SERVER_PID" 2>/dev/null; then
@@ -189,18 +207,45 @@ dump_logs() { # dir
     say "---- $1/guest.out (guest script output)"
     sed 's/^/  | /' "$1/guest.out"
   fi
-  for f in knfs.log harness.log server.log; do
+  for f in knfs.log harness.log server.log s3server.log; do
     [ -s "$1/$f" ] || continue
     say "---- tail of $1/$f"
     tail -n 40 "$1/$f" | sed 's/^/  | /'
   done
 }
 
-run_scenario() { # name guest-script share(0|1)
-  local name=$1 script=$2 share=$3
+# start_s3 dir: start versitygw with a fresh bucket (test/knfs/s3server),
+# wait (30 s) for the config and credentials it writes, and use them.
+start_s3() {
+  local dir=$1 i
+  "$S3SERVER" -dir "$dir/s3" -config "$dir/filegate.toml" -env "$dir/s3.env" >"$dir/s3server.log" 2>&1 &
+  S3_PID=$!
+  for ((i = 0; i < 300; i++)); do
+    if [ -e "$dir/filegate.toml" ]; then
+      # shellcheck disable=SC1091
+      . "$dir/s3.env"
+      SERVER_CONFIG=$dir/filegate.toml
+      return 0
+    fi
+    kill -0 "$S3_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "versitygw did not start: $(tail -n 3 "$dir/s3server.log" | tr '\n' ' ')"
+  return 1
+}
+
+run_scenario() { # name guest-script share(0|1) backend(posix|s3)
+  local name=$1 script=$2 share=$3 backend=${4:-posix}
   local dir=$LOGDIR/$name port rc=0 restarts=0 died='' problems=()
   mkdir -p "$dir/state"
   : >"$dir/guest.out"
+  SERVER_CONFIG=
+  if [ "$backend" = s3 ] && ! start_s3 "$dir" >>"$dir/harness.log"; then
+    record FAIL "$name" "$(tail -n 1 "$dir/harness.log")"
+    say "$name: FAIL: $(tail -n 1 "$dir/harness.log")"
+    dump_logs "$dir"
+    return 0
+  fi
   port=$(free_port)
   local args=(-M -t "$TIMEOUT")
   if [ "$share" = 1 ]; then
@@ -247,6 +292,7 @@ run_scenario() { # name guest-script share(0|1)
   if [ -n "$VM_PID" ]; then wait "$VM_PID" || rc=$?; fi
   VM_PID=
   stop_server TERM
+  stop_s3
 
   # Verdict from the guest's own lines.
   local summary fails=() unexpected=() known_hit=() known_ok=() f k
@@ -289,10 +335,28 @@ run_scenario() { # name guest-script share(0|1)
   fi
 }
 
+# The -s3 scenarios need versitygw, and a helper built from this tree.
+case " ${SCENARIOS[*]} " in
+  *-s3" "*)
+    VGW=${FILEGATE_VERSITYGW:-}
+    if [ -z "$VGW" ]; then
+      for c in "$(command -v versitygw || true)" "$(go env GOPATH)/bin/versitygw" "${XDG_CACHE_HOME:-$HOME/.cache}/filegate-tools/bin/versitygw"; do
+        if [ -n "$c" ] && [ -x "$c" ]; then VGW=$c; break; fi
+      done
+    fi
+    [ -n "$VGW" ] && [ -x "$VGW" ] || skip "versitygw not found for the -s3 scenarios (go install github.com/versity/versitygw/cmd/versitygw@v1.8.0)"
+    export FILEGATE_VERSITYGW=$VGW
+    S3SERVER=$LOGDIR/s3server
+    (cd "$ROOT" && go build -o "$S3SERVER" ./test/knfs/s3server) || { say "FAIL: go build s3server"; FAILURES=1; exit 1; }
+    ;;
+esac
+
 for s in "${SCENARIOS[@]}"; do
   case $s in
     smoke) run_scenario smoke "$SMOKE" 0 ;;
     survive) run_scenario survive "$HERE/guest/survive.sh" 1 ;;
+    smoke-s3) run_scenario smoke-s3 "$SMOKE" 0 s3 ;;
+    survive-s3) run_scenario survive-s3 "$HERE/guest/survive.sh" 1 s3 ;;
   esac
 done
 
