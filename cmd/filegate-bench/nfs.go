@@ -12,6 +12,7 @@ import (
 	nfsc "github.com/willscott/go-nfs-client/nfs"
 	"github.com/willscott/go-nfs-client/nfs/rpc"
 
+	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/posix"
 	"github.com/filegate/filegate/cache"
 	"github.com/filegate/filegate/gateway"
@@ -26,17 +27,31 @@ type nfsTarget struct {
 	done   chan error
 }
 
+// startGateway serves a cache in tmp/cache over a POSIX backend in
+// tmp/backend.
 func startGateway(ctx context.Context, tmp string) (*nfsTarget, error) {
-	backendDir := filepath.Join(tmp, "backend")
-	if err := os.MkdirAll(backendDir, 0o755); err != nil {
-		return nil, err
-	}
-	store, err := posix.New(posix.Config{Root: backendDir})
+	store, err := posixStore(filepath.Join(tmp, "backend"))
 	if err != nil {
 		return nil, err
 	}
+	return startGatewayOn(ctx, filepath.Join(tmp, "cache"), store, nil)
+}
+
+func posixStore(dir string) (*posix.Store, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	return posix.New(posix.Config{Root: dir})
+}
+
+// startGatewayOn serves a cache in cacheDir over store; tune, if set,
+// adjusts the cache's configuration.
+func startGatewayOn(ctx context.Context, cacheDir string, store backend.Store, tune func(*cache.Config)) (*nfsTarget, error) {
 	ccfg := cache.DefaultConfig()
-	ccfg.Dir, ccfg.Store = filepath.Join(tmp, "cache"), store
+	ccfg.Dir, ccfg.Store = cacheDir, store
+	if tune != nil {
+		tune(&ccfg)
+	}
 	c, err := cache.New(ctx, ccfg)
 	if err != nil {
 		return nil, err
