@@ -38,4 +38,5 @@ require (
 	github.com/kr/text v0.2.0 // indirect
 	github.com/rasky/go-xdr v0.0.0-20170124162913-1a41d1a06c93 // indirect
 	github.com/rogpeppe/go-internal v1.14.1 // indirect
+	golang.org/x/time v0.16.0 // indirect
 )
