@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/filegate/filegate/backend/memstore"
+	"github.com/filegate/filegate/backend/posix"
 )
 
 // BenchmarkCreate measures one file create in the namespace database.
@@ -57,5 +59,45 @@ func BenchmarkReadHit(b *testing.B) {
 			b.Fatal(err)
 		}
 		off = (off + int64(len(buf))) % (16 << 20)
+	}
+}
+
+// BenchmarkColdRead measures a sequential read, in 1 MiB requests, of a
+// 64 MiB file the cache does not hold, from a POSIX backend.
+func BenchmarkColdRead(b *testing.B) {
+	ctx := context.Background()
+	store, err := posix.New(posix.Config{Root: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const size = 64 << 20
+	body := make([]byte, size)
+	if _, err := store.Put(ctx, "cold.bin", bytes.NewReader(body), size, nil); err != nil {
+		b.Fatal(err)
+	}
+	buf := make([]byte, 1<<20)
+	b.SetBytes(size)
+	b.ReportAllocs()
+	for b.Loop() {
+		b.StopTimer()
+		cfg := DefaultConfig()
+		cfg.Dir, cfg.Store = b.TempDir(), store
+		c, err := New(ctx, cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		a, err := c.Lookup(ctx, RootIno, "cold.bin")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		for off := int64(0); off < size; off += int64(len(buf)) {
+			if _, err := c.ReadAt(ctx, a.Ino, buf, off); err != nil && !errors.Is(err, io.EOF) {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		c.Close()
+		b.StartTimer()
 	}
 }

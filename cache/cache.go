@@ -159,6 +159,10 @@ type Cache struct {
 	failing map[string]Failure
 	// dirtySince is when each file turned dirty (since this start).
 	dirtySince map[Ino]time.Time
+	// fresh holds chunks fetched but not yet recorded in the database
+	// (see persistChunks); freshCount counts them.
+	fresh      map[Ino]bitmap
+	freshCount int64
 	// unsynced holds inodes committed but not yet fsynced (SyncInterval).
 	unsynced map[Ino]bool
 	// refreshing holds directories being listed again in the background.
@@ -169,9 +173,10 @@ type Cache struct {
 	// maxBytes, highMark, lowMark and dirtyLimit change on reload.
 	maxBytes, highMark, lowMark, dirtyLimit atomic.Int64
 
-	dataMu    [64]sync.Mutex
-	raSlots   chan struct{}
-	evictKick chan struct{}
+	dataMu      [64]sync.Mutex
+	raSlots     chan struct{}
+	evictKick   chan struct{}
+	persistKick chan struct{}
 
 	kick chan struct{}
 	// life is cancelled by Close; background fetches run under it.
@@ -205,7 +210,8 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		cfg: cfg, log: cfg.Logger, db: db, store: cfg.Store, dataDir: dataDir,
 		files: newFileTable(dataDir, 64), lastWrite: map[Ino]time.Time{}, queued: map[Ino]bool{},
 		dirtySizes: map[Ino]int64{}, nextRead: map[Ino]int64{}, refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{},
-		failing: map[string]Failure{}, dirtySince: map[Ino]time.Time{}, usage: newUsage(),
+		failing: map[string]Failure{}, dirtySince: map[Ino]time.Time{}, fresh: map[Ino]bitmap{},
+		persistKick: make(chan struct{}, 1), usage: newUsage(),
 		idle: make(chan struct{}), kick: make(chan struct{}, 1), evictKick: make(chan struct{}, 1),
 		raSlots: make(chan struct{}, cfg.FetchConcurrency),
 	}
@@ -220,10 +226,11 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		return nil, err
 	}
 	c.life, c.stop = context.WithCancel(context.WithoutCancel(ctx))
-	c.wg.Add(3)
+	c.wg.Add(4)
 	go c.runJournal(c.life)
 	go c.runScanner(c.life)
 	go c.runEvictor(c.life)
+	go c.runPersister(c.life)
 	if cfg.SyncInterval > 0 {
 		c.wg.Add(1)
 		go c.runSyncer(c.life)

@@ -253,3 +253,31 @@ func TestSyncPolicy(t *testing.T) {
 		})
 	}
 }
+
+func TestFetchedChunksSurviveRestart(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s := memstore.New()
+	body := randBytes(4*chunkSize, 9)
+	putObject(t, s, "f.bin", body)
+	c := newSizedCache(t, dir, s, func(cfg *Config) { cfg.ReadAheadBytes = 0 })
+	a, _ := c.Lookup(ctx, RootIno, "f.bin")
+	buf := make([]byte, 10)
+	if _, err := c.ReadAt(ctx, a.Ino, buf, 2*chunkSize); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	c2 := newSizedCache(t, dir, s, func(cfg *Config) { cfg.ReadAheadBytes = 0 })
+	if _, err := c2.ReadAt(ctx, a.Ino, buf, 2*chunkSize); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(buf, body[2*chunkSize:2*chunkSize+10]) {
+		t.Fatal("wrong bytes after restart")
+	}
+	if got := c2.Stats().RemoteReadBytes; got != 0 {
+		t.Fatalf("fetched %d bytes again after restart", got)
+	}
+	if used := c2.UsedBytes(); used != chunkSize {
+		t.Fatalf("accounted %d bytes, want one chunk", used)
+	}
+}

@@ -27,7 +27,7 @@ func (c *Cache) ReadAt(ctx context.Context, ino Ino, p []byte, off int64) (int, 
 		if n, err = t.get(ino); err != nil || n.has(flagLocal) || off >= n.size {
 			return err
 		}
-		b := t.chunks(ino)
+		b := c.present(t, ino)
 		first, last := chunkRange(off, min(off+int64(len(p)), n.size))
 		for i := first; i <= last; i++ {
 			hit = hit && b.has(i)
@@ -234,9 +234,13 @@ func (c *Cache) markLocal(ino Ino) error {
 	})
 }
 
-// makeLocal fetches whatever part of ino's content the cache lacks.
+// makeLocal fetches whatever part of ino's content the cache lacks and
+// records it, so the file is wholly local before it is written.
 func (c *Cache) makeLocal(ctx context.Context, ino Ino) error {
-	return c.ensureRange(ctx, ino, 0, math.MaxInt64)
+	if err := c.ensureRange(ctx, ino, 0, math.MaxInt64); err != nil {
+		return err
+	}
+	return c.persistChunks(ino)
 }
 
 // fetchSymlink reads a symlink's target from the backend and keeps it.

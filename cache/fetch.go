@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"syscall"
+	"time"
 
 	"golang.org/x/sync/errgroup"
 )
@@ -16,9 +18,10 @@ var chunkBufs = sync.Pool{New: func() any { b := make([]byte, chunkSize); return
 
 // ensureRange makes bytes [off, end) of ino's content local, fetching the
 // missing chunks from the backend in parallel. Concurrent callers share
-// the fetch of a chunk. Fetched data is synced before the chunk is
-// recorded as present, so a crash never leaves a chunk marked present
-// that is not on disk.
+// the fetch of a chunk. New chunks are marked present in memory at once
+// and in the database only after their data is synced (persistChunks),
+// so a crash never leaves a chunk marked present that is not on disk: at
+// worst it is fetched again.
 func (c *Cache) ensureRange(ctx context.Context, ino Ino, off, end int64) error {
 	c.files.pin(ino)
 	defer c.files.unpin(ino)
@@ -34,7 +37,7 @@ func (c *Cache) ensureRange(ctx context.Context, ino Ino, off, end int64) error 
 		local, size = n.has(flagLocal), n.size
 		if !local {
 			key, err = t.key(n)
-			have = t.chunks(ino)
+			have = c.present(t, ino)
 		}
 		return err
 	})
@@ -68,18 +71,108 @@ func (c *Cache) ensureRange(ctx context.Context, ino Ino, off, end int64) error 
 	if err := g.Wait(); err != nil {
 		return err
 	}
+	c.mu.Lock()
+	b := c.fresh[ino]
+	for _, i := range missing {
+		b.set(i)
+	}
+	c.fresh[ino] = b
+	c.freshCount += int64(len(missing))
+	many := c.freshCount >= freshLimit
+	c.mu.Unlock()
+	if many {
+		c.kickPersist()
+	}
+	var pb bitmap
+	_ = c.view(func(t *txn) error { pb = c.present(t, ino); return nil })
+	c.account(ino, min(pb.count(chunkCount(size))*chunkSize, size))
+	return nil
+}
+
+// freshLimit is how many fetched chunks may wait for persistChunks
+// before it runs early.
+const freshLimit = 256
+
+// present returns the chunks of ino known present: recorded in the
+// database, or fetched and not yet recorded.
+func (c *Cache) present(t *txn, ino Ino) bitmap {
+	b := t.chunks(ino)
+	c.mu.Lock()
+	for i, x := range c.fresh[ino] {
+		for len(b) <= i {
+			b = append(b, 0)
+		}
+		b[i] |= x
+	}
+	c.mu.Unlock()
+	return b
+}
+
+func (c *Cache) kickPersist() {
+	select {
+	case c.persistKick <- struct{}{}:
+	default:
+	}
+}
+
+// runPersister records fetched chunks in the database in batches: one
+// fsync of a data file and one transaction for many chunks, instead of
+// one each.
+func (c *Cache) runPersister(ctx context.Context) {
+	defer c.wg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			c.persistAll()
+			return
+		case <-t.C:
+		case <-c.persistKick:
+		}
+		c.guard("persist", c.persistAll)
+	}
+}
+
+func (c *Cache) persistAll() {
+	c.mu.Lock()
+	inos := make([]Ino, 0, len(c.fresh))
+	for ino := range c.fresh {
+		inos = append(inos, ino)
+	}
+	c.mu.Unlock()
+	for _, ino := range inos {
+		if err := c.persistChunks(ino); err != nil && !errors.Is(err, syscall.ESTALE) {
+			c.log.Warn("record fetched chunks", "op", "persist", "err", err)
+		}
+	}
+}
+
+// persistChunks syncs ino's data file and records the chunks fetched
+// into it so far; a file whose chunks are all present becomes local.
+func (c *Cache) persistChunks(ino Ino) error {
+	c.files.pin(ino)
+	defer c.files.unpin(ino)
+	c.mu.Lock()
+	snap := append(bitmap(nil), c.fresh[ino]...)
+	c.mu.Unlock()
+	if len(snap) == 0 {
+		return nil
+	}
 	if err := c.syncData(ino); err != nil {
 		return err
 	}
-	var accounted int64 = -1
-	err = c.update(func(t *txn) error {
+	err := c.update(func(t *txn) error {
 		n, err := t.get(ino)
 		if err != nil || n.has(flagLocal) {
 			return err
 		}
 		b := t.chunks(ino)
-		for _, i := range missing {
-			b.set(i)
+		for i, x := range snap {
+			for len(b) <= i {
+				b = append(b, 0)
+			}
+			b[i] |= x
 		}
 		if b.full(chunkCount(n.size)) {
 			n.flags |= flagLocal
@@ -88,13 +181,40 @@ func (c *Cache) ensureRange(ctx context.Context, ino Ino, off, end int64) error 
 				return err
 			}
 		}
-		accounted = localBytes(n, b)
 		return t.putChunks(ino, b)
 	})
-	if err == nil && accounted >= 0 {
-		c.account(ino, accounted)
+	if err != nil && !errors.Is(err, syscall.ESTALE) {
+		return err
 	}
+	c.mu.Lock()
+	if cur := c.fresh[ino]; cur != nil {
+		left := 0
+		for i := range cur {
+			if i < len(snap) {
+				cur[i] &^= snap[i]
+			}
+			if cur[i] != 0 {
+				left++
+			}
+		}
+		c.freshCount -= bitmap(snap).count(int64(len(snap)) * 8)
+		if left == 0 {
+			delete(c.fresh, ino)
+		}
+	}
+	c.mu.Unlock()
 	return err
+}
+
+// dropFresh forgets fetched chunks not yet recorded, when ino's local
+// content goes away.
+func (c *Cache) dropFresh(ino Ino) {
+	c.mu.Lock()
+	if b, ok := c.fresh[ino]; ok {
+		c.freshCount -= b.count(int64(len(b)) * 8)
+		delete(c.fresh, ino)
+	}
+	c.mu.Unlock()
 }
 
 // fetchChunk reads chunk i of key from the backend into ino's data file,
@@ -132,7 +252,7 @@ func (c *Cache) fetchChunk(ctx context.Context, ino Ino, key string, size, i int
 		if err != nil {
 			return err
 		}
-		skip = n.has(flagLocal) || t.chunks(ino).has(i)
+		skip = n.has(flagLocal) || c.present(t, ino).has(i)
 		return nil
 	})
 	if err != nil || skip {

@@ -140,6 +140,7 @@ func (c *Cache) evict(ino Ino) error {
 	if err != nil || !evicted {
 		return err
 	}
+	c.dropFresh(ino)
 	c.unaccount(ino)
 	c.stats.evictions.Add(1)
 	return c.files.remove(ino)

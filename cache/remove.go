@@ -190,6 +190,7 @@ func (c *Cache) forget(ino Ino) {
 	delete(c.nextRead, ino)
 	c.mu.Unlock()
 	c.unaccount(ino)
+	c.dropFresh(ino)
 	if err := c.files.remove(ino); err != nil {
 		c.log.Warn("remove data file", "op", "remove", "err", err)
 	}
