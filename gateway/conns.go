@@ -24,10 +24,11 @@ type conns struct {
 	closed    bool
 	listeners map[*listener]struct{}
 	live      map[*conn]struct{}
+	rpc       *rpcStats // counts the RPCs of every connection
 }
 
 func newConns() *conns {
-	return &conns{listeners: map[*listener]struct{}{}, live: map[*conn]struct{}{}}
+	return &conns{listeners: map[*listener]struct{}{}, live: map[*conn]struct{}{}, rpc: new(rpcStats)}
 }
 
 // listen wraps l so its connections are tracked; false after close.
@@ -118,7 +119,7 @@ func (l *listener) Accept() (net.Conn, error) {
 		time.Sleep(delay)
 		delay = min(2*delay, time.Second)
 	}
-	c := &conn{Conn: nc, cs: l.cs, since: time.Now()}
+	c := &conn{Conn: nc, cs: l.cs, since: time.Now(), tap: newRPCTap(l.cs.rpc)}
 	l.cs.mu.Lock()
 	closed := l.cs.closed
 	if !closed {
@@ -152,10 +153,14 @@ type conn struct {
 	cs    *conns
 	since time.Time
 	once  sync.Once
+	tap   *rpcTap // times the RPCs from copies of the bytes (rpcstats.go)
 }
 
 func (c *conn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.tap.read(p[:n])
+	}
 	if err != nil {
 		c.Close()
 	}
@@ -164,6 +169,9 @@ func (c *conn) Read(p []byte) (int, error) {
 
 func (c *conn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
+	if n > 0 {
+		c.tap.wrote(p[:n])
+	}
 	if err != nil {
 		c.Close()
 	}
