@@ -118,15 +118,15 @@ func (s *Server) RPCStats() []ProcStats { return s.conns.rpc.snapshot() }
 // it piecewise, and hands each record's first headerLen bytes (fewer if
 // the record is shorter) to onRecord.
 type recordParser struct {
-	hdr     [4]byte
-	hdrN    int    // bytes of the fragment header collected
-	remain  uint32 // bytes left in the current fragment
-	inFrag  bool   // a fragment header was read and its body is running
-	last    bool   // the current fragment ends the record
-	head    [headerLen]byte
-	headN   int
-	handed  bool // onRecord was called for this record
-	records int  // records seen, for tests
+	hdr      [4]byte
+	hdrN     int    // bytes of the fragment header collected
+	remain   uint32 // bytes left in the current fragment
+	inFrag   bool   // a fragment header was read and its body is running
+	last     bool   // the current fragment ends the record
+	head     [headerLen]byte
+	headN    int
+	handed   bool // onRecord was called for this record
+	records  int  // records seen, for tests
 	onRecord func(head []byte)
 }
 
