@@ -16,6 +16,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/filegate/filegate/backend/limit"
 	"github.com/filegate/filegate/backend/s3"
 	"github.com/filegate/filegate/cache"
 )
@@ -35,6 +36,29 @@ type Config struct {
 	Backend BackendConfig `toml:"backend"`
 	Cache   CacheConfig   `toml:"cache"`
 	Log     LogConfig     `toml:"log"`
+	Metrics MetricsConfig `toml:"metrics"`
+	// Limits is the bandwidth schedule, [[limits]] tables; the first
+	// rule matching the gateway's local time applies, none: no limit.
+	Limits []LimitConfig `toml:"limits"`
+}
+
+// MetricsConfig is the [metrics] table.
+type MetricsConfig struct {
+	// Listen is the HOST:PORT of the Prometheus endpoint (/metrics);
+	// empty: off.
+	Listen string `toml:"listen"`
+}
+
+// LimitConfig is one [[limits]] table: a bandwidth rule.
+type LimitConfig struct {
+	// Days such as "mon-fri" or "sat,sun"; empty: every day.
+	Days string `toml:"days"`
+	// Hours such as "08:00-18:00" (local time; "22:00-06:00" crosses
+	// midnight); empty: all day.
+	Hours string `toml:"hours"`
+	// Upload and Download are bytes per second; "0": no limit.
+	Upload   Size `toml:"upload"`
+	Download Size `toml:"download"`
 }
 
 // ServerConfig is the [server] table: where and what the NFS server serves.
@@ -333,6 +357,23 @@ func (c Config) Validate() error {
 		bad("cache.sync_interval", c.Cache.SyncInterval.String(), `want "0s" (fsync every write) or a duration such as "100ms"`)
 	}
 
+	if c.Metrics.Listen != "" {
+		if err := checkHostPort(c.Metrics.Listen); err != nil {
+			bad("metrics.listen", c.Metrics.Listen, `want "" (off) or `+err.Error()[len("want "):]+` such as "127.0.0.1:9477"`)
+		}
+	}
+	for i, l := range c.Limits {
+		if _, err := limit.ParseRule(l.Days, l.Hours, int64(l.Upload), int64(l.Download)); err != nil {
+			key := fmt.Sprintf("limits[%d]", i+1)
+			switch {
+			case strings.Contains(err.Error(), "days"):
+				bad(key+".days", l.Days, strings.TrimPrefix(err.Error(), "limit: "))
+			default:
+				bad(key+".hours", l.Hours, strings.TrimPrefix(err.Error(), "limit: "))
+			}
+		}
+	}
+
 	if !slices.Contains(logLevels, c.Log.Level) {
 		bad("log.level", c.Log.Level, "want one of "+quoteList(logLevels))
 	}
@@ -340,6 +381,19 @@ func (c Config) Validate() error {
 		bad("log.format", c.Log.Format, `want "" (automatic), "json" or "text"`)
 	}
 	return errors.Join(errs...)
+}
+
+// Schedule returns the bandwidth schedule of [[limits]]; call it on a
+// validated Config.
+func (c Config) Schedule() limit.Schedule {
+	var s limit.Schedule
+	for _, l := range c.Limits {
+		r, err := limit.ParseRule(l.Days, l.Hours, int64(l.Upload), int64(l.Download))
+		if err == nil {
+			s = append(s, r)
+		}
+	}
+	return s
 }
 
 // S3 returns the backend/s3 configuration of [backend.s3]; the logger

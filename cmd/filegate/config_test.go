@@ -323,6 +323,14 @@ func TestExampleConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, key := range configKeys(t) {
+		if key == "limits" {
+			// An array of tables, empty by default: the example shows
+			// rules in comments, so that it stays the default.
+			if !strings.Contains(ExampleConfig, "# [[limits]]") {
+				t.Error("example config does not document [[limits]]")
+			}
+			continue
+		}
 		if !md.IsDefined(strings.Split(key, ".")...) {
 			t.Errorf("example config does not set %s", key)
 		}
@@ -391,4 +399,45 @@ func FuzzDecodeConfig(f *testing.F) {
 			t.Fatalf("round trip changed config:\n%+v\n%+v", cfg, again)
 		}
 	})
+}
+
+func TestLimitsAndMetricsConfig(t *testing.T) {
+	cfg, err := decodeConfig(`
+[metrics]
+listen = "127.0.0.1:9477"
+
+[[limits]]
+days = "mon-fri"
+hours = "08:00-18:00"
+upload = "2MiB"
+download = "10MiB"
+
+[[limits]]
+upload = "20MiB"
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	sched := cfg.Schedule()
+	if len(sched) != 2 || sched[0].Upload != 2<<20 || sched[0].Download != 10<<20 || sched[1].Upload != 20<<20 || sched[1].Text != "always" {
+		t.Errorf("schedule = %+v", sched)
+	}
+	for _, tt := range []struct{ text, want string }{
+		{"[metrics]\nlisten = \"localhost\"\n", `metrics.listen "localhost"`},
+		{"[[limits]]\ndays = \"weekdays\"\n", `limits[1].days "weekdays": days "weekdays": unknown day`},
+		{"[[limits]]\n[[limits]]\nhours = \"8-18\"\n", `limits[2].hours "8-18": hours "8-18": want HH:MM-HH:MM`},
+		{"[[limits]]\nupload = \"fast\"\n", `want a size`},
+		{"[[limits]]\nspeed = 1\n", `unknown key limits.speed`},
+	} {
+		cfg, err := decodeConfig(tt.text)
+		if err == nil {
+			err = cfg.Validate()
+		}
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%q: err %v, want %q", tt.text, err, tt.want)
+		}
+	}
 }

@@ -278,10 +278,10 @@ func configKeyLines() []string {
 			add(prefix+k+".", t[k].(map[string]any))
 		}
 	}
-	for _, table := range []string{"server", "backend", "cache", "log"} {
+	for _, table := range []string{"server", "backend", "cache", "log", "metrics"} {
 		add(table+".", tables[table])
 	}
-	return lines
+	return append(lines, `[[limits]] days = "", hours = "", upload = "0", download = "0" (any number of rules; none by default)`)
 }
 
 // newLogger builds the daemon's logger on w, per cfg: JSON, text, or for
