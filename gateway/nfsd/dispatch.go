@@ -1,0 +1,160 @@
+package nfsd
+
+import (
+	"context"
+	"errors"
+)
+
+// RPC programs served.
+const (
+	progPortmap = 100000
+	progNFS     = 100003
+	progMount   = 100005
+	progNLM     = 100021
+)
+
+// call is one request being answered.
+type call struct {
+	s    *Server
+	conn *conn
+	h    callHeader
+	cred cred // after the export's squash rules
+	ctx  context.Context
+	e    encoder // the reply, after the record mark
+
+	// payload is READ data sent after e.b, from payloadBuf.
+	payload    []byte
+	payloadBuf *[]byte
+}
+
+func (r *call) releasePayload() {
+	if r.payloadBuf != nil {
+		putBuf(r.payloadBuf)
+		r.payloadBuf, r.payload = nil, nil
+	}
+}
+
+// procFunc decodes a procedure's arguments from d and appends its result
+// to r.e (after the accepted header). errGarbage means the arguments
+// did not decode; nothing must have been done then.
+type procFunc func(r *call, d *decoder) error
+
+var (
+	nfsProcs   []procFunc
+	mountProcs []procFunc
+	pmapProcs  []procFunc
+)
+
+func init() {
+	nfsProcs = []procFunc{
+		0: procNull, 1: nfsGetattr, 2: nfsSetattr, 3: nfsLookup, 4: nfsAccess,
+		5: nfsReadlink, 6: nfsRead, 7: nfsWrite, 8: nfsCreate, 9: nfsMkdir,
+		10: nfsSymlink, 11: nfsMknod, 12: nfsRemove, 13: nfsRmdir, 14: nfsRename,
+		15: nfsLink, 16: nfsReaddir, 17: nfsReaddirplus, 18: nfsFsstat,
+		19: nfsFsinfo, 20: nfsPathconf, 21: nfsCommit,
+	}
+	mountProcs = []procFunc{
+		0: procNull, 1: mountMnt, 2: mountDump, 3: mountUmnt, 4: mountUmntall, 5: mountExport,
+	}
+	pmapProcs = []procFunc{0: procNull, 3: pmapGetport, 4: pmapDump}
+}
+
+func procNull(*call, *decoder) error { return nil }
+
+// dispatch decodes rec and writes the reply into r.e; false when the
+// record gets no reply (not a call, or too short to have an xid).
+func (r *call) dispatch(rec []byte) bool {
+	d := decoder{b: rec}
+	h, err := decodeCall(&d)
+	r.h = h
+	switch {
+	case errors.Is(err, errNotCall) || len(rec) < 4:
+		return false
+	case err != nil:
+		replyAccepted(&r.e, h.xid, acceptGarbageArgs)
+		return true
+	case h.rpcvers != rpcVersion:
+		replyDenied(&r.e, h.xid, rejectRPCMismatch, 0)
+		return true
+	case h.badCred:
+		replyDenied(&r.e, h.xid, rejectAuthError, authBadCred)
+		return true
+	}
+	var procs []procFunc
+	switch h.prog {
+	case progNFS:
+		procs = nfsProcs
+		if h.vers != 3 {
+			r.mismatch(3, 3)
+			return true
+		}
+	case progMount:
+		procs = mountProcs
+		if h.vers != 3 {
+			r.mismatch(3, 3)
+			return true
+		}
+	case progPortmap:
+		procs = pmapProcs
+		if h.vers != 2 {
+			r.mismatch(2, 2)
+			return true
+		}
+	default:
+		// NLM among them: no lock manager, so lock calls fail at once
+		// (clients mount with nolock or local_lock=all).
+		replyAccepted(&r.e, h.xid, acceptProgUnavail)
+		return true
+	}
+	if h.proc >= uint32(len(procs)) || procs[h.proc] == nil {
+		replyAccepted(&r.e, h.xid, acceptProcUnavail)
+		return true
+	}
+	if h.proc != 0 && h.prog == progNFS && !r.conn.allowed {
+		// A client outside the export's list (or on an insecure port
+		// when the export is secure) gets no file system at all.
+		replyDenied(&r.e, h.xid, rejectAuthError, authTooWeak)
+		return true
+	}
+	r.cred = r.s.identity(&h.cred)
+	ctx, cancel := context.WithTimeout(r.s.life, r.s.cfg.OpTimeout)
+	defer cancel()
+	r.ctx = ctx
+	replyAccepted(&r.e, h.xid, acceptSuccess)
+	if err := procs[h.proc](r, &d); err != nil {
+		r.releasePayload()
+		replyAccepted(&r.e, h.xid, acceptGarbageArgs)
+	}
+	return true
+}
+
+func (r *call) mismatch(low, high uint32) {
+	replyAccepted(&r.e, r.h.xid, acceptProgMismatch)
+	r.e.uint32(low)
+	r.e.uint32(high)
+}
+
+// identity applies the export's squash rules to the caller's credentials.
+func (s *Server) identity(c *cred) cred {
+	x := &s.cfg.Export
+	anon := cred{flavor: c.flavor, uid: x.AnonUID, gid: x.AnonGID}
+	switch {
+	case c.flavor != authFlavUnix, x.Squash == SquashAll:
+		return anon
+	case x.Squash == SquashNone:
+		return *c
+	}
+	out := *c
+	if out.uid == 0 {
+		out.uid = x.AnonUID
+	}
+	if out.gid == 0 {
+		out.gid = x.AnonGID
+	}
+	for i, g := range out.gids[:out.ngids] {
+		if g == 0 {
+			out.gids[i] = x.AnonGID
+		}
+	}
+	return out
+}

@@ -1,0 +1,149 @@
+package nfsd
+
+import (
+	"net"
+	"path"
+
+	"github.com/filegate/filegate/cache"
+)
+
+// MOUNT v3 statuses (RFC 1813 appendix I).
+const (
+	mnt3OK          = 0
+	mnt3ErrNoEnt    = 2
+	mnt3ErrAcces    = 13
+	mnt3ErrNotSupp  = 10004
+	mnt3ErrServFail = 10006
+	maxMountPath    = 1024
+)
+
+// cleanExport maps "", "/" and "/a/b/" to "/", "/a/b".
+func cleanExport(p string) string { return path.Clean("/" + p) }
+
+func (r *call) clientHost() string {
+	return r.conn.remote.Addr().Unmap().String()
+}
+
+func mountMnt(r *call, d *decoder) error {
+	dirpath := d.string(maxMountPath)
+	if d.err != nil {
+		return d.err
+	}
+	x := &r.s.cfg.Export
+	switch {
+	case cleanExport(dirpath) != x.Name:
+		r.s.log.Info("mount refused: no such export", "op", "mount", "path", dirpath, "key", r.clientHost())
+		r.status(mnt3ErrNoEnt)
+		return nil
+	case !r.conn.allowed:
+		r.s.log.Info("mount refused: client not allowed", "op", "mount", "path", dirpath, "key", r.clientHost())
+		r.status(mnt3ErrAcces)
+		return nil
+	}
+	a, err := r.s.c.GetAttr(r.ctx, cache.RootIno)
+	if err != nil {
+		r.s.log.Warn("mount: root attributes", "op", "mount", "path", dirpath, "err", err)
+		r.status(mnt3ErrServFail)
+		return nil
+	}
+	r.s.mu.Lock()
+	r.s.mounts[mountEntry{r.clientHost(), x.Name}] = struct{}{}
+	r.s.mu.Unlock()
+	r.s.log.Debug("mount", "op", "mount", "path", dirpath, "key", r.clientHost())
+	r.status(mnt3OK)
+	h := r.handle(&a)
+	r.e.uint32(handleLen)
+	r.e.b = h.append(r.e.b)
+	r.e.uint32(2) // auth flavors: AUTH_UNIX first, so clients pick it
+	r.e.uint32(authFlavUnix)
+	r.e.uint32(authFlavNone)
+	return nil
+}
+
+func mountUmnt(r *call, d *decoder) error {
+	dirpath := d.string(maxMountPath)
+	if d.err != nil {
+		return d.err
+	}
+	r.s.mu.Lock()
+	delete(r.s.mounts, mountEntry{r.clientHost(), cleanExport(dirpath)})
+	r.s.mu.Unlock()
+	return nil
+}
+
+func mountUmntall(r *call, _ *decoder) error {
+	host := r.clientHost()
+	r.s.mu.Lock()
+	for m := range r.s.mounts {
+		if m.host == host {
+			delete(r.s.mounts, m)
+		}
+	}
+	r.s.mu.Unlock()
+	return nil
+}
+
+func mountDump(r *call, _ *decoder) error {
+	r.s.mu.Lock()
+	defer r.s.mu.Unlock()
+	for m := range r.s.mounts {
+		r.e.bool(true)
+		r.e.string(m.host)
+		r.e.string(m.dir)
+	}
+	r.e.bool(false)
+	return nil
+}
+
+// mountExport lists the export with its client networks; an empty group
+// list means everyone.
+func mountExport(r *call, _ *decoder) error {
+	x := &r.s.cfg.Export
+	r.e.bool(true)
+	r.e.string(x.Name)
+	for _, p := range x.Clients {
+		r.e.bool(true)
+		r.e.string(p.String())
+	}
+	r.e.bool(false)
+	r.e.bool(false)
+	return nil
+}
+
+// Portmapper v2 (RFC 1833) on the NFS port itself, so `rpcinfo -p` and
+// clients that ask the port they are connected to find NFS and MOUNT.
+const ipprotoTCP = 6
+
+func pmapGetport(r *call, d *decoder) error {
+	prog, vers, prot := d.uint32(), d.uint32(), d.uint32()
+	d.uint32()
+	if d.err != nil {
+		return d.err
+	}
+	var port uint32
+	if (prog == progNFS || prog == progMount) && vers == 3 && prot == ipprotoTCP {
+		port = r.localPort()
+	}
+	r.e.uint32(port)
+	return nil
+}
+
+func pmapDump(r *call, _ *decoder) error {
+	port := r.localPort()
+	for _, m := range [][3]uint32{{progPortmap, 2, 111}, {progNFS, 3, port}, {progMount, 3, port}} {
+		r.e.bool(true)
+		r.e.uint32(m[0])
+		r.e.uint32(m[1])
+		r.e.uint32(ipprotoTCP)
+		r.e.uint32(m[2])
+	}
+	r.e.bool(false)
+	return nil
+}
+
+func (r *call) localPort() uint32 {
+	if ta, ok := r.conn.nc.LocalAddr().(*net.TCPAddr); ok {
+		return uint32(ta.Port)
+	}
+	return 0
+}
