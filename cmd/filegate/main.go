@@ -2,11 +2,16 @@
 // over NFSv3 and syncs the cache to a cloud backend.
 //
 //	filegate serve [--config FILE] [--listen ADDR] [--state DIR] [--log-level L] [--log-format F]
+//	filegate status [--json]
+//	filegate flush [--wait] [PATH]
+//	filegate refresh|pin|unpin|evict PATH
+//	filegate loglevel [LEVEL]
 //	filegate version
 //	filegate help [serve|config]
 //
-// Exit status: 0 success, 1 the daemon failed at run time, 2 usage or
-// configuration error.
+// Exit status: 0 success, 1 the daemon failed at run time (or status
+// found it unhealthy), 2 usage or configuration error, 3 no daemon
+// answers on the admin socket.
 package main
 
 import (
@@ -53,6 +58,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "serve":
 		return cmdServe(args[1:], stdout, stderr)
+	case "status":
+		return cmdStatus(args[1:], stdout, stderr)
+	case "flush":
+		return cmdFlush(args[1:], stdout, stderr)
+	case "refresh", "pin", "unpin", "evict":
+		return pathVerb(args[0], args[1:], stdout, stderr)
+	case "loglevel":
+		return cmdLogLevel(args[1:], stdout, stderr)
 	case "version", "-version", "--version":
 		fmt.Fprintln(stdout, versionString())
 		return exitOK
@@ -69,13 +82,29 @@ const mainUsage = `Usage: filegate COMMAND [OPTIONS]
 filegate serves a local disk cache of a cloud store over NFSv3.
 
 Commands:
-  serve     run the NFS gateway until SIGINT or SIGTERM
+  serve     run the NFS gateway until SIGINT or SIGTERM (SIGHUP reloads
+            the config file: cache size, dirty limit, log level, limits)
+  status    the running gateway's state in one screen (--json: as JSON)
+  flush     upload now what is at or below PATH (default: everything);
+            --wait returns only when it is all in the backend
+  refresh   list the folder PATH again from the backend
+  pin       fetch PATH (a file, or every file below a folder) and keep it
+            cached; unpin lets it be evicted again
+  evict     drop the cached content of PATH (what the backend holds)
+  loglevel  print the log level, or set it: debug, info, warn, error
   version   print the version
   help      print this help; 'filegate help serve' lists the serve options
             and config keys, 'filegate help config' prints an annotated
             config file with every key and its default
 
-Exit status: 0 success, 1 run-time failure, 2 usage or configuration error.
+The admin verbs (status to loglevel) talk to the daemon's socket,
+STATE_DIR/admin.sock: --state DIR (default ./filegate-data, or
+/var/lib/filegate when that has no socket) or --socket PATH. PATH is a
+path inside the export: /docs/a.txt or docs/a.txt.
+
+Exit status: 0 success, 1 run-time failure (status: the gateway is
+unhealthy), 2 usage or configuration error, 3 the daemon is not running
+or its socket cannot be reached.
 `
 
 func cmdHelp(args []string, stdout, stderr io.Writer) int {
@@ -196,7 +225,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
-	logger, _ := newLogger(stderr, cfg.Log, os.Getenv("JOURNAL_STREAM") != "")
+	logger, level := newLogger(stderr, cfg.Log, os.Getenv("JOURNAL_STREAM") != "")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	attrs := []any{"version", versionString()}
@@ -204,7 +233,11 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		attrs = append(attrs, "path", path)
 	}
 	logger.Info("starting", attrs...)
-	if err := runServe(ctx, cfg, logger); err != nil {
+	reload := func() (Config, error) {
+		cfg, _, err := parseServe(args)
+		return cfg, err
+	}
+	if err := runServe(ctx, cfg, logger, serveEnv{level: level, reload: reload}); err != nil {
 		logger.Error("exiting", "err", err)
 		return exitFailure
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/backend"
+	"github.com/filegate/filegate/backend/metered"
 	"github.com/filegate/filegate/backend/posix"
 	"github.com/filegate/filegate/backend/retry"
 	"github.com/filegate/filegate/backend/s3"
@@ -25,13 +26,29 @@ const flushTimeout = 60 * time.Second
 // runServe runs the gateway with a validated cfg until ctx is done (SIGINT
 // or SIGTERM), then shuts down in order: stop accepting, drain RPCs, flush
 // the write-back, close the cache. It returns nil after a clean shutdown.
-func runServe(ctx context.Context, cfg Config, logger *slog.Logger) error {
-	store, closeStore, err := openBackend(ctx, cfg, logger)
+//
+// Around that (daemon.go): the admin socket STATE_DIR/admin.sock, the
+// backend probe, the metrics endpoint, sd_notify (READY once listening,
+// STATUS and WATCHDOG while running, STOPPING at shutdown) and SIGHUP,
+// which reloads what can change live.
+func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv) error {
+	started := time.Now()
+	if env.level == nil {
+		env.level = new(slog.LevelVar)
+	}
+	if env.notify == nil {
+		env.notify = newNotifier()
+	}
+	defer env.notify.close()
+	var obs observed
+	store, closeStore, err := openBackend(ctx, cfg, logger, obs.wrap(cfg))
 	if err != nil {
 		return err
 	}
 	// Deferred first, so it runs after the cache is closed.
 	defer closeStore()
+	prober := metered.StartProber(obs.metered, probeEvery, probeTimeout)
+	defer prober.Close()
 	if err := os.MkdirAll(cfg.Server.StateDir, 0o700); err != nil {
 		return fmt.Errorf("state folder: %w", err)
 	}
@@ -69,9 +86,43 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (server.listen / --listen): %w", cfg.Server.Listen, err)
 	}
+	admin, err := gateway.NewAdmin(gateway.AdminConfig{
+		Socket: filepath.Join(cfg.Server.StateDir, "admin.sock"), Version: versionString(), Started: started,
+		Exports: []gateway.Export{{Name: cfg.Server.ExportName, Listen: l.Addr().String()}},
+		Backend: obs.backendStatus(backendName(cfg)), Limits: obs.limitsStatus, Transferred: obs.transferred,
+		LogLevel: env.level, Logger: logger.With("component", "admin"),
+	}, c, srv)
+	if err != nil {
+		l.Close()
+		return err
+	}
+	go func() {
+		if err := admin.Serve(); err != nil {
+			logger.Error("admin socket failed", "err", err)
+		}
+	}()
+	// Closed after the shutdown flush: status answers while it runs.
+	defer admin.Close()
+	if cfg.Metrics.Listen != "" {
+		ms, err := startMetrics(cfg.Metrics.Listen, metricSources{cache: c, srv: srv, backend: obs.metered,
+			limits: obs.limits, version: versionString()}, logger)
+		if err != nil {
+			l.Close()
+			return err
+		}
+		defer ms.close()
+	}
+	hupDone := handleHUP(ctx, cfg, env, live{cache: c, level: env.level, limits: obs.limits}, logger)
+	defer hupDone()
 	logger.Info("serving NFSv3", "addr", l.Addr().String(), "export", cfg.Server.ExportName,
-		"state", cfg.Server.StateDir, "backend", backendName(cfg))
+		"state", cfg.Server.StateDir, "backend", backendName(cfg), "admin", admin.Addr())
+	loop := startNotifyLoop(env.notify, statusEvery, func() string { return notifyStatus(c, srv, &obs) })
+	defer loop.stop()
+	if err := env.notify.send("READY=1\nSTATUS=" + notifyStatus(c, srv, &obs)); err != nil {
+		logger.Warn("cannot tell systemd we are ready", "err", err)
+	}
 	serveErr := srv.Serve(ctx, l)
+	_ = env.notify.send("STOPPING=1")
 	if serveErr != nil && !errors.Is(serveErr, gateway.ErrServerClosed) && ctx.Err() == nil {
 		return serveErr
 	}
@@ -92,7 +143,12 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger) error {
 // on first start. An S3 store is wrapped in the retry layer, the only
 // one that retries its requests; opening it checks the bucket and the
 // credentials, so a mistake there stops the start with a clear message.
-func openBackend(ctx context.Context, cfg Config, logger *slog.Logger) (backend.Store, func(), error) {
+//
+// wrap, if set, is put around the store itself, below the retry layer.
+func openBackend(ctx context.Context, cfg Config, logger *slog.Logger, wrap func(backend.Store) backend.Store) (backend.Store, func(), error) {
+	if wrap == nil {
+		wrap = func(s backend.Store) backend.Store { return s }
+	}
 	if cfg.Backend.Type == BackendS3 {
 		sc := cfg.S3()
 		sc.Logger = logger.With("component", "s3")
@@ -102,7 +158,7 @@ func openBackend(ctx context.Context, cfg Config, logger *slog.Logger) (backend.
 		}
 		rc := retry.DefaultConfig()
 		rc.Logger = logger.With("component", "retry")
-		r, err := retry.New(s, rc)
+		r, err := retry.New(wrap(s), rc)
 		if err != nil {
 			s.Close()
 			return nil, nil, err
@@ -121,7 +177,7 @@ func openBackend(ctx context.Context, cfg Config, logger *slog.Logger) (backend.
 	if err != nil {
 		return nil, nil, fmt.Errorf("backend (backend.path %q): %w", root, err)
 	}
-	return s, func() { s.Close() }, nil
+	return wrap(s), func() { s.Close() }, nil
 }
 
 // backendName says where the backend is, for the log.

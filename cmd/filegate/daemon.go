@@ -1,0 +1,278 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"reflect"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/filegate/filegate/backend"
+	"github.com/filegate/filegate/backend/limit"
+	"github.com/filegate/filegate/backend/metered"
+	"github.com/filegate/filegate/cache"
+	"github.com/filegate/filegate/gateway"
+)
+
+// The daemon's operational parts around runServe: the observed and
+// limited backend, the admin socket's status sources, the sd_notify
+// status line and the SIGHUP reload.
+
+// Backend probe: a Stat every probeEvery, bounded by probeTimeout.
+const (
+	probeEvery   = 15 * time.Second
+	probeTimeout = 5 * time.Second
+)
+
+// serveEnv is what runServe needs beyond the Config.
+type serveEnv struct {
+	// level is the logger's level, changed by the admin API and SIGHUP.
+	level *slog.LevelVar
+	// reload reads the configuration again (file and flags), for SIGHUP;
+	// nil: SIGHUP only logs that there is nothing to reload.
+	reload func() (Config, error)
+	// notify speaks to systemd; nil: the environment's.
+	notify *notifier
+}
+
+// observed is the store stack around the real store, below the retry
+// layer: cache → retry → limit → metered → store. The metered layer
+// counts every request actually sent (retries included) and the probe
+// calls it directly; the limit layer throttles the bodies the store
+// reads and writes.
+type observed struct {
+	metered *metered.Store
+	limits  *limit.Store
+}
+
+// wrap puts the limit and metered layers around st.
+func (o *observed) wrap(cfg Config) func(backend.Store) backend.Store {
+	return func(st backend.Store) backend.Store {
+		m := metered.New(st)
+		o.metered = metered.Of(m)
+		l := limit.New(m, cfg.Schedule())
+		o.limits = limit.Of(l)
+		return l
+	}
+}
+
+// backendStatus returns the admin API's view of the backend.
+func (o *observed) backendStatus(name string) func() gateway.BackendStatus {
+	return func() gateway.BackendStatus {
+		b := gateway.BackendStatus{Name: name}
+		if o.metered == nil {
+			return b
+		}
+		st := o.metered.Stats()
+		b.Probed = !st.Probe.At.IsZero()
+		b.Reachable, b.LatencySeconds, b.LastProbe, b.ProbeError = st.Probe.Reachable, st.Probe.Latency.Seconds(), st.Probe.At, st.Probe.Err
+		b.LastError, b.LastErrorAt, b.LastSuccess = st.LastError, st.LastErrorAt, st.LastSuccess
+		b.BytesUp, b.BytesDown = st.BytesUp, st.BytesDown
+		for _, op := range st.Ops {
+			b.Requests += op.Calls
+			b.Errors += op.Errors
+		}
+		return b
+	}
+}
+
+// limitsStatus returns the admin API's view of the bandwidth limits.
+func (o *observed) limitsStatus() gateway.LimitsStatus {
+	if o.limits == nil {
+		return gateway.LimitsStatus{}
+	}
+	r := o.limits.Current()
+	ls := gateway.LimitsStatus{UploadBytesPerSec: r.Upload, DownloadBytesPerSec: r.Download, Rule: r.Rule}
+	for _, rule := range o.limits.Schedule() {
+		ls.Rules = append(ls.Rules, fmt.Sprintf("%s: upload %s, download %s", rule.Text, rateText(rule.Upload), rateText(rule.Download)))
+	}
+	return ls
+}
+
+func (o *observed) transferred() (up, down int64) {
+	if o.metered == nil {
+		return 0, 0
+	}
+	st := o.metered.Stats()
+	return st.BytesUp, st.BytesDown
+}
+
+// rateText formats bytes per second, "unlimited" for 0.
+func rateText(bps int64) string {
+	if bps <= 0 {
+		return "unlimited"
+	}
+	return humanBytes(bps) + "/s"
+}
+
+// notifyStatus is the one-line STATUS= systemd shows.
+func notifyStatus(c *cache.Cache, srv *gateway.Server, o *observed) string {
+	st := c.Stats()
+	line := fmt.Sprintf("%d clients, %d dirty files (%s), %d queued", len(srv.Clients()), st.DirtyFiles,
+		humanBytes(st.DirtyBytes), st.JournalOps)
+	if o.metered != nil {
+		if p := o.metered.Stats().Probe; !p.At.IsZero() && !p.Reachable {
+			line += ", backend unreachable"
+		}
+	}
+	if n := len(st.Failing); n > 0 {
+		line += fmt.Sprintf(", %d failing", n)
+	}
+	return line
+}
+
+// live is what a reload can change while running.
+type live struct {
+	cache  *cache.Cache
+	level  *slog.LevelVar
+	limits *limit.Store
+}
+
+// liveKeys are the config keys a SIGHUP applies; every other change
+// needs a restart.
+var liveKeys = map[string]bool{
+	"cache.size": true, "cache.high_water": true, "cache.low_water": true, "cache.dirty_limit": true,
+	"log.level": true, "limits": true,
+}
+
+// reloadConfig applies what changed from old to next that can change
+// live, logs what needs a restart, and returns the config now in force:
+// next's live keys, old's others.
+func reloadConfig(old, next Config, lv live, logger *slog.Logger) Config {
+	changed := diffKeys("", reflect.ValueOf(old), reflect.ValueOf(next))
+	var applied, restart []string
+	for _, k := range changed {
+		if liveKeys[k] {
+			applied = append(applied, k)
+		} else {
+			restart = append(restart, k)
+		}
+	}
+	inForce := old
+	if len(applied) > 0 {
+		var errs []string
+		if next.Cache.Size != old.Cache.Size || next.Cache.HighWater != old.Cache.HighWater || next.Cache.LowWater != old.Cache.LowWater {
+			if err := lv.cache.SetSize(int64(next.Cache.Size), next.Cache.HighWater, next.Cache.LowWater); err != nil {
+				errs = append(errs, err.Error())
+			} else {
+				inForce.Cache.Size, inForce.Cache.HighWater, inForce.Cache.LowWater = next.Cache.Size, next.Cache.HighWater, next.Cache.LowWater
+			}
+		}
+		if next.Cache.DirtyLimit != old.Cache.DirtyLimit {
+			if err := lv.cache.SetDirtyLimit(int64(next.Cache.DirtyLimit)); err != nil {
+				errs = append(errs, err.Error())
+			} else {
+				inForce.Cache.DirtyLimit = next.Cache.DirtyLimit
+			}
+		}
+		if next.Log.Level != old.Log.Level {
+			if l, err := gateway.ParseLevel(next.Log.Level); err == nil {
+				lv.level.Set(l)
+				inForce.Log.Level = next.Log.Level
+			}
+		}
+		if !reflect.DeepEqual(next.Limits, old.Limits) && lv.limits != nil {
+			lv.limits.SetSchedule(next.Schedule())
+			inForce.Limits = next.Limits
+		}
+		if len(errs) > 0 {
+			logger.Error("reload: some settings were not applied", "err", strings.Join(errs, "; "))
+		}
+		logger.Info("reload: applied", "keys", strings.Join(applied, ", "))
+	}
+	if len(restart) > 0 {
+		logger.Warn("reload: these settings change only at a restart (systemctl restart filegate)", "keys", strings.Join(restart, ", "))
+	}
+	if len(changed) == 0 {
+		logger.Info("reload: no setting changed")
+	}
+	return inForce
+}
+
+// diffKeys lists the config keys (TOML names) whose values differ.
+func diffKeys(prefix string, a, b reflect.Value) []string {
+	var out []string
+	t := a.Type()
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name := prefix + f.Tag.Get("toml")
+		fa, fb := a.Field(i), b.Field(i)
+		if f.Type.Kind() == reflect.Struct && f.Type.NumField() > 0 && f.Tag.Get("toml") != "" && f.Type.PkgPath() == t.PkgPath() {
+			out = append(out, diffKeys(name+".", fa, fb)...)
+			continue
+		}
+		if !reflect.DeepEqual(fa.Interface(), fb.Interface()) {
+			out = append(out, name)
+		}
+	}
+	return out
+}
+
+// humanBytes formats n in binary units: "512 B", "3.2 MiB".
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit && exp < 4; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTP"[exp])
+}
+
+// handleHUP reloads the configuration on every SIGHUP until ctx ends;
+// the returned function stops it.
+func handleHUP(ctx context.Context, cfg Config, env serveEnv, lv live, logger *slog.Logger) func() {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		inForce := cfg
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-done:
+				return
+			case <-hup:
+			}
+			if env.reload == nil {
+				logger.Info("reload: no config file to read again")
+				continue
+			}
+			_ = env.notify.send(fmt.Sprintf("RELOADING=1\nMONOTONIC_USEC=%d", monotonicUsec()))
+			next, err := env.reload()
+			if err != nil {
+				logger.Error("reload: config not applied; the running settings stay", "err", err)
+			} else {
+				inForce = reloadConfig(inForce, next, lv, logger)
+			}
+			_ = env.notify.send("READY=1")
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		close(done)
+		<-stopped
+	}
+}
+
+// monotonicUsec is CLOCK_MONOTONIC in microseconds, which systemd wants
+// with RELOADING=1.
+func monotonicUsec() int64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_MONOTONIC, &ts); err != nil {
+		return 0
+	}
+	return ts.Nano() / 1000
+}
