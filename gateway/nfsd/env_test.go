@@ -43,13 +43,15 @@ type env struct {
 	rootFH []byte
 }
 
-func newEnv(t testing.TB, opts ...func(*Config)) *env {
+// newEnv starts an env; opts adjust it (its cfg, its store directory)
+// before start.
+func newEnv(t testing.TB, opts ...func(*env)) *env {
 	t.Helper()
 	e := &env{t: t, cacheDir: t.TempDir(), storeDir: t.TempDir(), cfg: DefaultConfig()}
 	e.cfg.Export.Squash = SquashNone
 	e.cfg.Logger = testLogger()
 	for _, o := range opts {
-		o(&e.cfg)
+		o(e)
 	}
 	fds := openFDs()
 	t.Cleanup(func() {

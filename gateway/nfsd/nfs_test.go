@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -569,90 +571,131 @@ func TestFSStatFSInfoPathconf(t *testing.T) {
 
 func rootCredAuth() rpcAuth { return rpcAuth{Flavor: 1, Body: rootCred} }
 
-func TestReaddirLarge(t *testing.T) {
-	if testing.Short() {
-		t.Skip("10,000 creates")
+// storeFiles puts n empty files into the store's directory dir before
+// the server starts; the cache lists them on first use.
+func storeFiles(dir string, n int) func(*env) {
+	return func(e *env) {
+		d := filepath.Join(e.storeDir, dir)
+		if err := os.Mkdir(d, 0o755); err != nil {
+			e.t.Fatal(err)
+		}
+		for i := range n {
+			if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("file-%05d", i)), nil, 0o644); err != nil {
+				e.t.Fatal(err)
+			}
+		}
 	}
-	e := newEnv(t)
-	_, err := e.target.Mkdir("big", 0o755)
-	must(t, err)
-	dir := e.lookupPath("big")
+}
+
+// listAll lists dir with READDIR or READDIRPLUS pages of count bytes and
+// returns how often each name came, and the number of calls.
+func listAll(t *testing.T, c *rawClient, dir []byte, plus bool, count uint32) (map[string]int, int) {
+	t.Helper()
+	seen := map[string]int{}
+	cookie, verf := uint64(0), uint64(0)
+	calls := 0
+	for eof := false; !eof; {
+		calls++
+		a := new(args).fh(dir).u64(cookie).u64(verf)
+		proc := uint32(16)
+		if plus {
+			a.u32(count / 4).u32(count)
+			proc = 17
+		} else {
+			a.u32(count)
+		}
+		st, d := c.nfs(t, rootCred, proc, a.bytes())
+		if st != 0 {
+			t.Fatalf("readdir: %d", st)
+		}
+		if d.bool() {
+			d.fattr3()
+		}
+		verf = d.uint64()
+		for d.bool() {
+			d.uint64()
+			name := d.string(255)
+			cookie = d.uint64()
+			if plus {
+				if !d.bool() {
+					t.Fatalf("no attributes for %s", name)
+				}
+				d.fattr3()
+				if !d.bool() {
+					t.Fatalf("no handle for %s", name)
+				}
+				d.opaque(64)
+			}
+			seen[name]++
+		}
+		eof = d.bool()
+		if d.err != nil {
+			t.Fatal("bad readdir reply")
+		}
+		if len(d.b) != d.off {
+			t.Fatalf("%d bytes after the readdir reply", len(d.b)-d.off)
+		}
+	}
+	return seen, calls
+}
+
+func TestReaddirLarge(t *testing.T) {
 	const n = 10_000
+	e := newEnv(t, storeFiles("big", n))
+	dir := e.lookupPath("big")
 	c := e.raw()
-	// Create them pipelined, 64 at a time.
+	for _, tc := range []struct {
+		name  string
+		plus  bool
+		count uint32
+	}{
+		{"readdirplus small pages", true, 4096},
+		{"readdirplus linux", true, 128 << 10},
+		{"readdir", false, 32 << 10},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			seen, calls := listAll(t, c, dir, tc.plus, tc.count)
+			if len(seen) != n+2 || seen["."] != 1 || seen[".."] != 1 {
+				t.Fatalf("%d names, want %d", len(seen), n+2)
+			}
+			for name, k := range seen {
+				if k != 1 {
+					t.Fatalf("%s listed %d times", name, k)
+				}
+			}
+			t.Logf("%d calls", calls)
+		})
+	}
+	ents, err := e.target.ReadDirPlus("big")
+	if err != nil || len(ents) != n {
+		t.Fatalf("ReadDirPlus: %d entries, %v", len(ents), err)
+	}
+}
+
+// TestPipelinedCreates sends many CREATEs on one connection without
+// waiting: they run concurrently and every reply finds its caller.
+func TestPipelinedCreates(t *testing.T) {
+	e := newEnv(t)
+	_, err := e.target.Mkdir("d", 0o755)
+	must(t, err)
+	dir := e.lookupPath("d")
+	c := e.raw()
+	const n = 300
 	var pending []<-chan []byte
 	for i := range n {
-		a := new(args).fh(dir).name(fmt.Sprintf("file-%05d", i)).u32(createGuarded).noSattr()
+		a := new(args).fh(dir).name(fmt.Sprintf("f%03d", i)).u32(createGuarded).noSattr()
 		ch, err := c.start(progNFS, 3, 8, rootCred, a.bytes())
 		must(t, err)
 		pending = append(pending, ch)
-		if len(pending) == 64 || i == n-1 {
-			for _, ch := range pending {
-				r := waitReply(t, ch)
-				if st := r.d.uint32(); st != 0 {
-					t.Fatalf("create: %d", st)
-				}
-			}
-			pending = pending[:0]
+	}
+	for _, ch := range pending {
+		r := waitReply(t, ch)
+		if st := r.d.uint32(); st != 0 {
+			t.Fatalf("create: %d", st)
 		}
 	}
-	for _, plus := range []bool{false, true} {
-		seen := map[string]bool{}
-		cookie, verf := uint64(0), uint64(0)
-		calls := 0
-		for eof := false; !eof; {
-			calls++
-			a := new(args).fh(dir).u64(cookie).u64(verf)
-			proc := uint32(16)
-			if plus {
-				a.u32(8192).u32(32768)
-				proc = 17
-			} else {
-				a.u32(8192)
-			}
-			st, d := c.nfs(t, rootCred, proc, a.bytes())
-			if st != 0 {
-				t.Fatalf("readdir: %d", st)
-			}
-			if d.bool() {
-				d.fattr3()
-			}
-			verf = d.uint64()
-			for d.bool() {
-				d.uint64()
-				name := d.string(255)
-				cookie = d.uint64()
-				if plus {
-					if !d.bool() {
-						t.Fatalf("no attributes for %s", name)
-					}
-					d.fattr3()
-					if !d.bool() {
-						t.Fatalf("no handle for %s", name)
-					}
-					d.opaque(64)
-				}
-				if seen[name] {
-					t.Fatalf("%s listed twice", name)
-				}
-				seen[name] = true
-			}
-			eof = d.bool()
-			if d.err != nil {
-				t.Fatal("bad readdir reply")
-			}
-		}
-		if len(seen) != n+2 || !seen["."] || !seen[".."] {
-			t.Fatalf("plus=%v: %d entries", plus, len(seen))
-		}
-		if calls < 10 {
-			t.Fatalf("plus=%v: %d calls: pages not bounded by count", plus, calls)
-		}
-	}
-	// The Go client's READDIRPLUS walks the whole listing too.
-	ents, err := e.target.ReadDirPlus("big")
-	must(t, err)
-	if len(ents) < n {
-		t.Fatalf("client listed %d", len(ents))
+	seen, _ := listAll(t, c, dir, false, 8192)
+	if len(seen) != n+2 {
+		t.Fatalf("%d entries", len(seen))
 	}
 }
