@@ -448,3 +448,11 @@ func (a *args) bytes() []byte             { return a.b }
 func (a *args) opaqueData(p []byte) *args { a.opaque(p); return a }
 
 type rpcAuth = rpc.Auth
+
+func listenLocal(t testing.TB) net.Listener {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
