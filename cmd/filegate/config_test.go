@@ -72,7 +72,7 @@ level = "debug"
 format = "json"
 `
 	fullWant := Config{
-		Server:  ServerConfig{Listen: "0.0.0.0:12049", StateDir: "/var/lib/filegate", ExportName: "/office"},
+		Server:  ServerConfig{Listen: "0.0.0.0:12049", StateDir: "/var/lib/filegate", ExportName: "/office", Frontend: FrontendGoNFS, Squash: "root"},
 		Backend: BackendConfig{Type: "posix", Path: "/mnt/efs/filegate", S3: DefaultConfig().Backend.S3},
 		Cache: CacheConfig{UploadDelay: Duration(90 * time.Second), DefaultFileMode: 0o600,
 			DefaultDirMode: 0o2775, DefaultUID: 1000, DefaultGID: 100,
@@ -439,5 +439,24 @@ upload = "20MiB"
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%q: err %v, want %q", tt.text, err, tt.want)
 		}
+	}
+}
+
+func TestReloadConfig(t *testing.T) {
+	old := DefaultConfig()
+	next := DefaultConfig()
+	next.Cache.Size = Size(20 << 30)
+	next.Cache.DirtyLimit = Size(1 << 30)
+	next.Log.Level = "debug"
+	next.Limits = []LimitConfig{{Days: "mon-fri", Upload: Size(1 << 20)}}
+	next.Server.Listen = "0.0.0.0:2049"
+	next.Backend.S3.Bucket = "other"
+	got := diffKeys("", reflect.ValueOf(old), reflect.ValueOf(next))
+	want := []string{"server.listen", "backend.s3.bucket", "cache.size", "cache.dirty_limit", "log.level", "limits"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("diffKeys = %q, want %q", got, want)
+	}
+	if got := diffKeys("", reflect.ValueOf(old), reflect.ValueOf(DefaultConfig())); len(got) != 0 {
+		t.Errorf("diffKeys of equal configs = %q", got)
 	}
 }

@@ -1,0 +1,357 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	nfsc "github.com/willscott/go-nfs-client/nfs"
+	"github.com/willscott/go-nfs-client/nfs/rpc"
+
+	"github.com/filegate/filegate/gateway"
+)
+
+// The end-to-end test: the real binary's `serve` on 127.0.0.1:0 with a
+// temporary state folder, driven by the admin verbs (in process, through
+// run), an NFS client, a metrics scrape, SIGHUP and SIGTERM.
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+func filegateBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "filegate-e2e-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "filegate")
+		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// daemon is a running `filegate serve`.
+type daemon struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	state  string
+	config string
+	log    *os.File
+	notify <-chan string
+	exited chan error
+}
+
+func (d *daemon) logText() string {
+	b, _ := os.ReadFile(d.log.Name())
+	return string(b)
+}
+
+// waitLog waits for a log line matching re and returns its submatches.
+func (d *daemon) waitLog(re string) []string {
+	d.t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		if m := rx.FindStringSubmatch(d.logText()); m != nil {
+			return m
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	d.t.Fatalf("no log line matching %q in:\n%s", re, d.logText())
+	return nil
+}
+
+// waitNotify waits for the notify message want.
+func (d *daemon) waitNotify(want string) {
+	d.t.Helper()
+	timeout := time.After(20 * time.Second)
+	for {
+		select {
+		case m, ok := <-d.notify:
+			if !ok {
+				d.t.Fatalf("notify socket closed before %q", want)
+			}
+			if m == want {
+				return
+			}
+		case <-timeout:
+			d.t.Fatalf("no %q from the daemon; log:\n%s", want, d.logText())
+		}
+	}
+}
+
+const e2eConfig = `
+[cache]
+upload_delay = "1h"
+[metrics]
+listen = "127.0.0.1:0"
+[[limits]]
+days = "mon-sun"
+upload = "%s"
+`
+
+func startDaemon(t *testing.T) *daemon {
+	t.Helper()
+	bin := filegateBinary(t)
+	d := &daemon{t: t, state: filepath.Join(t.TempDir(), "state"), exited: make(chan error, 1)}
+	d.config = filepath.Join(t.TempDir(), "filegate.toml")
+	if err := os.WriteFile(d.config, []byte(fmt.Sprintf(e2eConfig, "64MiB")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if d.log, err = os.Create(filepath.Join(t.TempDir(), "log")); err != nil {
+		t.Fatal(err)
+	}
+	sock, ch := notifySocket(t, false)
+	d.notify = ch
+	d.cmd = exec.Command(bin, "serve", "--config", d.config, "--listen", "127.0.0.1:0", "--state", d.state)
+	d.cmd.Stdout, d.cmd.Stderr = d.log, d.log
+	d.cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=2000000", "JOURNAL_STREAM=")
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { d.exited <- d.cmd.Wait() }()
+	t.Cleanup(func() {
+		d.cmd.Process.Kill()
+		<-d.exited
+		d.log.Close()
+	})
+	d.waitNotify("READY=1")
+	return d
+}
+
+// verb runs an admin verb in process against d and returns its exit
+// status and output.
+func (d *daemon) verb(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(append(args, "--state", d.state), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func (d *daemon) status() gateway.Status {
+	d.t.Helper()
+	code, out, errs := d.verb("status", "--json")
+	var s gateway.Status
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		d.t.Fatalf("status --json: exit %d, %v: %s %s", code, err, out, errs)
+	}
+	if (code == 0) != s.Health.OK {
+		d.t.Errorf("status exit %d with health %+v", code, s.Health)
+	}
+	return s
+}
+
+func TestEndToEnd(t *testing.T) {
+	d := startDaemon(t)
+
+	s := d.status()
+	if !s.Health.OK || len(s.Exports) != 1 || s.Exports[0].Name != "/" || !s.Backend.Probed || !s.Backend.Reachable ||
+		s.Limits.UploadBytesPerSec != 64<<20 || s.Limits.Rule != "mon-sun" || s.PID != d.cmd.Process.Pid {
+		t.Fatalf("status: %+v", s)
+	}
+	code, out, _ := d.verb("status")
+	if code != 0 || !strings.Contains(out, "Health:   OK") || !strings.Contains(out, "Limits:   upload 64.0 MiB/s") ||
+		strings.Count(out, "\n") > 24 {
+		t.Errorf("status: exit %d:\n%s", code, out)
+	}
+
+	// Write through NFS: the file stays dirty (upload_delay 1h) until
+	// flush --wait puts it in the backend.
+	addr, err := net.ResolveTCPAddr("tcp", s.Exports[0].Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := nfsc.DialServiceAtPort(addr.IP.String(), addr.Port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	target, err := (&nfsc.Mount{Client: c}).Mount("/", rpc.AuthNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := target.Mkdir("docs", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := target.OpenFile("docs/a.txt", 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := bytes.Repeat([]byte("filegate "), 10000)
+	if _, err := f.Write(body); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if s := d.status(); s.Dirty.Files != 1 || s.Dirty.Bytes != int64(len(body)) || len(s.Clients) != 1 {
+		t.Errorf("after the write: dirty %+v, clients %+v", s.Dirty, s.Clients)
+	}
+	backendFile := filepath.Join(d.state, "backend", "docs", "a.txt")
+	if _, err := os.Stat(backendFile); err == nil {
+		t.Fatal("uploaded before the flush")
+	}
+	code, out, errs := d.verb("flush", "/docs", "--wait")
+	if code != 0 || !strings.Contains(out, "/docs: everything is in the backend") {
+		t.Fatalf("flush --wait: exit %d: %s %s", code, out, errs)
+	}
+	if got, err := os.ReadFile(backendFile); err != nil || !bytes.Equal(got, body) {
+		t.Fatalf("backend has %d bytes, %v; want %d", len(got), err, len(body))
+	}
+	if s := d.status(); s.Dirty.Files != 0 || s.Backend.BytesUp < int64(len(body)) {
+		t.Errorf("after the flush: dirty %+v, backend %+v", s.Dirty, s.Backend)
+	}
+
+	for _, tt := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"pin", "docs/a.txt"}, 0, "/docs/a.txt: 1 files (87.9 KiB) pinned"},
+		{[]string{"unpin", "/docs"}, 0, "/docs: 1 files unpinned"},
+		{[]string{"evict", "/docs/a.txt"}, 0, "/docs/a.txt: 1 files (87.9 KiB) evicted"},
+		{[]string{"refresh", "/docs"}, 0, "/docs: listed again"},
+		{[]string{"evict", "/nope"}, 1, "/nope: no such file or directory in the export"},
+		{[]string{"loglevel"}, 0, "info"},
+		{[]string{"loglevel", "debug"}, 0, "debug"},
+		{[]string{"loglevel", "loud"}, 2, "want debug, info, warn or error"},
+		{[]string{"pin"}, 2, "Usage: filegate pin PATH"},
+		{[]string{"flush"}, 0, "/: nothing to upload"},
+	} {
+		code, out, errs := d.verb(tt.args...)
+		if code != tt.code || !strings.Contains(out+errs, tt.out) {
+			t.Errorf("%v: exit %d, %q %q; want %d with %q", tt.args, code, out, errs, tt.code, tt.out)
+		}
+	}
+	// The evicted file reads back from the backend through NFS.
+	rf, err := target.Open("docs/a.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(rf)
+	rf.Close()
+	if err != nil || !bytes.Equal(got, body) {
+		t.Errorf("read back after evict: %d bytes, %v", len(got), err)
+	}
+
+	// Metrics.
+	m := d.waitLog(`msg="serving metrics" addr=([0-9.:]+)`)
+	resp, err := http.Get("http://" + m[1] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{
+		`filegate_rpc_calls_total{proc="WRITE",program="nfs"}`,
+		`filegate_rpc_duration_seconds_bucket{proc="LOOKUP",program="nfs",le="+Inf"}`,
+		`filegate_backend_up 1`, `filegate_cache_hit_ratio`, `filegate_dirty_ratio 0`,
+		`filegate_limit_upload_bytes_per_second 6.7108864e+07`, `filegate_backend_sent_bytes_total 90000`,
+		`filegate_upload_queue_ops 0`, `filegate_nfs_clients 1`,
+	} {
+		if !bytes.Contains(metrics, []byte(want)) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+
+	// SIGHUP: the limit and log level change live; the metrics address
+	// needs a restart and says so.
+	newCfg := strings.Replace(fmt.Sprintf(e2eConfig, "1MiB"), `listen = "127.0.0.1:0"`, `listen = "127.0.0.1:1"`, 1) + "[log]\nlevel = \"warn\"\n"
+	if err := os.WriteFile(d.config, []byte(newCfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.cmd.Process.Signal(syscall.SIGHUP)
+	d.waitLog(`reload: these settings change only at a restart.*keys=metrics.listen`)
+	if s := d.status(); s.Limits.UploadBytesPerSec != 1<<20 || s.LogLevel != "warn" {
+		t.Errorf("after SIGHUP: limits %+v, level %s", s.Limits, s.LogLevel)
+	}
+
+	// SIGTERM: STOPPING=1, a clean exit, the socket gone.
+	c.Close()
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	d.waitNotify("STOPPING=1")
+	select {
+	case err := <-d.exited:
+		d.exited <- err
+		if err != nil {
+			t.Fatalf("serve exited with %v; log:\n%s", err, d.logText())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop within 30s")
+	}
+	if _, err := os.Stat(filepath.Join(d.state, "admin.sock")); err == nil {
+		t.Error("admin socket left behind")
+	}
+	code, _, errs = d.verb("status")
+	if code != exitNotRunning || !strings.Contains(errs, "filegate is not running (no socket at "+d.state+"/admin.sock): start it with systemctl start filegate or filegate serve") {
+		t.Errorf("status of a stopped daemon: exit %d, %q", code, errs)
+	}
+}
+
+func TestStatusWithoutDaemon(t *testing.T) {
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	code := run([]string{"status", "--state", dir}, &out, &errb)
+	if code != exitNotRunning || !strings.Contains(errb.String(), "filegate is not running (no socket at "+dir+"/admin.sock)") {
+		t.Errorf("exit %d, %q", code, errb.String())
+	}
+	// A socket file nobody answers on.
+	sock := filepath.Join(dir, "admin.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close()
+	errb.Reset()
+	code = run([]string{"flush", "--wait", "--socket", sock}, &out, &errb)
+	if code != exitNotRunning || !strings.Contains(errb.String(), "nothing answers on "+sock) {
+		t.Errorf("exit %d, %q", code, errb.String())
+	}
+}
+
+func TestProgressBar(t *testing.T) {
+	var b bytes.Buffer
+	bar := newProgressBar(&b, true)
+	bar.update(gateway.Progress{Files: 4, Bytes: 400})
+	bar.update(gateway.Progress{Files: 2, Bytes: 100})
+	bar.finish()
+	if !strings.Contains(b.String(), "[----------") || !strings.Contains(b.String(), "\r[######################--------]  75%  2 files, 100 B to go") {
+		t.Errorf("terminal bar: %q", b.String())
+	}
+	b.Reset()
+	bar = newProgressBar(&b, false)
+	bar.update(gateway.Progress{Files: 4, Bytes: 400})
+	bar.update(gateway.Progress{Files: 4, Bytes: 400})
+	bar.update(gateway.Progress{Files: 1, Bytes: 10})
+	sc := bufio.NewScanner(&b)
+	var lines []string
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+	}
+	if len(lines) != 2 || lines[1] != "flush: 1 files, 10 B to upload" {
+		t.Errorf("plain lines: %q", lines)
+	}
+}
