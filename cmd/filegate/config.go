@@ -71,6 +71,12 @@ type ServerConfig struct {
 	// ExportName is the path clients mount (server:/ExportName). There is
 	// one export for now.
 	ExportName string `toml:"export_name"`
+	// Frontend picks the NFS server: "go-nfs" (the default) or "nfsd",
+	// filegate's own (gateway/nfsd; opt-in while it is being proven).
+	Frontend string `toml:"frontend"`
+	// Squash is the nfsd front end's identity mapping: "root"
+	// (root_squash, the default), "none" or "all". go-nfs ignores it.
+	Squash string `toml:"squash"`
 }
 
 // BackendConfig is the [backend] table: the cloud side of the cache.
@@ -169,6 +175,12 @@ const (
 	BackendS3    = "s3"
 )
 
+// Front ends (server.frontend).
+const (
+	FrontendGoNFS = "go-nfs"
+	FrontendNFSD  = "nfsd"
+)
+
 // DefaultConfig returns the configuration used for every key a config file
 // leaves out. It passes Validate.
 func DefaultConfig() Config {
@@ -177,6 +189,8 @@ func DefaultConfig() Config {
 			Listen:     "127.0.0.1:2049",
 			StateDir:   "./filegate-data",
 			ExportName: "/",
+			Frontend:   FrontendGoNFS,
+			Squash:     "root",
 		},
 		Backend: BackendConfig{
 			Type: BackendPOSIX,
@@ -307,6 +321,16 @@ func (c Config) Validate() error {
 	}
 	if e := c.Server.ExportName; e == "" || e[0] != '/' || path.Clean(e) != e || strings.ContainsRune(e, 0) {
 		bad("server.export_name", e, `want a clean absolute path such as "/"`)
+	}
+	switch c.Server.Frontend {
+	case FrontendGoNFS, FrontendNFSD:
+	default:
+		bad("server.frontend", c.Server.Frontend, `want "go-nfs" or "nfsd"`)
+	}
+	switch c.Server.Squash {
+	case "root", "none", "all":
+	default:
+		bad("server.squash", c.Server.Squash, `want "root", "none" or "all"`)
 	}
 
 	switch c.Backend.Type {

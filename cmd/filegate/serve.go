@@ -17,6 +17,7 @@ import (
 	"github.com/filegate/filegate/backend/s3"
 	"github.com/filegate/filegate/cache"
 	"github.com/filegate/filegate/gateway"
+	"github.com/filegate/filegate/gateway/nfsd"
 )
 
 // flushTimeout bounds the upload of pending changes at shutdown; what is
@@ -121,7 +122,13 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv
 	if err := env.notify.send("READY=1\nSTATUS=" + notifyStatus(c, srv, &obs)); err != nil {
 		logger.Warn("cannot tell systemd we are ready", "err", err)
 	}
-	serveErr := srv.Serve(ctx, l)
+	var serveErr error
+	if cfg.Server.Frontend == FrontendNFSD {
+		serveErr = serveNFSD(ctx, cfg, c, l, logger)
+		srv.Close() // never served; status and metrics see no clients
+	} else {
+		serveErr = srv.Serve(ctx, l)
+	}
 	_ = env.notify.send("STOPPING=1")
 	if serveErr != nil && !errors.Is(serveErr, gateway.ErrServerClosed) && ctx.Err() == nil {
 		return serveErr
@@ -136,6 +143,28 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// serveNFSD serves the export on l with filegate's own NFS server
+// (server.frontend = "nfsd") until ctx is done.
+func serveNFSD(ctx context.Context, cfg Config, c *cache.Cache, l net.Listener, logger *slog.Logger) error {
+	ncfg := nfsd.DefaultConfig()
+	ncfg.Export.Name = cfg.Server.ExportName
+	switch cfg.Server.Squash {
+	case "none":
+		ncfg.Export.Squash = nfsd.SquashNone
+	case "all":
+		ncfg.Export.Squash = nfsd.SquashAll
+	}
+	ncfg.Logger = logger.With("component", "nfsd")
+	srv, err := nfsd.New(ncfg, c)
+	if err != nil {
+		l.Close()
+		return err
+	}
+	err = srv.Serve(ctx, l)
+	srv.Close()
+	return err
 }
 
 // openBackend opens the configured store and returns it with its
