@@ -56,7 +56,7 @@ install: build
 	else \
 		install -D -m 0644 cmd/filegate/filegate.example.toml $(DESTDIR)$(CONFDIR)/filegate.toml; \
 	fi
-	@echo 'now: systemctl daemon-reload && systemctl enable --now filegate'
+	@echo 'now: systemctl daemon-reload && systemctl enable --now filegate; then: filegate status'
 
 clean:
 	rm -rf bin
