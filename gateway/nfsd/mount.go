@@ -130,7 +130,7 @@ func pmapGetport(r *call, d *decoder) error {
 
 func pmapDump(r *call, _ *decoder) error {
 	port := r.localPort()
-	for _, m := range [][3]uint32{{progPortmap, 2, 111}, {progNFS, 3, port}, {progMount, 3, port}} {
+	for _, m := range [][3]uint32{{progPortmap, 2, port}, {progNFS, 3, port}, {progMount, 3, port}} {
 		r.e.bool(true)
 		r.e.uint32(m[0])
 		r.e.uint32(m[1])
