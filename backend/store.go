@@ -75,6 +75,10 @@ type ListOptions struct {
 	// StartAfter lists only keys (and prefixes) sorting strictly after it,
 	// so a caller can resume a listing where it stopped.
 	StartAfter string
+	// KeysOnly asks for keys alone: a store may then leave every other
+	// field of ObjectInfo empty, and skip the per-object requests that
+	// fetch them (S3's HEADs).
+	KeysOnly bool
 }
 
 // ErrStopList may be returned by a List callback to end the listing early;

@@ -63,7 +63,12 @@ func (s *Store) List(ctx context.Context, opts backend.ListOptions, fn func(back
 		if err != nil {
 			return err
 		}
-		if err := s.deliver(ctx, items, fn); err != nil {
+		if opts.KeysOnly {
+			err = deliverKeys(items, fn)
+		} else {
+			err = s.deliver(ctx, items, fn)
+		}
+		if err != nil {
 			if errors.Is(err, backend.ErrStopList) {
 				return nil
 			}
@@ -214,4 +219,14 @@ func prefixCanMatch(p string) bool {
 		return false
 	}
 	return len(p)-i-1 <= backend.MaxNameBytes
+}
+
+// deliverKeys calls fn with the keys alone, for ListOptions.KeysOnly.
+func deliverKeys(items []listItem, fn func(backend.ObjectInfo) error) error {
+	for _, it := range items {
+		if err := fn(backend.ObjectInfo{Key: it.key, Prefix: it.prefix}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -253,7 +253,10 @@ func (s *Store) uploadParts(ctx context.Context, key string, okey, id *string, r
 				defer s.parts.put(buf)
 			}
 			start := time.Now()
-			out, err := s.client.UploadPart(gctx, &s3.UploadPartInput{
+			// ctx, not gctx: after one part fails, the parts in flight
+			// finish rather than being cut off, so none is still
+			// landing on the server when the upload is aborted.
+			out, err := s.client.UploadPart(ctx, &s3.UploadPartInput{
 				Bucket:            &s.cfg.Bucket,
 				Key:               okey,
 				UploadId:          id,
@@ -280,14 +283,32 @@ func (s *Store) uploadParts(ctx context.Context, key string, okey, id *string, r
 }
 
 // abort aborts a multipart upload, even when ctx is done, so no
-// incomplete upload is left to be billed.
+// incomplete upload is left to be billed. A part whose request was
+// cancelled may still be landing on the server, making the abort fail or
+// bringing the upload back after it (S3's docs say to abort again until
+// ListParts finds nothing; versitygw shows both), so it checks and tries
+// again a few times.
 func (s *Store) abort(ctx context.Context, key string, okey, id *string) {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
 	defer cancel()
-	start := time.Now()
-	_, err := s.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: &s.cfg.Bucket, Key: okey, UploadId: id})
-	s.done("abort-multipart", key, start, err)
-	if err != nil && !isNotFound(err) {
+	var err error
+	for attempt := range 5 {
+		if attempt > 0 {
+			time.Sleep(time.Duration(attempt) * 50 * time.Millisecond)
+		}
+		start := time.Now()
+		_, err = s.client.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: &s.cfg.Bucket, Key: okey, UploadId: id})
+		s.done("abort-multipart", key, start, err)
+		if err != nil && !isNotFound(err) {
+			continue
+		}
+		if _, lerr := s.client.ListParts(actx, &s3.ListPartsInput{Bucket: &s.cfg.Bucket, Key: okey, UploadId: id}); lerr != nil {
+			err = nil // gone
+			break
+		}
+		err = fmt.Errorf("upload still listed after abort")
+	}
+	if err != nil {
 		s.log.Warn("abort of a failed multipart upload failed; the next start cleans it up", "key", key, "err", err)
 		return
 	}

@@ -75,6 +75,10 @@ func testList(t *testing.T, s backend.Store, _ Options) {
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("List(prefix %q, delimiter %q)\n got %q\nwant %q", tc.prefix, tc.delim, got, tc.want)
 		}
+		keys := listed(t, s, backend.ListOptions{Prefix: tc.prefix, Delimiter: tc.delim, KeysOnly: true})
+		if !slices.Equal(keys, tc.want) {
+			t.Errorf("List(prefix %q, delimiter %q, keys only)\n got %q\nwant %q", tc.prefix, tc.delim, keys, tc.want)
+		}
 	}
 
 	// Listed objects agree with Stat.
