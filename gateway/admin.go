@@ -50,6 +50,9 @@ type AdminConfig struct {
 	Started time.Time
 	// Exports lists what the NFS server serves, for status.
 	Exports []Export
+	// Clients lists the connected clients; nil: the Server's (for a
+	// front end other than the Server, such as gateway/nfsd).
+	Clients func() []ClientStatus
 	// Backend reports the backend's state; nil leaves it unknown.
 	Backend func() BackendStatus
 	// Limits reports the bandwidth limits; nil means none.
@@ -417,7 +420,9 @@ func (a *Admin) Status() Status {
 		Exports:       a.cfg.Exports, Clients: []ClientStatus{}, Failing: []Failing{},
 		LogLevel: "info",
 	}
-	if a.srv != nil {
+	if a.cfg.Clients != nil {
+		s.Clients = append(s.Clients, a.cfg.Clients()...)
+	} else if a.srv != nil {
 		for _, c := range a.srv.Clients() {
 			s.Clients = append(s.Clients, ClientStatus{Addr: c.Addr, Since: c.Since})
 		}

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/binary"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -280,4 +281,54 @@ func (t *rpcTap) feed(p *recordParser, b []byte) {
 		}
 	}()
 	p.feed(b)
+}
+
+// RPCMeter counts and times the ONC RPC calls on the connections of the
+// listeners it wraps, as a Server does for its own: for another server
+// on the same kind of stream (gateway/nfsd).
+type RPCMeter struct {
+	stats rpcStats
+}
+
+// NewRPCMeter returns a meter with every counter at zero.
+func NewRPCMeter() *RPCMeter { return new(RPCMeter) }
+
+// Listener wraps l: every connection it accepts is metered.
+func (m *RPCMeter) Listener(l net.Listener) net.Listener { return &meteredListener{Listener: l, m: m} }
+
+// Stats returns the counters by procedure, as Server.RPCStats.
+func (m *RPCMeter) Stats() []ProcStats { return m.stats.snapshot() }
+
+type meteredListener struct {
+	net.Listener
+	m *RPCMeter
+}
+
+func (l *meteredListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &meteredConn{Conn: c, tap: newRPCTap(&l.m.stats)}, nil
+}
+
+type meteredConn struct {
+	net.Conn
+	tap *rpcTap
+}
+
+func (c *meteredConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.tap.read(p[:n])
+	}
+	return n, err
+}
+
+func (c *meteredConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if n > 0 {
+		c.tap.wrote(p[:n])
+	}
+	return n, err
 }

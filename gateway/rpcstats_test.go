@@ -3,7 +3,10 @@ package gateway
 import (
 	"bytes"
 	"encoding/binary"
+	"io"
+	"net"
 	"testing"
+	"time"
 )
 
 // record frames body as one record in fragments of the given sizes (the
@@ -161,14 +164,73 @@ func TestServerCountsRPCs(t *testing.T) {
 			t.Fatalf("getattr: %s", statusName(st))
 		}
 	}
+	// The client may see a reply before the server's Write returns and
+	// times it: wait a moment for the last one.
 	got := map[string]ProcStats{}
-	for _, p := range e.srv.RPCStats() {
-		got[p.Program+"."+p.Proc] = p
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		for _, p := range e.srv.RPCStats() {
+			got[p.Program+"."+p.Proc] = p
+		}
+		if got["nfs.GETATTR"].Replies >= 3 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Millisecond)
 	}
 	if p := got["nfs.GETATTR"]; p.Calls < 3 || p.Replies < 3 || p.Total <= 0 {
 		t.Errorf("GETATTR: %+v", p)
 	}
 	if p := got["mount.MNT"]; p.Calls != 1 || p.Replies != 1 {
 		t.Errorf("MNT: %+v", p)
+	}
+}
+
+func TestRPCMeterListener(t *testing.T) {
+	m := NewRPCMeter()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ml := m.Listener(l)
+	defer ml.Close()
+	done := make(chan error, 1)
+	go func() {
+		c, err := ml.Accept()
+		if err != nil {
+			done <- err
+			return
+		}
+		defer c.Close()
+		buf := make([]byte, 4096)
+		call := record(callBody(9, progNFS, 3, 7, 64)) // WRITE
+		got := 0
+		for got < len(call) {
+			n, err := c.Read(buf)
+			if err != nil {
+				done <- err
+				return
+			}
+			got += n
+		}
+		_, err = c.Write(record(replyBody(9)))
+		done <- err
+	}()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write(record(callBody(9, progNFS, 3, 7, 64))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, make([]byte, 4+24)); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range m.Stats() {
+		if p.Proc == "WRITE" && (p.Calls != 1 || p.Replies != 1) {
+			t.Errorf("WRITE: %+v", p)
+		}
 	}
 }

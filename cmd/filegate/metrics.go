@@ -29,6 +29,10 @@ type metricSources struct {
 	backend *metered.Store
 	limits  *limit.Store
 	version string
+	// clients and rpc, if set, replace srv's (another front end, such
+	// as gateway/nfsd behind a gateway.RPCMeter).
+	clients func() int
+	rpc     func() []gateway.ProcStats
 }
 
 type metricsCollector struct {
@@ -137,9 +141,20 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		g(mFailing, float64(len(st.Failing)))
 		n(mConflicts, st.Conflicts)
 	}
+	clients, rpc := c.src.clients, c.src.rpc
 	if c.src.srv != nil {
-		g(mClients, float64(len(c.src.srv.Clients())))
-		for _, p := range c.src.srv.RPCStats() {
+		if clients == nil {
+			clients = func() int { return len(c.src.srv.Clients()) }
+		}
+		if rpc == nil {
+			rpc = c.src.srv.RPCStats
+		}
+	}
+	if clients != nil {
+		g(mClients, float64(clients()))
+	}
+	if rpc != nil {
+		for _, p := range rpc() {
 			if p.Calls == 0 && p.Replies == 0 {
 				continue
 			}
