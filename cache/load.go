@@ -3,6 +3,7 @@ package cache
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"strings"
@@ -94,6 +95,20 @@ type listing struct {
 	pending map[string]bool
 	// seen holds the names the backend listed, on a refresh.
 	seen map[string]bool
+	// mtime and nextCookie are the directory's when the listing began:
+	// a change here since then (an entry made, removed or renamed)
+	// means the listing may be older than the namespace, so a refresh
+	// is dropped and tried again later.
+	mtime      int64
+	nextCookie uint64
+}
+
+// errRaced ends a refresh whose directory changed during the listing.
+var errRaced = errors.New("directory changed during the listing")
+
+// raced reports whether d changed since the listing began.
+func (l *listing) raced(d *inode) bool {
+	return l.refresh && (d.mtime != l.mtime || d.nextCookie != l.nextCookie)
 }
 
 func (l *listing) isPending(key string) bool {
@@ -116,6 +131,7 @@ func (c *Cache) loadDir(ctx context.Context, dir Ino, refresh bool) error {
 		if err != nil {
 			return err
 		}
+		l.mtime, l.nextCookie = d.mtime, d.nextCookie
 		if dir != RootIno {
 			if l.prefix, err = t.key(d); err != nil {
 				return err
@@ -161,25 +177,38 @@ func (c *Cache) loadDir(ctx context.Context, dir Ino, refresh bool) error {
 	if err == nil && len(batch) > 0 {
 		err = flush()
 	}
+	if errors.Is(err, errRaced) {
+		c.log.Debug("refresh dropped: the directory changed meanwhile", "op", "refresh", "key", l.prefix)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("cache: list %q in the backend: %w", l.prefix, err)
 	}
 	err = c.update(func(t *txn) error {
+		d, err := t.getDir(dir)
+		if err != nil {
+			return err
+		}
+		if l.raced(d) {
+			return errRaced
+		}
 		if refresh {
 			gone, err := t.dropVanished(l)
 			if err != nil {
 				return err
 			}
 			dropped = append(dropped, gone...)
-		}
-		d, err := t.getDir(dir)
-		if err != nil {
-			return err
+			if d, err = t.getDir(dir); err != nil {
+				return err
+			}
 		}
 		d.flags |= flagLoaded
 		d.loadedAt = time.Now().UnixNano()
 		return t.put(d)
 	})
+	if errors.Is(err, errRaced) {
+		err = nil
+	}
 	for _, ino := range dropped {
 		c.forget(ino)
 	}
@@ -213,6 +242,9 @@ func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]
 	d, err := t.getDir(l.dir)
 	if err != nil {
 		return nil, err
+	}
+	if l.raced(d) {
+		return nil, errRaced
 	}
 	var stale []Ino
 	for _, o := range objs {
@@ -290,6 +322,8 @@ func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]
 			return nil, err
 		}
 	}
+	// Our own additions are no race.
+	l.mtime, l.nextCookie = d.mtime, d.nextCookie
 	return stale, t.put(d)
 }
 

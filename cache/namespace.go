@@ -109,7 +109,9 @@ func (c *Cache) create(ctx context.Context, dir Ino, name string, fill func(n *i
 		case n.mode.IsDir():
 			d.nlink++
 			n.nlink = 2
+			// Made here, so nothing in the backend to list yet.
 			n.flags |= flagLoaded
+			n.loadedAt = now
 			if err := t.enqueue(op{kind: opPut, ino: n.ino, key: mustKey(t, d, name, true)}); err != nil {
 				return err
 			}

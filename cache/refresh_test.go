@@ -169,3 +169,53 @@ func TestConflictKeyNames(t *testing.T) {
 		t.Errorf("long name gives %d bytes", len(got))
 	}
 }
+
+// hookList runs during before each List returns, as a client would act
+// while a listing is in flight.
+type hookList struct {
+	backend.Store
+	during func()
+}
+
+func (s *hookList) List(ctx context.Context, opts backend.ListOptions, fn func(backend.ObjectInfo) error) error {
+	err := s.Store.List(ctx, opts, fn)
+	if s.during != nil {
+		during := s.during
+		s.during = nil
+		during()
+	}
+	return err
+}
+
+func TestRefreshKeepsEntriesMadeDuringTheListing(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.New()
+	putObject(t, mem, "old.txt", []byte("old"))
+	s := &hookList{Store: mem}
+	c := newTestCache(t, t.TempDir(), s)
+	if _, err := c.Lookup(ctx, RootIno, "old.txt"); err != nil {
+		t.Fatal(err)
+	}
+	s.during = func() {
+		mustMkdir(t, c, RootIno, "made-meanwhile")
+		f := mustCreate(t, c, RootIno, "f")
+		mustWrite(t, c, f.Ino, 0, "x")
+		flush(t, c) // uploaded and out of the journal before the merge
+	}
+	if err := c.Refresh(ctx, RootIno); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Lookup(ctx, RootIno, "made-meanwhile"); err != nil {
+		t.Fatalf("directory made during the listing was dropped: %v", err)
+	}
+	if _, err := c.Lookup(ctx, RootIno, "f"); err != nil {
+		t.Fatalf("file made during the listing was dropped: %v", err)
+	}
+	// A later, quiet refresh still works.
+	if err := c.Refresh(ctx, RootIno); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Lookup(ctx, RootIno, "made-meanwhile"); err != nil {
+		t.Fatal(err)
+	}
+}
