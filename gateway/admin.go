@@ -207,6 +207,10 @@ type Health struct {
 type Progress struct {
 	Files int   `json:"files"`
 	Bytes int64 `json:"bytes"`
+	// Failing counts the backend changes failing right now (anywhere),
+	// LastError is the latest one's error: why a flush may be stuck.
+	Failing   int    `json:"failing,omitempty"`
+	LastError string `json:"last_error,omitempty"`
 	// Done is set on the last line, Error on a failure.
 	Done  bool   `json:"done,omitempty"`
 	Error string `json:"error,omitempty"`
@@ -604,7 +608,14 @@ func (a *Admin) handleFlush(w http.ResponseWriter, r *http.Request) {
 	err := a.c.FlushIno(r.Context(), attr.Ino, func(cp cache.Progress) {
 		p := Progress{Files: cp.Files, Bytes: cp.Bytes}
 		if p != last || time.Since(lastAt) >= time.Second {
-			send(p)
+			sent := p
+			if p.Files > 0 {
+				if st := a.c.Stats(); len(st.Failing) > 0 {
+					f := st.Failing[len(st.Failing)-1]
+					sent.Failing, sent.LastError = len(st.Failing), f.Op+" /"+f.Key+": "+f.Err
+				}
+			}
+			send(sent)
 			last, lastAt = p, time.Now()
 		}
 	})

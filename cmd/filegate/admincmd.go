@@ -103,6 +103,11 @@ func (e notRunning) Error() string { return e.msg }
 // call sends one request and returns the response, whose body the
 // caller closes; a non-2xx answer is returned as its error message.
 func (a *adminClient) call(method, path string, body any) (*http.Response, error) {
+	return a.callCtx(context.Background(), method, path, body)
+}
+
+// callCtx is call bounded by ctx.
+func (a *adminClient) callCtx(ctx context.Context, method, path string, body any) (*http.Response, error) {
 	var r io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -111,7 +116,7 @@ func (a *adminClient) call(method, path string, body any) (*http.Response, error
 		}
 		r = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, "http://filegate"+path, r)
+	req, err := http.NewRequestWithContext(ctx, method, "http://filegate"+path, r)
 	if err != nil {
 		return nil, err
 	}
@@ -127,6 +132,9 @@ func (a *adminClient) call(method, path string, body any) (*http.Response, error
 			return nil, notRunning{fmt.Sprintf("filegate is not running (nothing answers on %s): start it with systemctl start filegate or filegate serve", a.socket)}
 		case errors.Is(err, fs.ErrPermission):
 			return nil, notRunning{fmt.Sprintf("permission denied on %s: the admin socket is root-only; run this as root (sudo)", a.socket)}
+		}
+		if ctx.Err() != nil {
+			return nil, err
 		}
 		return nil, notRunning{fmt.Sprintf("cannot reach filegate on %s: %v", a.socket, err)}
 	}
@@ -350,9 +358,11 @@ func isTerminal(w io.Writer) bool {
 
 func cmdFlush(args []string, stdout, stderr io.Writer) int {
 	var wait bool
-	c, pos, code := adminCommand("flush", args, stderr, 0, 1, "flush [--wait] [PATH] [--state DIR | --socket PATH]",
+	var timeout time.Duration
+	c, pos, code := adminCommand("flush", args, stderr, 0, 1, "flush [--wait [--timeout D]] [PATH] [--state DIR | --socket PATH]",
 		func(fs *flag.FlagSet) {
 			fs.BoolVar(&wait, "wait", false, "return only when everything at or below PATH is in the backend")
+			fs.DurationVar(&timeout, "timeout", 0, "with --wait, give up after `DURATION` such as 10m (exit 1); 0: wait as long as it takes")
 		})
 	if c == nil {
 		return code
@@ -373,11 +383,18 @@ func cmdFlush(args []string, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	}
-	resp, err := c.call("POST", "/v1/flush", map[string]any{"path": path, "wait": true})
+	ctx := context.Background()
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	resp, err := c.callCtx(ctx, "POST", "/v1/flush", map[string]any{"path": path, "wait": true})
 	if err != nil {
 		return failed(stderr, err)
 	}
 	defer resp.Body.Close()
+	var last gateway.Progress
 	bar := newProgressBar(stdout, isTerminal(stdout))
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
@@ -395,9 +412,18 @@ func cmdFlush(args []string, stdout, stderr io.Writer) int {
 			return exitOK
 		}
 		bar.update(p)
+		last = p
 	}
 	bar.finish()
 	err = sc.Err()
+	if ctx.Err() != nil {
+		why := ""
+		if last.LastError != "" {
+			why = fmt.Sprintf("; %d backend changes failing, the last: %s", last.Failing, cut(last.LastError, 200))
+		}
+		return failed(stderr, fmt.Errorf("flush %s: not done after %s: %d files (%s) not uploaded yet%s",
+			path, timeout, last.Files, humanBytes(last.Bytes), why))
+	}
 	if err == nil {
 		err = errors.New("the daemon closed the connection before the flush ended (did it stop?)")
 	}
@@ -422,9 +448,13 @@ func (b *progressBar) update(p gateway.Progress) {
 	if !b.started {
 		b.first, b.started = p, true
 	}
+	stuck := ""
+	if p.Failing > 0 {
+		stuck = fmt.Sprintf("; %d failing, last: %s", p.Failing, cut(p.LastError, 60))
+	}
 	if !b.tty {
 		if p != b.last || time.Since(b.lastPlain) >= 10*time.Second {
-			fmt.Fprintf(b.w, "flush: %d files, %s to upload\n", p.Files, humanBytes(p.Bytes))
+			fmt.Fprintf(b.w, "flush: %d files, %s to upload%s\n", p.Files, humanBytes(p.Bytes), stuck)
 			b.last, b.lastPlain = p, time.Now()
 		}
 		return
@@ -441,8 +471,8 @@ func (b *progressBar) update(p gateway.Progress) {
 	frac = min(max(frac, 0), 1)
 	const width = 30
 	n := int(frac * width)
-	fmt.Fprintf(b.w, "\r[%s%s] %3.0f%%  %d files, %s to go \x1b[K", strings.Repeat("#", n), strings.Repeat("-", width-n),
-		100*frac, p.Files, humanBytes(p.Bytes))
+	fmt.Fprintf(b.w, "\r[%s%s] %3.0f%%  %d files, %s to go%s\x1b[K", strings.Repeat("#", n), strings.Repeat("-", width-n),
+		100*frac, p.Files, humanBytes(p.Bytes), cut(stuck, 40))
 	b.drawn = true
 }
 
