@@ -86,3 +86,22 @@ func TestPinAndEvict(t *testing.T) {
 		t.Fatal("evicted file reads wrong")
 	}
 }
+
+func TestHungBackendDoesNotHoldTheJournal(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.New()
+	s := faultstore.New(mem)
+	c := newSizedCache(t, t.TempDir(), s, func(cfg *Config) { cfg.OpTimeout = 50 * time.Millisecond })
+	f := mustCreate(t, c, RootIno, "f")
+	mustWrite(t, c, f.Ino, 0, "data")
+	s.Set(faultstore.Put, faultstore.Fault{Stall: true})
+	if err := c.Rename(ctx, RootIno, "f", RootIno, "g"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // uploads stall and time out
+	s.Clear()
+	flush(t, c)
+	if got := storeBody(t, mem, "g"); got != "data" {
+		t.Fatalf("g = %q", got)
+	}
+}

@@ -73,7 +73,11 @@ type Config struct {
 	// front end commits every WRITE, so every acknowledged WRITE is on
 	// disk.
 	SyncInterval time.Duration
-	Logger       *slog.Logger
+	// OpTimeout bounds one backend change of the journal (an upload
+	// gets more in proportion to its size), so a hung backend cannot
+	// hold the queue: the op fails and is retried.
+	OpTimeout time.Duration
+	Logger    *slog.Logger
 }
 
 // DefaultConfig returns a Config with every field but Dir and Store set.
@@ -92,6 +96,7 @@ func DefaultConfig() Config {
 		FetchConcurrency:  8,
 		UploadConcurrency: 4,
 		DirTTL:            time.Minute,
+		OpTimeout:         2 * time.Minute,
 		Logger:            slog.New(slog.DiscardHandler),
 	}
 }
@@ -116,6 +121,8 @@ func (cfg Config) Validate() error {
 		return errors.New("cache: want 0 < LowWater < HighWater <= 1")
 	case cfg.DirtyLimitBytes < 0 || cfg.ReadAheadBytes < 0 || cfg.DirTTL < 0 || cfg.SyncInterval < 0:
 		return errors.New("cache: DirtyLimitBytes, ReadAheadBytes, DirTTL and SyncInterval may not be negative")
+	case cfg.OpTimeout <= 0:
+		return errors.New("cache: OpTimeout is not positive")
 	case cfg.FetchConcurrency < 1 || cfg.UploadConcurrency < 1:
 		return errors.New("cache: FetchConcurrency and UploadConcurrency must be at least 1")
 	case cfg.Logger == nil:

@@ -12,6 +12,7 @@ import (
 
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/memstore"
+	"github.com/filegate/filegate/backend/posix"
 )
 
 func TestDamagedDatabaseIsAClearError(t *testing.T) {
@@ -91,4 +92,34 @@ func (s *copyLimit) Copy(ctx context.Context, src, dst string, attrs *backend.At
 		return backend.ObjectInfo{}, syscall.ECONNRESET
 	}
 	return s.Store.Copy(ctx, src, dst, attrs)
+}
+
+// TestDirectoryMoveWithRealDirectories moves a tree by copy and delete
+// on a store with real directories (POSIX without its Renamer), where a
+// directory can only go once it is empty.
+func TestDirectoryMoveWithRealDirectories(t *testing.T) {
+	ctx := context.Background()
+	p, err := posix.New(posix.Config{Root: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := struct{ backend.Store }{p} // hides Renamer
+	c := newTestCache(t, t.TempDir(), s)
+	d := mustMkdir(t, c, RootIno, "top")
+	sub := mustMkdir(t, c, d.Ino, "sub")
+	f := mustCreate(t, c, sub.Ino, "f")
+	mustWrite(t, c, f.Ino, 0, "deep")
+	flush(t, c)
+	if err := c.Rename(ctx, RootIno, "top", RootIno, "top2"); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, c)
+	var keys []string
+	p.List(ctx, backend.ListOptions{}, func(o backend.ObjectInfo) error { keys = append(keys, o.Key); return nil })
+	if strings.Join(keys, " ") != "top2/ top2/sub/ top2/sub/f" {
+		t.Fatalf("backend holds %v", keys)
+	}
+	if st := c.Stats(); st.UploadErrors != 0 {
+		t.Fatalf("upload errors: %+v", st)
+	}
 }

@@ -10,10 +10,13 @@ import (
 	"os"
 	"path"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/filegate/filegate/backend"
 )
@@ -300,9 +303,12 @@ func (c *Cache) Flush(ctx context.Context) error {
 // apply carries out one journal op against the backend and removes it
 // from the journal.
 func (c *Cache) apply(ctx context.Context, seq []byte, o op) error {
-	switch o.kind {
-	case opPut:
+	if o.kind == opPut {
 		return c.applyPut(ctx, seq, o)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.OpTimeout)
+	defer cancel()
+	switch o.kind {
 	case opDelete:
 		err := c.store.Delete(ctx, o.key)
 		if err != nil {
@@ -393,6 +399,10 @@ func (c *Cache) applyPut(ctx context.Context, seq []byte, o op) error {
 	if n == nil {
 		return c.finish(seq, o, nil) // removed before it was uploaded
 	}
+	// Even a slow link moves 256 KiB/s; slower than that, the upload is
+	// taken for hung and tried again.
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.OpTimeout+time.Duration(n.size/(256<<10))*time.Second)
+	defer cancel()
 	attrs := n.backendAttrs()
 	var info backend.ObjectInfo
 	switch {
@@ -468,6 +478,10 @@ func (c *Cache) putFile(ctx context.Context, key string, n *inode, attrs *backen
 	return c.store.Put(ctx, key, io.NewSectionReader(f, 0, n.size), n.size, attrs)
 }
 
+// moveConcurrency bounds the copies and deletes of a directory move in
+// an object store, where each key is one request.
+const moveConcurrency = 16
+
 // moveKey renames a key, or a directory marker and everything below it.
 func (c *Cache) moveKey(ctx context.Context, from, to string) error {
 	if r, ok := c.store.(backend.Renamer); ok {
@@ -479,23 +493,57 @@ func (c *Cache) moveKey(ctx context.Context, from, to string) error {
 		}
 		return c.store.Delete(ctx, from)
 	}
-	// Copy then delete each key, so a crash midway leaves every object
-	// in at least one place and a replay finishes the move.
-	var keys []string
-	flushKeys := func() error {
+	// Copy a batch of keys, then delete that batch, so a crash midway
+	// leaves every object in at least one place and a replay finishes
+	// the move. Keys alone are listed: their metadata is not needed.
+	var keys, markers []string
+	moveBatch := func() error {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(moveConcurrency)
 		for _, k := range keys {
-			if _, err := c.store.Copy(ctx, k, to+strings.TrimPrefix(k, from), nil); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			g.Go(func() error {
+				_, err := c.store.Copy(gctx, k, to+strings.TrimPrefix(k, from), nil)
+				if errors.Is(err, fs.ErrNotExist) {
+					return nil
+				}
 				return err
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		g, gctx = errgroup.WithContext(ctx)
+		g.SetLimit(moveConcurrency)
+		for _, k := range keys {
+			if strings.HasSuffix(k, "/") {
+				// A directory goes after everything in it, on stores
+				// where a non-empty one cannot be deleted.
+				markers = append(markers, k)
+				continue
 			}
+			g.Go(func() error { return c.store.Delete(gctx, k) })
+		}
+		keys = keys[:0]
+		return g.Wait()
+	}
+	deleteMarkers := func() error {
+		slices.SortFunc(markers, func(a, b string) int { return len(b) - len(a) })
+		for _, k := range markers {
 			if err := c.store.Delete(ctx, k); err != nil {
 				return err
 			}
 		}
-		keys = keys[:0]
 		return nil
 	}
+	seenMarker := map[string]bool{}
 	for {
-		err := c.store.List(ctx, backend.ListOptions{Prefix: from}, func(o backend.ObjectInfo) error {
+		err := c.store.List(ctx, backend.ListOptions{Prefix: from, KeysOnly: true}, func(o backend.ObjectInfo) error {
+			if seenMarker[o.Key] {
+				return nil // copied already; deleted at the end
+			}
+			if strings.HasSuffix(o.Key, "/") {
+				seenMarker[o.Key] = true
+			}
 			keys = append(keys, o.Key)
 			if len(keys) >= loadBatch {
 				return backend.ErrStopList
@@ -506,9 +554,9 @@ func (c *Cache) moveKey(ctx context.Context, from, to string) error {
 			return err
 		}
 		if len(keys) == 0 {
-			return nil
+			return deleteMarkers()
 		}
-		if err := flushKeys(); err != nil {
+		if err := moveBatch(); err != nil {
 			return err
 		}
 	}
