@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -20,8 +21,9 @@ type notifier struct {
 	// this process per $WATCHDOG_PID); zero when off.
 	watchdog time.Duration
 
-	mu   sync.Mutex
-	conn *net.UnixConn
+	mu       sync.Mutex
+	conn     *net.UnixConn
+	stopping bool // STOPPING=1 was sent: STATUS says so
 }
 
 // newNotifier reads the environment systemd sets.
@@ -49,6 +51,9 @@ func (n *notifier) send(msg string) error {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	if strings.HasPrefix(msg, "STOPPING=1") {
+		n.stopping = true
+	}
 	if n.conn == nil {
 		c, err := net.DialUnix("unixgram", nil, n.addr)
 		if err != nil {
@@ -103,6 +108,11 @@ func startNotifyLoop(n *notifier, every time.Duration, status func() string) *no
 		defer t.Stop()
 		for {
 			line := status()
+			n.mu.Lock()
+			if n.stopping {
+				line = "stopping, uploading what is pending: " + line
+			}
+			n.mu.Unlock()
 			msg := "STATUS=" + line
 			if n.watchdog > 0 {
 				msg += "\nWATCHDOG=1"
