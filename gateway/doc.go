@@ -97,6 +97,14 @@
 //   - MOUNT: only MNT, UMNT and NULL exist; EXPORT (showmount -e) and DUMP
 //     are PROC_UNAVAIL.
 //
+// # Operations
+//
+// admin.go serves the admin API (status, flush, refresh, pin, unpin,
+// evict, log level) as HTTP and JSON on a unix socket for the admin verbs
+// of cmd/filegate. rpcstats.go counts and times every RPC by procedure
+// from a copy of each connection's bytes (go-nfs has no hook per
+// request); RPCMeter does the same for any other listener.
+//
 // Beyond statuses: go-nfs answers one request at a time per connection,
 // so one slow cache call (a download behind READ) stalls that client's
 // other calls; OpTimeout bounds it. A READ allocates a buffer of the
