@@ -18,7 +18,7 @@ import (
 // it, their version is copied aside under a conflict name, so both
 // survive: ours at key, theirs beside it. It returns the conflict key,
 // or "" when there was nothing to keep.
-func (c *Cache) keepTheirs(ctx context.Context, key string, n *inode) (string, error) {
+func (c *Cache) keepTheirs(ctx context.Context, key string, n *inode, earlier uploadIntent) (string, error) {
 	info, err := c.store.Stat(ctx, key)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
@@ -28,6 +28,9 @@ func (c *Cache) keepTheirs(ctx context.Context, key string, n *inode) (string, e
 	}
 	if info.Size == n.size && remoteMtime(info) == n.mtime {
 		return "", nil // our own upload, replayed after a crash
+	}
+	if earlier.ok && info.Size == earlier.size && remoteMtime(info) == earlier.mtime {
+		return "", nil // an earlier attempt of this upload landed before a crash
 	}
 	if n.has(flagRemote) && !changedRemotely(n, info) {
 		return "", nil

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,5 +122,45 @@ func TestDirectoryMoveWithRealDirectories(t *testing.T) {
 	}
 	if st := c.Stats(); st.UploadErrors != 0 {
 		t.Fatalf("upload errors: %+v", st)
+	}
+}
+
+// lostReply stores the first Put, then runs during and fails it, as a
+// crash between the upload and its record does.
+type lostReply struct {
+	backend.Store
+	during func()
+}
+
+func (s *lostReply) Put(ctx context.Context, key string, r io.ReadSeeker, size int64, attrs *backend.Attrs) (backend.ObjectInfo, error) {
+	info, err := s.Store.Put(ctx, key, r, size, attrs)
+	if s.during != nil && err == nil {
+		during := s.during
+		s.during = nil
+		during()
+		return backend.ObjectInfo{}, syscall.ECONNRESET
+	}
+	return info, err
+}
+
+func TestLostUploadReplyIsNoConflict(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.New()
+	s := &lostReply{Store: mem}
+	c := newTestCache(t, t.TempDir(), s)
+	f := mustCreate(t, c, RootIno, "f")
+	s.during = func() {
+		time.Sleep(2 * time.Millisecond) // a new mtime
+		if _, err := c.WriteAt(ctx, f.Ino, []byte("second version"), 0); err != nil {
+			t.Error(err)
+		}
+	}
+	mustWrite(t, c, f.Ino, 0, "first")
+	flush(t, c)
+	if got := storeBody(t, mem, "f"); got != "second version" {
+		t.Fatalf("backend has %q", got)
+	}
+	if n := c.Stats().Conflicts; n != 0 {
+		t.Fatalf("%d conflicts: our own lost upload was taken for someone else's", n)
 	}
 }

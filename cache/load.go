@@ -106,9 +106,20 @@ type listing struct {
 // errRaced ends a refresh whose directory changed during the listing.
 var errRaced = errors.New("directory changed during the listing")
 
-// raced reports whether d changed since the listing began.
-func (l *listing) raced(d *inode) bool {
-	return l.refresh && (d.mtime != l.mtime || d.nextCookie != l.nextCookie)
+// raced reports whether d changed since the listing began, or moved: a
+// listing of its old prefix says nothing about it any more.
+func (l *listing) raced(t *txn, d *inode) bool {
+	if !l.refresh {
+		return false
+	}
+	if d.mtime != l.mtime || d.nextCookie != l.nextCookie {
+		return true
+	}
+	if d.ino == RootIno {
+		return false
+	}
+	key, err := t.key(d)
+	return err != nil || key != l.prefix
 }
 
 func (l *listing) isPending(key string) bool {
@@ -189,7 +200,7 @@ func (c *Cache) loadDir(ctx context.Context, dir Ino, refresh bool) error {
 		if err != nil {
 			return err
 		}
-		if l.raced(d) {
+		if l.raced(t, d) {
 			return errRaced
 		}
 		if refresh {
@@ -243,7 +254,7 @@ func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]
 	if err != nil {
 		return nil, err
 	}
-	if l.raced(d) {
+	if l.raced(t, d) {
 		return nil, errRaced
 	}
 	var stale []Ino

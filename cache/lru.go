@@ -104,7 +104,12 @@ func (c *Cache) evictTo(target int64) {
 	c.lruMu.Unlock()
 	for i := 0; i < n && c.UsedBytes() > target; i++ {
 		c.lruMu.Lock()
-		ino, _, ok := c.usage.lru.GetOldest() // moves it to the front
+		ino, _, ok := c.usage.lru.GetOldest()
+		if ok {
+			// Move it to the front, so a file that cannot go now (dirty,
+			// pinned, in use) does not block the ones behind it.
+			c.usage.lru.Get(ino)
+		}
 		c.lruMu.Unlock()
 		if !ok {
 			return

@@ -412,7 +412,19 @@ func (c *Cache) applyPut(ctx context.Context, seq []byte, o op) error {
 		info, err = c.store.Put(ctx, o.key, strings.NewReader(n.target), int64(len(n.target)), attrs)
 	case n.mode.IsRegular() && n.has(flagLocal):
 		var conflict string
-		if conflict, err = c.keepTheirs(ctx, o.key, n); err != nil {
+		if conflict, err = c.keepTheirs(ctx, o.key, n, parseIntent(o.key2)); err != nil {
+			return err
+		}
+		// Note what is about to be uploaded in the op itself: if the
+		// upload lands but a crash comes before it is recorded, the
+		// replay knows the object for ours, not someone else's.
+		o.key2 = intent(n)
+		if err := c.update(func(t *txn) error {
+			if t.journal.Get(seq) == nil {
+				return nil
+			}
+			return t.journal.Put(seq, o.marshal())
+		}); err != nil {
 			return err
 		}
 		if conflict != "" {
@@ -560,4 +572,21 @@ func (c *Cache) moveKey(ctx context.Context, from, to string) error {
 			return err
 		}
 	}
+}
+
+// uploadIntent is the size and mtime of a file being uploaded, kept in
+// its opPut record (key2, unused otherwise).
+type uploadIntent struct {
+	ok          bool
+	size, mtime int64
+}
+
+func intent(n *inode) string { return fmt.Sprintf("%d:%d", n.size, n.mtime) }
+
+func parseIntent(s string) uploadIntent {
+	var u uploadIntent
+	if _, err := fmt.Sscanf(s, "%d:%d", &u.size, &u.mtime); err == nil {
+		u.ok = true
+	}
+	return u
 }
