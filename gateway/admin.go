@@ -113,8 +113,9 @@ type Status struct {
 
 // ClientStatus is one connected client.
 type ClientStatus struct {
-	Addr  string    `json:"addr"`
-	Since time.Time `json:"since"`
+	Addr string `json:"addr"`
+	// Since is when it connected; zero when the front end does not say.
+	Since time.Time `json:"since,omitzero"`
 }
 
 // BackendStatus is what is known of the backend.

@@ -287,7 +287,10 @@ func printStatus(w io.Writer, s gateway.Status, now time.Time) {
 			fmt.Fprintf(w, ", and %d more", len(s.Clients)-i)
 			break
 		}
-		fmt.Fprintf(w, "%s %s (%s)", map[bool]string{true: ":", false: ","}[i == 0], c.Addr, ago(now, c.Since))
+		fmt.Fprintf(w, "%s %s", map[bool]string{true: ":", false: ","}[i == 0], c.Addr)
+		if !c.Since.IsZero() {
+			fmt.Fprintf(w, " (%s)", ago(now, c.Since))
+		}
 	}
 	fmt.Fprintln(w)
 	b := s.Backend

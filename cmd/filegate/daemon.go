@@ -112,9 +112,9 @@ func rateText(bps int64) string {
 }
 
 // notifyStatus is the one-line STATUS= systemd shows.
-func notifyStatus(c *cache.Cache, srv *gateway.Server, o *observed) string {
+func notifyStatus(c *cache.Cache, clients int, o *observed) string {
 	st := c.Stats()
-	line := fmt.Sprintf("%d clients, %d dirty files (%s), %d queued", len(srv.Clients()), st.DirtyFiles,
+	line := fmt.Sprintf("%d clients, %d dirty files (%s), %d queued", clients, st.DirtyFiles,
 		humanBytes(st.DirtyBytes), st.JournalOps)
 	if o.metered != nil {
 		if p := o.metered.Stats().Probe; !p.At.IsZero() && !p.Reachable {
@@ -275,4 +275,33 @@ func monotonicUsec() int64 {
 		return 0
 	}
 	return ts.Nano() / 1000
+}
+
+// frontendStats are the clients and RPC counters of the NFS front end
+// in use (go-nfs through gateway.Server, or gateway/nfsd metered by a
+// gateway.RPCMeter).
+type frontendStats struct {
+	clients func() []gateway.Client
+	rpc     func() []gateway.ProcStats
+}
+
+func (f frontendStats) count() int { return len(f.clients()) }
+
+func (f frontendStats) clientStatus() []gateway.ClientStatus {
+	var out []gateway.ClientStatus
+	for _, c := range f.clients() {
+		out = append(out, gateway.ClientStatus{Addr: c.Addr, Since: c.Since})
+	}
+	return out
+}
+
+// nfsdClients adapts the nfsd server's client list (addresses only).
+func nfsdClients(s interface{ Clients() []string }) func() []gateway.Client {
+	return func() []gateway.Client {
+		var out []gateway.Client
+		for _, a := range s.Clients() {
+			out = append(out, gateway.Client{Addr: a})
+		}
+		return out
+	}
 }

@@ -114,12 +114,12 @@ days = "mon-sun"
 upload = "%s"
 `
 
-func startDaemon(t *testing.T) *daemon {
+func startDaemon(t *testing.T, extraConfig ...string) *daemon {
 	t.Helper()
 	bin := filegateBinary(t)
 	d := &daemon{t: t, state: filepath.Join(t.TempDir(), "state"), exited: make(chan error, 1)}
 	d.config = filepath.Join(t.TempDir(), "filegate.toml")
-	if err := os.WriteFile(d.config, []byte(fmt.Sprintf(e2eConfig, "64MiB")), 0o600); err != nil {
+	if err := os.WriteFile(d.config, []byte(strings.Join(extraConfig, "")+fmt.Sprintf(e2eConfig, "64MiB")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	var err error
@@ -353,5 +353,54 @@ func TestProgressBar(t *testing.T) {
 	}
 	if len(lines) != 2 || lines[1] != "flush: 1 files, 10 B to upload" {
 		t.Errorf("plain lines: %q", lines)
+	}
+}
+
+// TestEndToEndNFSD: with our own NFS server as the front end, status
+// and metrics see its clients and RPCs too.
+func TestEndToEndNFSD(t *testing.T) {
+	d := startDaemon(t, "[server]\nfrontend = \"nfsd\"\nsquash = \"none\"\n")
+	s := d.status()
+	addr, err := net.ResolveTCPAddr("tcp", s.Exports[0].Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := nfsc.DialServiceAtPort(addr.IP.String(), addr.Port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	target, err := (&nfsc.Mount{Client: c}).Mount("/", rpc.NewAuthUnix("e2e", 0, 0).Auth())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := target.OpenFile("n.txt", 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Write([]byte("via nfsd")); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if s := d.status(); len(s.Clients) != 1 || s.Dirty.Files != 1 {
+		t.Errorf("clients %+v, dirty %+v", s.Clients, s.Dirty)
+	}
+	if code, out, errs := d.verb("flush", "--wait"); code != 0 {
+		t.Fatalf("flush --wait: %d %s %s", code, out, errs)
+	}
+	if got, err := os.ReadFile(filepath.Join(d.state, "backend", "n.txt")); err != nil || string(got) != "via nfsd" {
+		t.Fatalf("backend n.txt = %q, %v", got, err)
+	}
+	m := d.waitLog(`msg="serving metrics" addr=([0-9.:]+)`)
+	resp, err := http.Get("http://" + m[1] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`filegate_rpc_calls_total{proc="WRITE",program="nfs"} 1`, `filegate_rpc_calls_total{proc="MNT",program="mount"} 1`, `filegate_nfs_clients 1`} {
+		if !bytes.Contains(metrics, []byte(want)) {
+			t.Errorf("metrics lack %s", want)
+		}
 	}
 }

@@ -87,11 +87,23 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv
 	if err != nil {
 		return fmt.Errorf("listen on %s (server.listen / --listen): %w", cfg.Server.Listen, err)
 	}
+	// The front end's clients and RPC counters, for status and metrics.
+	fe := frontendStats{clients: srv.Clients, rpc: srv.RPCStats}
+	var nsrv *nfsd.Server
+	if cfg.Server.Frontend == FrontendNFSD {
+		if nsrv, err = newNFSD(cfg, c, logger); err != nil {
+			l.Close()
+			return err
+		}
+		meter := gateway.NewRPCMeter()
+		l = meter.Listener(l)
+		fe = frontendStats{clients: nfsdClients(nsrv), rpc: meter.Stats}
+	}
 	admin, err := gateway.NewAdmin(gateway.AdminConfig{
 		Socket: filepath.Join(cfg.Server.StateDir, "admin.sock"), Version: versionString(), Started: started,
 		Exports: []gateway.Export{{Name: cfg.Server.ExportName, Listen: l.Addr().String()}},
 		Backend: obs.backendStatus(backendName(cfg)), Limits: obs.limitsStatus, Transferred: obs.transferred,
-		LogLevel: env.level, Logger: logger.With("component", "admin"),
+		LogLevel: env.level, Logger: logger.With("component", "admin"), Clients: fe.clientStatus,
 	}, c, srv)
 	if err != nil {
 		l.Close()
@@ -106,7 +118,7 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv
 	defer admin.Close()
 	if cfg.Metrics.Listen != "" {
 		ms, err := startMetrics(cfg.Metrics.Listen, metricSources{cache: c, srv: srv, backend: obs.metered,
-			limits: obs.limits, version: versionString()}, logger)
+			limits: obs.limits, version: versionString(), clients: fe.count, rpc: fe.rpc}, logger)
 		if err != nil {
 			l.Close()
 			return err
@@ -117,15 +129,16 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv
 	defer hupDone()
 	logger.Info("serving NFSv3", "addr", l.Addr().String(), "export", cfg.Server.ExportName,
 		"state", cfg.Server.StateDir, "backend", backendName(cfg), "admin", admin.Addr())
-	loop := startNotifyLoop(env.notify, statusEvery, func() string { return notifyStatus(c, srv, &obs) })
+	loop := startNotifyLoop(env.notify, statusEvery, func() string { return notifyStatus(c, fe.count(), &obs) })
 	defer loop.stop()
-	if err := env.notify.send("READY=1\nSTATUS=" + notifyStatus(c, srv, &obs)); err != nil {
+	if err := env.notify.send("READY=1\nSTATUS=" + notifyStatus(c, fe.count(), &obs)); err != nil {
 		logger.Warn("cannot tell systemd we are ready", "err", err)
 	}
 	var serveErr error
-	if cfg.Server.Frontend == FrontendNFSD {
-		serveErr = serveNFSD(ctx, cfg, c, l, logger)
-		srv.Close() // never served; status and metrics see no clients
+	if nsrv != nil {
+		serveErr = nsrv.Serve(ctx, l)
+		nsrv.Close()
+		srv.Close() // never served
 	} else {
 		serveErr = srv.Serve(ctx, l)
 	}
@@ -145,9 +158,9 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv
 	return nil
 }
 
-// serveNFSD serves the export on l with filegate's own NFS server
-// (server.frontend = "nfsd") until ctx is done.
-func serveNFSD(ctx context.Context, cfg Config, c *cache.Cache, l net.Listener, logger *slog.Logger) error {
+// newNFSD returns filegate's own NFS server (server.frontend = "nfsd")
+// for the export.
+func newNFSD(cfg Config, c *cache.Cache, logger *slog.Logger) (*nfsd.Server, error) {
 	ncfg := nfsd.DefaultConfig()
 	ncfg.Export.Name = cfg.Server.ExportName
 	switch cfg.Server.Squash {
@@ -157,14 +170,7 @@ func serveNFSD(ctx context.Context, cfg Config, c *cache.Cache, l net.Listener, 
 		ncfg.Export.Squash = nfsd.SquashAll
 	}
 	ncfg.Logger = logger.With("component", "nfsd")
-	srv, err := nfsd.New(ncfg, c)
-	if err != nil {
-		l.Close()
-		return err
-	}
-	err = srv.Serve(ctx, l)
-	srv.Close()
-	return err
+	return nfsd.New(ncfg, c)
 }
 
 // openBackend opens the configured store and returns it with its
