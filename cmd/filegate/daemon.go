@@ -262,6 +262,7 @@ func handleHUP(ctx context.Context, cfg Config, env serveEnv, lv live, logger *s
 	}()
 	return func() {
 		signal.Stop(hup)
+		signal.Ignore(syscall.SIGHUP) // not the default: that kills
 		close(done)
 		<-stopped
 	}

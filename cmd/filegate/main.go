@@ -228,6 +228,9 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	logger, level := newLogger(stderr, cfg.Log, os.Getenv("JOURNAL_STREAM") != "")
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// SIGHUP reloads once serving (handleHUP); before and after that it
+	// must not kill the daemon, which is its default.
+	signal.Ignore(syscall.SIGHUP)
 	attrs := []any{"version", versionString()}
 	if path := fs.Lookup("config").Value.String(); path != "" {
 		attrs = append(attrs, "path", path)
