@@ -266,6 +266,14 @@ func cut(s string, n int) string {
 	return s
 }
 
+// cutLeft shortens s to n runes, keeping its end (a path's file name).
+func cutLeft(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return "…" + string(r[len(r)-n+1:])
+	}
+	return s
+}
+
 // printStatus writes s for a person, in one screen (at most about 24
 // lines of at most 100 columns).
 func printStatus(w io.Writer, s gateway.Status, now time.Time) {
@@ -281,25 +289,27 @@ func printStatus(w io.Writer, s gateway.Status, now time.Time) {
 	for _, e := range s.Exports {
 		fmt.Fprintf(w, "Export:   %s on %s\n", e.Name, e.Listen)
 	}
-	fmt.Fprintf(w, "Clients:  %d", len(s.Clients))
+	line := fmt.Sprintf("Clients:  %d", len(s.Clients))
 	for i, c := range s.Clients {
-		if i == 4 {
-			fmt.Fprintf(w, ", and %d more", len(s.Clients)-i)
+		item := c.Addr
+		if !c.Since.IsZero() {
+			item += " (" + fmtDur(now.Sub(c.Since)) + ")"
+		}
+		sep := map[bool]string{true: ": ", false: ", "}[i == 0]
+		if len(line)+len(sep)+len(item) > 80 {
+			line += fmt.Sprintf(", and %d more", len(s.Clients)-i)
 			break
 		}
-		fmt.Fprintf(w, "%s %s", map[bool]string{true: ":", false: ","}[i == 0], c.Addr)
-		if !c.Since.IsZero() {
-			fmt.Fprintf(w, " (%s)", ago(now, c.Since))
-		}
+		line += sep + item
 	}
-	fmt.Fprintln(w)
+	fmt.Fprintln(w, line)
 	b := s.Backend
 	reach := "not probed yet"
 	if b.Probed {
 		if b.Reachable {
 			reach = fmt.Sprintf("reachable, %.0f ms (checked %s)", b.LatencySeconds*1000, ago(now, b.LastProbe))
 		} else {
-			reach = fmt.Sprintf("UNREACHABLE since at least %s: %s", ago(now, b.LastProbe), cut(b.ProbeError, 50))
+			reach = fmt.Sprintf("UNREACHABLE (probed %s): %s", ago(now, b.LastProbe), cut(b.ProbeError, 60))
 		}
 	}
 	fmt.Fprintf(w, "Backend:  %s\n          %s\n", cut(b.Name, 88), reach)
@@ -344,7 +354,8 @@ func printStatus(w io.Writer, s gateway.Status, now time.Time) {
 				fmt.Fprintf(w, "          and %d more (filegate status --json lists all)\n", len(s.Failing)-i)
 				break
 			}
-			fmt.Fprintf(w, "          %s %s, %d attempts since %s: %s\n", f.Op, cut(f.Path, 40), f.Attempts, ago(now, f.Since), cut(f.Error, 40))
+			head := fmt.Sprintf("          %s %s (%d tries, %s): ", f.Op, cutLeft(f.Path, 40), f.Attempts, fmtDur(now.Sub(f.Since)))
+			fmt.Fprintf(w, "%s%s\n", head, cut(f.Error, max(20, 98-len([]rune(head)))))
 		}
 	}
 }

@@ -404,3 +404,38 @@ func TestEndToEndNFSD(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusFitsOneScreen: the worst case (unhealthy, many clients,
+// many failing files, long errors) still fits 24 lines of 100 columns.
+func TestStatusFitsOneScreen(t *testing.T) {
+	now := time.Now()
+	hit := 0.975
+	s := gateway.Status{Version: "filegate v1.0.0 go1.26.8 linux/amd64", PID: 4242, UptimeSeconds: 3 * 86400,
+		Exports: []gateway.Export{{Name: "/", Listen: "0.0.0.0:2049"}},
+		Backend: gateway.BackendStatus{Name: "s3://office-files/" + strings.Repeat("p", 120), Probed: true, ProbeError: strings.Repeat("dial tcp: timeout ", 20),
+			LastProbe: now, LastError: strings.Repeat("x", 300), LastErrorAt: now},
+		Cache:  gateway.CacheStatus{UsedBytes: 40 << 30, MaxBytes: 100 << 30, HitRate: &hit, ByteHitRate: &hit, Reads: 123456},
+		Dirty:  gateway.DirtyStatus{Files: 1200, Bytes: 7 << 30, LimitBytes: 8 << 30, OldestSeconds: 7200},
+		Limits: gateway.LimitsStatus{UploadBytesPerSec: 2 << 20, Rule: "mon-fri 08:00-18:00"},
+		Health: gateway.Health{Problems: []string{"backend unreachable: " + strings.Repeat("y", 200), "3 backend change(s) failing",
+			"dirty data at 88% of the dirty limit (over 80%)", "a file has waited 2h0m0s for its upload (over 1h0m0s)"}},
+	}
+	for i := range 50 {
+		s.Clients = append(s.Clients, gateway.ClientStatus{Addr: fmt.Sprintf("10.0.0.%d:812", i), Since: now})
+		s.Failing = append(s.Failing, gateway.Failing{Path: "/" + strings.Repeat("d/", 60) + "f.txt", Op: "put", Error: strings.Repeat("e", 200), Attempts: 9, Since: now})
+	}
+	var b bytes.Buffer
+	printStatus(&b, s, now)
+	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+	if len(lines) > 24 {
+		t.Errorf("%d lines:\n%s", len(lines), b.String())
+	}
+	for _, l := range lines {
+		if n := len([]rune(l)); n > 110 {
+			t.Errorf("line of %d columns: %q", n, l)
+		}
+	}
+	if !strings.Contains(b.String(), "UNHEALTHY") || !strings.Contains(b.String(), "and 45 more") || !strings.Contains(b.String(), "and 47 more") {
+		t.Errorf("status:\n%s", b.String())
+	}
+}
