@@ -179,6 +179,8 @@ type Cache struct {
 	usage usage
 	// maxBytes, highMark, lowMark and dirtyLimit change on reload.
 	maxBytes, highMark, lowMark, dirtyLimit atomic.Int64
+	// journalOps counts the records in the journal.
+	journalOps atomic.Int64
 
 	dataMu      [64]sync.Mutex
 	raSlots     chan struct{}
@@ -285,6 +287,7 @@ func (c *Cache) init() error {
 			if o.kind == opPut {
 				c.queued[o.ino] = true
 			}
+			c.journalOps.Add(1)
 			return nil
 		})
 	})
@@ -317,14 +320,18 @@ func (c *Cache) update(fn func(t *txn) error) error {
 	var queued bool
 	var puts []Ino
 	var dirtied map[Ino]int64
+	var enqueued int64
 	err := c.db.Update(func(tx *bolt.Tx) error {
 		t := newTxn(tx)
 		if err := fn(t); err != nil {
 			return err
 		}
-		queued, puts, dirtied = t.queued, t.queuedPuts, t.dirtied
+		queued, puts, dirtied, enqueued = t.queued, t.queuedPuts, t.dirtied, t.enqueued
 		return nil
 	})
+	if err == nil {
+		c.journalOps.Add(enqueued)
+	}
 	if err == nil && dirtied != nil {
 		c.applyDirtied(dirtied)
 	}

@@ -66,12 +66,9 @@ func (c *Cache) Stats() Stats {
 		Evictions: c.stats.evictions.Load(), DirtyRefusals: c.stats.dirtyRefusals.Load(),
 		UsedBytes: c.UsedBytes(), MaxBytes: c.maxBytes.Load(), DirtyBytes: c.DirtyBytes(), DirtyLimitBytes: c.dirtyLimit.Load(),
 	}
-	_ = c.view(func(t *txn) error {
-		s.DirtyFiles = t.dirty.Stats().KeyN
-		s.JournalOps = t.journal.Stats().KeyN
-		return nil
-	})
+	s.JournalOps = int(c.journalOps.Load())
 	c.mu.Lock()
+	s.DirtyFiles = len(c.dirtySizes)
 	if c.lastError != nil {
 		s.LastError = c.lastError.Error()
 	}

@@ -37,6 +37,8 @@ type txn struct {
 	// queued is set when the transaction added journal records, so the
 	// caller wakes the write-back worker after commit.
 	queued bool
+	// enqueued counts the ops this transaction journalled.
+	enqueued int64
 	// queuedPuts lists inodes whose opPut this transaction journalled.
 	queuedPuts []Ino
 	// dirtied maps inodes whose dirty state changed to their size, or
@@ -157,6 +159,7 @@ func (t *txn) enqueue(o op) error {
 		return err
 	}
 	t.queued = true
+	t.enqueued++
 	if o.kind == opPut {
 		t.queuedPuts = append(t.queuedPuts, o.ino)
 	}

@@ -366,6 +366,10 @@ func (c *Cache) finish(seq []byte, o op, after func(t *txn) error) error {
 				return err
 			}
 		}
+		if t.journal.Get(seq) == nil {
+			return nil
+		}
+		t.enqueued--
 		return t.journal.Delete(seq)
 	})
 	if err == nil {
