@@ -11,6 +11,10 @@
 #               the same with an S3 backend: a versitygw server with a
 #               fresh bucket (test/knfs/s3server) and a config file with
 #               [backend] type = "s3", uploading after 200 ms.
+#   smoke-nfsd, survive-nfsd
+#               smoke and survive against our own NFSv3 server
+#               (server.frontend = "nfsd", squash = "none": the guest
+#               is root and the export root is root's).
 #
 # For each scenario it starts `bin/filegate serve --listen 127.0.0.1:PORT
 # --state DIR` on a free port with a fresh state directory, waits until the
@@ -47,7 +51,7 @@ HERE=$ROOT/test/knfs
 KNFS_TOOL=${KNFS_TOOL:-$ROOT/../shared/tools/knfs/kernel-nfs-run.sh}
 TIMEOUT=${KNFS_TIMEOUT:-300}
 KNOWN_FILE=$HERE/known-failures.txt
-ALL_SCENARIOS=(smoke survive smoke-s3 survive-s3)
+ALL_SCENARIOS=(smoke survive smoke-s3 survive-s3 smoke-nfsd survive-nfsd)
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 say() { echo "knfs: $*"; }
@@ -234,12 +238,16 @@ start_s3() {
   return 1
 }
 
-run_scenario() { # name guest-script share(0|1) backend(posix|s3)
+run_scenario() { # name guest-script share(0|1) backend(posix|s3|nfsd)
   local name=$1 script=$2 share=$3 backend=${4:-posix}
   local dir=$LOGDIR/$name port rc=0 restarts=0 died='' problems=()
   mkdir -p "$dir/state"
   : >"$dir/guest.out"
   SERVER_CONFIG=
+  if [ "$backend" = nfsd ]; then
+    printf '[server]\nfrontend = "nfsd"\nsquash = "none"\n' >"$dir/filegate.toml"
+    SERVER_CONFIG=$dir/filegate.toml
+  fi
   if [ "$backend" = s3 ] && ! start_s3 "$dir" >>"$dir/harness.log"; then
     record FAIL "$name" "$(tail -n 1 "$dir/harness.log")"
     say "$name: FAIL: $(tail -n 1 "$dir/harness.log")"
@@ -357,6 +365,8 @@ for s in "${SCENARIOS[@]}"; do
     survive) run_scenario survive "$HERE/guest/survive.sh" 1 ;;
     smoke-s3) run_scenario smoke-s3 "$SMOKE" 0 s3 ;;
     survive-s3) run_scenario survive-s3 "$HERE/guest/survive.sh" 1 s3 ;;
+    smoke-nfsd) run_scenario smoke-nfsd "$SMOKE" 0 nfsd ;;
+    survive-nfsd) run_scenario survive-nfsd "$HERE/guest/survive.sh" 1 nfsd ;;
   esac
 done
 
