@@ -96,6 +96,7 @@ func (c *Cache) flushAll(ctx context.Context, progress func(Progress)) error {
 
 func (c *Cache) waitRound(ctx context.Context) error {
 	c.wake()
+	c.hurry()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()

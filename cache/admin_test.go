@@ -105,3 +105,24 @@ func TestHungBackendDoesNotHoldTheJournal(t *testing.T) {
 		t.Fatalf("g = %q", got)
 	}
 }
+
+func TestFlushDoesNotWaitOutTheBackoff(t *testing.T) {
+	mem := memstore.New()
+	s := faultstore.New(mem)
+	c := newSizedCache(t, t.TempDir(), s, func(cfg *Config) {
+		cfg.RetryMin, cfg.RetryMax = time.Hour, time.Hour
+	})
+	s.Set(faultstore.Put, faultstore.Fault{Err: syscall.ECONNREFUSED})
+	f := mustCreate(t, c, RootIno, "f")
+	mustWrite(t, c, f.Ino, 0, "x")
+	deadline := time.Now().Add(5 * time.Second)
+	for len(c.Stats().Failing) == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	s.Clear()
+	// The journal now backs off for an hour; a flush must not wait it out.
+	flush(t, c)
+	if got := storeBody(t, mem, "f"); got != "x" {
+		t.Fatalf("f = %q", got)
+	}
+}

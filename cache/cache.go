@@ -188,6 +188,8 @@ type Cache struct {
 	persistKick chan struct{}
 
 	kick chan struct{}
+	// urgent cuts a retry backoff short for a waiting flush.
+	urgent chan struct{}
 	// life is cancelled by Close; background fetches run under it.
 	life   context.Context
 	stop   context.CancelFunc
@@ -221,7 +223,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		dirtySizes: map[Ino]int64{}, nextRead: map[Ino]int64{}, refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{},
 		failing: map[string]Failure{}, dirtySince: map[Ino]time.Time{}, fresh: map[Ino]bitmap{},
 		persistKick: make(chan struct{}, 1), usage: newUsage(),
-		idle: make(chan struct{}), kick: make(chan struct{}, 1), evictKick: make(chan struct{}, 1),
+		idle: make(chan struct{}), kick: make(chan struct{}, 1), urgent: make(chan struct{}, 1), evictKick: make(chan struct{}, 1),
 		raSlots: make(chan struct{}, cfg.FetchConcurrency),
 	}
 	c.setMarks(cfg.MaxBytes, cfg.HighWater, cfg.LowWater)

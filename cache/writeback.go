@@ -173,7 +173,7 @@ func (c *Cache) runJournal(ctx context.Context) {
 			backoff = c.cfg.RetryMin
 			continue
 		}
-		c.sleep(ctx, backoff)
+		c.backoff(ctx, backoff)
 		backoff = min(backoff*2, c.cfg.RetryMax)
 	}
 }
@@ -181,6 +181,26 @@ func (c *Cache) runJournal(ctx context.Context) {
 // permanent reports errors no retry can fix.
 func permanent(err error) bool {
 	return errors.Is(err, backend.ErrInvalidKey) || errors.Is(err, backend.ErrNotEmpty)
+}
+
+// backoff waits d before a failed op is tried again, or less when a
+// flush asks for it now.
+func (c *Cache) backoff(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	case <-c.urgent:
+	}
+}
+
+// hurry cuts the journal's backoff short: a flush is waiting.
+func (c *Cache) hurry() {
+	select {
+	case c.urgent <- struct{}{}:
+	default:
+	}
 }
 
 func (c *Cache) sleep(ctx context.Context, d time.Duration) {
@@ -269,6 +289,7 @@ func (c *Cache) waitJournal(ctx context.Context) error {
 			return nil
 		}
 		c.wake()
+		c.hurry()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
