@@ -60,11 +60,9 @@ region = %q
 part_size = "5MiB"
 [cache]
 upload_delay = "200ms"
-# Each directory is listed once: the background re-listing after the TTL
-# races with creates (a listing begun before a mkdir drops the new
-# directory; reported to the cache's owner), which is not what these
-# scenarios are about.
-dir_ttl = "0s"
+# A short TTL, so directories are listed again in the background while
+# the guest works in them: listings racing creates and renames.
+dir_ttl = "1s"
 `, bucket, srv.Endpoint, s3test.Region)
 	vars := fmt.Sprintf("export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s\n", s3test.AccessKey, s3test.SecretKey)
 	if err := writeAtomic(env, vars); err != nil {
