@@ -58,6 +58,7 @@ func (c *Cache) FlushIno(ctx context.Context, ino Ino, progress func(Progress)) 
 	if err != nil {
 		return err
 	}
+	c.storeAllPending()
 	c.syncPending()
 	for {
 		c.queueDirty(func(i Ino) bool { return want[i] })
@@ -80,6 +81,7 @@ func (c *Cache) flushAll(ctx context.Context, progress func(Progress)) error {
 	if progress == nil {
 		return c.Flush(ctx)
 	}
+	c.storeAllPending()
 	c.syncPending()
 	for {
 		c.queueDirty(func(Ino) bool { return true })

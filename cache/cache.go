@@ -170,6 +170,11 @@ type Cache struct {
 	// (see persistChunks); freshCount counts them.
 	fresh      map[Ino]bitmap
 	freshCount int64
+	// pendMu guards pending; nothing else is locked while holding it.
+	pendMu sync.Mutex
+	// pending holds the size and mtime of unstable writes not yet
+	// committed (WriteUnstable).
+	pendingWrites map[Ino]pendingAttr
 	// unsynced holds inodes committed but not yet fsynced (SyncInterval).
 	unsynced map[Ino]bool
 	// refreshing holds directories being listed again in the background.
@@ -221,7 +226,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		cfg: cfg, log: cfg.Logger, db: db, store: cfg.Store, dataDir: dataDir,
 		files: newFileTable(dataDir, 64), lastWrite: map[Ino]time.Time{}, queued: map[Ino]bool{},
 		dirtySizes: map[Ino]int64{}, nextRead: map[Ino]int64{}, refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{},
-		failing: map[string]Failure{}, dirtySince: map[Ino]time.Time{}, fresh: map[Ino]bitmap{},
+		failing: map[string]Failure{}, dirtySince: map[Ino]time.Time{}, fresh: map[Ino]bitmap{}, pendingWrites: map[Ino]pendingAttr{},
 		persistKick: make(chan struct{}, 1), usage: newUsage(),
 		idle: make(chan struct{}), kick: make(chan struct{}, 1), urgent: make(chan struct{}, 1), evictKick: make(chan struct{}, 1),
 		raSlots: make(chan struct{}, cfg.FetchConcurrency),
@@ -305,6 +310,7 @@ func (c *Cache) Close() error {
 	}
 	c.closed = true
 	c.mu.Unlock()
+	c.storeAllPending()
 	c.stop()
 	c.wg.Wait()
 	ferr := c.files.closeAll()
@@ -325,6 +331,7 @@ func (c *Cache) update(fn func(t *txn) error) error {
 	var enqueued int64
 	err := c.db.Update(func(tx *bolt.Tx) error {
 		t := newTxn(tx)
+		t.pending = c.pendingOf
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -350,7 +357,11 @@ func (c *Cache) update(fn func(t *txn) error) error {
 }
 
 func (c *Cache) view(fn func(t *txn) error) error {
-	return c.db.View(func(tx *bolt.Tx) error { return fn(newTxn(tx)) })
+	return c.db.View(func(tx *bolt.Tx) error {
+		t := newTxn(tx)
+		t.pending = c.pendingOf
+		return fn(t)
+	})
 }
 
 func (c *Cache) wake() {

@@ -178,6 +178,9 @@ func (c *Cache) WriteAt(ctx context.Context, ino Ino, p []byte, off int64) (int,
 // namespace database is durable at every call already; Commit syncs the
 // data file, at once, or within SyncInterval when one is configured.
 func (c *Cache) Commit(ctx context.Context, ino Ino) error {
+	if err := c.storePending(ino); err != nil {
+		return wrap("commit", "", err)
+	}
 	if c.cfg.SyncInterval > 0 {
 		c.mu.Lock()
 		c.unsynced[ino] = true

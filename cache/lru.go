@@ -125,6 +125,9 @@ func (c *Cache) evictTo(target int64) {
 
 // evict drops the local content of a clean file nobody is using.
 func (c *Cache) evict(ino Ino) error {
+	if _, unstable := c.pendingOf(ino); unstable {
+		return nil // uncommitted writes: never dropped
+	}
 	if !c.files.beginEvict(ino) {
 		return nil // in use: try again later
 	}

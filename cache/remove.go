@@ -191,6 +191,7 @@ func (c *Cache) forget(ino Ino) {
 	c.mu.Unlock()
 	c.unaccount(ino)
 	c.dropFresh(ino)
+	c.dropPending(ino)
 	if err := c.files.remove(ino); err != nil {
 		c.log.Warn("remove data file", "op", "remove", "err", err)
 	}

@@ -12,6 +12,10 @@ import (
 // truncate) and returns the new attributes. A size change needs the whole
 // file in the cache, so it may download it first.
 func (c *Cache) SetAttr(ctx context.Context, ino Ino, set SetAttr) (Attr, error) {
+	// Unstable writes come first: a truncate or utimes after them wins.
+	if err := c.storePending(ino); err != nil {
+		return Attr{}, wrap("setattr", "", err)
+	}
 	if set.Size != nil {
 		if *set.Size < 0 {
 			return Attr{}, fmt.Errorf("cache: setattr size %d: %w", *set.Size, syscall.EINVAL)

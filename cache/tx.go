@@ -37,6 +37,9 @@ type txn struct {
 	// queued is set when the transaction added journal records, so the
 	// caller wakes the write-back worker after commit.
 	queued bool
+	// pending, when set, returns the uncommitted unstable writes of an
+	// inode, which get overlays on the stored record.
+	pending func(Ino) (pendingAttr, bool)
 	// enqueued counts the ops this transaction journalled.
 	enqueued int64
 	// queuedPuts lists inodes whose opPut this transaction journalled.
@@ -77,6 +80,11 @@ func (t *txn) get(ino Ino) (*inode, error) {
 	n, err := unmarshalInode(v)
 	if err != nil {
 		return nil, fmt.Errorf("inode %d: %w", ino, err)
+	}
+	if t.pending != nil {
+		if p, ok := t.pending(ino); ok {
+			p.apply(n)
+		}
 	}
 	return n, nil
 }

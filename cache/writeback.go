@@ -302,6 +302,7 @@ func (c *Cache) waitJournal(ctx context.Context) error {
 // Flush uploads every change made so far, not waiting for files to
 // settle, and returns once the backend has all of it, or ctx ends.
 func (c *Cache) Flush(ctx context.Context) error {
+	c.storeAllPending()
 	c.syncPending()
 	for {
 		c.scanDirty(true)
@@ -476,7 +477,10 @@ func (c *Cache) applyPut(ctx context.Context, seq []byte, o op) error {
 		if n.mode.IsRegular() {
 			cur.remoteSize, cur.remoteMtime = info.Size, n.mtime
 		}
-		if cur.version == n.version && cur.mtime == n.mtime && cur.mode == n.mode && cur.uid == n.uid && cur.gid == n.gid {
+		// Unstable writes not yet committed keep it dirty: they may
+		// have landed after the upload read the file.
+		_, unstable := t.pending(o.ino)
+		if !unstable && cur.version == n.version && cur.mtime == n.mtime && cur.mode == n.mode && cur.uid == n.uid && cur.gid == n.gid {
 			if err := t.clearDirty(cur); err != nil {
 				return err
 			}

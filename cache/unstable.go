@@ -1,0 +1,151 @@
+package cache
+
+import (
+	"context"
+	"fmt"
+	"syscall"
+	"time"
+)
+
+// pendingAttr is what uncommitted unstable writes did to an inode: the
+// size they grew it to and when. It overlays the stored record until
+// Commit stores it, so every reader sees it at once.
+type pendingAttr struct {
+	size, mtime int64
+	// writes counts the writes folded in, so Commit can tell whether
+	// more came while it stored them.
+	writes int64
+}
+
+func (p pendingAttr) apply(n *inode) {
+	if !n.mode.IsRegular() {
+		return
+	}
+	n.size = max(n.size, p.size)
+	if p.mtime > n.mtime {
+		n.mtime, n.ctime = p.mtime, max(n.ctime, p.mtime)
+	}
+}
+
+func (c *Cache) pendingOf(ino Ino) (pendingAttr, bool) {
+	c.pendMu.Lock()
+	defer c.pendMu.Unlock()
+	p, ok := c.pendingWrites[ino]
+	return p, ok
+}
+
+// WriteUnstable writes p at off like WriteAt, for an NFS UNSTABLE write:
+// the data reaches the data file, but its new size and mtime are stored
+// only at the next Commit, so a stream of writes costs no transaction
+// each. Until then they show in every attribute read. After a crash the
+// writes since the last Commit may be gone, as NFS allows for unstable
+// writes (the server's write verifier tells clients to send them again).
+// The first write to a clean file goes through WriteAt, so the file is
+// durably dirty before any unstable data lands in it.
+func (c *Cache) WriteUnstable(ctx context.Context, ino Ino, p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("cache: write at %d: %w", off, syscall.EINVAL)
+	}
+	c.files.pin(ino)
+	defer c.files.unpin(ino)
+	var ready bool
+	var size int64
+	err := c.view(func(t *txn) error {
+		n, err := t.get(ino)
+		if err == nil {
+			ready = n.mode.IsRegular() && n.has(flagLocal) && n.has(flagDirty)
+			size = n.size
+		}
+		return err
+	})
+	if err != nil {
+		return 0, wrap("write", "", err)
+	}
+	if !ready {
+		return c.WriteAt(ctx, ino, p, off)
+	}
+	end := off + int64(len(p))
+	if err := c.admitDirty(ino, max(size, end)); err != nil {
+		return 0, err
+	}
+	of, err := c.files.acquire(ino, true)
+	if err != nil {
+		return 0, wrap("write", "", err)
+	}
+	defer c.files.release(of)
+	mu := c.dataLock(ino)
+	mu.Lock()
+	got, werr := of.f.WriteAt(p, off)
+	mu.Unlock()
+	if got > 0 {
+		end = off + int64(got)
+		c.pendMu.Lock()
+		pa := c.pendingWrites[ino]
+		pa.size = max(pa.size, size, end)
+		pa.mtime = time.Now().UnixNano()
+		pa.writes++
+		c.pendingWrites[ino] = pa
+		newSize := pa.size
+		c.pendMu.Unlock()
+		c.applyDirtied(map[Ino]int64{ino: newSize})
+		c.account(ino, newSize)
+		c.touched(ino)
+		c.stats.writes.Add(1)
+		c.stats.writeBytes.Add(int64(got))
+	}
+	return got, wrap("write", "", werr)
+}
+
+// storePending stores the pending size and mtime of ino as a content
+// change (new version, dirty), so the uploader sends them.
+func (c *Cache) storePending(ino Ino) error {
+	pa, ok := c.pendingOf(ino)
+	if !ok {
+		return nil
+	}
+	err := c.update(func(t *txn) error {
+		n, err := t.get(ino) // already overlaid with pa
+		if err != nil {
+			return err
+		}
+		n.version++
+		if err := t.setDirty(n); err != nil {
+			return err
+		}
+		return t.put(n)
+	})
+	if err != nil {
+		if errIs(err, syscall.ESTALE) {
+			c.dropPending(ino)
+			return nil
+		}
+		return err
+	}
+	c.pendMu.Lock()
+	if cur, ok := c.pendingWrites[ino]; ok && cur.writes == pa.writes {
+		delete(c.pendingWrites, ino)
+	}
+	c.pendMu.Unlock()
+	return nil
+}
+
+func (c *Cache) dropPending(ino Ino) {
+	c.pendMu.Lock()
+	delete(c.pendingWrites, ino)
+	c.pendMu.Unlock()
+}
+
+// storeAllPending stores every pending write, before a flush or close.
+func (c *Cache) storeAllPending() {
+	c.pendMu.Lock()
+	inos := make([]Ino, 0, len(c.pendingWrites))
+	for ino := range c.pendingWrites {
+		inos = append(inos, ino)
+	}
+	c.pendMu.Unlock()
+	for _, ino := range inos {
+		if err := c.storePending(ino); err != nil {
+			c.log.Error("store unstable writes", "op", "commit", "err", err)
+		}
+	}
+}
