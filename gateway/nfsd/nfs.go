@@ -370,7 +370,15 @@ func nfsWrite(r *call, d *decoder) error {
 			return nil
 		}
 	}
-	n, err := r.s.c.WriteAt(r.ctx, a.Ino, data, int64(off))
+	var n int
+	var err error
+	if how == unstable {
+		// Stored at COMMIT, not now: a stream of UNSTABLE writes costs
+		// no namespace transaction each.
+		n, err = r.s.c.WriteUnstable(r.ctx, a.Ino, data, int64(off))
+	} else {
+		n, err = r.s.c.WriteAt(r.ctx, a.Ino, data, int64(off))
+	}
 	committed := uint32(unstable)
 	if err == nil && how != unstable {
 		err = r.s.c.Commit(r.ctx, a.Ino)

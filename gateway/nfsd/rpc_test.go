@@ -220,6 +220,9 @@ func (stubNodes) ReadAt(_ context.Context, _ cache.Ino, p []byte, off int64) (in
 func (stubNodes) WriteAt(_ context.Context, _ cache.Ino, p []byte, _ int64) (int, error) {
 	return len(p), nil
 }
+func (stubNodes) WriteUnstable(_ context.Context, _ cache.Ino, p []byte, _ int64) (int, error) {
+	return len(p), nil
+}
 func (stubNodes) Commit(context.Context, cache.Ino) error { return nil }
 func (stubNodes) StatFS(context.Context) (cache.FSStat, error) {
 	return cache.FSStat{TotalBytes: 1 << 30}, nil

@@ -36,6 +36,7 @@ type Nodes interface {
 	ReadDir(ctx context.Context, dir cache.Ino, cookie uint64, fn func(cache.DirEntry) bool) error
 	ReadAt(ctx context.Context, ino cache.Ino, p []byte, off int64) (int, error)
 	WriteAt(ctx context.Context, ino cache.Ino, p []byte, off int64) (int, error)
+	WriteUnstable(ctx context.Context, ino cache.Ino, p []byte, off int64) (int, error)
 	Commit(ctx context.Context, ino cache.Ino) error
 	StatFS(ctx context.Context) (cache.FSStat, error)
 }
