@@ -40,6 +40,8 @@ test:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=$(BENCH_COUNT) ./...
 	if test -d cmd/filegate-bench; then $(GO) run ./cmd/filegate-bench; fi
+	# Cached and cold reads, writes, creates and upload drain on POSIX and S3.
+	if test -f cmd/filegate-bench/cachesuite.go; then $(GO) run ./cmd/filegate-bench -suite cache; fi
 	# The S3 store beside raw SDK calls on versitygw, when it is installed.
 	if test -f cmd/filegate-bench/s3.go; then $(GO) run ./cmd/filegate-bench -suite s3 -skip-missing; fi
 
