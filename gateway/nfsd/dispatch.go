@@ -90,8 +90,14 @@ func (r *call) dispatch(rec []byte) bool {
 		}
 	case progMount:
 		procs = mountProcs
-		if h.vers != 3 {
-			r.mismatch(3, 3)
+		switch {
+		case h.vers < 1 || h.vers > 3:
+			r.mismatch(1, 3)
+			return true
+		case h.vers != 3 && h.proc == 1:
+			// MNT v1/v2 would return an NFSv2 handle: unsupported.
+			// Their DUMP, UMNT and EXPORT are v3's (showmount asks v1).
+			replyAccepted(&r.e, h.xid, acceptProcUnavail)
 			return true
 		}
 	case progPortmap:

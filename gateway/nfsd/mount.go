@@ -3,6 +3,7 @@ package nfsd
 import (
 	"net"
 	"path"
+	"strings"
 
 	"github.com/filegate/filegate/cache"
 )
@@ -30,8 +31,9 @@ func mountMnt(r *call, d *decoder) error {
 		return d.err
 	}
 	x := &r.s.cfg.Export
+	rel, under := strings.CutPrefix(cleanExport(dirpath), x.Name)
 	switch {
-	case cleanExport(dirpath) != x.Name:
+	case !under || rel != "" && x.Name != "/" && rel[0] != '/':
 		r.s.log.Info("mount refused: no such export", "op", "mount", "path", dirpath, "key", r.clientHost())
 		r.status(mnt3ErrNoEnt)
 		return nil
@@ -46,8 +48,20 @@ func mountMnt(r *call, d *decoder) error {
 		r.status(mnt3ErrServFail)
 		return nil
 	}
+	// A folder below the export mounts too, as with knfsd's mountd
+	// (libnfs mounts the folder of the file its URL names).
+	for _, name := range strings.Split(strings.Trim(rel, "/"), "/") {
+		if name == "" {
+			continue
+		}
+		if a, err = r.s.c.Lookup(r.ctx, a.Ino, name); err != nil || !a.IsDir() {
+			r.s.log.Info("mount refused: no such folder in the export", "op", "mount", "path", dirpath, "key", r.clientHost())
+			r.status(mnt3ErrNoEnt)
+			return nil
+		}
+	}
 	r.s.mu.Lock()
-	r.s.mounts[mountEntry{r.clientHost(), x.Name}] = struct{}{}
+	r.s.mounts[mountEntry{r.clientHost(), cleanExport(dirpath)}] = struct{}{}
 	r.s.mu.Unlock()
 	r.s.log.Debug("mount", "op", "mount", "path", dirpath, "key", r.clientHost())
 	r.status(mnt3OK)
@@ -110,9 +124,8 @@ func mountExport(r *call, _ *decoder) error {
 	return nil
 }
 
-// Portmapper v2 (RFC 1833) on the NFS port itself, so `rpcinfo -p` and
-// clients that ask the port they are connected to find NFS and MOUNT.
-const ipprotoTCP = 6
+// Portmapper v2 (RFC 1833) on the NFS port itself too, for clients that
+// ask the port they are connected to.
 
 func pmapGetport(r *call, d *decoder) error {
 	prog, vers, prot := d.uint32(), d.uint32(), d.uint32()
@@ -120,24 +133,13 @@ func pmapGetport(r *call, d *decoder) error {
 	if d.err != nil {
 		return d.err
 	}
-	var port uint32
-	if (prog == progNFS || prog == progMount) && vers == 3 && prot == ipprotoTCP {
-		port = r.localPort()
-	}
-	r.e.uint32(port)
+	r.e.uint32(lookupPort(mappings(r.localPort()), prog, vers, prot))
 	return nil
 }
 
 func pmapDump(r *call, _ *decoder) error {
 	port := r.localPort()
-	for _, m := range [][3]uint32{{progPortmap, 2, port}, {progNFS, 3, port}, {progMount, 3, port}} {
-		r.e.bool(true)
-		r.e.uint32(m[0])
-		r.e.uint32(m[1])
-		r.e.uint32(ipprotoTCP)
-		r.e.uint32(m[2])
-	}
-	r.e.bool(false)
+	encodeDump(&r.e, append([]mapping{{progPortmap, 2, ipprotoTCP, port}}, mappings(port)...))
 	return nil
 }
 
