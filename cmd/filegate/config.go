@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"net/netip"
 	"os"
 	"path"
 	"path/filepath"
@@ -77,6 +78,21 @@ type ServerConfig struct {
 	// Squash is the nfsd front end's identity mapping: "root"
 	// (root_squash, the default), "none" or "all". go-nfs ignores it.
 	Squash string `toml:"squash"`
+	// AnonUID and AnonGID are the identity of squashed and AUTH_NONE
+	// callers (nfsd).
+	AnonUID uint32 `toml:"anonuid"`
+	AnonGID uint32 `toml:"anongid"`
+	// Clients lists the networks (CIDRs such as "10.0.0.0/24", or single
+	// addresses) allowed to mount and call; empty: everyone (nfsd).
+	Clients []string `toml:"clients"`
+	// ReadOnly refuses every change (nfsd).
+	ReadOnly bool `toml:"read_only"`
+	// Secure requires clients' source ports below 1024 (nfsd).
+	Secure bool `toml:"secure"`
+	// Portmap answers portmapper (rpcbind v2) calls on port 111 of the
+	// listen address, or registers with the rpcbind running there, so
+	// clients mount without port options (nfsd).
+	Portmap bool `toml:"portmap"`
 }
 
 // BackendConfig is the [backend] table: the cloud side of the cache.
@@ -191,6 +207,10 @@ func DefaultConfig() Config {
 			ExportName: "/",
 			Frontend:   FrontendGoNFS,
 			Squash:     "root",
+			AnonUID:    65534,
+			AnonGID:    65534,
+			Clients:    []string{},
+			Portmap:    true,
 		},
 		Backend: BackendConfig{
 			Type: BackendPOSIX,
@@ -332,6 +352,22 @@ func (c Config) Validate() error {
 	default:
 		bad("server.squash", c.Server.Squash, `want "root", "none" or "all"`)
 	}
+	if _, err := c.ClientPrefixes(); err != nil {
+		bad("server.clients", err.Error(), `want networks such as ["10.0.0.0/24", "192.168.1.7"]`)
+	}
+	if c.Server.Frontend != FrontendNFSD {
+		// go-nfs would ignore them: refuse rather than serve more than asked.
+		nfsdOnly := `needs server.frontend = "nfsd" (go-nfs cannot apply it); set frontend or remove the key`
+		if len(c.Server.Clients) > 0 {
+			bad("server.clients", strings.Join(c.Server.Clients, ","), nfsdOnly)
+		}
+		if c.Server.ReadOnly {
+			bad("server.read_only", "true", nfsdOnly)
+		}
+		if c.Server.Secure {
+			bad("server.secure", "true", nfsdOnly)
+		}
+	}
 
 	switch c.Backend.Type {
 	case BackendPOSIX:
@@ -405,6 +441,24 @@ func (c Config) Validate() error {
 		bad("log.format", c.Log.Format, `want "" (automatic), "json" or "text"`)
 	}
 	return errors.Join(errs...)
+}
+
+// ClientPrefixes parses server.clients: CIDRs, or single addresses taken
+// as one-address networks. The error names the first bad entry.
+func (c Config) ClientPrefixes() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.Server.Clients {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil {
+				return nil, errors.New(s)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }
 
 // Schedule returns the bandwidth schedule of [[limits]]; call it on a

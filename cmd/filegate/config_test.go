@@ -72,7 +72,8 @@ level = "debug"
 format = "json"
 `
 	fullWant := Config{
-		Server:  ServerConfig{Listen: "0.0.0.0:12049", StateDir: "/var/lib/filegate", ExportName: "/office", Frontend: FrontendGoNFS, Squash: "root"},
+		Server: ServerConfig{Listen: "0.0.0.0:12049", StateDir: "/var/lib/filegate", ExportName: "/office", Frontend: FrontendGoNFS, Squash: "root",
+			AnonUID: 65534, AnonGID: 65534, Clients: []string{}, Portmap: true},
 		Backend: BackendConfig{Type: "posix", Path: "/mnt/efs/filegate", S3: DefaultConfig().Backend.S3},
 		Cache: CacheConfig{UploadDelay: Duration(90 * time.Second), DefaultFileMode: 0o600,
 			DefaultDirMode: 0o2775, DefaultUID: 1000, DefaultGID: 100,
@@ -99,6 +100,18 @@ format = "json"
 			want: func() Config { c := DefaultConfig(); c.Cache.DefaultDirMode = 0o1777; return c }()},
 		{name: "ipv6 and host name listen", text: "[server]\nlisten = \"[::1]:2049\"\n",
 			want: func() Config { c := DefaultConfig(); c.Server.Listen = "[::1]:2049"; return c }()},
+
+		{name: "nfsd export options", text: "[server]\nfrontend = \"nfsd\"\nclients = [\"10.0.0.9/24\", \"192.168.1.7\", \"fd00::/8\"]\nread_only = true\nsecure = true\nanonuid = 1001\nanongid = 100\nportmap = false\n",
+			want: func() Config {
+				c := DefaultConfig()
+				c.Server.Frontend, c.Server.Clients = FrontendNFSD, []string{"10.0.0.9/24", "192.168.1.7", "fd00::/8"}
+				c.Server.ReadOnly, c.Server.Secure, c.Server.AnonUID, c.Server.AnonGID, c.Server.Portmap = true, true, 1001, 100, false
+				return c
+			}()},
+		{name: "bad client network", text: "[server]\nfrontend = \"nfsd\"\nclients = [\"10.0.0.0/33\"]\n",
+			errs: []string{`server.clients "10.0.0.0/33"`, `want networks such as`}},
+		{name: "export options need nfsd", text: "[server]\nclients = [\"10.0.0.0/8\"]\nread_only = true\nsecure = true\n",
+			errs: []string{`server.clients "10.0.0.0/8"`, `server.read_only "true"`, `server.secure "true"`, `needs server.frontend = "nfsd"`}},
 
 		{name: "unknown key named", text: "[server]\nlisten = \"127.0.0.1:2049\"\nlisen = \"x\"\n[cache]\ndir_tl = \"5s\"\n",
 			errs: []string{"unknown key", "server.lisen", "cache.dir_tl"}},

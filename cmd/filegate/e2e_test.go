@@ -359,7 +359,7 @@ func TestProgressBar(t *testing.T) {
 // TestEndToEndNFSD: with our own NFS server as the front end, status
 // and metrics see its clients and RPCs too.
 func TestEndToEndNFSD(t *testing.T) {
-	d := startDaemon(t, "[server]\nfrontend = \"nfsd\"\nsquash = \"none\"\n")
+	d := startDaemon(t, "[server]\nfrontend = \"nfsd\"\nsquash = \"none\"\nportmap = false\n")
 	s := d.status()
 	addr, err := net.ResolveTCPAddr("tcp", s.Exports[0].Listen)
 	if err != nil {
@@ -437,5 +437,55 @@ func TestStatusFitsOneScreen(t *testing.T) {
 	}
 	if !strings.Contains(b.String(), "UNHEALTHY") || !strings.Contains(b.String(), "and 45 more") || !strings.Contains(b.String(), "and 47 more") {
 		t.Errorf("status:\n%s", b.String())
+	}
+}
+
+// TestEndToEndNFSDRootSquash: with the default root_squash, the root of a
+// fresh state folder is 1777, so the squashed root and a user can both
+// create there, each owning their file, and neither can remove the
+// other's.
+func TestEndToEndNFSDRootSquash(t *testing.T) {
+	d := startDaemon(t, "[server]\nfrontend = \"nfsd\"\nanonuid = 4000\nanongid = 4000\nportmap = false\n")
+	addr, err := net.ResolveTCPAddr("tcp", d.status().Exports[0].Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mount := func(uid uint32) *nfsc.Target {
+		c, err := nfsc.DialServiceAtPort(addr.IP.String(), addr.Port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		target, err := (&nfsc.Mount{Client: c}).Mount("/", rpc.NewAuthUnix("e2e", uid, uid).Auth())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return target
+	}
+	root, user := mount(0), mount(1000)
+	fi, _, err := root.Lookup("/")
+	if err != nil || fi.(*nfsc.Fattr).FileMode&0o7777 != 0o1777 {
+		t.Fatalf("export root: %+v, %v; want mode 1777", fi, err)
+	}
+	for _, c := range []struct {
+		t    *nfsc.Target
+		name string
+		uid  uint32
+	}{{root, "r.txt", 4000}, {user, "u.txt", 1000}} {
+		f, err := c.t.OpenFile(c.name, 0o644)
+		if err != nil {
+			t.Fatalf("create %s: %v", c.name, err)
+		}
+		f.Close()
+		fi, _, err := c.t.Lookup(c.name)
+		if err != nil || fi.(*nfsc.Fattr).UID != c.uid {
+			t.Errorf("%s: owner %+v, %v; want %d", c.name, fi, err, c.uid)
+		}
+	}
+	if err := user.Remove("r.txt"); err == nil {
+		t.Error("uid 1000 removed the squashed root's file in a sticky folder")
+	}
+	if err := root.Remove("u.txt"); err == nil {
+		t.Error("the squashed root removed uid 1000's file in a sticky folder")
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -65,6 +66,7 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv
 	ccfg.FetchConcurrency, ccfg.UploadConcurrency = cfg.Cache.FetchConcurrency, cfg.Cache.UploadConcurrency
 	ccfg.DirTTL, ccfg.SyncInterval = time.Duration(cfg.Cache.DirTTL), time.Duration(cfg.Cache.SyncInterval)
 	ccfg.Logger = logger.With("component", "cache")
+	_, statErr := os.Stat(filepath.Join(ccfg.Dir, "namespace.db"))
 	c, err := cache.New(ctx, ccfg)
 	if err != nil {
 		return err
@@ -74,6 +76,11 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv
 			logger.Error("close cache", "err", err)
 		}
 	}()
+	if errors.Is(statErr, fs.ErrNotExist) && cfg.Server.Squash != "none" {
+		if err := openRoot(ctx, c); err != nil {
+			return err
+		}
+	}
 
 	gcfg := gateway.DefaultConfig()
 	gcfg.Listen = cfg.Server.Listen
@@ -98,6 +105,16 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv
 		meter := gateway.NewRPCMeter()
 		l = meter.Listener(l)
 		fe = frontendStats{clients: nfsdClients(nsrv), rpc: meter.Stats}
+		if cfg.Server.Portmap {
+			host, _, _ := net.SplitHostPort(cfg.Server.Listen)
+			pm, err := nfsd.StartPortmap(ctx, nfsd.PortmapConfig{Addr: net.JoinHostPort(host, "111"),
+				Port: l.Addr().(*net.TCPAddr).Port, Logger: logger.With("component", "nfsd")})
+			if err != nil {
+				l.Close()
+				return err
+			}
+			defer pm.Close()
+		}
 	}
 	admin, err := gateway.NewAdmin(gateway.AdminConfig{
 		Socket: filepath.Join(cfg.Server.StateDir, "admin.sock"), Version: versionString(), Started: started,
@@ -158,6 +175,20 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv
 	return nil
 }
 
+// openRoot makes the root of a fresh namespace mode 1777 (like /tmp):
+// under root_squash or all_squash nobody would otherwise be allowed to
+// write in a root owned by uid 0 with mode 0755, so every user may create
+// there and the sticky bit keeps them from removing each other's files.
+// An admin can chmod or chown it from a client afterwards (squash =
+// "none"); it is never changed again.
+func openRoot(ctx context.Context, c *cache.Cache) error {
+	mode := fs.ModePerm | fs.ModeSticky
+	if _, err := c.SetAttr(ctx, cache.RootIno, cache.SetAttr{Mode: &mode}); err != nil {
+		return fmt.Errorf("export root: %w", err)
+	}
+	return nil
+}
+
 // newNFSD returns filegate's own NFS server (server.frontend = "nfsd")
 // for the export.
 func newNFSD(cfg Config, c *cache.Cache, logger *slog.Logger) (*nfsd.Server, error) {
@@ -169,6 +200,13 @@ func newNFSD(cfg Config, c *cache.Cache, logger *slog.Logger) (*nfsd.Server, err
 	case "all":
 		ncfg.Export.Squash = nfsd.SquashAll
 	}
+	ncfg.Export.AnonUID, ncfg.Export.AnonGID = cfg.Server.AnonUID, cfg.Server.AnonGID
+	ncfg.Export.ReadOnly, ncfg.Export.Secure = cfg.Server.ReadOnly, cfg.Server.Secure
+	clients, err := cfg.ClientPrefixes()
+	if err != nil {
+		return nil, err // Validate has named it
+	}
+	ncfg.Export.Clients = clients
 	ncfg.Logger = logger.With("component", "nfsd")
 	return nfsd.New(ncfg, c)
 }
