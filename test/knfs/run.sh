@@ -15,6 +15,11 @@
 #               smoke and survive against our own NFSv3 server
 #               (server.frontend = "nfsd", squash = "none": the guest
 #               is root and the export root is root's).
+#   perms-nfsd  test/knfs/guest/perms.sh against nfsd with root_squash:
+#               users 1000 and 1001 (test/knfs/asuser, built static and
+#               copied in) hit EACCES/EPERM where a local file system
+#               would; the guest's root acts as nobody. The backend is
+#               seeded with a root-owned file and folder (run as root).
 #
 # For each scenario it starts `bin/filegate serve --listen 127.0.0.1:PORT
 # --state DIR` on a free port with a fresh state directory, waits until the
@@ -51,7 +56,7 @@ HERE=$ROOT/test/knfs
 KNFS_TOOL=${KNFS_TOOL:-$ROOT/../shared/tools/knfs/kernel-nfs-run.sh}
 TIMEOUT=${KNFS_TIMEOUT:-300}
 KNOWN_FILE=$HERE/known-failures.txt
-ALL_SCENARIOS=(smoke survive smoke-s3 survive-s3 smoke-nfsd survive-nfsd)
+ALL_SCENARIOS=(smoke survive smoke-s3 survive-s3 smoke-nfsd survive-nfsd perms-nfsd)
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 say() { echo "knfs: $*"; }
@@ -248,6 +253,20 @@ run_scenario() { # name guest-script share(0|1) backend(posix|s3|nfsd)
     printf '[server]\nfrontend = "nfsd"\nsquash = "none"\n' >"$dir/filegate.toml"
     SERVER_CONFIG=$dir/filegate.toml
   fi
+  local files=()
+  if [ "$backend" = perms ]; then
+    printf '[server]\nfrontend = "nfsd"\n' >"$dir/filegate.toml"
+    SERVER_CONFIG=$dir/filegate.toml
+    mkdir -p "$dir/state/backend/rootdir" "$dir/files"
+    echo root >"$dir/state/backend/rootfile"
+    chmod 644 "$dir/state/backend/rootfile"
+    chmod 755 "$dir/state/backend/rootdir"
+    if ! (cd "$ROOT" && CGO_ENABLED=0 go build -o "$dir/files/asuser" ./test/knfs/asuser) >>"$dir/harness.log" 2>&1; then
+      record FAIL "$name" "go build asuser"
+      return 0
+    fi
+    files=(-f "$dir/files")
+  fi
   if [ "$backend" = s3 ] && ! start_s3 "$dir" >>"$dir/harness.log"; then
     record FAIL "$name" "$(tail -n 1 "$dir/harness.log")"
     say "$name: FAIL: $(tail -n 1 "$dir/harness.log")"
@@ -255,7 +274,7 @@ run_scenario() { # name guest-script share(0|1) backend(posix|s3|nfsd)
     return 0
   fi
   port=$(free_port)
-  local args=(-M -t "$TIMEOUT")
+  local args=(-M -t "$TIMEOUT" ${files[@]+"${files[@]}"})
   if [ "$share" = 1 ]; then
     mkdir -p "$dir/share"
     # actimeo=0: revalidate attributes with the server on every access, so
@@ -367,6 +386,7 @@ for s in "${SCENARIOS[@]}"; do
     survive-s3) run_scenario survive-s3 "$HERE/guest/survive.sh" 1 s3 ;;
     smoke-nfsd) run_scenario smoke-nfsd "$SMOKE" 0 nfsd ;;
     survive-nfsd) run_scenario survive-nfsd "$HERE/guest/survive.sh" 1 nfsd ;;
+    perms-nfsd) run_scenario perms-nfsd "$HERE/guest/perms.sh" 0 perms ;;
   esac
 done
 
