@@ -23,6 +23,17 @@
 // well-formed AUTH_UNIX (at most 16 groups) AUTH_BADCRED. A record too
 // short to carry an xid gets no reply.
 //
+// # Discovery
+//
+// The NFS port answers portmapper v2 GETPORT and DUMP for itself, and
+// Portmap (portmap.go) makes the server discoverable on the well-known
+// port 111: a portmapper of its own over TCP and UDP when it can bind the
+// port (root, no rpcbind running), else SET registrations with the rpcbind
+// there (UNSET at Close), else a warning. It maps NFS v3 and MOUNT v1 and
+// v3, all TCP; MOUNT v1 and v2 serve DUMP, UMNT and EXPORT (showmount asks
+// in v1) but not MNT, which would need NFSv2 handles. MNT accepts a folder
+// below the export, as knfsd's mountd does. There is one export per server.
+//
 // # Concurrency and buffers
 //
 // Each connection's reader takes a slot of its own (ConnRequests) and one
