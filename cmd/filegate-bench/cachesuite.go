@@ -220,7 +220,12 @@ func runCache(rounds, mib int, base string) error {
 		}
 		g.close()
 	}
-	fmt.Printf("\nPeak RSS of the bench process (gateway, cache and client): %s\n", peakRSS())
+	rss, err := daemonRSS(tmp, 4*mib)
+	if err != nil {
+		return fmt.Errorf("daemon RSS: %w", err)
+	}
+	fmt.Printf("\nPeak RSS of `filegate serve` after writing and twice reading a %d MiB file through NFS: %s\n", 4*mib, rss)
+	fmt.Printf("Peak RSS of this bench process (in-process gateways, clients and its own %d MiB buffers): %s\n", mib, peakRSS())
 	if note != "" {
 		fmt.Println(note)
 	}

@@ -4,6 +4,7 @@
 //
 //	filegate-bench [-rounds 5] [-files 300] [-mib 64] [-dir DIR]
 //	filegate-bench -suite cache [-rounds 5] [-mib 64] [-dir DIR]
+//	filegate-bench -suite frontends [-rounds 5] [-dir DIR]
 //	filegate-bench -suite s3 [-rounds 5] [-dir DIR] [-skip-missing]
 //
 // It starts a gateway in-process on 127.0.0.1 (cache and POSIX backend
@@ -31,7 +32,7 @@ func main() {
 	mib := flag.Int("mib", 64, "MiB per sequential write/read round")
 	dir := flag.String("dir", "", "folder for temporary data (default: the system temp folder)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-	suite := flag.String("suite", "nfs", `"nfs" (the gateway beside the bare disk), "cache" (cached/cold reads, writes, creates, upload drain; POSIX and S3 backends) or "s3" (the S3 store beside raw SDK calls, on versitygw)`)
+	suite := flag.String("suite", "nfs", `"nfs" (the gateway beside the bare disk), "frontends" (nfsd, go-nfs and NFS-Ganesha if installed: pipelined and random reads), "cache" (cached/cold reads, writes, creates, upload drain; POSIX and S3 backends) or "s3" (the S3 store beside raw SDK calls, on versitygw)`)
 	skipMissing := flag.Bool("skip-missing", false, "with -suite s3: exit 0 with a note when versitygw is not installed")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -51,6 +52,8 @@ func main() {
 		err = run(*rounds, *files, *mib, *dir)
 	case "cache":
 		err = runCache(*rounds, *mib, *dir)
+	case "frontends":
+		err = runFrontends(*rounds, *dir)
 	case "s3":
 		err = runS3(*rounds, *dir)
 		if errors.Is(err, errNoServer) && *skipMissing {
@@ -58,7 +61,7 @@ func main() {
 			err = nil
 		}
 	default:
-		err = fmt.Errorf("unknown suite %q (want nfs, cache or s3)", *suite)
+		err = fmt.Errorf("unknown suite %q (want nfs, frontends, cache or s3)", *suite)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "filegate-bench:", err)

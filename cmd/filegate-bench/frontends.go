@@ -1,0 +1,609 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/filegate/filegate/cache"
+	"github.com/filegate/filegate/gateway"
+	"github.com/filegate/filegate/gateway/nfsd"
+)
+
+// The frontends suite compares the two NFS front ends over one warm cache
+// (POSIX backend), and NFS-Ganesha (nfs-ganesha + nfs-ganesha-vfs,
+// exporting a folder of the same disk on loopback) when it is installed,
+// in the same run:
+//
+//   - pipelined read: nfs-cat (libnfs, several READs in flight on one
+//     connection) of a 256 MiB file to /dev/null;
+//   - random 4 KiB reads: 8 clients, each on its own connection, one
+//     READ at a time at random 4 KiB-aligned offsets of a 64 MiB file,
+//     for 2 s.
+const (
+	feSeqBytes    = 256 << 20
+	feRandBytes   = 64 << 20
+	feRandClients = 8
+	feRandFor     = 2 * time.Second
+	fePipeDepth   = 8
+)
+
+// errSkip marks a workload a server cannot run: n/a in the table.
+var errSkip = errors.New("not applicable")
+
+// feServer is one NFS server under test: where it listens, the path to
+// mount, and where the two files are below it.
+type feServer struct {
+	name   string
+	port   int
+	export string
+	stop   func()
+}
+
+func runFrontends(rounds int, base string) error {
+	tmp, err := os.MkdirTemp(base, "filegate-bench-fe-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	store, err := posixStore(filepath.Join(tmp, "backend"))
+	if err != nil {
+		return err
+	}
+	ccfg := cache.DefaultConfig()
+	ccfg.Dir, ccfg.Store = filepath.Join(tmp, "cache"), store
+	ccfg.UploadDelay = time.Hour // measure serving, not uploading
+	c, err := cache.New(ctx, ccfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	for _, f := range []struct {
+		name string
+		size int
+	}{{"seq.bin", feSeqBytes}, {"rand.bin", feRandBytes}} {
+		if err := fillCache(ctx, c, f.name, f.size); err != nil {
+			return err
+		}
+	}
+
+	var servers []feServer
+	defer func() {
+		for _, s := range servers {
+			s.stop()
+		}
+	}()
+	ncfg := nfsd.DefaultConfig()
+	ncfg.Export.Squash = nfsd.SquashNone
+	nsrv, err := nfsd.New(ncfg, c)
+	if err != nil {
+		return err
+	}
+	nl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	go nsrv.Serve(ctx, nl)
+	servers = append(servers, feServer{"nfsd", nl.Addr().(*net.TCPAddr).Port, "/", func() { nsrv.Close() }})
+
+	gsrv, err := gateway.New(gateway.DefaultConfig(), c)
+	if err != nil {
+		return err
+	}
+	gl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	go gsrv.Serve(ctx, gl)
+	servers = append(servers, feServer{"go-nfs", gl.Addr().(*net.TCPAddr).Port, "/", func() { gsrv.Close() }})
+
+	note := ""
+	if g, err := startGanesha(tmp); err != nil {
+		note = "NFS-Ganesha: not measured: " + err.Error()
+	} else {
+		servers = append(servers, g)
+	}
+
+	nfsCat, catErr := exec.LookPath("nfs-cat")
+	rows := []struct {
+		name, unit string
+		run        func(s feServer) (float64, error)
+	}{
+		{fmt.Sprintf("pipelined read 256 MiB, 1 MiB READs, %d in flight", fePipeDepth), "MB/s", func(s feServer) (float64, error) {
+			return pipelinedRead(s, "seq.bin")
+		}},
+		{"pipelined read 256 MiB (nfs-cat)", "MB/s", func(s feServer) (float64, error) {
+			if catErr != nil {
+				return 0, errors.New("nfs-cat not installed (apt-get install libnfs-utils)")
+			}
+			if s.name == "go-nfs" {
+				return 0, errSkip // libnfs cannot mount go-nfs (no MOUNT EXPORT)
+			}
+			url := fmt.Sprintf("nfs://127.0.0.1/%s/seq.bin?nfsport=%d&mountport=%d", s.export, s.port, s.port)
+			cmd := exec.Command(nfsCat, url)
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				return 0, err
+			}
+			start := time.Now()
+			if err := cmd.Start(); err != nil {
+				return 0, err
+			}
+			n, _ := io.Copy(io.Discard, out)
+			if err := cmd.Wait(); err != nil || n != feSeqBytes {
+				return 0, fmt.Errorf("nfs-cat: %d of %d bytes, %v", n, feSeqBytes, err)
+			}
+			return float64(n) / 1e6 / time.Since(start).Seconds(), nil
+		}},
+		{fmt.Sprintf("random 4 KiB reads, %d clients", feRandClients), "reads/s", func(s feServer) (float64, error) {
+			return randomReads(s, "rand.bin")
+		}},
+	}
+
+	fmt.Printf("filegate-bench -suite frontends: %d rounds; medians; cache warm, POSIX backend\n\n", rounds)
+	if note != "" {
+		fmt.Fprintln(os.Stderr, note)
+	}
+	fmt.Printf("| workload | unit |")
+	for _, s := range servers {
+		fmt.Printf(" %s |", s.name)
+	}
+	fmt.Printf(" nfsd / go-nfs |")
+	if len(servers) > 2 {
+		fmt.Printf(" nfsd / Ganesha |")
+	}
+	fmt.Printf("\n|---|---|")
+	for range len(servers) + len(servers) - 1 {
+		fmt.Printf("---:|")
+	}
+	fmt.Println()
+	for _, w := range rows {
+		med := make([]float64, len(servers))
+		for i, s := range servers {
+			var v []float64
+			for range rounds {
+				x, err := w.run(s)
+				if errors.Is(err, errSkip) {
+					break
+				}
+				if err != nil {
+					return fmt.Errorf("%s on %s: %w", w.name, s.name, err)
+				}
+				v = append(v, x)
+			}
+			if len(v) > 0 {
+				med[i] = median(v)
+			}
+		}
+		fmt.Printf("| %s | %s |", w.name, w.unit)
+		for _, m := range med {
+			if m == 0 {
+				fmt.Printf(" n/a |")
+			} else {
+				fmt.Printf(" %.0f |", m)
+			}
+		}
+		for _, d := range med[1:min(3, len(med))] {
+			if d == 0 || med[0] == 0 {
+				fmt.Printf(" n/a |")
+			} else {
+				fmt.Printf(" %.2f× |", med[0]/d)
+			}
+		}
+		fmt.Println()
+	}
+	if note != "" {
+		fmt.Println("\n" + note)
+	}
+	return nil
+}
+
+// fillCache writes a file of size bytes through the cache and syncs it.
+func fillCache(ctx context.Context, c *cache.Cache, name string, size int) error {
+	a, err := c.Create(ctx, cache.RootIno, name, cache.NewAttr{Mode: 0o644})
+	if err != nil {
+		return err
+	}
+	buf := make([]byte, 1<<20)
+	for off := 0; off < size; off += len(buf) {
+		for i := 0; i < len(buf); i += 4096 {
+			binary.BigEndian.PutUint64(buf[i:], uint64(off+i))
+		}
+		if _, err := c.WriteAt(ctx, a.Ino, buf, int64(off)); err != nil {
+			return err
+		}
+	}
+	return c.Commit(ctx, a.Ino)
+}
+
+// randomReads runs feRandClients clients reading 4 KiB at random offsets
+// of name for feRandFor and returns the reads per second of all.
+func randomReads(s feServer, name string) (float64, error) {
+	clients := make([]*rawNFS, feRandClients)
+	defer func() {
+		for _, c := range clients {
+			if c != nil {
+				c.nc.Close()
+			}
+		}
+	}()
+	var fh []byte
+	for i := range clients {
+		c, err := dialRawNFS(s.port)
+		if err != nil {
+			return 0, err
+		}
+		clients[i] = c
+		if fh == nil {
+			root, err := c.mount(s.export)
+			if err != nil {
+				return 0, err
+			}
+			if fh, err = c.lookup(root, name); err != nil {
+				return 0, err
+			}
+		}
+	}
+	var wg sync.WaitGroup
+	counts := make([]int, len(clients))
+	errs := make([]error, len(clients))
+	deadline := time.Now().Add(feRandFor)
+	start := time.Now()
+	for i, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(i), 7))
+			for time.Now().Before(deadline) {
+				off := uint64(r.IntN(feRandBytes/4096)) * 4096
+				if err := c.read(fh, off, 4096); err != nil {
+					errs[i] = err
+					return
+				}
+				counts[i]++
+			}
+		}()
+	}
+	wg.Wait()
+	total := 0
+	for _, n := range counts {
+		total += n
+	}
+	return float64(total) / time.Since(start).Seconds(), errors.Join(errs...)
+}
+
+// rawNFS is a minimal synchronous NFSv3 client (AUTH_UNIX as root) for
+// MNT, LOOKUP and READ: go-nfs-client would measure its own XDR.
+type rawNFS struct {
+	nc   net.Conn
+	r    *bufio.Reader
+	xid  uint32
+	buf  []byte
+	rbuf []byte
+}
+
+func dialRawNFS(port int) (*rawNFS, error) {
+	nc, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return nil, err
+	}
+	return &rawNFS{nc: nc, r: bufio.NewReaderSize(nc, 64<<10), buf: make([]byte, 0, 1024)}, nil
+}
+
+func (c *rawNFS) call(prog, vers, proc uint32, args []byte) ([]byte, error) {
+	c.xid++
+	b := c.buf[:4]
+	for _, v := range []uint32{c.xid, 0, 2, prog, vers, proc, 1, 20, 0, 0, 0, 0, 0, 0, 0} {
+		b = binary.BigEndian.AppendUint32(b, v)
+	}
+	// AUTH_UNIX body: stamp 0, machine name "" (0), uid 0, gid 0, no
+	// groups (20 bytes, above); verifier AUTH_NONE.
+	b = append(b, args...)
+	binary.BigEndian.PutUint32(b, uint32(len(b)-4)|1<<31)
+	c.buf = b[:0]
+	c.nc.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := c.nc.Write(b); err != nil {
+		return nil, err
+	}
+	rec := c.rbuf[:0]
+	for {
+		var hdr [4]byte
+		if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
+			return nil, err
+		}
+		h := binary.BigEndian.Uint32(hdr[:])
+		n, size := len(rec), int(h&^(1<<31))
+		rec = slices.Grow(rec, size)[:n+size]
+		if _, err := io.ReadFull(c.r, rec[n:]); err != nil {
+			return nil, err
+		}
+		if h&(1<<31) != 0 {
+			break
+		}
+	}
+	c.rbuf = rec
+	if len(rec) < 24 || binary.BigEndian.Uint32(rec) != c.xid || binary.BigEndian.Uint32(rec[8:]) != 0 {
+		return nil, errors.New("bad or denied reply")
+	}
+	verfLen := binary.BigEndian.Uint32(rec[16:])
+	rest := rec[20+(verfLen+3)&^3:]
+	if len(rest) < 4 || binary.BigEndian.Uint32(rest) != 0 {
+		return nil, fmt.Errorf("call %d/%d not accepted", prog, proc)
+	}
+	return rest[4:], nil
+}
+
+func xdrString(b []byte, s string) []byte {
+	b = binary.BigEndian.AppendUint32(b, uint32(len(s)))
+	b = append(b, s...)
+	return append(b, make([]byte, (4-len(s)&3)&3)...)
+}
+
+func xdrOpaque(p []byte) ([]byte, []byte, error) {
+	if len(p) < 4 {
+		return nil, nil, errors.New("short reply")
+	}
+	n := binary.BigEndian.Uint32(p)
+	if uint32(len(p)-4) < n {
+		return nil, nil, errors.New("short reply")
+	}
+	return p[4 : 4+n], p[4+(n+3)&^3:], nil
+}
+
+func (c *rawNFS) mount(export string) ([]byte, error) {
+	res, err := c.call(100005, 3, 1, xdrString(nil, export))
+	if err != nil {
+		return nil, err
+	}
+	if len(res) < 4 || binary.BigEndian.Uint32(res) != 0 {
+		return nil, fmt.Errorf("MNT %s refused", export)
+	}
+	fh, _, err := xdrOpaque(res[4:])
+	return append([]byte(nil), fh...), err
+}
+
+func (c *rawNFS) lookup(dir []byte, name string) ([]byte, error) {
+	args := xdrString(nil, string(dir))
+	args = xdrString(args, name)
+	res, err := c.call(100003, 3, 3, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(res) < 4 || binary.BigEndian.Uint32(res) != 0 {
+		return nil, fmt.Errorf("LOOKUP %s failed", name)
+	}
+	fh, _, err := xdrOpaque(res[4:])
+	return append([]byte(nil), fh...), err
+}
+
+func (c *rawNFS) read(fh []byte, off uint64, count uint32) error {
+	args := xdrString(make([]byte, 0, 96), string(fh))
+	args = binary.BigEndian.AppendUint64(args, off)
+	args = binary.BigEndian.AppendUint32(args, count)
+	res, err := c.call(100003, 3, 6, args)
+	if err != nil {
+		return err
+	}
+	if len(res) < 8 || binary.BigEndian.Uint32(res) != 0 {
+		return errors.New("READ failed")
+	}
+	p := res[4:]
+	if binary.BigEndian.Uint32(p) == 1 { // post_op_attr
+		p = p[4+84:]
+	} else {
+		p = p[4:]
+	}
+	if len(p) < 12 || binary.BigEndian.Uint32(p) != count {
+		return fmt.Errorf("READ returned %d bytes, want %d", binary.BigEndian.Uint32(p), count)
+	}
+	return nil
+}
+
+// startGanesha serves a folder of tmp holding the same two files with
+// NFS-Ganesha's VFS back end on a free loopback port, when ganesha.nfsd
+// is installed (it must run as root).
+func startGanesha(tmp string) (feServer, error) {
+	bin, err := exec.LookPath("ganesha.nfsd")
+	if err != nil {
+		return feServer{}, errors.New("ganesha.nfsd not installed (apt-get install nfs-ganesha nfs-ganesha-vfs)")
+	}
+	dir := filepath.Join(tmp, "ganesha")
+	if err := os.MkdirAll(filepath.Join(dir, "export"), 0o755); err != nil {
+		return feServer{}, err
+	}
+	for _, f := range []struct {
+		name string
+		size int
+	}{{"seq.bin", feSeqBytes}, {"rand.bin", feRandBytes}} {
+		buf := make([]byte, f.size)
+		for i := 0; i < len(buf); i += 4096 {
+			binary.BigEndian.PutUint64(buf[i:], uint64(i))
+		}
+		if err := os.WriteFile(filepath.Join(dir, "export", f.name), buf, 0o644); err != nil {
+			return feServer{}, err
+		}
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return feServer{}, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	conf := fmt.Sprintf(`NFS_CORE_PARAM {
+	NFS_Port = %d; MNT_Port = %d; Bind_addr = 127.0.0.1;
+	Enable_NLM = false; Enable_RQUOTA = false; Protocols = 3;
+}
+EXPORT {
+	Export_Id = 1; Path = %q; Pseudo = /export;
+	Access_Type = RW; Squash = No_Root_Squash; SecType = sys;
+	Protocols = 3; Transports = TCP;
+	FSAL { Name = VFS; }
+}
+LOG { Default_Log_Level = WARN; }
+`, port, port, filepath.Join(dir, "export"))
+	if err := os.WriteFile(filepath.Join(dir, "ganesha.conf"), []byte(conf), 0o644); err != nil {
+		return feServer{}, err
+	}
+	// Ganesha will not start unless it can register with rpcbind: run
+	// one for the benchmark if none answers on port 111.
+	var stopRPCBind func()
+	if nc, err := net.DialTimeout("tcp", "127.0.0.1:111", time.Second); err == nil {
+		nc.Close()
+	} else if rb, err := exec.LookPath("rpcbind"); err == nil {
+		rcmd := exec.Command(rb, "-f", "-w")
+		if err := rcmd.Start(); err != nil {
+			return feServer{}, fmt.Errorf("rpcbind: %w", err)
+		}
+		stopRPCBind = func() { rcmd.Process.Kill(); rcmd.Wait() }
+		time.Sleep(300 * time.Millisecond)
+	} else {
+		return feServer{}, errors.New("ganesha.nfsd needs rpcbind on port 111 (apt-get install rpcbind)")
+	}
+	cmd := exec.Command(bin, "-F", "-f", filepath.Join(dir, "ganesha.conf"), "-L", filepath.Join(dir, "ganesha.log"),
+		"-p", filepath.Join(dir, "ganesha.pid"))
+	if err := cmd.Start(); err != nil {
+		if stopRPCBind != nil {
+			stopRPCBind()
+		}
+		return feServer{}, err
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop := func() {
+		cmd.Process.Kill()
+		<-exited
+		if stopRPCBind != nil {
+			stopRPCBind()
+		}
+	}
+	for i := 0; ; i++ {
+		// Up once MOUNT answers (it may listen before its exports load).
+		if c, err := dialRawNFS(port); err == nil {
+			_, err := c.mount(filepath.Join(dir, "export"))
+			c.nc.Close()
+			if err == nil {
+				break
+			}
+		}
+		select {
+		case err := <-exited:
+			exited <- err
+			stop()
+			log, _ := os.ReadFile(filepath.Join(dir, "ganesha.log"))
+			return feServer{}, fmt.Errorf("ganesha.nfsd exited (%v): %s", err, lastLines(string(log), 3))
+		case <-time.After(100 * time.Millisecond):
+		}
+		if i == 300 {
+			stop()
+			return feServer{}, errors.New("ganesha.nfsd did not answer MOUNT within 30 s")
+		}
+	}
+	return feServer{"NFS-Ganesha " + ganeshaVersion(bin), port, filepath.Join(dir, "export"), stop}, nil
+}
+
+func ganeshaVersion(bin string) string {
+	out, _ := exec.Command(bin, "-v").Output()
+	if _, v, ok := strings.Cut(string(out), "Release = "); ok {
+		return strings.TrimSpace(strings.SplitN(v, "\n", 2)[0])
+	}
+	return ""
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, " | ")
+}
+
+// pipelinedRead reads name (feSeqBytes) in 1 MiB READs with fePipeDepth
+// in flight on one connection, discarding the data, and returns MB/s.
+func pipelinedRead(s feServer, name string) (float64, error) {
+	c, err := dialRawNFS(s.port)
+	if err != nil {
+		return 0, err
+	}
+	defer c.nc.Close()
+	root, err := c.mount(s.export)
+	if err != nil {
+		return 0, err
+	}
+	fh, err := c.lookup(root, name)
+	if err != nil {
+		return 0, err
+	}
+	const chunk = 1 << 20
+	n := feSeqBytes / chunk
+	slots := make(chan struct{}, fePipeDepth)
+	werr := make(chan error, 1)
+	start := time.Now()
+	c.nc.SetDeadline(time.Now().Add(2 * time.Minute))
+	go func() {
+		w := bufio.NewWriter(c.nc)
+		for i := range n {
+			slots <- struct{}{}
+			args := xdrString(nil, string(fh))
+			args = binary.BigEndian.AppendUint64(args, uint64(i)*chunk)
+			args = binary.BigEndian.AppendUint32(args, chunk)
+			b := []byte{0, 0, 0, 0}
+			for _, v := range []uint32{uint32(i + 1), 0, 2, 100003, 3, 6, 1, 20, 0, 0, 0, 0, 0, 0, 0} {
+				b = binary.BigEndian.AppendUint32(b, v)
+			}
+			b = append(b, args...)
+			binary.BigEndian.PutUint32(b, uint32(len(b)-4)|1<<31)
+			w.Write(b)
+			if len(slots) == cap(slots) || i == n-1 {
+				if err := w.Flush(); err != nil {
+					werr <- err
+					return
+				}
+			}
+		}
+		werr <- nil
+	}()
+	var total int64
+	var hdr [4]byte
+	for range n {
+		// One record per reply, skipped after its header; the data counts.
+		var size int64
+		for {
+			if _, err := io.ReadFull(c.r, hdr[:]); err != nil {
+				return 0, err
+			}
+			h := binary.BigEndian.Uint32(hdr[:])
+			size += int64(h &^ (1 << 31))
+			if _, err := c.r.Discard(int(h &^ (1 << 31))); err != nil {
+				return 0, err
+			}
+			if h&(1<<31) != 0 {
+				break
+			}
+		}
+		if size < chunk {
+			return 0, fmt.Errorf("READ reply of %d bytes", size)
+		}
+		total += size
+		<-slots
+	}
+	if err := <-werr; err != nil {
+		return 0, err
+	}
+	return float64(feSeqBytes) / 1e6 / time.Since(start).Seconds(), nil
+}
