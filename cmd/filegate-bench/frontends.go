@@ -47,10 +47,11 @@ var errSkip = errors.New("not applicable")
 // feServer is one NFS server under test: where it listens, the path to
 // mount, and where the two files are below it.
 type feServer struct {
-	name   string
-	port   int
-	export string
-	stop   func()
+	name      string
+	port      int // NFS
+	mountPort int
+	export    string
+	stop      func()
 }
 
 func runFrontends(rounds int, base string) error {
@@ -100,7 +101,7 @@ func runFrontends(rounds int, base string) error {
 		return err
 	}
 	go nsrv.Serve(ctx, nl)
-	servers = append(servers, feServer{"nfsd", nl.Addr().(*net.TCPAddr).Port, "/", func() { nsrv.Close() }})
+	servers = append(servers, feServer{"nfsd", nl.Addr().(*net.TCPAddr).Port, nl.Addr().(*net.TCPAddr).Port, "/", func() { nsrv.Close() }})
 
 	gsrv, err := gateway.New(gateway.DefaultConfig(), c)
 	if err != nil {
@@ -111,7 +112,7 @@ func runFrontends(rounds int, base string) error {
 		return err
 	}
 	go gsrv.Serve(ctx, gl)
-	servers = append(servers, feServer{"go-nfs", gl.Addr().(*net.TCPAddr).Port, "/", func() { gsrv.Close() }})
+	servers = append(servers, feServer{"go-nfs", gl.Addr().(*net.TCPAddr).Port, gl.Addr().(*net.TCPAddr).Port, "/", func() { gsrv.Close() }})
 
 	note := ""
 	if g, err := startGanesha(tmp); err != nil {
@@ -135,7 +136,7 @@ func runFrontends(rounds int, base string) error {
 			if s.name == "go-nfs" {
 				return 0, errSkip // libnfs cannot mount go-nfs (no MOUNT EXPORT)
 			}
-			url := fmt.Sprintf("nfs://127.0.0.1/%s/seq.bin?nfsport=%d&mountport=%d", s.export, s.port, s.port)
+			url := fmt.Sprintf("nfs://127.0.0.1%s/seq.bin?nfsport=%d&mountport=%d", s.export, s.port, s.mountPort)
 			cmd := exec.Command(nfsCat, url)
 			out, err := cmd.StdoutPipe()
 			if err != nil {
@@ -251,7 +252,7 @@ func randomReads(s feServer, name string) (float64, error) {
 		}
 		clients[i] = c
 		if fh == nil {
-			root, err := c.mount(s.export)
+			root, err := mountAt(s.mountPort, s.export)
 			if err != nil {
 				return 0, err
 			}
@@ -366,6 +367,16 @@ func xdrOpaque(p []byte) ([]byte, []byte, error) {
 	return p[4 : 4+n], p[4+(n+3)&^3:], nil
 }
 
+// mount asks MOUNT on port for export's root handle.
+func mountAt(port int, export string) ([]byte, error) {
+	c, err := dialRawNFS(port)
+	if err != nil {
+		return nil, err
+	}
+	defer c.nc.Close()
+	return c.mount(export)
+}
+
 func (c *rawNFS) mount(export string) ([]byte, error) {
 	res, err := c.call(100005, 3, 1, xdrString(nil, export))
 	if err != nil {
@@ -439,12 +450,21 @@ func startGanesha(tmp string) (feServer, error) {
 			return feServer{}, err
 		}
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return feServer{}, err
+	// Two ports: Ganesha answers MOUNT only on a port of its own.
+	var ports [2]int
+	var ls []net.Listener
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return feServer{}, err
+		}
+		ls = append(ls, l)
+		ports[i] = l.Addr().(*net.TCPAddr).Port
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
+	for _, l := range ls {
+		l.Close()
+	}
+	port := ports[0]
 	conf := fmt.Sprintf(`NFS_CORE_PARAM {
 	NFS_Port = %d; MNT_Port = %d; Bind_addr = 127.0.0.1;
 	Enable_NLM = false; Enable_RQUOTA = false; Protocols = 3;
@@ -456,7 +476,7 @@ EXPORT {
 	FSAL { Name = VFS; }
 }
 LOG { Default_Log_Level = WARN; }
-`, port, port, filepath.Join(dir, "export"))
+`, port, ports[1], filepath.Join(dir, "export"))
 	if err := os.WriteFile(filepath.Join(dir, "ganesha.conf"), []byte(conf), 0o644); err != nil {
 		return feServer{}, err
 	}
@@ -494,12 +514,8 @@ LOG { Default_Log_Level = WARN; }
 	}
 	for i := 0; ; i++ {
 		// Up once MOUNT answers (it may listen before its exports load).
-		if c, err := dialRawNFS(port); err == nil {
-			_, err := c.mount(filepath.Join(dir, "export"))
-			c.nc.Close()
-			if err == nil {
-				break
-			}
+		if _, err := mountAt(ports[1], filepath.Join(dir, "export")); err == nil {
+			break
 		}
 		select {
 		case err := <-exited:
@@ -514,7 +530,7 @@ LOG { Default_Log_Level = WARN; }
 			return feServer{}, errors.New("ganesha.nfsd did not answer MOUNT within 30 s")
 		}
 	}
-	return feServer{"NFS-Ganesha " + ganeshaVersion(bin), port, filepath.Join(dir, "export"), stop}, nil
+	return feServer{"NFS-Ganesha " + ganeshaVersion(bin), port, ports[1], filepath.Join(dir, "export"), stop}, nil
 }
 
 func ganeshaVersion(bin string) string {
@@ -541,7 +557,7 @@ func pipelinedRead(s feServer, name string) (float64, error) {
 		return 0, err
 	}
 	defer c.nc.Close()
-	root, err := c.mount(s.export)
+	root, err := mountAt(s.mountPort, s.export)
 	if err != nil {
 		return 0, err
 	}
