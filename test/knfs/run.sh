@@ -20,6 +20,9 @@
 #               copied in) hit EACCES/EPERM where a local file system
 #               would; the guest's root acts as nobody. The backend is
 #               seeded with a root-owned file and folder (run as root).
+#   mount-nfsd  smoke against nfsd mounted with "vers=3,nolock" only: the
+#               ports come from its portmapper on 127.0.0.1:111 (or the
+#               rpcbind there). Needs root; skipped otherwise.
 #
 # For each scenario it starts `bin/filegate serve --listen 127.0.0.1:PORT
 # --state DIR` on a free port with a fresh state directory, waits until the
@@ -56,7 +59,7 @@ HERE=$ROOT/test/knfs
 KNFS_TOOL=${KNFS_TOOL:-$ROOT/../shared/tools/knfs/kernel-nfs-run.sh}
 TIMEOUT=${KNFS_TIMEOUT:-300}
 KNOWN_FILE=$HERE/known-failures.txt
-ALL_SCENARIOS=(smoke survive smoke-s3 survive-s3 smoke-nfsd survive-nfsd perms-nfsd)
+ALL_SCENARIOS=(smoke survive smoke-s3 survive-s3 smoke-nfsd survive-nfsd perms-nfsd mount-nfsd)
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 say() { echo "knfs: $*"; }
@@ -249,6 +252,11 @@ run_scenario() { # name guest-script share(0|1) backend(posix|s3|nfsd)
   mkdir -p "$dir/state"
   : >"$dir/guest.out"
   SERVER_CONFIG=
+  local mountopts=()
+  if [ "$backend" = portmap ]; then
+    backend=nfsd
+    mountopts=(-O vers=3,nolock)
+  fi
   if [ "$backend" = nfsd ]; then
     printf '[server]\nfrontend = "nfsd"\nsquash = "none"\n' >"$dir/filegate.toml"
     SERVER_CONFIG=$dir/filegate.toml
@@ -274,7 +282,7 @@ run_scenario() { # name guest-script share(0|1) backend(posix|s3|nfsd)
     return 0
   fi
   port=$(free_port)
-  local args=(-M -t "$TIMEOUT" ${files[@]+"${files[@]}"})
+  local args=(-M -t "$TIMEOUT" ${files[@]+"${files[@]}"} ${mountopts[@]+"${mountopts[@]}"})
   if [ "$share" = 1 ]; then
     mkdir -p "$dir/share"
     # actimeo=0: revalidate attributes with the server on every access, so
@@ -387,6 +395,14 @@ for s in "${SCENARIOS[@]}"; do
     smoke-nfsd) run_scenario smoke-nfsd "$SMOKE" 0 nfsd ;;
     survive-nfsd) run_scenario survive-nfsd "$HERE/guest/survive.sh" 1 nfsd ;;
     perms-nfsd) run_scenario perms-nfsd "$HERE/guest/perms.sh" 0 perms ;;
+    mount-nfsd)
+      if [ "$(id -u)" = 0 ]; then
+        run_scenario mount-nfsd "$SMOKE" 0 portmap
+      elif [ "${FILEGATE_TEST_NO_SKIP:-}" = 1 ]; then
+        record FAIL mount-nfsd "needs root for the portmapper port 111 (FILEGATE_TEST_NO_SKIP=1 forbids skipping)"
+      else
+        say "SKIP mount-nfsd: needs root for the portmapper port 111"
+      fi ;;
   esac
 done
 
