@@ -93,6 +93,20 @@ func (c *Cache) readLocal(ino Ino, p []byte, off int64) (int, error) {
 	return got, err
 }
 
+// writeData writes p at off into ino's data file, under the inode's data
+// lock so no late fetch overwrites it.
+func (c *Cache) writeData(ino Ino, p []byte, off int64) (int, error) {
+	of, err := c.files.acquire(ino, true)
+	if err != nil {
+		return 0, err
+	}
+	defer c.files.release(of)
+	mu := c.dataLock(ino)
+	mu.Lock()
+	defer mu.Unlock()
+	return of.f.WriteAt(p, off)
+}
+
 // getRemote opens a range of key. When the key is missing while journal
 // ops are pending (a rename of a parent not yet applied), it waits for
 // the journal to drain and tries once more.
@@ -136,15 +150,7 @@ func (c *Cache) WriteAt(ctx context.Context, ino Ino, p []byte, off int64) (int,
 	if err := c.makeLocal(ctx, ino); err != nil {
 		return 0, wrap("write", "", err)
 	}
-	of, err := c.files.acquire(ino, true)
-	if err != nil {
-		return 0, wrap("write", "", err)
-	}
-	defer c.files.release(of)
-	mu := c.dataLock(ino)
-	mu.Lock()
-	got, werr := of.f.WriteAt(p, off)
-	mu.Unlock()
+	got, werr := c.writeData(ino, p, off)
 	if got > 0 {
 		end := off + int64(got)
 		var size int64

@@ -68,15 +68,7 @@ func (c *Cache) WriteUnstable(ctx context.Context, ino Ino, p []byte, off int64)
 	if err := c.admitDirty(ino, max(size, end)); err != nil {
 		return 0, err
 	}
-	of, err := c.files.acquire(ino, true)
-	if err != nil {
-		return 0, wrap("write", "", err)
-	}
-	defer c.files.release(of)
-	mu := c.dataLock(ino)
-	mu.Lock()
-	got, werr := of.f.WriteAt(p, off)
-	mu.Unlock()
+	got, werr := c.writeData(ino, p, off)
 	if got > 0 {
 		end = off + int64(got)
 		c.pendMu.Lock()
