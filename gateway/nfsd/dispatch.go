@@ -17,6 +17,7 @@ const (
 type call struct {
 	s    *Server
 	conn *conn
+	x    *export // the export of the call's first handle, else the first
 	h    callHeader
 	cred cred // after the export's squash rules
 	ctx  context.Context
@@ -116,13 +117,25 @@ func (r *call) dispatch(rec []byte) bool {
 		replyAccepted(&r.e, h.xid, acceptProcUnavail)
 		return true
 	}
-	if h.proc != 0 && h.prog == progNFS && !r.conn.allowed {
+	r.x = r.s.exports[0]
+	if h.prog == progNFS && h.proc != 0 {
+		// Every NFSv3 procedure's arguments start with a handle: its
+		// export serves the call. A handle of no export stays with the
+		// first, whose resolve answers BADHANDLE or STALE.
+		peek := d
+		if fh, ok := parseHandle(peek.fh()); ok && peek.err == nil {
+			if x := r.s.byID[fh.ExportID]; x != nil {
+				r.x = x
+			}
+		}
+	}
+	if h.proc != 0 && h.prog == progNFS && !r.conn.allowed[r.x.idx] {
 		// A client outside the export's list (or on an insecure port
 		// when the export is secure) gets no file system at all.
 		replyDenied(&r.e, h.xid, rejectAuthError, authTooWeak)
 		return true
 	}
-	r.cred = r.s.identity(&h.cred)
+	r.cred = r.x.identity(&h.cred)
 	ctx, cancel := context.WithTimeout(r.s.life, r.s.cfg.OpTimeout)
 	defer cancel()
 	r.ctx = ctx
@@ -141,8 +154,7 @@ func (r *call) mismatch(low, high uint32) {
 }
 
 // identity applies the export's squash rules to the caller's credentials.
-func (s *Server) identity(c *cred) cred {
-	x := &s.cfg.Export
+func (x *export) identity(c *cred) cred {
 	anon := cred{flavor: c.flavor, uid: x.AnonUID, gid: x.AnonGID}
 	switch {
 	case c.flavor != authFlavUnix, x.Squash == SquashAll:

@@ -32,7 +32,14 @@
 // there (UNSET at Close), else a warning. It maps NFS v3 and MOUNT v1 and
 // v3, all TCP; MOUNT v1 and v2 serve DUMP, UMNT and EXPORT (showmount asks
 // in v1) but not MNT, which would need NFSv2 handles. MNT accepts a folder
-// below the export, as knfsd's mountd does. There is one export per server.
+// below the export, as knfsd's mountd does. A server has one export (New)
+// or several, each over a cache of its own (NewExports): MNT picks the
+// export with the longest name at or above the path, EXPORT lists them
+// all, and an NFS call is served by the export whose id its first handle
+// carries (every NFSv3 procedure's arguments start with one), so each
+// export's client list, squash and read-only rule apply to its own
+// calls. A handle of one export is STALE in every other, including the
+// second handle of a RENAME or LINK.
 //
 // # Concurrency and buffers
 //

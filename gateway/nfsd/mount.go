@@ -18,6 +18,23 @@ const (
 	maxMountPath    = 1024
 )
 
+// exportOf returns the export with the longest name that is p or a
+// folder above it, and the rest of p; nil if none.
+func (s *Server) exportOf(p string) (*export, string) {
+	var best *export
+	var rest string
+	for _, x := range s.exports {
+		rel, under := strings.CutPrefix(p, x.Name)
+		if !under || rel != "" && x.Name != "/" && rel[0] != '/' {
+			continue
+		}
+		if best == nil || len(x.Name) > len(best.Name) {
+			best, rest = x, rel
+		}
+	}
+	return best, rest
+}
+
 // cleanExport maps "", "/" and "/a/b/" to "/", "/a/b".
 func cleanExport(p string) string { return path.Clean("/" + p) }
 
@@ -30,19 +47,19 @@ func mountMnt(r *call, d *decoder) error {
 	if d.err != nil {
 		return d.err
 	}
-	x := &r.s.cfg.Export
-	rel, under := strings.CutPrefix(cleanExport(dirpath), x.Name)
+	x, rel := r.s.exportOf(cleanExport(dirpath))
 	switch {
-	case !under || rel != "" && x.Name != "/" && rel[0] != '/':
+	case x == nil:
 		r.s.log.Info("mount refused: no such export", "op", "mount", "path", dirpath, "key", r.clientHost())
 		r.status(mnt3ErrNoEnt)
 		return nil
-	case !r.conn.allowed:
+	case !r.conn.allowed[x.idx]:
 		r.s.log.Info("mount refused: client not allowed", "op", "mount", "path", dirpath, "key", r.clientHost())
 		r.status(mnt3ErrAcces)
 		return nil
 	}
-	a, err := r.s.c.GetAttr(r.ctx, cache.RootIno)
+	r.x = x
+	a, err := x.c.GetAttr(r.ctx, cache.RootIno)
 	if err != nil {
 		r.s.log.Warn("mount: root attributes", "op", "mount", "path", dirpath, "err", err)
 		r.status(mnt3ErrServFail)
@@ -54,7 +71,7 @@ func mountMnt(r *call, d *decoder) error {
 		if name == "" {
 			continue
 		}
-		if a, err = r.s.c.Lookup(r.ctx, a.Ino, name); err != nil || !a.IsDir() {
+		if a, err = r.x.c.Lookup(r.ctx, a.Ino, name); err != nil || !a.IsDir() {
 			r.s.log.Info("mount refused: no such folder in the export", "op", "mount", "path", dirpath, "key", r.clientHost())
 			r.status(mnt3ErrNoEnt)
 			return nil
@@ -109,17 +126,18 @@ func mountDump(r *call, _ *decoder) error {
 	return nil
 }
 
-// mountExport lists the export with its client networks; an empty group
-// list means everyone.
+// mountExport lists the exports with their client networks; an empty
+// group list means everyone.
 func mountExport(r *call, _ *decoder) error {
-	x := &r.s.cfg.Export
-	r.e.bool(true)
-	r.e.string(x.Name)
-	for _, p := range x.Clients {
+	for _, x := range r.s.exports {
 		r.e.bool(true)
-		r.e.string(p.String())
+		r.e.string(x.Name)
+		for _, p := range x.Clients {
+			r.e.bool(true)
+			r.e.string(p.String())
+		}
+		r.e.bool(false)
 	}
-	r.e.bool(false)
 	r.e.bool(false)
 	return nil
 }

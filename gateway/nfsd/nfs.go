@@ -33,9 +33,9 @@ const (
 
 func (d *decoder) fh() []byte { return d.opaque(maxHandle) }
 
-func (r *call) fsid() uint32 { return r.s.cfg.Export.ID }
+func (r *call) fsid() uint32 { return r.x.ID }
 
-func (r *call) readOnly() bool { return r.s.cfg.Export.ReadOnly }
+func (r *call) readOnly() bool { return r.x.ReadOnly }
 
 func (r *call) status(st uint32) { r.e.uint32(st) }
 
@@ -54,7 +54,7 @@ func (r *call) resolve(fh []byte) (cache.Attr, uint32) {
 	if h.ExportID != r.fsid() {
 		return cache.Attr{}, nfs3ErrStale
 	}
-	a, err := r.s.c.GetAttr(r.ctx, h.Ino)
+	a, err := r.x.c.GetAttr(r.ctx, h.Ino)
 	if err != nil {
 		if errors.Is(err, syscall.ENOENT) {
 			return a, nfs3ErrStale
@@ -69,7 +69,7 @@ func (r *call) resolve(fh []byte) (cache.Attr, uint32) {
 
 // attr is the current attributes of ino for a post_op_attr, or nil.
 func (r *call) attr(ino cache.Ino) *cache.Attr {
-	a, err := r.s.c.GetAttr(r.ctx, ino)
+	a, err := r.x.c.GetAttr(r.ctx, ino)
 	if err != nil {
 		return nil
 	}
@@ -131,7 +131,7 @@ func nfsSetattr(r *call, d *decoder) error {
 	if st := r.cred.checkSetattr(&a, &s, &set); st != nfs3OK {
 		return fail(st)
 	}
-	after, err := r.s.c.SetAttr(r.ctx, a.Ino, set)
+	after, err := r.x.c.SetAttr(r.ctx, a.Ino, set)
 	if err != nil {
 		r.status(status(err))
 		r.e.wcc(&a, r.attr(a.Ino), r.fsid())
@@ -216,7 +216,7 @@ func nfsLookup(r *call, d *decoder) error {
 	if !ok {
 		return nil
 	}
-	a, err := r.s.c.Lookup(r.ctx, dir.Ino, name)
+	a, err := r.x.c.Lookup(r.ctx, dir.Ino, name)
 	if err != nil {
 		r.status(status(err))
 		r.e.postOpAttr(r.attr(dir.Ino), r.fsid())
@@ -259,7 +259,7 @@ func nfsReadlink(r *call, d *decoder) error {
 	var target string
 	if st == nfs3OK {
 		var err error
-		target, err = r.s.c.Readlink(r.ctx, a.Ino)
+		target, err = r.x.c.Readlink(r.ctx, a.Ino)
 		st = status(err)
 	}
 	r.status(st)
@@ -306,7 +306,7 @@ func nfsRead(r *call, d *decoder) error {
 	if count > 0 && int64(off) < a.Size {
 		r.payloadBuf = getLarge()
 		var err error
-		n, err = r.s.c.ReadAt(r.ctx, a.Ino, (*r.payloadBuf)[:count], int64(off))
+		n, err = r.x.c.ReadAt(r.ctx, a.Ino, (*r.payloadBuf)[:count], int64(off))
 		switch {
 		case errors.Is(err, io.EOF):
 		case err != nil:
@@ -364,7 +364,7 @@ func nfsWrite(r *call, d *decoder) error {
 		if a.Mode&fs.ModeSetgid != 0 && a.Mode&0o010 == 0 {
 			m |= fs.ModeSetgid // mandatory-locking marker, kept
 		}
-		if _, err := r.s.c.SetAttr(r.ctx, a.Ino, cache.SetAttr{Mode: &m}); err != nil {
+		if _, err := r.x.c.SetAttr(r.ctx, a.Ino, cache.SetAttr{Mode: &m}); err != nil {
 			r.status(status(err))
 			r.e.wcc(&a, r.attr(a.Ino), r.fsid())
 			return nil
@@ -375,13 +375,13 @@ func nfsWrite(r *call, d *decoder) error {
 	if how == unstable {
 		// Stored at COMMIT, not now: a stream of UNSTABLE writes costs
 		// no namespace transaction each.
-		n, err = r.s.c.WriteUnstable(r.ctx, a.Ino, data, int64(off))
+		n, err = r.x.c.WriteUnstable(r.ctx, a.Ino, data, int64(off))
 	} else {
-		n, err = r.s.c.WriteAt(r.ctx, a.Ino, data, int64(off))
+		n, err = r.x.c.WriteAt(r.ctx, a.Ino, data, int64(off))
 	}
 	committed := uint32(unstable)
 	if err == nil && how != unstable {
-		err = r.s.c.Commit(r.ctx, a.Ino)
+		err = r.x.c.Commit(r.ctx, a.Ino)
 		committed = fileSync
 	}
 	after := r.attr(a.Ino)
@@ -430,7 +430,7 @@ func (r *call) applyNew(a cache.Attr, s *sattr) (cache.Attr, error) {
 	if set.UID == nil && set.GID == nil && set.Size == nil && set.Atime == nil && set.Mtime == nil {
 		return a, nil
 	}
-	return r.s.c.SetAttr(r.ctx, a.Ino, set)
+	return r.x.c.SetAttr(r.ctx, a.Ino, set)
 }
 
 // newMode is the permission bits of a new inode: those asked for, or
@@ -476,10 +476,10 @@ func nfsCreate(r *call, d *decoder) error {
 		va = time.Unix(int64(binary.BigEndian.Uint32(verf[4:8])&0x7fffffff), 0)
 		na.Mode = 0o600
 	}
-	a, err := r.s.c.Create(r.ctx, dir.Ino, name, na)
+	a, err := r.x.c.Create(r.ctx, dir.Ino, name, na)
 	switch {
 	case err == nil && how == createExclusive:
-		a, err = r.s.c.SetAttr(r.ctx, a.Ino, cache.SetAttr{Atime: &va, Mtime: &vm})
+		a, err = r.x.c.SetAttr(r.ctx, a.Ino, cache.SetAttr{Atime: &va, Mtime: &vm})
 	case err == nil:
 		a, err = r.applyNew(a, &s)
 	case errors.Is(err, syscall.EEXIST) && how != createGuarded:
@@ -493,7 +493,7 @@ func nfsCreate(r *call, d *decoder) error {
 // regular file, truncating it when a size is given; EXCLUSIVE succeeds
 // when the file carries this very verifier (a retransmission).
 func (r *call) createExisting(dir *cache.Attr, name string, how uint32, s *sattr, va, vm time.Time) (cache.Attr, error) {
-	a, err := r.s.c.Lookup(r.ctx, dir.Ino, name)
+	a, err := r.x.c.Lookup(r.ctx, dir.Ino, name)
 	if err != nil {
 		return a, err
 	}
@@ -513,7 +513,7 @@ func (r *call) createExisting(dir *cache.Attr, name string, how uint32, s *sattr
 		return a, syscall.EACCES
 	}
 	size := int64(min(*s.size, math.MaxInt64))
-	return r.s.c.SetAttr(r.ctx, a.Ino, cache.SetAttr{Size: &size})
+	return r.x.c.SetAttr(r.ctx, a.Ino, cache.SetAttr{Size: &size})
 }
 
 func nfsMkdir(r *call, d *decoder) error {
@@ -531,7 +531,7 @@ func nfsMkdir(r *call, d *decoder) error {
 	if dir.Mode&fs.ModeSetgid != 0 {
 		m |= fs.ModeSetgid // inherited, like the group
 	}
-	a, err := r.s.c.Mkdir(r.ctx, dir.Ino, name, cache.NewAttr{Mode: m, UID: uid, GID: gid})
+	a, err := r.x.c.Mkdir(r.ctx, dir.Ino, name, cache.NewAttr{Mode: m, UID: uid, GID: gid})
 	if err == nil {
 		s.size = nil
 		a, err = r.applyNew(a, &s)
@@ -552,7 +552,7 @@ func nfsSymlink(r *call, d *decoder) error {
 		return nil
 	}
 	uid, gid := r.cred.newOwner(&dir)
-	a, err := r.s.c.Symlink(r.ctx, dir.Ino, name, target, cache.NewAttr{Mode: 0o777, UID: uid, GID: gid})
+	a, err := r.x.c.Symlink(r.ctx, dir.Ino, name, target, cache.NewAttr{Mode: 0o777, UID: uid, GID: gid})
 	if err == nil {
 		s.size = nil
 		a, err = r.applyNew(a, &s)
@@ -602,7 +602,7 @@ func nfsMknod(r *call, d *decoder) error {
 	default:
 		uid, gid := r.cred.newOwner(&dir)
 		na := cache.NewAttr{Mode: mode | r.newMode(&s, 0o644, gid), UID: uid, GID: gid, Major: major, Minor: minor}
-		if a, err = r.s.c.Create(r.ctx, dir.Ino, name, na); err == nil {
+		if a, err = r.x.c.Create(r.ctx, dir.Ino, name, na); err == nil {
 			s.size = nil
 			a, err = r.applyNew(a, &s)
 		}
@@ -633,9 +633,9 @@ func (r *call) remove(d *decoder, isDir bool) error {
 	err := r.checkSticky(&dir, name)
 	if err == nil {
 		if isDir {
-			err = r.s.c.Rmdir(r.ctx, dir.Ino, name)
+			err = r.x.c.Rmdir(r.ctx, dir.Ino, name)
 		} else {
-			err = r.s.c.Remove(r.ctx, dir.Ino, name)
+			err = r.x.c.Remove(r.ctx, dir.Ino, name)
 		}
 	}
 	if err != nil {
@@ -652,7 +652,7 @@ func (r *call) checkSticky(dir *cache.Attr, name string) error {
 	if dir.Mode&fs.ModeSticky == 0 || r.cred.uid == 0 || r.cred.uid == dir.UID {
 		return nil
 	}
-	child, err := r.s.c.Lookup(r.ctx, dir.Ino, name)
+	child, err := r.x.c.Lookup(r.ctx, dir.Ino, name)
 	if err != nil {
 		return err
 	}
@@ -685,7 +685,7 @@ func nfsRename(r *call, d *decoder) error {
 		st = r.checkRename(&from, fname, &to, tname)
 	}
 	if st == nfs3OK {
-		st = status(r.s.c.Rename(r.ctx, from.Ino, fname, to.Ino, tname))
+		st = status(r.x.c.Rename(r.ctx, from.Ino, fname, to.Ino, tname))
 		if fp != nil {
 			fp = r.attr(from.Ino)
 		}
@@ -722,14 +722,14 @@ func (r *call) checkRename(from *cache.Attr, fname string, to *cache.Attr, tname
 	if r.cred.uid == 0 {
 		return nfs3OK
 	}
-	src, err := r.s.c.Lookup(r.ctx, from.Ino, fname)
+	src, err := r.x.c.Lookup(r.ctx, from.Ino, fname)
 	if err != nil {
 		return status(err)
 	}
 	if !r.cred.mayDelete(from, &src) {
 		return nfs3ErrPerm
 	}
-	if dst, err := r.s.c.Lookup(r.ctx, to.Ino, tname); err == nil && !r.cred.mayDelete(to, &dst) {
+	if dst, err := r.x.c.Lookup(r.ctx, to.Ino, tname); err == nil && !r.cred.mayDelete(to, &dst) {
 		return nfs3ErrPerm
 	}
 	if src.IsDir() && from.Ino != to.Ino && !r.cred.may(&src, mayWrite) {
@@ -767,7 +767,7 @@ func nfsLink(r *call, d *decoder) error {
 	}
 	var dirAfter *cache.Attr
 	if st == nfs3OK {
-		a, err := r.s.c.Link(r.ctx, file.Ino, dir.Ino, name)
+		a, err := r.x.c.Link(r.ctx, file.Ino, dir.Ino, name)
 		if st = status(err); st == nfs3OK {
 			fp = &a
 		}
@@ -796,7 +796,7 @@ func nfsCommit(r *call, d *decoder) error {
 		case !a.Mode.IsRegular():
 			st = nfs3ErrInval
 		default:
-			st = status(r.s.c.Commit(r.ctx, a.Ino))
+			st = status(r.x.c.Commit(r.ctx, a.Ino))
 		}
 	}
 	r.status(st)
@@ -820,7 +820,7 @@ func nfsFsstat(r *call, d *decoder) error {
 	var fs cache.FSStat
 	if st == nfs3OK {
 		var err error
-		fs, err = r.s.c.StatFS(r.ctx)
+		fs, err = r.x.c.StatFS(r.ctx)
 		st = status(err)
 	}
 	r.status(st)

@@ -92,7 +92,7 @@ func (r *call) readdir(d *decoder, plus bool) error {
 	}
 	if cookie < 2 {
 		parent := dir.Ino
-		if p, err := r.s.c.Lookup(r.ctx, dir.Ino, ".."); err == nil {
+		if p, err := r.x.c.Lookup(r.ctx, dir.Ino, ".."); err == nil {
 			parent = p.Ino
 		}
 		if !add(dirent{"..", parent, 2}) {
@@ -109,7 +109,7 @@ func (r *call) readdir(d *decoder, plus bool) error {
 		from = cookie - dotCookies
 	}
 	if !full {
-		err := r.s.c.ReadDir(r.ctx, dir.Ino, from, func(de cache.DirEntry) bool {
+		err := r.x.c.ReadDir(r.ctx, dir.Ino, from, func(de cache.DirEntry) bool {
 			return add(dirent{de.Name, de.Ino, de.Cookie + dotCookies})
 		})
 		if err != nil {
@@ -130,7 +130,7 @@ func (r *call) readdir(d *decoder, plus bool) error {
 // entryPlus encodes READDIRPLUS's attributes and handle of one entry;
 // an entry removed meanwhile goes without them.
 func (r *call) entryPlus(ino cache.Ino) {
-	a, err := r.s.c.GetAttr(r.ctx, ino)
+	a, err := r.x.c.GetAttr(r.ctx, ino)
 	if err != nil {
 		r.e.postOpAttr(nil, r.fsid())
 		r.e.postOpFH(nil)

@@ -241,7 +241,7 @@ func FuzzDispatch(f *testing.F) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	cn := &conn{s: s, nc: a, allowed: true}
+	cn := &conn{s: s, nc: a, allowed: []bool{true}}
 	root := fileHandle{ExportID: 1, Ino: 1, Gen: 1}.append(nil)
 	file := fileHandle{ExportID: 1, Ino: 2, Gen: 1}.append(nil)
 	seed := func(prog, vers, proc uint32, cred []byte, args []byte) {

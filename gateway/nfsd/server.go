@@ -105,18 +105,30 @@ func DefaultConfig() Config {
 
 // Validate reports the first problem with cfg.
 func (cfg Config) Validate() error {
-	x := cfg.Export
+	if err := cfg.Export.validate(); err != nil {
+		return err
+	}
+	return cfg.validateServer()
+}
+
+func (cfg Config) validateServer() error {
 	switch {
-	case !strings.HasPrefix(x.Name, "/") || path.Clean(x.Name) != x.Name:
-		return fmt.Errorf("nfsd: export name %q is not a clean absolute path", x.Name)
-	case x.Squash < SquashRoot || x.Squash > SquashAll:
-		return fmt.Errorf("nfsd: export %s: unknown squash %d", x.Name, x.Squash)
 	case cfg.OpTimeout <= 0:
 		return errors.New("nfsd: OpTimeout is not positive")
 	case cfg.ConnRequests <= 0 || cfg.MaxRequests <= 0:
 		return errors.New("nfsd: ConnRequests and MaxRequests must be positive")
 	case cfg.Logger == nil:
 		return errors.New("nfsd: Logger is nil")
+	}
+	return nil
+}
+
+func (x *Export) validate() error {
+	switch {
+	case !strings.HasPrefix(x.Name, "/") || path.Clean(x.Name) != x.Name:
+		return fmt.Errorf("nfsd: export name %q is not a clean absolute path", x.Name)
+	case x.Squash < SquashRoot || x.Squash > SquashAll:
+		return fmt.Errorf("nfsd: export %s: unknown squash %d", x.Name, x.Squash)
 	}
 	for _, p := range x.Clients {
 		if !p.IsValid() {
@@ -126,17 +138,34 @@ func (cfg Config) Validate() error {
 	return nil
 }
 
+// Mount is one export of a Server with several (NewExports) and the
+// cache it serves.
+type Mount struct {
+	Export Export
+	Nodes  Nodes
+}
+
+// export is a served export: its policy, its cache and its index in
+// Server.exports (and conn.allowed).
+type export struct {
+	Export
+	c   Nodes
+	idx int
+}
+
 // ErrServerClosed is returned by Serve after Close.
 var ErrServerClosed = errors.New("nfsd: server closed")
 
 // Server answers NFSv3, MOUNT v3 and portmapper v2 calls over TCP for
-// one export of a cache.
+// one export of a cache (New), or several exports each over a cache of
+// its own (NewExports).
 type Server struct {
-	cfg    Config
-	c      Nodes
-	log    *slog.Logger
-	verf   [8]byte       // write verifier: random per start
-	global chan struct{} // slots of MaxRequests
+	cfg     Config
+	exports []*export // in the order given; the first is the default
+	byID    map[uint32]*export
+	log     *slog.Logger
+	verf    [8]byte       // write verifier: random per start
+	global  chan struct{} // slots of MaxRequests
 
 	life context.Context // ends the server's cache calls
 	stop context.CancelFunc
@@ -156,16 +185,47 @@ type mountEntry struct{ host, dir string }
 // New returns a Server for c. The Server does not own c: close the Server
 // before the cache.
 func New(cfg Config, c Nodes) (*Server, error) {
-	if c == nil {
-		return nil, errors.New("nfsd: cache is nil")
+	return NewExports(cfg, []Mount{{Export: cfg.Export, Nodes: c}})
+}
+
+// NewExports returns a Server for several exports, each over its own
+// cache (cfg.Export is not used). Names and IDs must be unique; a handle
+// carries its export's ID, so a handle of one export is STALE in every
+// other. MNT of a path picks the export with the longest name that is
+// the path or a folder above it. The Server owns none of the caches.
+func NewExports(cfg Config, mounts []Mount) (*Server, error) {
+	if len(mounts) == 0 {
+		return nil, errors.New("nfsd: no export")
 	}
-	if err := cfg.Validate(); err != nil {
+	if err := cfg.validateServer(); err != nil {
 		return nil, err
 	}
+	exports := make([]*export, len(mounts))
+	byID := map[uint32]*export{}
+	names := map[string]bool{}
+	for i, m := range mounts {
+		if m.Nodes == nil {
+			return nil, errors.New("nfsd: cache is nil")
+		}
+		if err := m.Export.validate(); err != nil {
+			return nil, err
+		}
+		if names[m.Export.Name] {
+			return nil, fmt.Errorf("nfsd: export %s named twice", m.Export.Name)
+		}
+		if byID[m.Export.ID] != nil {
+			return nil, fmt.Errorf("nfsd: exports %s and %s have the same ID %d", byID[m.Export.ID].Name, m.Export.Name, m.Export.ID)
+		}
+		exports[i] = &export{Export: m.Export, c: m.Nodes, idx: i}
+		names[m.Export.Name] = true
+		byID[m.Export.ID] = exports[i]
+	}
+	cfg.Export = mounts[0].Export
 	life, stop := context.WithCancel(context.Background())
 	s := &Server{
 		cfg:       cfg,
-		c:         c,
+		exports:   exports,
+		byID:      byID,
 		log:       cfg.Logger,
 		global:    make(chan struct{}, cfg.MaxRequests),
 		life:      life,
@@ -280,7 +340,7 @@ type conn struct {
 	s       *Server
 	nc      net.Conn
 	remote  netip.AddrPort
-	allowed bool // by the export's client list and port rule
+	allowed []bool // by each export's client list and port rule
 	sem     chan struct{}
 	wg      sync.WaitGroup // this connection's requests
 
@@ -292,7 +352,10 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		c.remote = ta.AddrPort()
 	}
-	c.allowed = s.clientAllowed(c.remote)
+	c.allowed = make([]bool, len(s.exports))
+	for i, x := range s.exports {
+		c.allowed[i] = x.clientAllowed(c.remote)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -304,8 +367,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 }
 
 // clientAllowed applies the export's client list and secure rule.
-func (s *Server) clientAllowed(ap netip.AddrPort) bool {
-	x := &s.cfg.Export
+func (x *export) clientAllowed(ap netip.AddrPort) bool {
 	if x.Secure && ap.Port() >= 1024 {
 		return false
 	}
@@ -331,9 +393,11 @@ func (c *conn) serve() {
 		s.mu.Unlock()
 		s.connsWG.Done()
 	}()
-	if !c.allowed {
-		s.log.Info("client not allowed by the export", "op", "connect", "path", s.cfg.Export.Name,
-			"key", c.remote.String())
+	for i, ok := range c.allowed {
+		if !ok {
+			s.log.Info("client not allowed by the export", "op", "connect", "path", s.exports[i].Name,
+				"key", c.remote.String())
+		}
 	}
 	r := bufio.NewReaderSize(c.nc, 64<<10)
 	for {
