@@ -4,12 +4,15 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,6 +44,31 @@ type Config struct {
 	// Limits is the bandwidth schedule, [[limits]] tables; the first
 	// rule matching the gateway's local time applies, none: no limit.
 	Limits []LimitConfig `toml:"limits"`
+	// Exports, [[exports]] tables, are several exports of the nfsd front
+	// end, each with its own backend and cache; they replace the
+	// top-level export ([backend] and server.export_name, squash,
+	// anonuid, anongid, clients, read_only, secure). None: that single
+	// export.
+	Exports []ExportConfig `toml:"exports"`
+}
+
+// ExportConfig is one [[exports]] table. decodeConfig fills in the
+// defaults of the keys a table leaves out: squash "root", anonuid and
+// anongid 65534, backend.type "posix" and [backend.s3]'s defaults.
+type ExportConfig struct {
+	// Name is the path clients mount, such as "/office".
+	Name string `toml:"name"`
+	// Backend is the export's own store, as the top-level [backend];
+	// a posix backend without a path is STATE_DIR/exports/NAME/backend.
+	Backend BackendConfig `toml:"backend"`
+	// Squash, AnonUID, AnonGID, Clients, ReadOnly and Secure are the
+	// export's options, as the [server] keys of the same names.
+	Squash   string   `toml:"squash"`
+	AnonUID  *uint32  `toml:"anonuid"`
+	AnonGID  *uint32  `toml:"anongid"`
+	Clients  []string `toml:"clients"`
+	ReadOnly bool     `toml:"read_only"`
+	Secure   bool     `toml:"secure"`
 }
 
 // MetricsConfig is the [metrics] table.
@@ -298,6 +326,32 @@ func decodeConfig(text string) (Config, error) {
 		return Config{}, fmt.Errorf("unknown %s %s (see `filegate help config` for the keys)",
 			noun, strings.Join(keys, ", "))
 	}
+	def := DefaultConfig()
+	for i := range cfg.Exports {
+		x := &cfg.Exports[i]
+		if x.Squash == "" {
+			x.Squash = def.Server.Squash
+		}
+		if x.AnonUID == nil {
+			x.AnonUID = &def.Server.AnonUID
+		}
+		if x.AnonGID == nil {
+			x.AnonGID = &def.Server.AnonGID
+		}
+		if x.Backend.Type == "" {
+			x.Backend.Type = def.Backend.Type
+		}
+		b, d := &x.Backend.S3, def.Backend.S3
+		if b.Checksum == "" {
+			b.Checksum = d.Checksum
+		}
+		if b.PartSize == 0 {
+			b.PartSize = d.PartSize
+		}
+		if b.UploadConcurrency == 0 {
+			b.UploadConcurrency = d.UploadConcurrency
+		}
+	}
 	return cfg, nil
 }
 
@@ -369,16 +423,8 @@ func (c Config) Validate() error {
 		}
 	}
 
-	switch c.Backend.Type {
-	case BackendPOSIX:
-	case BackendS3:
-		errs = append(errs, c.validateS3()...)
-	default:
-		bad("backend.type", c.Backend.Type, `want "posix" or "s3"`)
-	}
-	if strings.ContainsRune(c.Backend.Path, 0) {
-		bad("backend.path", c.Backend.Path, "want a path without NUL bytes")
-	}
+	errs = append(errs, c.Backend.validate("")...)
+	errs = append(errs, c.validateExports()...)
 
 	if c.Cache.UploadDelay < 0 {
 		bad("cache.upload_delay", c.Cache.UploadDelay.String(), `want a duration of zero or more such as "2s"`)
@@ -443,11 +489,151 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// validate checks a [backend] table; prefix goes before its keys
+// ("exports[1].").
+func (b BackendConfig) validate(prefix string) []error {
+	var errs []error
+	switch b.Type {
+	case BackendPOSIX:
+	case BackendS3:
+		errs = append(errs, b.validateS3(prefix)...)
+	default:
+		errs = append(errs, &FieldError{Key: prefix + "backend.type", Value: b.Type, Want: `want "posix" or "s3"`})
+	}
+	if strings.ContainsRune(b.Path, 0) {
+		errs = append(errs, &FieldError{Key: prefix + "backend.path", Value: b.Path, Want: "want a path without NUL bytes"})
+	}
+	return errs
+}
+
+// validateExports checks [[exports]]: the nfsd front end, no top-level
+// export keys beside them, and each table.
+func (c Config) validateExports() []error {
+	if len(c.Exports) == 0 {
+		return nil
+	}
+	var errs []error
+	bad := func(key, value, want string) {
+		errs = append(errs, &FieldError{Key: key, Value: value, Want: want})
+	}
+	if c.Server.Frontend != FrontendNFSD {
+		bad("exports", fmt.Sprintf("%d tables", len(c.Exports)),
+			`[[exports]] needs server.frontend = "nfsd" (go-nfs serves a single export); set frontend = "nfsd", or remove [[exports]] and use the top-level export`)
+	}
+	def := DefaultConfig()
+	moved := `[[exports]] replaces the top-level export: set this key in each [[exports]] table instead`
+	if c.Server.ExportName != def.Server.ExportName {
+		bad("server.export_name", c.Server.ExportName, moved)
+	}
+	if c.Server.Squash != def.Server.Squash {
+		bad("server.squash", c.Server.Squash, moved)
+	}
+	if c.Server.AnonUID != def.Server.AnonUID {
+		bad("server.anonuid", strconv.FormatUint(uint64(c.Server.AnonUID), 10), moved)
+	}
+	if c.Server.AnonGID != def.Server.AnonGID {
+		bad("server.anongid", strconv.FormatUint(uint64(c.Server.AnonGID), 10), moved)
+	}
+	if len(c.Server.Clients) > 0 {
+		bad("server.clients", strings.Join(c.Server.Clients, ","), moved)
+	}
+	if c.Server.ReadOnly {
+		bad("server.read_only", "true", moved)
+	}
+	if c.Server.Secure {
+		bad("server.secure", "true", moved)
+	}
+	if !reflect.DeepEqual(c.Backend, def.Backend) {
+		bad("backend", backendName(c), `[[exports]] replaces the top-level [backend]: give each [[exports]] table its own backend instead`)
+	}
+	names := map[string]int{}
+	ids := map[uint32]int{}
+	for i, x := range c.Exports {
+		key := fmt.Sprintf("exports[%d].", i+1)
+		if e := x.Name; e == "" || e[0] != '/' || path.Clean(e) != e || strings.ContainsRune(e, 0) {
+			bad(key+"name", e, `want a clean absolute path such as "/office"`)
+		} else if j, dup := names[e]; dup {
+			bad(key+"name", e, fmt.Sprintf("exports[%d] has this name too: want a name of its own", j))
+		} else if j, dup := ids[exportID(e)]; dup {
+			bad(key+"name", e, fmt.Sprintf("its export id collides with exports[%d]'s (%q): want another name", j, c.Exports[j-1].Name))
+		} else {
+			names[e], ids[exportID(e)] = i+1, i+1
+		}
+		switch x.Squash {
+		case "root", "none", "all":
+		default:
+			bad(key+"squash", x.Squash, `want "root", "none" or "all"`)
+		}
+		if _, err := clientPrefixes(x.Clients); err != nil {
+			bad(key+"clients", err.Error(), `want networks such as ["10.0.0.0/24", "192.168.1.7"]`)
+		}
+		errs = append(errs, x.Backend.validate(key)...)
+	}
+	return errs
+}
+
+// exportID is the file handle export id of the [[exports]] named name: a
+// hash of the name, so it stays when exports are added, removed or
+// reordered (the single top-level export keeps id 1).
+func exportID(name string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	return h.Sum32()
+}
+
+// ExportUnit is one export as served: a Config whose [server] export
+// keys, [backend] and server.state_dir are the export's (its cache is
+// STATE_DIR/cache of that Config), and its handle export id.
+type ExportUnit struct {
+	Config Config
+	ID     uint32
+}
+
+// ExportUnits returns the exports to serve: the top-level export as it
+// always was (id 1, cache in server.state_dir/cache) when there is no
+// [[exports]], else one per table, whose state folder is
+// STATE_DIR/exports/NAME (NAME path-escaped, "/" as %2F).
+func (c Config) ExportUnits() []ExportUnit {
+	if len(c.Exports) == 0 {
+		return []ExportUnit{{Config: c, ID: 1}}
+	}
+	out := make([]ExportUnit, len(c.Exports))
+	for i, x := range c.Exports {
+		u := c
+		u.Exports = nil
+		u.Backend = x.Backend
+		u.Server.StateDir = filepath.Join(c.Server.StateDir, "exports", exportFolder(x.Name))
+		u.Server.ExportName, u.Server.Squash, u.Server.Clients = x.Name, x.Squash, x.Clients
+		u.Server.ReadOnly, u.Server.Secure = x.ReadOnly, x.Secure
+		if x.AnonUID != nil {
+			u.Server.AnonUID = *x.AnonUID
+		}
+		if x.AnonGID != nil {
+			u.Server.AnonGID = *x.AnonGID
+		}
+		out[i] = ExportUnit{Config: u, ID: exportID(x.Name)}
+	}
+	return out
+}
+
+// exportFolder names the state folder of export name: "/office" is
+// "office", "/a/b" "a%2Fb", "/" "%2F"; no two names share one.
+func exportFolder(name string) string {
+	if name == "/" {
+		return url.PathEscape("/")
+	}
+	return url.PathEscape(strings.TrimPrefix(name, "/"))
+}
+
 // ClientPrefixes parses server.clients: CIDRs, or single addresses taken
 // as one-address networks. The error names the first bad entry.
 func (c Config) ClientPrefixes() ([]netip.Prefix, error) {
+	return clientPrefixes(c.Server.Clients)
+}
+
+func clientPrefixes(clients []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
-	for _, s := range c.Server.Clients {
+	for _, s := range clients {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
 			a, aerr := netip.ParseAddr(s)
@@ -476,8 +662,10 @@ func (c Config) Schedule() limit.Schedule {
 
 // S3 returns the backend/s3 configuration of [backend.s3]; the logger
 // and the settings the file does not expose keep their defaults.
-func (c Config) S3() s3.Config {
-	b := c.Backend.S3
+func (c Config) S3() s3.Config { return c.Backend.s3Config() }
+
+func (bc BackendConfig) s3Config() s3.Config {
+	b := bc.S3
 	sc := s3.DefaultConfig()
 	sc.Bucket, sc.Prefix, sc.Region, sc.Endpoint, sc.PathStyle = b.Bucket, b.Prefix, b.Region, b.Endpoint, b.PathStyle
 	sc.Profile, sc.SSE, sc.KMSKeyID, sc.StorageClass = b.Profile, b.SSE, b.KMSKeyID, b.StorageClass
@@ -495,10 +683,10 @@ var s3Keys = map[string]string{
 }
 
 // validateS3 checks [backend.s3] with backend/s3's own rules, naming
-// the keys.
-func (c Config) validateS3() []error {
+// the keys (after prefix).
+func (bc BackendConfig) validateS3(prefix string) []error {
 	var out []error
-	err := c.S3().Validate()
+	err := bc.s3Config().Validate()
 	if err == nil {
 		return nil
 	}
@@ -520,10 +708,10 @@ func (c Config) validateS3() []error {
 				want = `want the name of the bucket, such as "office-files" (backend.type is "s3")`
 			}
 		case "PartSize":
-			value = c.Backend.S3.PartSize.String()
+			value = bc.S3.PartSize.String()
 			want = `want a size from "5MiB" to "5GiB" such as "16MiB"`
 		}
-		out = append(out, &FieldError{Key: key, Value: value, Want: want})
+		out = append(out, &FieldError{Key: prefix + key, Value: value, Want: want})
 	}
 	return out
 }

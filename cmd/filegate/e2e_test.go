@@ -489,3 +489,67 @@ func TestEndToEndNFSDRootSquash(t *testing.T) {
 		t.Error("the squashed root removed uid 1000's file in a sticky folder")
 	}
 }
+
+// Two [[exports]] of the nfsd front end: each mounts, each has its own
+// cache and backend under STATE_DIR/exports, and the shutdown flush
+// uploads both.
+func TestEndToEndNFSDExports(t *testing.T) {
+	d := startDaemon(t, "[server]\nfrontend = \"nfsd\"\nportmap = false\n"+
+		"[[exports]]\nname = \"/office\"\nsquash = \"none\"\n[[exports]]\nname = \"/projects\"\nsquash = \"none\"\n")
+	s := d.status()
+	if len(s.Exports) != 1 || s.Exports[0].Name != "/office" {
+		t.Errorf("status exports %+v", s.Exports)
+	}
+	addr, err := net.ResolveTCPAddr("tcp", s.Exports[0].Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mount := func(name string) *nfsc.Target {
+		c, err := nfsc.DialServiceAtPort(addr.IP.String(), addr.Port)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		tg, err := (&nfsc.Mount{Client: c}).Mount(name, rpc.NewAuthUnix("e2e", 0, 0).Auth())
+		if err != nil {
+			t.Fatalf("mount %s: %v", name, err)
+		}
+		return tg
+	}
+	office, projects := mount("/office"), mount("/projects")
+	for tg, name := range map[*nfsc.Target]string{office: "o.txt", projects: "p.txt"} {
+		f, err := tg.OpenFile(name, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write([]byte(name)); err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	if _, _, err := projects.Lookup("o.txt"); err == nil {
+		t.Error("o.txt of /office found in /projects")
+	}
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-d.exited:
+		d.exited <- err
+		if err != nil {
+			t.Fatalf("serve exited with %v; log:\n%s", err, d.logText())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop within 30s")
+	}
+	for dir, name := range map[string]string{"office": "o.txt", "projects": "p.txt"} {
+		x := filepath.Join(d.state, "exports", dir)
+		if got, err := os.ReadFile(filepath.Join(x, "backend", name)); err != nil || string(got) != name {
+			t.Errorf("backend of %s: %s = %q, %v", dir, name, got, err)
+		}
+		if _, err := os.Stat(filepath.Join(x, "cache", "namespace.db")); err != nil {
+			t.Errorf("cache of %s: %v", dir, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(d.state, "exports", "projects", "backend", "o.txt")); err == nil {
+		t.Error("o.txt uploaded to the backend of /projects")
+	}
+}

@@ -43,7 +43,11 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv
 	}
 	defer env.notify.close()
 	var obs observed
-	store, closeStore, err := openBackend(ctx, cfg, logger, obs.wrap(cfg))
+	// The first export (the top-level one, or exports[1]) is the one
+	// the admin API, metrics, probe and SIGHUP see.
+	units := cfg.ExportUnits()
+	first := units[0].Config
+	store, closeStore, err := openBackend(ctx, first, logger, obs.wrap(cfg))
 	if err != nil {
 		return err
 	}
@@ -54,20 +58,7 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv
 	if err := os.MkdirAll(cfg.Server.StateDir, 0o700); err != nil {
 		return fmt.Errorf("state folder: %w", err)
 	}
-	ccfg := cache.DefaultConfig()
-	ccfg.Dir = filepath.Join(cfg.Server.StateDir, "cache")
-	ccfg.Store = store
-	ccfg.UploadDelay = time.Duration(cfg.Cache.UploadDelay)
-	ccfg.DefaultFileMode = cfg.Cache.DefaultFileMode.FileMode()
-	ccfg.DefaultDirMode = cfg.Cache.DefaultDirMode.FileMode()
-	ccfg.DefaultUID, ccfg.DefaultGID = cfg.Cache.DefaultUID, cfg.Cache.DefaultGID
-	ccfg.MaxBytes, ccfg.HighWater, ccfg.LowWater = int64(cfg.Cache.Size), cfg.Cache.HighWater, cfg.Cache.LowWater
-	ccfg.DirtyLimitBytes, ccfg.ReadAheadBytes = int64(cfg.Cache.DirtyLimit), int64(cfg.Cache.ReadAhead)
-	ccfg.FetchConcurrency, ccfg.UploadConcurrency = cfg.Cache.FetchConcurrency, cfg.Cache.UploadConcurrency
-	ccfg.DirTTL, ccfg.SyncInterval = time.Duration(cfg.Cache.DirTTL), time.Duration(cfg.Cache.SyncInterval)
-	ccfg.Logger = logger.With("component", "cache")
-	_, statErr := os.Stat(filepath.Join(ccfg.Dir, "namespace.db"))
-	c, err := cache.New(ctx, ccfg)
+	c, err := openCache(ctx, first, store, logger)
 	if err != nil {
 		return err
 	}
@@ -76,15 +67,29 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv
 			logger.Error("close cache", "err", err)
 		}
 	}()
-	if errors.Is(statErr, fs.ErrNotExist) && cfg.Server.Squash != "none" {
-		if err := openRoot(ctx, c); err != nil {
-			return err
+	caches := []*cache.Cache{c}
+	for _, u := range units[1:] {
+		xlog := logger.With("export", u.Config.Server.ExportName)
+		st, closeSt, err := openBackend(ctx, u.Config, xlog, nil)
+		if err != nil {
+			return fmt.Errorf("export %s: %w", u.Config.Server.ExportName, err)
 		}
+		defer closeSt()
+		xc, err := openCache(ctx, u.Config, st, xlog)
+		if err != nil {
+			return fmt.Errorf("export %s: %w", u.Config.Server.ExportName, err)
+		}
+		defer func() {
+			if err := xc.Close(); err != nil {
+				xlog.Error("close cache", "err", err)
+			}
+		}()
+		caches = append(caches, xc)
 	}
 
 	gcfg := gateway.DefaultConfig()
 	gcfg.Listen = cfg.Server.Listen
-	gcfg.ExportName = cfg.Server.ExportName
+	gcfg.ExportName = first.Server.ExportName
 	gcfg.Logger = logger.With("component", "gateway")
 	srv, err := gateway.New(gcfg, c)
 	if err != nil {
@@ -98,7 +103,7 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv
 	fe := frontendStats{clients: srv.Clients, rpc: srv.RPCStats}
 	var nsrv *nfsd.Server
 	if cfg.Server.Frontend == FrontendNFSD {
-		if nsrv, err = newNFSD(cfg, c, logger); err != nil {
+		if nsrv, err = newNFSD(cfg, units, caches, logger); err != nil {
 			l.Close()
 			return err
 		}
@@ -118,8 +123,8 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv
 	}
 	admin, err := gateway.NewAdmin(gateway.AdminConfig{
 		Socket: filepath.Join(cfg.Server.StateDir, "admin.sock"), Version: versionString(), Started: started,
-		Exports: []gateway.Export{{Name: cfg.Server.ExportName, Listen: l.Addr().String()}},
-		Backend: obs.backendStatus(backendName(cfg)), Limits: obs.limitsStatus, Transferred: obs.transferred,
+		Exports: []gateway.Export{{Name: first.Server.ExportName, Listen: l.Addr().String()}},
+		Backend: obs.backendStatus(backendName(first)), Limits: obs.limitsStatus, Transferred: obs.transferred,
 		LogLevel: env.level, Logger: logger.With("component", "admin"), Clients: fe.clientStatus,
 	}, c, srv)
 	if err != nil {
@@ -144,8 +149,10 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv
 	}
 	hupDone := handleHUP(ctx, cfg, env, live{cache: c, level: env.level, limits: obs.limits}, logger)
 	defer hupDone()
-	logger.Info("serving NFSv3", "addr", l.Addr().String(), "export", cfg.Server.ExportName,
-		"state", cfg.Server.StateDir, "backend", backendName(cfg), "admin", admin.Addr())
+	for _, u := range units {
+		logger.Info("serving NFSv3", "addr", l.Addr().String(), "export", u.Config.Server.ExportName,
+			"state", u.Config.Server.StateDir, "backend", backendName(u.Config), "admin", admin.Addr())
+	}
 	loop := startNotifyLoop(env.notify, statusEvery, func() string { return notifyStatus(c, fe.count(), &obs) })
 	defer loop.stop()
 	if err := env.notify.send("READY=1\nSTATUS=" + notifyStatus(c, fe.count(), &obs)); err != nil {
@@ -166,13 +173,48 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv
 	logger.Info("stopping: uploading pending changes", "dur", flushTimeout)
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
 	defer cancel()
-	if err := c.Flush(fctx); err != nil {
-		st := c.Stats()
-		logger.Warn("stopped before every change reached the backend; it stays queued on disk for the next start",
-			"err", err, "dirty_files", st.DirtyFiles, "journal_ops", st.JournalOps)
+	for i, xc := range caches {
+		if err := xc.Flush(fctx); err != nil {
+			st := xc.Stats()
+			logger.Warn("stopped before every change reached the backend; it stays queued on disk for the next start",
+				"export", units[i].Config.Server.ExportName, "err", err, "dirty_files", st.DirtyFiles, "journal_ops", st.JournalOps)
+		}
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// openCache opens the cache of an export (cfg is an ExportUnit's):
+// STATE_DIR/cache of its state folder, over store. A fresh one gets an
+// open root (openRoot) unless the export squashes nobody.
+func openCache(ctx context.Context, cfg Config, store backend.Store, logger *slog.Logger) (*cache.Cache, error) {
+	ccfg := cache.DefaultConfig()
+	ccfg.Dir = filepath.Join(cfg.Server.StateDir, "cache")
+	if err := os.MkdirAll(cfg.Server.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("state folder: %w", err)
+	}
+	ccfg.Store = store
+	ccfg.UploadDelay = time.Duration(cfg.Cache.UploadDelay)
+	ccfg.DefaultFileMode = cfg.Cache.DefaultFileMode.FileMode()
+	ccfg.DefaultDirMode = cfg.Cache.DefaultDirMode.FileMode()
+	ccfg.DefaultUID, ccfg.DefaultGID = cfg.Cache.DefaultUID, cfg.Cache.DefaultGID
+	ccfg.MaxBytes, ccfg.HighWater, ccfg.LowWater = int64(cfg.Cache.Size), cfg.Cache.HighWater, cfg.Cache.LowWater
+	ccfg.DirtyLimitBytes, ccfg.ReadAheadBytes = int64(cfg.Cache.DirtyLimit), int64(cfg.Cache.ReadAhead)
+	ccfg.FetchConcurrency, ccfg.UploadConcurrency = cfg.Cache.FetchConcurrency, cfg.Cache.UploadConcurrency
+	ccfg.DirTTL, ccfg.SyncInterval = time.Duration(cfg.Cache.DirTTL), time.Duration(cfg.Cache.SyncInterval)
+	ccfg.Logger = logger.With("component", "cache")
+	_, statErr := os.Stat(filepath.Join(ccfg.Dir, "namespace.db"))
+	c, err := cache.New(ctx, ccfg)
+	if err != nil {
+		return nil, err
+	}
+	if errors.Is(statErr, fs.ErrNotExist) && cfg.Server.Squash != "none" {
+		if err := openRoot(ctx, c); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
+	return c, nil
 }
 
 // openRoot makes the root of a fresh namespace mode 1777 (like /tmp):
@@ -190,25 +232,44 @@ func openRoot(ctx context.Context, c *cache.Cache) error {
 }
 
 // newNFSD returns filegate's own NFS server (server.frontend = "nfsd")
-// for the export.
-func newNFSD(cfg Config, c *cache.Cache, logger *slog.Logger) (*nfsd.Server, error) {
+// for the exports, caches[i] serving units[i].
+func newNFSD(cfg Config, units []ExportUnit, caches []*cache.Cache, logger *slog.Logger) (*nfsd.Server, error) {
 	ncfg := nfsd.DefaultConfig()
-	ncfg.Export.Name = cfg.Server.ExportName
+	ncfg.Logger = logger.With("component", "nfsd")
+	mounts := make([]nfsd.Mount, len(units))
+	for i, u := range units {
+		x, err := nfsdExport(u)
+		if err != nil {
+			return nil, err
+		}
+		mounts[i] = nfsd.Mount{Export: x, Nodes: caches[i]}
+	}
+	if len(mounts) == 1 {
+		ncfg.Export = mounts[0].Export
+		return nfsd.New(ncfg, caches[0])
+	}
+	return nfsd.NewExports(ncfg, mounts)
+}
+
+// nfsdExport is the nfsd export of u.
+func nfsdExport(u ExportUnit) (nfsd.Export, error) {
+	cfg := u.Config
+	x := nfsd.DefaultConfig().Export
+	x.Name, x.ID = cfg.Server.ExportName, u.ID
 	switch cfg.Server.Squash {
 	case "none":
-		ncfg.Export.Squash = nfsd.SquashNone
+		x.Squash = nfsd.SquashNone
 	case "all":
-		ncfg.Export.Squash = nfsd.SquashAll
+		x.Squash = nfsd.SquashAll
 	}
-	ncfg.Export.AnonUID, ncfg.Export.AnonGID = cfg.Server.AnonUID, cfg.Server.AnonGID
-	ncfg.Export.ReadOnly, ncfg.Export.Secure = cfg.Server.ReadOnly, cfg.Server.Secure
+	x.AnonUID, x.AnonGID = cfg.Server.AnonUID, cfg.Server.AnonGID
+	x.ReadOnly, x.Secure = cfg.Server.ReadOnly, cfg.Server.Secure
 	clients, err := cfg.ClientPrefixes()
 	if err != nil {
-		return nil, err // Validate has named it
+		return x, err // Validate has named it
 	}
-	ncfg.Export.Clients = clients
-	ncfg.Logger = logger.With("component", "nfsd")
-	return nfsd.New(ncfg, c)
+	x.Clients = clients
+	return x, nil
 }
 
 // openBackend opens the configured store and returns it with its
