@@ -97,8 +97,8 @@ type ServerConfig struct {
 	// StateDir holds everything the daemon keeps on local disk: the
 	// cache, and the embedded POSIX backend unless backend.path is set.
 	StateDir string `toml:"state_dir"`
-	// ExportName is the path clients mount (server:/ExportName). There is
-	// one export for now.
+	// ExportName is the path clients mount (server:/ExportName) of the
+	// top-level export; Config.Exports has several (nfsd).
 	ExportName string `toml:"export_name"`
 	// Frontend picks the NFS server: "go-nfs" (the default) or "nfsd",
 	// filegate's own (gateway/nfsd; opt-in while it is being proven).
