@@ -100,8 +100,8 @@ type ServerConfig struct {
 	// ExportName is the path clients mount (server:/ExportName) of the
 	// top-level export; Config.Exports has several (nfsd).
 	ExportName string `toml:"export_name"`
-	// Frontend picks the NFS server: "go-nfs" (the default) or "nfsd",
-	// filegate's own (gateway/nfsd; opt-in while it is being proven).
+	// Frontend picks the NFS server: "nfsd", filegate's own
+	// (gateway/nfsd, the default), or "go-nfs", the earlier one.
 	Frontend string `toml:"frontend"`
 	// Squash is the nfsd front end's identity mapping: "root"
 	// (root_squash, the default), "none" or "all". go-nfs ignores it.
@@ -233,7 +233,7 @@ func DefaultConfig() Config {
 			Listen:     "127.0.0.1:2049",
 			StateDir:   "./filegate-data",
 			ExportName: "/",
-			Frontend:   FrontendGoNFS,
+			Frontend:   FrontendNFSD,
 			Squash:     "root",
 			AnonUID:    65534,
 			AnonGID:    65534,

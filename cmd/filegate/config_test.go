@@ -72,7 +72,7 @@ level = "debug"
 format = "json"
 `
 	fullWant := Config{
-		Server: ServerConfig{Listen: "0.0.0.0:12049", StateDir: "/var/lib/filegate", ExportName: "/office", Frontend: FrontendGoNFS, Squash: "root",
+		Server: ServerConfig{Listen: "0.0.0.0:12049", StateDir: "/var/lib/filegate", ExportName: "/office", Frontend: FrontendNFSD, Squash: "root",
 			AnonUID: 65534, AnonGID: 65534, Clients: []string{}, Portmap: true},
 		Backend: BackendConfig{Type: "posix", Path: "/mnt/efs/filegate", S3: DefaultConfig().Backend.S3},
 		Cache: CacheConfig{UploadDelay: Duration(90 * time.Second), DefaultFileMode: 0o600,
@@ -110,7 +110,7 @@ format = "json"
 			}()},
 		{name: "bad client network", text: "[server]\nfrontend = \"nfsd\"\nclients = [\"10.0.0.0/33\"]\n",
 			errs: []string{`server.clients "10.0.0.0/33"`, `want networks such as`}},
-		{name: "export options need nfsd", text: "[server]\nclients = [\"10.0.0.0/8\"]\nread_only = true\nsecure = true\n",
+		{name: "export options need nfsd", text: "[server]\nfrontend = \"go-nfs\"\nclients = [\"10.0.0.0/8\"]\nread_only = true\nsecure = true\n",
 			errs: []string{`server.clients "10.0.0.0/8"`, `server.read_only "true"`, `server.secure "true"`, `needs server.frontend = "nfsd"`}},
 
 		{name: "unknown key named", text: "[server]\nlisten = \"127.0.0.1:2049\"\nlisen = \"x\"\n[cache]\ndir_tl = \"5s\"\n",

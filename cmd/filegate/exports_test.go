@@ -33,7 +33,7 @@ prefix = "p/"
 		errs []string // all in the message; none: valid
 	}{
 		{name: "two exports", text: two},
-		{name: "needs nfsd", text: "[[exports]]\nname = \"/a\"\n",
+		{name: "needs nfsd", text: "[server]\nfrontend = \"go-nfs\"\n[[exports]]\nname = \"/a\"\n",
 			errs: []string{`config: exports "1 tables"`, `needs server.frontend = "nfsd"`}},
 		{name: "bad and duplicate names", text: "[server]\nfrontend = \"nfsd\"\n[[exports]]\nname = \"/a\"\n[[exports]]\nname = \"b/\"\n[[exports]]\nname = \"/a\"\n[[exports]]\n",
 			errs: []string{`exports[2].name "b/"`, `clean absolute path`, `exports[3].name "/a"`, `exports[1] has this name too`, `exports[4].name ""`}},
