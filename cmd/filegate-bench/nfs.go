@@ -16,15 +16,37 @@ import (
 	"github.com/filegate/filegate/backend/posix"
 	"github.com/filegate/filegate/cache"
 	"github.com/filegate/filegate/gateway"
+	"github.com/filegate/filegate/gateway/nfsd"
 )
 
 // nfsTarget drives an in-process gateway through go-nfs-client over TCP.
 type nfsTarget struct {
 	c      *cache.Cache
-	srv    *gateway.Server
+	srv    frontEnd
 	client *rpc.Client
 	t      *nfsc.Target
 	done   chan error
+}
+
+// frontEnd is an NFS server over a cache: ours (nfsd) or go-nfs.
+type frontEnd interface {
+	Serve(ctx context.Context, l net.Listener) error
+	Close() error
+}
+
+// frontEndName picks the front end the nfs and cache suites measure.
+var frontEndName = "nfsd"
+
+func newFrontEnd(c *cache.Cache) (frontEnd, error) {
+	switch frontEndName {
+	case "nfsd":
+		cfg := nfsd.DefaultConfig()
+		cfg.Export.Squash = nfsd.SquashNone // the bench's client is root
+		return nfsd.New(cfg, c)
+	case "go-nfs":
+		return gateway.New(gateway.DefaultConfig(), c)
+	}
+	return nil, fmt.Errorf("unknown front end %q (want nfsd or go-nfs)", frontEndName)
 }
 
 // startGateway serves a cache in tmp/cache over a POSIX backend in
@@ -56,8 +78,7 @@ func startGatewayOn(ctx context.Context, cacheDir string, store backend.Store, t
 	if err != nil {
 		return nil, err
 	}
-	gcfg := gateway.DefaultConfig()
-	srv, err := gateway.New(gcfg, c)
+	srv, err := newFrontEnd(c)
 	if err != nil {
 		c.Close()
 		return nil, err
@@ -75,7 +96,7 @@ func startGatewayOn(ctx context.Context, cacheDir string, store backend.Store, t
 		return nil, err
 	}
 	m := &nfsc.Mount{Client: n.client}
-	if n.t, err = m.Mount("/", rpc.AuthNull); err != nil {
+	if n.t, err = m.Mount("/", rpc.NewAuthUnix("filegate-bench", 0, 0).Auth()); err != nil {
 		n.close()
 		return nil, fmt.Errorf("mount: %w", err)
 	}
