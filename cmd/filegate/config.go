@@ -589,6 +589,36 @@ type ExportUnit struct {
 	ID     uint32
 }
 
+// Absolute returns c with the state folder and every backend path made
+// absolute against the working directory, as the documentation of
+// server.state_dir promises; the stores take absolute paths only.
+func (c Config) Absolute() (Config, error) {
+	abs := func(key string, p *string) error {
+		if *p == "" || filepath.IsAbs(*p) {
+			return nil
+		}
+		a, err := filepath.Abs(*p)
+		if err != nil {
+			return fmt.Errorf("config: %s %q: %w", key, *p, err)
+		}
+		*p = a
+		return nil
+	}
+	if err := abs("server.state_dir", &c.Server.StateDir); err != nil {
+		return c, err
+	}
+	if err := abs("backend.path", &c.Backend.Path); err != nil {
+		return c, err
+	}
+	c.Exports = slices.Clone(c.Exports)
+	for i := range c.Exports {
+		if err := abs(fmt.Sprintf("exports[%d].backend.path", i+1), &c.Exports[i].Backend.Path); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
 // ExportUnits returns the exports to serve: the top-level export as it
 // always was (id 1, cache in server.state_dir/cache) when there is no
 // [[exports]], else one per table, whose state folder is

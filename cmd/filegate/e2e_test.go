@@ -553,3 +553,51 @@ func TestEndToEndNFSDExports(t *testing.T) {
 		t.Error("o.txt uploaded to the backend of /projects")
 	}
 }
+
+// TestServeRelativeStateDir starts the daemon as the README's quick start
+// does: no --state, so ./filegate-data relative to the working folder.
+func TestServeRelativeStateDir(t *testing.T) {
+	bin := filegateBinary(t)
+	wd := t.TempDir()
+	cfg := filepath.Join(wd, "filegate.toml")
+	if err := os.WriteFile(cfg, []byte("[server]\nportmap = false\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sock, ch := notifySocket(t, false)
+	cmd := exec.Command(bin, "serve", "--config", cfg, "--listen", "127.0.0.1:0")
+	cmd.Dir = wd
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "JOURNAL_STREAM=")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	defer func() {
+		cmd.Process.Kill()
+		<-exited
+	}()
+	deadline := time.After(20 * time.Second)
+	for {
+		select {
+		case err := <-exited:
+			exited <- err // for the deferred wait
+			t.Fatalf("serve exited (%v) before READY:\n%s", err, out.String())
+		case msg, ok := <-ch:
+			if !ok {
+				ch = nil
+				continue
+			}
+			if !strings.Contains(msg, "READY=1") {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(wd, "filegate-data", "backend")); err != nil {
+				t.Fatalf("embedded backend folder: %v", err)
+			}
+			return
+		case <-deadline:
+			t.Fatalf("no READY after 20 s:\n%s", out.String())
+		}
+	}
+}

@@ -35,6 +35,10 @@ const flushTimeout = 60 * time.Second
 // which reloads what can change live.
 func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv) error {
 	started := time.Now()
+	cfg, err := cfg.Absolute()
+	if err != nil {
+		return err
+	}
 	if env.level == nil {
 		env.level = new(slog.LevelVar)
 	}
