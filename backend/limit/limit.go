@@ -44,48 +44,16 @@ func New(inner backend.Store, sched Schedule) backend.Store {
 		lim: [2]*rate.Limiter{rate.NewLimiter(rate.Inf, 0), rate.NewLimiter(rate.Inf, 0)}}
 	s.wait = s.waitN
 	s.refreshLocked(s.now(), true)
-	r, isR := inner.(backend.Renamer)
-	u, isU := inner.(backend.UsageReporter)
-	switch {
-	case isR && isU:
-		return &renameUsageStore{s, r, u}
-	case isR:
-		return &renameStore{s, r}
-	case isU:
-		return &usageStore{s, u}
-	}
-	return s
+	// Renames and usage queries move no file bytes: they pass unlimited.
+	ren, _ := inner.(backend.Renamer)
+	use, _ := inner.(backend.UsageReporter)
+	return backend.Extend(s, ren, use)
 }
 
 // Of returns the *Store that New returned as st, or nil.
 func Of(st backend.Store) *Store {
-	switch s := st.(type) {
-	case *Store:
-		return s
-	case *renameStore:
-		return s.Store
-	case *usageStore:
-		return s.Store
-	case *renameUsageStore:
-		return s.Store
-	}
-	return nil
-}
-
-type renameStore struct {
-	*Store
-	backend.Renamer
-}
-
-type usageStore struct {
-	*Store
-	backend.UsageReporter
-}
-
-type renameUsageStore struct {
-	*Store
-	backend.Renamer
-	backend.UsageReporter
+	s, _ := backend.Base(st).(*Store)
+	return s
 }
 
 // Unwrap returns the wrapped store.

@@ -83,32 +83,21 @@ var _ backend.Store = (*Store)(nil)
 // *Store behind it.
 func New(inner backend.Store) backend.Store {
 	s := &Store{inner: inner}
-	r, isR := inner.(backend.Renamer)
-	u, isU := inner.(backend.UsageReporter)
-	switch {
-	case isR && isU:
-		return &renameUsageStore{s, renamer{s, r}, usager{s, u}}
-	case isR:
-		return &renameStore{s, renamer{s, r}}
-	case isU:
-		return &usageStore{s, usager{s, u}}
+	var ren backend.Renamer
+	var use backend.UsageReporter
+	if r, ok := inner.(backend.Renamer); ok {
+		ren = renamer{s, r}
 	}
-	return s
+	if u, ok := inner.(backend.UsageReporter); ok {
+		use = usager{s, u}
+	}
+	return backend.Extend(s, ren, use)
 }
 
 // Of returns the *Store that New returned as st, or nil.
 func Of(st backend.Store) *Store {
-	switch s := st.(type) {
-	case *Store:
-		return s
-	case *renameStore:
-		return s.Store
-	case *usageStore:
-		return s.Store
-	case *renameUsageStore:
-		return s.Store
-	}
-	return nil
+	s, _ := backend.Base(st).(*Store)
+	return s
 }
 
 // Unwrap returns the wrapped store.
@@ -138,22 +127,6 @@ func (u usager) Usage(ctx context.Context) (backend.Usage, error) {
 	out, err := u.u.Usage(ctx)
 	done(err)
 	return out, err
-}
-
-type renameStore struct {
-	*Store
-	renamer
-}
-
-type usageStore struct {
-	*Store
-	usager
-}
-
-type renameUsageStore struct {
-	*Store
-	renamer
-	usager
 }
 
 // start counts a call of op and returns the function that records its

@@ -83,17 +83,15 @@ func New(inner backend.Store, cfg Config) (backend.Store, error) {
 		return nil, err
 	}
 	s := &Store{inner: inner, cfg: cfg}
-	r, isR := inner.(backend.Renamer)
-	u, isU := inner.(backend.UsageReporter)
-	switch {
-	case isR && isU:
-		return &renameUsageStore{s, renamer{s, r}, usager{s, u}}, nil
-	case isR:
-		return &renameStore{s, renamer{s, r}}, nil
-	case isU:
-		return &usageStore{s, usager{s, u}}, nil
+	var ren backend.Renamer
+	var use backend.UsageReporter
+	if r, ok := inner.(backend.Renamer); ok {
+		ren = renamer{s, r}
 	}
-	return s, nil
+	if u, ok := inner.(backend.UsageReporter); ok {
+		use = usager{s, u}
+	}
+	return backend.Extend(s, ren, use), nil
 }
 
 // Unwrap returns the wrapped store.
@@ -119,22 +117,6 @@ func (u usager) Usage(ctx context.Context) (backend.Usage, error) {
 	var out backend.Usage
 	err := u.s.do(ctx, "usage", "", func() (err error) { out, err = u.u.Usage(ctx); return err })
 	return out, err
-}
-
-type renameStore struct {
-	*Store
-	renamer
-}
-
-type usageStore struct {
-	*Store
-	usager
-}
-
-type renameUsageStore struct {
-	*Store
-	renamer
-	usager
 }
 
 // Transient reports whether err may pass if the call is made again: a
