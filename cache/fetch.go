@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -83,9 +84,10 @@ func (c *Cache) ensureRange(ctx context.Context, ino Ino, off, end int64) error 
 	if many {
 		c.kickPersist()
 	}
-	var pb bitmap
-	_ = c.view(func(t *txn) error { pb = c.present(t, ino); return nil })
-	c.account(ino, min(pb.count(chunkCount(size))*chunkSize, size))
+	for _, i := range missing {
+		have.set(i)
+	}
+	c.account(ino, min(have.count(chunkCount(size))*chunkSize, size))
 	return nil
 }
 
@@ -272,7 +274,7 @@ func (c *Cache) syncData(ino Ino) error {
 	c.stats.fsyncs.Add(1)
 	of, err := c.files.acquire(ino, false)
 	if err != nil {
-		if errors.Is(err, fsNotExist) {
+		if errors.Is(err, os.ErrNotExist) {
 			return nil
 		}
 		return err

@@ -398,24 +398,9 @@ func (t *txn) dropVanished(l *listing) ([]Ino, error) {
 }
 
 // ensureTreeLoaded loads dir and every directory below it, before the
-// tree moves to a new prefix in the backend.
+// tree moves to a new prefix in the backend. Listing each directory
+// (subtree does) loads it.
 func (c *Cache) ensureTreeLoaded(ctx context.Context, dir Ino) error {
-	todo := []Ino{dir}
-	for len(todo) > 0 {
-		d := todo[len(todo)-1]
-		todo = todo[:len(todo)-1]
-		if err := c.ensureLoaded(ctx, d); err != nil {
-			return err
-		}
-		err := c.ReadDir(ctx, d, 0, func(e DirEntry) bool {
-			if e.Mode.IsDir() {
-				todo = append(todo, e.Ino)
-			}
-			return true
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	_, err := c.subtree(ctx, dir)
+	return err
 }

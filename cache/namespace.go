@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"syscall"
@@ -267,6 +266,3 @@ func wrap(opName, name string, err error) error {
 	}
 	return fmt.Errorf("cache: %s %q: %w", opName, name, err)
 }
-
-// errIs is errors.Is for the errno checks below.
-func errIs(err error, target error) bool { return errors.Is(err, target) }

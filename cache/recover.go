@@ -11,9 +11,6 @@ import (
 	"time"
 )
 
-// fsNotExist is os.ErrNotExist, named for errors.Is on file-table errors.
-var fsNotExist = os.ErrNotExist
-
 // recover reconciles the database with the data files at start: it
 // rebuilds the in-memory accounting (cache usage in LRU order, dirty
 // sizes), forgets local content whose data file is gone (so it is

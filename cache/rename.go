@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"io/fs"
 	"syscall"
 	"time"
@@ -32,7 +33,7 @@ func (c *Cache) Rename(ctx context.Context, srcDir Ino, srcName string, dstDir I
 			return err
 		}
 		dst, dstMode, err = t.lookup(dstDir, dstName)
-		if errIs(err, syscall.ENOENT) {
+		if errors.Is(err, syscall.ENOENT) {
 			dst, err = 0, nil
 		}
 		return err
@@ -75,7 +76,7 @@ func (t *txn) rename(srcDir Ino, srcName string, dstDir Ino, dstName string, gon
 		return err
 	}
 	dst, _, err := t.lookup(dstDir, dstName)
-	if err != nil && !errIs(err, syscall.ENOENT) {
+	if err != nil && !errors.Is(err, syscall.ENOENT) {
 		return err
 	}
 	if dst == src {

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"syscall"
 	"time"
@@ -107,7 +108,7 @@ func (c *Cache) storePending(ino Ino) error {
 		return t.put(n)
 	})
 	if err != nil {
-		if errIs(err, syscall.ESTALE) {
+		if errors.Is(err, syscall.ESTALE) {
 			c.dropPending(ino)
 			return nil
 		}

@@ -121,7 +121,7 @@ func (c *Cache) runJournal(ctx context.Context) {
 		batch, err := c.journalHead(c.cfg.UploadConcurrency)
 		if err != nil {
 			c.log.Error("read journal", "op", "journal", "err", err)
-			c.sleep(ctx, c.cfg.RetryMax)
+			c.backoff(ctx, c.cfg.RetryMax)
 			continue
 		}
 		if len(batch) == 0 {
@@ -200,15 +200,6 @@ func (c *Cache) hurry() {
 	select {
 	case c.urgent <- struct{}{}:
 	default:
-	}
-}
-
-func (c *Cache) sleep(ctx context.Context, d time.Duration) {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-	case <-t.C:
 	}
 }
 
