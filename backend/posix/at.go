@@ -168,15 +168,20 @@ func (s *Store) mkdirs(rel string) error {
 	case !errors.Is(err, fs.ErrNotExist):
 		return err
 	}
-	if err := s.mkdirs(path.Dir(rel)); err != nil {
-		return err
-	}
-	p, err := s.openParent(rel)
+	p, err := s.openParentMaking(rel)
 	if err != nil {
 		return err
 	}
 	defer p.close()
 	return p.mkdir(s.cfg.DirPerm)
+}
+
+// openParentMaking is openParent after making rel's missing parents.
+func (s *Store) openParentMaking(rel string) (*parent, error) {
+	if err := s.mkdirs(path.Dir(rel)); err != nil {
+		return nil, err
+	}
+	return s.openParent(rel)
 }
 
 // mkdir makes the entry a directory with perm; an existing directory is

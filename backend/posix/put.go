@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 
 	"golang.org/x/sys/unix"
 
@@ -53,10 +52,7 @@ func (s *Store) put(ctx context.Context, key string, r io.ReadSeeker, size int64
 		return backend.ObjectInfo{}, fmt.Errorf("rewind body: %w", err)
 	}
 	rel := relPath(key)
-	if err := s.mkdirs(path.Dir(rel)); err != nil {
-		return backend.ObjectInfo{}, err
-	}
-	p, err := s.openParent(rel)
+	p, err := s.openParentMaking(rel)
 	if err != nil {
 		return backend.ObjectInfo{}, err
 	}
@@ -134,10 +130,7 @@ func (p *parent) putSymlink(target string, attrs *backend.Attrs) error {
 // its metadata unless attrs is set.
 func (s *Store) putDir(key string, attrs *backend.Attrs) (backend.ObjectInfo, error) {
 	rel := relPath(key)
-	if err := s.mkdirs(path.Dir(rel)); err != nil {
-		return backend.ObjectInfo{}, err
-	}
-	p, err := s.openParent(rel)
+	p, err := s.openParentMaking(rel)
 	if err != nil {
 		return backend.ObjectInfo{}, err
 	}
