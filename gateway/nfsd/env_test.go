@@ -20,17 +20,24 @@ import (
 
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/posix"
+	"github.com/filegate/filegate/backend/retry"
+	"github.com/filegate/filegate/backend/s3"
+	"github.com/filegate/filegate/backend/s3/s3test"
 	"github.com/filegate/filegate/cache"
 )
 
-// env is one server over a cache over a posix store in temporary
-// directories, served on 127.0.0.1 and mounted by go-nfs-client as root
-// (AUTH_UNIX uid 0, no squash unless an option says otherwise).
+// env is one server over a cache over a store, served on 127.0.0.1 and
+// mounted by go-nfs-client as root (AUTH_UNIX uid 0, no squash unless an
+// option says otherwise). The store is a posix one in a temporary
+// directory, or (withS3) a bucket of the shared versitygw server; both
+// survive restart.
 type env struct {
 	t        testing.TB
 	cacheDir string
 	storeDir string
 	cfg      Config
+	s3cfg    *s3.Config        // the S3 backend's, if set
+	wrap     func(Nodes) Nodes // fault injection, if set
 
 	store  backend.Store
 	closeS func() error
@@ -43,8 +50,9 @@ type env struct {
 	rootFH []byte
 }
 
-// newEnv starts an env; opts adjust it (its cfg, its store directory)
-// before start.
+// newEnv starts an env and stops it at the end of the test, checking
+// that every file it opened is closed again; opts adjust it (its cfg,
+// its store) before start.
 func newEnv(t testing.TB, opts ...func(*env)) *env {
 	t.Helper()
 	e := &env{t: t, cacheDir: t.TempDir(), storeDir: t.TempDir(), cfg: DefaultConfig()}
@@ -53,6 +61,7 @@ func newEnv(t testing.TB, opts ...func(*env)) *env {
 	for _, o := range opts {
 		o(e)
 	}
+	// After the options: the shared S3 server they may start lives on.
 	fds := openFDs()
 	t.Cleanup(func() {
 		e.stop()
@@ -72,19 +81,40 @@ func testLogger() *slog.Logger {
 func (e *env) start() {
 	t := e.t
 	t.Helper()
-	pc := posix.DefaultConfig()
-	pc.Root = e.storeDir
-	ps, err := posix.New(pc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.store, e.closeS = ps, ps.Close
+	var err error
 	cc := cache.DefaultConfig()
+	if e.s3cfg != nil {
+		s, err := s3.New(context.Background(), *e.s3cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// As `filegate serve` composes it: the store behind the one
+		// retry layer.
+		if e.store, err = retry.New(s, retry.DefaultConfig()); err != nil {
+			t.Fatal(err)
+		}
+		e.closeS = s.Close
+		// Upload at once, so the tests exercise the bucket, not only
+		// the cache.
+		cc.UploadDelay = 0
+	} else {
+		pc := posix.DefaultConfig()
+		pc.Root = e.storeDir
+		ps, err := posix.New(pc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.store, e.closeS = ps, ps.Close
+	}
 	cc.Dir, cc.Store, cc.Logger = e.cacheDir, e.store, testLogger()
 	if e.cache, err = cache.New(context.Background(), cc); err != nil {
 		t.Fatal(err)
 	}
-	if e.srv, err = New(e.cfg, e.cache); err != nil {
+	var n Nodes = e.cache
+	if e.wrap != nil {
+		n = e.wrap(n)
+	}
+	if e.srv, err = New(e.cfg, n); err != nil {
 		t.Fatal(err)
 	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -128,6 +158,18 @@ func (e *env) stop() {
 	if err := <-e.served; err != nil {
 		e.t.Errorf("serve: %v", err)
 	}
+	if e.s3cfg != nil {
+		// Every change must reach the bucket: a change S3 refused would
+		// hang here, or show in the stats.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		if err := e.cache.Flush(ctx); err != nil {
+			e.t.Errorf("flush to S3: %v (stats %+v)", err, e.cache.Stats())
+		}
+		cancel()
+		if st := e.cache.Stats(); st.UploadErrors != 0 {
+			e.t.Errorf("%d failed uploads to S3; last: %s", st.UploadErrors, st.LastError)
+		}
+	}
 	if err := e.cache.Close(); err != nil {
 		e.t.Errorf("cache close: %v", err)
 	}
@@ -137,9 +179,37 @@ func (e *env) stop() {
 	e.srv = nil
 }
 
+// restart stops the server and the cache and opens both again on the
+// same directories (and bucket), with a new client.
 func (e *env) restart() {
 	e.stop()
 	e.start()
+}
+
+// withS3 makes the env's backend a fresh bucket of the shared versitygw
+// server (see s3test), so the test runs against a real S3 server.
+func withS3(e *env) {
+	cfg := s3test.Shared(e.t).NewBucket(e.t)
+	// The smallest parts, so a few MiB exercise multipart uploads.
+	cfg.PartSize = s3.MinPartSize
+	e.s3cfg = &cfg
+}
+
+// backends are the stores the end-to-end tests run on.
+var backends = []struct {
+	name string
+	opt  func(*env)
+}{
+	{"posix", func(*env) {}},
+	{"s3", withS3},
+}
+
+// forEachBackend runs fn as a subtest per backend; fn passes the option
+// it gets to newEnv.
+func forEachBackend(t *testing.T, fn func(t *testing.T, backend func(*env))) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { fn(t, b.opt) })
+	}
 }
 
 func openFDs() int {
@@ -161,7 +231,13 @@ func checkFDs(t testing.TB, before int) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Errorf("leaked file descriptors: %d open, %d before", now, before)
+	ents, _ := os.ReadDir("/proc/self/fd")
+	var names []string
+	for _, e := range ents {
+		l, _ := os.Readlink("/proc/self/fd/" + e.Name())
+		names = append(names, l)
+	}
+	t.Errorf("leaked file descriptors: %d open, %d before: %q", now, before, names)
 }
 
 // nfsStatus is the NFS3 status of an error from go-nfs-client, or 0.

@@ -103,8 +103,10 @@ func skipWcc(d *decoder) {
 	}
 }
 
-func TestCreateWriteRead(t *testing.T) {
-	e := newEnv(t)
+func TestCreateWriteRead(t *testing.T) { forEachBackend(t, testCreateWriteRead) }
+
+func testCreateWriteRead(t *testing.T, backend func(*env)) {
+	e := newEnv(t, backend)
 	want := bytes.Repeat([]byte("filegate "), 300_000) // 2.7 MB: several WRITEs
 	e.writeFile("a.txt", want)
 	if got := e.readFile("a.txt"); !bytes.Equal(got, want) {
@@ -142,8 +144,10 @@ func TestCreateWriteRead(t *testing.T) {
 	}
 }
 
-func TestAppendAndOverwrite(t *testing.T) {
-	e := newEnv(t)
+func TestAppendAndOverwrite(t *testing.T) { forEachBackend(t, testAppendAndOverwrite) }
+
+func testAppendAndOverwrite(t *testing.T, backend func(*env)) {
+	e := newEnv(t, backend)
 	e.writeFile("f", []byte("hello"))
 	f, err := e.target.OpenFile("f", 0o644)
 	must(t, err)
@@ -167,8 +171,10 @@ func TestAppendAndOverwrite(t *testing.T) {
 	}
 }
 
-func TestUnstableWriteAndCommit(t *testing.T) {
-	e := newEnv(t)
+func TestUnstableWriteAndCommit(t *testing.T) { forEachBackend(t, testUnstableWriteAndCommit) }
+
+func testUnstableWriteAndCommit(t *testing.T, backend func(*env)) {
+	e := newEnv(t, backend)
 	e.writeFile("f", nil)
 	c, fh := e.raw(), e.lookupPath("f")
 	st, how, v1 := write(t, c, rootCred, fh, 0, unstable, []byte("unstable"))
@@ -184,16 +190,22 @@ func TestUnstableWriteAndCommit(t *testing.T) {
 	if v := d.uint64(); st != 0 || v != v1 {
 		t.Fatalf("commit: st %d verf %x, want %x", st, v, v1)
 	}
-	// A new server start has a new verifier: clients resend.
+	// A new server start has a new verifier: clients resend. What was
+	// committed is there.
 	e.restart()
+	if got := string(e.readFile("f")); got != "Unstable" {
+		t.Fatalf("after commit and restart: %q", got)
+	}
 	c, fh = e.raw(), e.lookupPath("f")
 	if _, _, v3 := write(t, c, rootCred, fh, 0, unstable, []byte("x")); v3 == v1 {
 		t.Fatal("write verifier unchanged across restart")
 	}
 }
 
-func TestSetattr(t *testing.T) {
-	e := newEnv(t)
+func TestSetattr(t *testing.T) { forEachBackend(t, testSetattr) }
+
+func testSetattr(t *testing.T, backend func(*env)) {
+	e := newEnv(t, backend)
 	e.writeFile("f", []byte("0123456789"))
 	fh := e.lookupPath("f")
 	c := e.raw()
@@ -228,6 +240,18 @@ func TestSetattr(t *testing.T) {
 	if !after.Mtime.Equal(mtime) || !after.Atime.Equal(ca.Atime) {
 		t.Fatalf("mtime %v atime %v (was %v)", after.Mtime, after.Atime, ca.Atime)
 	}
+	if a, _ := getattr(t, c, rootCred, fh); !a.mtime.Equal(mtime) {
+		t.Fatalf("GETATTR mtime %v, want %v", a.mtime, mtime)
+	}
+	// atime alone leaves mtime.
+	atime := time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)
+	_, err = e.target.SetAttr(fh, nfsc.Sattr3{Atime: nfsc.SetTime{SetIt: nfsc.SetToClientTime,
+		Time: nfsc.NFS3Time{Seconds: uint32(atime.Unix())}}})
+	must(t, err)
+	after, _ = e.cache.GetAttr(ctx, ca.Ino)
+	if !after.Atime.Equal(atime) || !after.Mtime.Equal(mtime) {
+		t.Fatalf("atime %v mtime %v", after.Atime, after.Mtime)
+	}
 	// chown by root; it drops setuid (and setgid, group-executable).
 	_, err = e.target.SetAttr(fh, nfsc.Sattr3{UID: nfsc.SetUID{SetIt: true, UID: 1234}, GID: nfsc.SetUID{SetIt: true, UID: 567}})
 	must(t, err)
@@ -246,8 +270,10 @@ func TestSetattr(t *testing.T) {
 	}
 }
 
-func TestDirectories(t *testing.T) {
-	e := newEnv(t)
+func TestDirectories(t *testing.T) { forEachBackend(t, testDirectories) }
+
+func testDirectories(t *testing.T, backend func(*env)) {
+	e := newEnv(t, backend)
 	_, err := e.target.Mkdir("d", 0o750)
 	must(t, err)
 	if _, err := e.target.Mkdir("d", 0o750); nfsStatus(err) != nfs3ErrExist {
@@ -262,6 +288,9 @@ func TestDirectories(t *testing.T) {
 	if err := e.target.RmDir("d"); nfsStatus(err) != nfs3ErrNotEmpty {
 		t.Fatalf("rmdir of a non-empty directory: %v", err)
 	}
+	if got := string(e.readFile("d/f")); got != "x" {
+		t.Fatalf("d/f = %q after failed rmdir", got)
+	}
 	c := e.raw()
 	// REMOVE of a directory and RMDIR of a file fail with the right status.
 	if st, _ := c.nfs(t, rootCred, 12, new(args).fh(e.rootFH).name("d").bytes()); st != nfs3ErrIsDir {
@@ -271,8 +300,35 @@ func TestDirectories(t *testing.T) {
 		t.Fatalf("rmdir of a file: %d", st)
 	}
 	must(t, e.target.Remove("d/f"))
+	if _, err := e.target.Getattr("d/f"); nfsStatus(err) != nfs3ErrNoEnt {
+		t.Fatalf("removed file: %v", err)
+	}
 	if err := e.target.Remove("d/f"); nfsStatus(err) != nfs3ErrNoEnt {
 		t.Fatalf("remove of missing file: %v", err)
+	}
+	// "." and ".." of the now empty d name no entry of it: removing or
+	// renaming them is refused and leaves d (and the root) alone.
+	dfh := e.lookupPath("d")
+	for _, tc := range []struct {
+		what string
+		proc uint32
+		args *args
+	}{
+		{"remove .", 12, new(args).fh(dfh).name(".")},
+		{"rmdir .", 13, new(args).fh(dfh).name(".")},
+		{"rmdir ..", 13, new(args).fh(dfh).name("..")},
+		{"rename .", 14, new(args).fh(dfh).name(".").fh(e.rootFH).name("moved")},
+		{"rename ..", 14, new(args).fh(dfh).name("..").fh(e.rootFH).name("moved")},
+	} {
+		if st, _ := c.nfs(t, rootCred, tc.proc, tc.args.bytes()); st == 0 {
+			t.Errorf("%s succeeded", tc.what)
+		}
+	}
+	if _, st := getattr(t, c, rootCred, dfh); st != 0 {
+		t.Fatalf("d after removing its . and ..: %d", st)
+	}
+	if _, st := lookup(t, c, rootCred, e.rootFH, "moved"); st != nfs3ErrNoEnt {
+		t.Fatalf("lookup moved: %d", st)
 	}
 	must(t, e.target.RmDir("d"))
 	if _, err := e.target.Getattr("d"); nfsStatus(err) != nfs3ErrNoEnt {
@@ -284,14 +340,22 @@ func TestDirectories(t *testing.T) {
 	}
 }
 
-func TestRename(t *testing.T) {
-	e := newEnv(t)
+func TestRename(t *testing.T) { forEachBackend(t, testRename) }
+
+func testRename(t *testing.T, backend func(*env)) {
+	e := newEnv(t, backend)
 	e.writeFile("a", []byte("A"))
 	e.writeFile("b", []byte("B"))
 	must(t, e.target.Rename("a", "c"))
+	if got := string(e.readFile("c")); got != "A" {
+		t.Fatalf("c = %q", got)
+	}
 	must(t, e.target.Rename("c", "b"))
 	if got := string(e.readFile("b")); got != "A" {
 		t.Fatalf("b = %q after rename over it", got)
+	}
+	if _, err := e.target.Getattr("c"); nfsStatus(err) != nfs3ErrNoEnt {
+		t.Fatalf("c still there: %v", err)
 	}
 	for _, d := range []string{"d1", "d2", "empty", "full"} {
 		_, err := e.target.Mkdir(d, 0o755)
@@ -300,6 +364,9 @@ func TestRename(t *testing.T) {
 	e.writeFile("d1/x", []byte("X"))
 	e.writeFile("full/y", []byte("Y"))
 	must(t, e.target.Rename("d1", "d2/d1"))
+	if got := string(e.readFile("d2/d1/x")); got != "X" {
+		t.Fatalf("d2/d1/x = %q", got)
+	}
 	must(t, e.target.Rename("d2/d1", "empty"))
 	if got := string(e.readFile("empty/x")); got != "X" {
 		t.Fatalf("empty/x = %q", got)
@@ -318,16 +385,24 @@ func TestRename(t *testing.T) {
 	}
 }
 
-func TestSymlinkAndLink(t *testing.T) {
-	e := newEnv(t)
+func TestSymlinkAndLink(t *testing.T) { forEachBackend(t, testSymlinkAndLink) }
+
+func testSymlinkAndLink(t *testing.T, backend func(*env)) {
+	e := newEnv(t, backend)
 	e.writeFile("target", []byte("T"))
 	must(t, e.target.Symlink("target", "link"))
-	f, err := e.target.Open("link")
-	must(t, err)
-	if got, err := f.Readlink(); err != nil || got != "target" {
-		t.Fatalf("readlink = %q, %v", got, err)
+	must(t, e.target.Symlink("/no/such/place", "dangling"))
+	for link, want := range map[string]string{"link": "target", "dangling": "/no/such/place"} {
+		f, err := e.target.Open(link)
+		must(t, err)
+		if got, err := f.Readlink(); err != nil || got != want {
+			t.Fatalf("readlink %s = %q, %v; want %q", link, got, err, want)
+		}
+		if a, err := e.target.Getattr(link); err != nil || a.Type != nfsc.NF3Lnk || a.Size() != int64(len(want)) {
+			t.Fatalf("getattr %s: %+v %v", link, a, err)
+		}
 	}
-	f, err = e.target.Open("target")
+	f, err := e.target.Open("target")
 	must(t, err)
 	if _, err := f.Readlink(); nfsStatus(err) != nfs3ErrInval {
 		t.Fatalf("readlink of a file: %v", err)
@@ -356,8 +431,10 @@ func TestSymlinkAndLink(t *testing.T) {
 	}
 }
 
-func TestMknod(t *testing.T) {
-	e := newEnv(t)
+func TestMknod(t *testing.T) { forEachBackend(t, testMknod) }
+
+func testMknod(t *testing.T, backend func(*env)) {
+	e := newEnv(t, backend)
 	c := e.raw()
 	for _, tc := range []struct {
 		name string
@@ -389,8 +466,10 @@ func TestMknod(t *testing.T) {
 	}
 }
 
-func TestExclusiveCreate(t *testing.T) {
-	e := newEnv(t)
+func TestExclusiveCreate(t *testing.T) { forEachBackend(t, testExclusiveCreate) }
+
+func testExclusiveCreate(t *testing.T, backend func(*env)) {
+	e := newEnv(t, backend)
 	c := e.raw()
 	verf := []byte{1, 2, 3, 4, 5, 6, 7, 8}
 	mk := func(v []byte) uint32 {
@@ -422,8 +501,10 @@ func TestExclusiveCreate(t *testing.T) {
 	}
 }
 
-func TestHandleSurvivesRestart(t *testing.T) {
-	e := newEnv(t)
+func TestHandleSurvivesRestart(t *testing.T) { forEachBackend(t, testHandleSurvivesRestart) }
+
+func testHandleSurvivesRestart(t *testing.T, backend func(*env)) {
+	e := newEnv(t, backend)
 	_, err := e.target.Mkdir("d", 0o755)
 	must(t, err)
 	e.writeFile("d/f", []byte("before restart"))
@@ -433,16 +514,27 @@ func TestHandleSurvivesRestart(t *testing.T) {
 		t.Fatalf("root handle changed: %x -> %x", rootFH, e.rootFH)
 	}
 	c := e.raw()
+	if a, st := getattr(t, c, rootCred, fileFH); st != 0 || a.size != 14 {
+		t.Fatalf("getattr after restart: %d %+v", st, a)
+	}
 	if data, _, st := read(t, c, rootCred, fileFH, 0, 100); st != 0 || string(data) != "before restart" {
 		t.Fatalf("read after restart: %q %d", data, st)
 	}
 	if fh, st := lookup(t, c, rootCred, dirFH, "f"); st != 0 || !bytes.Equal(fh, fileFH) {
 		t.Fatalf("lookup in old dir handle: %x %d", fh, st)
 	}
+	if st, _, _ := write(t, c, rootCred, fileFH, 0, fileSync, []byte("AFTER")); st != 0 {
+		t.Fatalf("write after restart: %d", st)
+	}
+	if got := string(e.readFile("d/f")); got != "AFTERe restart" {
+		t.Fatalf("d/f = %q", got)
+	}
 }
 
-func TestHandleSurvivesRename(t *testing.T) {
-	e := newEnv(t)
+func TestHandleSurvivesRename(t *testing.T) { forEachBackend(t, testHandleSurvivesRename) }
+
+func testHandleSurvivesRename(t *testing.T, backend func(*env)) {
+	e := newEnv(t, backend)
 	for _, d := range []string{"a", "a/b", "z"} {
 		_, err := e.target.Mkdir(d, 0o755)
 		must(t, err)
@@ -455,6 +547,12 @@ func TestHandleSurvivesRename(t *testing.T) {
 	if data, _, st := read(t, c, rootCred, fileFH, 0, 100); st != 0 || string(data) != "data" {
 		t.Fatalf("read by handle after rename: %q %d", data, st)
 	}
+	if fh := e.lookupPath("z/renamed/b/g"); !bytes.Equal(fh, fileFH) {
+		t.Fatalf("new path's handle %x, old %x", fh, fileFH)
+	}
+	if fh, st := lookup(t, c, rootCred, dirFH, "g"); st != 0 || !bytes.Equal(fh, fileFH) {
+		t.Fatalf("lookup in moved dir by old handle: %d", st)
+	}
 	if fh, st := lookup(t, c, rootCred, dirFH, ".."); st != 0 || !bytes.Equal(fh, e.lookupPath("z/renamed")) {
 		t.Fatalf("lookup .. of moved dir: %d", st)
 	}
@@ -463,20 +561,38 @@ func TestHandleSurvivesRename(t *testing.T) {
 	}
 }
 
-func TestStaleAndBadHandles(t *testing.T) {
-	e := newEnv(t)
+func TestStaleAndBadHandles(t *testing.T) { forEachBackend(t, testStaleAndBadHandles) }
+
+func testStaleAndBadHandles(t *testing.T, backend func(*env)) {
+	e := newEnv(t, backend)
+	_, err := e.target.Mkdir("d", 0o755)
+	must(t, err)
 	e.writeFile("f", []byte("x"))
-	fileFH := e.lookupPath("f")
+	fileFH, dirFH := e.lookupPath("f"), e.lookupPath("d")
 	must(t, e.target.Remove("f"))
+	must(t, e.target.RmDir("d"))
 	c := e.raw()
 	if _, st := getattr(t, c, rootCred, fileFH); st != nfs3ErrStale {
 		t.Fatalf("getattr of removed file: %d", st)
 	}
+	if _, _, st := read(t, c, rootCred, fileFH, 0, 10); st != nfs3ErrStale {
+		t.Fatalf("read of removed file: %d", st)
+	}
 	if st, _, _ := write(t, c, rootCred, fileFH, 0, fileSync, []byte("y")); st != nfs3ErrStale {
 		t.Fatalf("write of removed file: %d", st)
 	}
+	if _, st := lookup(t, c, rootCred, dirFH, "x"); st != nfs3ErrStale {
+		t.Fatalf("lookup in removed dir: %d", st)
+	}
+	// A new file of the same name has a new handle; the old stays stale.
 	e.writeFile("f", []byte("new"))
 	good := e.lookupPath("f")
+	if bytes.Equal(good, fileFH) {
+		t.Fatal("new file got the removed file's handle")
+	}
+	if _, st := getattr(t, c, rootCred, fileFH); st != nfs3ErrStale {
+		t.Fatalf("getattr of removed file after re-create: %d", st)
+	}
 	otherExport := bytes.Clone(good)
 	otherExport[7] = 99
 	otherGen := bytes.Clone(good)
@@ -495,6 +611,9 @@ func TestStaleAndBadHandles(t *testing.T) {
 		if _, st := getattr(t, c, rootCred, tc.fh); st != tc.st {
 			t.Errorf("%s: getattr = %d, want %d", name, st, tc.st)
 		}
+	}
+	if _, st := getattr(t, c, rootCred, good); st != 0 {
+		t.Fatalf("good handle: %d", st)
 	}
 }
 
