@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -690,107 +688,6 @@ func TestFSStatFSInfoPathconf(t *testing.T) {
 
 func rootCredAuth() rpcAuth { return rpcAuth{Flavor: 1, Body: rootCred} }
 
-// storeFiles puts n empty files into the store's directory dir before
-// the server starts; the cache lists them on first use.
-func storeFiles(dir string, n int) func(*env) {
-	return func(e *env) {
-		d := filepath.Join(e.storeDir, dir)
-		if err := os.Mkdir(d, 0o755); err != nil {
-			e.t.Fatal(err)
-		}
-		for i := range n {
-			if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("file-%05d", i)), nil, 0o644); err != nil {
-				e.t.Fatal(err)
-			}
-		}
-	}
-}
-
-// listAll lists dir with READDIR or READDIRPLUS pages of count bytes and
-// returns how often each name came, and the number of calls.
-func listAll(t *testing.T, c *rawClient, dir []byte, plus bool, count uint32) (map[string]int, int) {
-	t.Helper()
-	seen := map[string]int{}
-	cookie, verf := uint64(0), uint64(0)
-	calls := 0
-	for eof := false; !eof; {
-		calls++
-		a := new(args).fh(dir).u64(cookie).u64(verf)
-		proc := uint32(16)
-		if plus {
-			a.u32(count / 4).u32(count)
-			proc = 17
-		} else {
-			a.u32(count)
-		}
-		st, d := c.nfs(t, rootCred, proc, a.bytes())
-		if st != 0 {
-			t.Fatalf("readdir: %d", st)
-		}
-		if d.bool() {
-			d.fattr3()
-		}
-		verf = d.uint64()
-		for d.bool() {
-			d.uint64()
-			name := d.string(255)
-			cookie = d.uint64()
-			if plus {
-				if !d.bool() {
-					t.Fatalf("no attributes for %s", name)
-				}
-				d.fattr3()
-				if !d.bool() {
-					t.Fatalf("no handle for %s", name)
-				}
-				d.opaque(64)
-			}
-			seen[name]++
-		}
-		eof = d.bool()
-		if d.err != nil {
-			t.Fatal("bad readdir reply")
-		}
-		if len(d.b) != d.off {
-			t.Fatalf("%d bytes after the readdir reply", len(d.b)-d.off)
-		}
-	}
-	return seen, calls
-}
-
-func TestReaddirLarge(t *testing.T) {
-	const n = 10_000
-	e := newEnv(t, storeFiles("big", n))
-	dir := e.lookupPath("big")
-	c := e.raw()
-	for _, tc := range []struct {
-		name  string
-		plus  bool
-		count uint32
-	}{
-		{"readdirplus small pages", true, 4096},
-		{"readdirplus linux", true, 128 << 10},
-		{"readdir", false, 32 << 10},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			seen, calls := listAll(t, c, dir, tc.plus, tc.count)
-			if len(seen) != n+2 || seen["."] != 1 || seen[".."] != 1 {
-				t.Fatalf("%d names, want %d", len(seen), n+2)
-			}
-			for name, k := range seen {
-				if k != 1 {
-					t.Fatalf("%s listed %d times", name, k)
-				}
-			}
-			t.Logf("%d calls", calls)
-		})
-	}
-	ents, err := e.target.ReadDirPlus("big")
-	if err != nil || len(ents) != n {
-		t.Fatalf("ReadDirPlus: %d entries, %v", len(ents), err)
-	}
-}
-
 // TestPipelinedCreates sends many CREATEs on one connection without
 // waiting: they run concurrently and every reply finds its caller.
 func TestPipelinedCreates(t *testing.T) {
@@ -813,7 +710,7 @@ func TestPipelinedCreates(t *testing.T) {
 			t.Fatalf("create: %d", st)
 		}
 	}
-	seen, _ := listAll(t, c, dir, false, 8192)
+	seen, _ := listAll(t, c, dir, false, 8192, nil)
 	if len(seen) != n+2 {
 		t.Fatalf("%d entries", len(seen))
 	}
