@@ -147,6 +147,30 @@ func (r *call) dispatch(rec []byte) bool {
 	return true
 }
 
+// nfsResFail is, by NFSv3 procedure, how many FALSE booleans make its
+// resfail body (RFC 1813) one without attributes: a post_op_attr is one,
+// a wcc_data two; RENAME has two wcc_data, LINK a post_op_attr and a
+// wcc_data.
+var nfsResFail = [...]uint8{1: 0, 2: 2, 3: 1, 4: 1, 5: 1, 6: 1, 7: 2, 8: 2, 9: 2, 10: 2, 11: 2,
+	12: 2, 13: 2, 14: 4, 15: 3, 16: 1, 17: 1, 18: 1, 19: 1, 20: 1, 21: 2}
+
+// panicked replaces the reply of a call whose procedure panicked: an
+// NFSv3 procedure fails with NFS3ERR_IO, so the application sees EIO
+// for that one call, as for a disk error, where an RPC-level SYSTEM_ERR
+// may make the client send the call again. Other programs get
+// SYSTEM_ERR.
+func (r *call) panicked() {
+	if r.h.prog == progNFS && r.h.vers == 3 && r.h.proc > 0 && int(r.h.proc) < len(nfsResFail) {
+		replyAccepted(&r.e, r.h.xid, acceptSuccess)
+		r.status(nfs3ErrIO)
+		for range nfsResFail[r.h.proc] {
+			r.e.bool(false)
+		}
+		return
+	}
+	replyAccepted(&r.e, r.h.xid, acceptSystemErr)
+}
+
 func (r *call) mismatch(low, high uint32) {
 	replyAccepted(&r.e, r.h.xid, acceptProgMismatch)
 	r.e.uint32(low)

@@ -98,5 +98,8 @@
 // a retransmission succeeds and another verifier gets EXIST. Cache
 // errors map to their NFS3ERR_* by errno (errors.go); a backend timeout
 // is JUKEBOX, an error without an errno SERVERFAULT, and IO is kept for
-// real I/O errors.
+// real I/O errors and for a procedure that panicked: the panic is logged
+// with its stack, that one call fails with IO and an empty resfail body
+// (an RPC-level SYSTEM_ERR could make the client send it again), and the
+// connection goes on.
 package nfsd

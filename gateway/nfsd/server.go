@@ -438,7 +438,7 @@ func (c *conn) handle(buf *[]byte, n int) {
 		if v := recover(); v != nil {
 			c.s.log.Error("panic in request", "op", "rpc", "err", fmt.Sprint(v), "path", string(debug.Stack()))
 			r.releasePayload()
-			replyAccepted(&r.e, r.h.xid, acceptSystemErr)
+			r.panicked()
 			c.send(&r)
 		}
 		putBuf(buf)
