@@ -57,11 +57,33 @@ type ObjectInfo struct {
 	ModTime time.Time // the store's last-modified time
 	ETag    string    // changes whenever the content or metadata changes
 	// Prefix is true for a common prefix of a delimited listing ("a/b/"
-	// standing for everything under it); only Key is set then.
+	// standing for everything under it). Key is set then, and when the
+	// directory's marker exists, ModTime, ETag and Attrs are the marker's,
+	// so a listing shows a subdirectory's mode and owner too; a bare
+	// prefix (keys below it, no marker) has Key alone.
 	Prefix bool
 	// Attrs is nil when the object carries no POSIX metadata of ours, for
 	// example when another tool wrote it.
 	Attrs *Attrs
+	// Known is set on an item of a listing that the store did not read
+	// beyond the listing itself, because the caller said it knows the key
+	// (ListOptions.Known). Key, Prefix, Size and ModTime are the
+	// listing's; ETag is the caller's when the listing shows the version
+	// the caller knows, else empty; Attrs is nil and means nothing.
+	Known bool
+}
+
+// Known is what a caller of List already holds of a key, so a store can
+// skip reading the object (see ListOptions.Known).
+type Known struct {
+	// Size and ETag are those of the version the caller holds, exactly as
+	// this store reported them (from Put, Copy, Stat or List).
+	Size int64
+	ETag string
+	// AnyVersion says the caller needs nothing of the key beyond its
+	// presence, whatever version the store holds: its own copy wins, or
+	// it never reads those details. Size and ETag are then unused.
+	AnyVersion bool
 }
 
 // ListOptions selects the keys List visits.
@@ -79,6 +101,18 @@ type ListOptions struct {
 	// field of ObjectInfo empty, and skip the per-object requests that
 	// fetch them (S3's HEADs).
 	KeysOnly bool
+	// Known, if set, is asked about each object and common prefix the
+	// listing finds, before the store reads it, and returns what the
+	// caller already holds of that key (ok false: nothing). A store whose
+	// listing lacks what a read would give (S3: user metadata, one HEAD
+	// per object or marker) skips the read for a key the caller holds in
+	// the version the listing shows, for a common prefix the caller
+	// holds, and for AnyVersion, and delivers the item with
+	// ObjectInfo.Known set. How a store tells versions apart from its
+	// listing is its own (S3: content ETag and size). Stores whose
+	// listing is complete may ignore Known. It is called from the
+	// goroutine that called List, never concurrently.
+	Known func(key string) (k Known, ok bool)
 }
 
 // ErrStopList may be returned by a List callback to end the listing early;

@@ -39,7 +39,12 @@ func (s *Store) List(ctx context.Context, opts backend.ListOptions, fn func(back
 				if p == last {
 					continue
 				}
-				it = backend.ObjectInfo{Key: p, Prefix: true}
+				// The marker sorts first under its prefix: when it is
+				// there, the prefix carries its attributes.
+				if it.Key != p {
+					it = backend.ObjectInfo{Key: p}
+				}
+				it.Prefix = true
 			}
 		}
 		last = it.Key

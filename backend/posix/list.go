@@ -155,7 +155,7 @@ func (l *lister) walk(d *os.File, dirKey, namePrefix string) error {
 			continue
 		}
 		if e.dir && delimited {
-			if err := l.emit(backend.ObjectInfo{Key: key, Prefix: true}); err != nil {
+			if err := l.emit(l.prefixInfo(d, e.name(), key)); err != nil {
 				return err
 			}
 			continue
@@ -182,6 +182,26 @@ func (l *lister) walk(d *os.File, dirKey, namePrefix string) error {
 		}
 	}
 	return nil
+}
+
+// prefixInfo describes the subdirectory name of d as a common prefix,
+// with its attributes from an lstat unless the caller knows it already
+// (ListOptions.Known), which saves a round trip per directory on a
+// network filesystem. A directory that vanished or changed type since
+// readdir is a bare prefix; the next listing sees the change.
+func (l *lister) prefixInfo(d *os.File, name, key string) backend.ObjectInfo {
+	if l.opts.Known != nil {
+		if _, ok := l.opts.Known(key); ok {
+			return backend.ObjectInfo{Key: key, Prefix: true, Known: true}
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstatat(int(d.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil || !isDir(&st) {
+		return backend.ObjectInfo{Key: key, Prefix: true}
+	}
+	oi := info(key, &st)
+	oi.Prefix = true
+	return oi
 }
 
 func (l *lister) descend(d *os.File, name, key string) error {

@@ -23,10 +23,19 @@ const maxRune = "\U0010FFFF"
 
 // List implements backend.Store with ListObjectsV2, one page at a time:
 // at most ListPageSize keys are held, however many match. ListObjectsV2
-// returns no user metadata, so every object of a page is read with HEAD,
+// returns no user metadata, so an object is read with HEAD, and so is a
+// common prefix's marker (for the directory's own mode and owner),
 // StatConcurrency at a time and delivered to fn in order as soon as it
 // and those before it are in. An object deleted between the listing and
-// its HEAD is skipped.
+// its HEAD is skipped; a prefix whose marker is missing is delivered
+// bare.
+//
+// No HEAD is sent for what opts.Known says the caller holds: a common
+// prefix, an AnyVersion key, or an object whose listing shows the
+// caller's version, which is the same content ETag and size. A change
+// of metadata alone (a chmod or touch by another tool, a CopyObject
+// that keeps the content) leaves both alone, so such an object is
+// delivered Known with the caller's ETag: the listing cannot show it.
 //
 // Keys travel URL-encoded (encoding-type=url), so names with control
 // characters, which XML 1.0 cannot carry, list like any other.
@@ -66,7 +75,7 @@ func (s *Store) List(ctx context.Context, opts backend.ListOptions, fn func(back
 		if opts.KeysOnly {
 			err = deliverKeys(items, fn)
 		} else {
-			err = s.deliver(ctx, items, fn)
+			err = s.deliver(ctx, items, opts.Known, fn)
 		}
 		if err != nil {
 			if errors.Is(err, backend.ErrStopList) {
@@ -97,10 +106,14 @@ func s3StartAfter(opts backend.ListOptions) string {
 	return sa
 }
 
-// listItem is an object or a common prefix of a page, in key order.
+// listItem is an object or a common prefix of a page, in key order,
+// with what the listing says of an object.
 type listItem struct {
-	key    string
-	prefix bool
+	key     string
+	prefix  bool
+	size    int64
+	modTime time.Time
+	etag    string // S3's, without quotes
 }
 
 // pageItems merges a page's objects and common prefixes in key order,
@@ -113,45 +126,71 @@ func (s *Store) pageItems(out *s3.ListObjectsV2Output, startAfter string) ([]lis
 		}
 		return k, nil
 	}
-	objs := make([]string, 0, len(out.Contents))
+	objs := make([]listItem, 0, len(out.Contents))
 	for _, o := range out.Contents {
 		k, err := decode(o.Key)
 		if err != nil {
 			return nil, err
 		}
-		objs = append(objs, k)
+		objs = append(objs, listItem{key: k, size: aws.ToInt64(o.Size), modTime: aws.ToTime(o.LastModified),
+			etag: strings.Trim(aws.ToString(o.ETag), `"`)})
 	}
-	prefixes := make([]string, 0, len(out.CommonPrefixes))
+	prefixes := make([]listItem, 0, len(out.CommonPrefixes))
 	for _, p := range out.CommonPrefixes {
 		k, err := decode(p.Prefix)
 		if err != nil {
 			return nil, err
 		}
-		prefixes = append(prefixes, k)
+		prefixes = append(prefixes, listItem{key: k, prefix: true})
 	}
 	items := make([]listItem, 0, len(objs)+len(prefixes))
-	add := func(k string, prefix bool) {
-		k, ok := strings.CutPrefix(k, s.cfg.Prefix)
+	add := func(it listItem) {
+		k, ok := strings.CutPrefix(it.key, s.cfg.Prefix)
 		if ok && k != "" && k > startAfter {
-			items = append(items, listItem{key: k, prefix: prefix})
+			it.key = k
+			items = append(items, it)
 		}
 	}
 	i, j := 0, 0
 	for i < len(objs) || j < len(prefixes) {
-		if j >= len(prefixes) || i < len(objs) && objs[i] < prefixes[j] {
-			add(objs[i], false)
+		if j >= len(prefixes) || i < len(objs) && objs[i].key < prefixes[j].key {
+			add(objs[i])
 			i++
 		} else {
-			add(prefixes[j], true)
+			add(prefixes[j])
 			j++
 		}
 	}
 	return items, nil
 }
 
+// known returns the item as the caller holds it, when known says the
+// caller holds it in the version the listing shows, so no HEAD is
+// needed. ETags compare by their S3 part: ours append a hash of our
+// metadata (see etag), which the listing does not carry.
+func known(it listItem, known func(string) (backend.Known, bool)) (backend.ObjectInfo, bool) {
+	if known == nil {
+		return backend.ObjectInfo{}, false
+	}
+	k, ok := known(it.key)
+	if !ok {
+		return backend.ObjectInfo{}, false
+	}
+	info := backend.ObjectInfo{Key: it.key, Prefix: it.prefix, Size: it.size, ModTime: it.modTime, Known: true}
+	switch {
+	case it.prefix || k.AnyVersion:
+		return info, true
+	case k.Size == it.size && it.etag != "" && contentETag(k.ETag) == it.etag:
+		info.ETag = k.ETag
+		return info, true
+	}
+	return backend.ObjectInfo{}, false
+}
+
 // deliver calls fn for each item in order, reading objects' metadata
-// with HEADs that run up to StatConcurrency ahead of fn.
-func (s *Store) deliver(ctx context.Context, items []listItem, fn func(backend.ObjectInfo) error) error {
+// (and prefixes' markers') with HEADs that run up to StatConcurrency
+// ahead of fn, except for items known says need none.
+func (s *Store) deliver(ctx context.Context, items []listItem, knownFn func(string) (backend.Known, bool), fn func(backend.ObjectInfo) error) error {
 	type result struct {
 		info backend.ObjectInfo
 		err  error
@@ -167,19 +206,23 @@ func (s *Store) deliver(ctx context.Context, items []listItem, fn func(backend.O
 		for ; next < len(items) && next <= upto; next++ {
 			r, it := &results[next], items[next]
 			r.done = make(chan struct{})
-			if it.prefix {
-				r.info = backend.ObjectInfo{Key: it.key, Prefix: true}
+			if info, ok := known(it, knownFn); ok {
+				r.info = info
 				close(r.done)
 				continue
 			}
 			wg.Go(func() {
 				defer close(r.done)
 				out, err := s.head(ctx, it.key)
-				if err != nil {
+				switch {
+				case err == nil:
+					r.info = headInfo(it.key, out)
+					r.info.Prefix = it.prefix
+				case it.prefix && errors.Is(err, fs.ErrNotExist):
+					r.info = backend.ObjectInfo{Key: it.key, Prefix: true} // no marker
+				default:
 					r.err = err
-					return
 				}
-				r.info = headInfo(it.key, out)
 			})
 		}
 	}

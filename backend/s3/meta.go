@@ -160,3 +160,12 @@ func etag(s3ETag *string, md map[string]string) string {
 	}
 	return e + ":" + strconv.FormatUint(h.Sum64(), 16)
 }
+
+// contentETag is the S3 part of an ETag made by etag: what a listing,
+// which carries no user metadata, shows of the same object.
+func contentETag(e string) string {
+	if i := strings.LastIndexByte(e, ':'); i >= 0 {
+		return e[:i]
+	}
+	return e
+}

@@ -269,15 +269,19 @@ type Store struct {
 	stats    stats
 }
 
-// Stats counts the store's requests and bytes since New.
+// Stats counts the store's requests and bytes since New. Heads and
+// Lists count the HeadObject and ListObjectsV2 requests among Requests:
+// what a directory listing costs.
 type Stats struct {
 	Requests, RequestErrors   int64
+	Heads, Lists              int64
 	BytesUp, BytesDown        int64
 	MultipartUploads, Aborted int64
 }
 
 type stats struct {
 	requests, requestErrors atomic.Int64
+	heads, lists            atomic.Int64
 	bytesUp, bytesDown      atomic.Int64
 	multipart, aborted      atomic.Int64
 }
@@ -286,6 +290,7 @@ type stats struct {
 func (s *Store) Stats() Stats {
 	return Stats{
 		Requests: s.stats.requests.Load(), RequestErrors: s.stats.requestErrors.Load(),
+		Heads: s.stats.heads.Load(), Lists: s.stats.lists.Load(),
 		BytesUp: s.stats.bytesUp.Load(), BytesDown: s.stats.bytesDown.Load(),
 		MultipartUploads: s.stats.multipart.Load(), Aborted: s.stats.aborted.Load(),
 	}
@@ -432,6 +437,12 @@ func check(ctx context.Context, op string, keys ...string) error {
 // done records a request's outcome for Stats and the debug log.
 func (s *Store) done(op, key string, start time.Time, err error) {
 	s.stats.requests.Add(1)
+	switch op {
+	case "head":
+		s.stats.heads.Add(1)
+	case "list":
+		s.stats.lists.Add(1)
+	}
 	if err != nil {
 		s.stats.requestErrors.Add(1)
 	}

@@ -60,6 +60,8 @@ func RunWith(t *testing.T, newStore func(t *testing.T) backend.Store, opts Optio
 		{"ListPaging", testListPaging},
 		{"ListCallbackError", testListCallbackError},
 		{"ListLarge", testListLarge},
+		{"ListPrefixAttrs", testListPrefixAttrs},
+		{"ListKnown", testListKnown},
 		{"Copy", testCopy},
 		{"InvalidKeys", testInvalidKeys},
 		{"LongKeys", testLongKeys},
