@@ -175,7 +175,8 @@ func (c *Cache) loadDir(ctx context.Context, dir Ino, refresh bool) error {
 		batch = batch[:0]
 		return err
 	}
-	err = c.store.List(ctx, backend.ListOptions{Prefix: l.prefix, Delimiter: "/"}, func(o backend.ObjectInfo) error {
+	opts := backend.ListOptions{Prefix: l.prefix, Delimiter: "/", Known: c.known(l)}
+	err = c.store.List(ctx, opts, func(o backend.ObjectInfo) error {
 		if o.Key == l.prefix {
 			return nil // the directory's own marker
 		}
@@ -227,6 +228,51 @@ func (c *Cache) loadDir(ctx context.Context, dir Ino, refresh bool) error {
 	return err
 }
 
+// known tells the store what the namespace holds of each key of l's
+// listing (backend.ListOptions.Known), so the store reads only objects
+// whose details mergeListed would use: on S3 a listing of a directory
+// this gateway wrote, or listed before, then needs no HEAD per object.
+// It follows mergeListed: names present on a first listing, directories,
+// keys with pending ops, and files that are dirty or not regular are
+// kept whatever the cloud holds (AnyVersion); a clean file is compared
+// by the version it was last in step with.
+func (c *Cache) known(l *listing) func(key string) (backend.Known, bool) {
+	anyVersion := backend.Known{AnyVersion: true}
+	return func(key string) (backend.Known, bool) {
+		name := strings.TrimSuffix(strings.TrimPrefix(key, l.prefix), "/")
+		if checkName(name) != nil {
+			return anyVersion, true // mergeListed skips it
+		}
+		var k backend.Known
+		var ok bool
+		err := c.view(func(t *txn) error {
+			child, _, err := t.lookup(l.dir, name)
+			if err != nil {
+				if l.refresh && l.isPending(key) {
+					k, ok = anyVersion, true // removed or renamed here
+				}
+				return nil
+			}
+			if !l.refresh || strings.HasSuffix(key, "/") || l.isPending(key) {
+				k, ok = anyVersion, true
+				return nil
+			}
+			n, err := t.get(child)
+			if err != nil {
+				return nil
+			}
+			ok = true
+			if !n.mode.IsRegular() || n.has(flagDirty) {
+				k = anyVersion
+			} else {
+				k.Size, k.ETag = n.remoteSize, n.etag
+			}
+			return nil
+		})
+		return k, ok && err == nil
+	}
+}
+
 // remoteMtime is an object's modification time: ours from its metadata,
 // else the store's.
 func remoteMtime(o backend.ObjectInfo) int64 {
@@ -266,6 +312,12 @@ func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]
 		isDir := o.Prefix || strings.HasSuffix(o.Key, "/")
 		if l.refresh {
 			l.seen[name] = true
+		}
+		if o.Known {
+			// The store took known's word and read nothing: there is
+			// nothing to merge, and too little to make an entry of if
+			// the name went away meanwhile (the next listing reads it).
+			continue
 		}
 		child, _, err := t.lookup(l.dir, name)
 		if err == nil {
