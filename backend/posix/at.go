@@ -23,6 +23,7 @@ type parent struct {
 	fd   int
 	rel  string // path of the entry below Root, for messages
 	name string
+	tag  string // the store's temp tag (see tempName)
 }
 
 // openParent opens the directory holding rel; it follows symlinks only
@@ -32,7 +33,7 @@ func (s *Store) openParent(rel string) (*parent, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &parent{dir: d, fd: int(d.Fd()), rel: rel, name: path.Base(rel)}, nil
+	return &parent{dir: d, fd: int(d.Fd()), rel: rel, name: path.Base(rel), tag: s.tag}, nil
 }
 
 func (p *parent) close() { p.dir.Close() }
@@ -48,17 +49,24 @@ func (p *parent) lstat(name string) (*unix.Stat_t, error) {
 	return &st, nil
 }
 
-// tempName returns a fresh name in the directory. 64 random bits make a
-// collision so unlikely that O_EXCL failing is reported, not retried.
-func tempName() string {
+// tempName returns a fresh name in the directory: tmpPrefix, the
+// store's tag, "-" and 64 random bits, which make a collision so
+// unlikely that O_EXCL failing is reported, not retried. The tag tells
+// this store's temps from those an earlier process left (see sweep).
+func (p *parent) tempName() string {
+	return tmpPrefix + p.tag + "-" + randomHex()
+}
+
+// randomHex returns 64 random bits in hex.
+func randomHex() string {
 	var b [8]byte
 	rand.Read(b[:])
-	return tmpPrefix + hex.EncodeToString(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // createTemp makes an empty file that only we can open yet.
 func (p *parent) createTemp() (*os.File, string, error) {
-	name := tempName()
+	name := p.tempName()
 	fd, err := unix.Openat(p.fd, name, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
 	if err != nil {
 		return nil, "", fmt.Errorf("create temp: %w", err)

@@ -7,9 +7,11 @@
 // fsync, rename, fsync of the directory. Temp names begin with
 // ".filegate-tmp-" (backend.TempPrefix): List hides them, and
 // backend.ValidateKey refuses keys with such a name.
-// Temps orphaned by a crash are removed only when Delete finds them the
-// last things in a directory it is asked to remove; finding them all would
-// need a walk of the whole tree.
+// A crash between creating a temp and renaming it leaves the temp behind.
+// New removes those in the background (see Sweep): the store is meant to
+// have one writer, the gateway, so every temp that this Store did not
+// make is a leftover. Delete also removes temps untouched for an hour
+// when they are the last things in a directory it is asked to remove.
 //
 // Every access goes through an os.Root and *at system calls on an open
 // parent directory, so a symlink inside the tree cannot lead a key outside
@@ -22,9 +24,11 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/filegate/filegate/backend"
 )
@@ -50,6 +54,9 @@ type Config struct {
 	// DirPerm is the mode of directories put without attrs and of parent
 	// directories made on the way to a key.
 	DirPerm fs.FileMode
+	// Logger gets an Info line when New's sweep removed leftover temps,
+	// and a Warn line when it failed; nil logs nothing.
+	Logger *slog.Logger
 }
 
 // DefaultConfig returns a Config with the usual permissions and no Root.
@@ -80,9 +87,17 @@ func (c Config) Validate() error {
 type Store struct {
 	cfg  Config
 	root *os.Root
+	log  *slog.Logger
+	// tag is in the name of every temp this Store makes, so the sweep
+	// tells them from leftovers of earlier processes.
+	tag string
+	// stopSweep ends the sweep New started; swept is closed when it ends.
+	stopSweep context.CancelFunc
+	swept     chan struct{}
 }
 
-// New opens the directory cfg.Root.
+// New opens the directory cfg.Root and starts removing, in the
+// background, the temp files an earlier process left in it (Sweep).
 func New(cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -91,14 +106,38 @@ func New(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("posix: open root: %w", err)
 	}
-	return &Store{cfg: cfg, root: root}, nil
+	s := &Store{cfg: cfg, root: root, log: cfg.Logger, tag: randomHex(), swept: make(chan struct{})}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.stopSweep = cancel
+	go func() {
+		defer close(s.swept)
+		start := time.Now()
+		n, err := s.Sweep(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("removing temp files left by an earlier run failed; Delete still clears them from directories it removes",
+				"path", cfg.Root, "count", n, "err", err)
+		case n > 0:
+			s.log.Info("removed temp files of uploads an earlier run left unfinished", "path", cfg.Root, "count", n, "dur", time.Since(start))
+		}
+	}()
+	return s, nil
 }
 
 // RootDir returns the directory the store is over.
 func (s *Store) RootDir() string { return s.cfg.Root }
 
-// Close releases the root directory. The Store must not be used after.
+// Swept returns a channel closed once the sweep New started has ended.
+func (s *Store) Swept() <-chan struct{} { return s.swept }
+
+// Close stops the sweep, waits for it, and releases the root directory.
+// The Store must not be used after.
 func (s *Store) Close() error {
+	s.stopSweep()
+	<-s.swept
 	return s.root.Close()
 }
 

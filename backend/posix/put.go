@@ -113,7 +113,7 @@ func (p *parent) putFile(perm fs.FileMode, attrs *backend.Attrs, write func(*os.
 // entry, so the swap is atomic as for files. A symlink cannot be fsynced;
 // syncing the directory after the rename covers it on Linux filesystems.
 func (p *parent) putSymlink(target string, attrs *backend.Attrs) error {
-	tmp := tempName()
+	tmp := p.tempName()
 	if err := unix.Symlinkat(target, p.fd, tmp); err != nil {
 		return fmt.Errorf("symlink: %w", err)
 	}
