@@ -180,6 +180,11 @@ type Cache struct {
 	// refreshing holds directories being listed again in the background.
 	refreshing map[Ino]bool
 
+	// commitMu guards the group commit's queue (commit.go).
+	commitMu    sync.Mutex
+	commitQueue []*commitReq
+	committing  bool
+
 	lruMu sync.Mutex
 	usage usage
 	// maxBytes, highMark, lowMark and dirtyLimit change on reload.
@@ -322,38 +327,28 @@ func (c *Cache) Close() error {
 
 func newGen() uint32 { return rand.Uint32() | 1 }
 
-// update runs fn in a write transaction and wakes the write-back worker
-// when it journalled something.
+// update runs fn in a write transaction (shared with concurrent callers:
+// see commit.go) and wakes the write-back worker when it journalled
+// something.
 func (c *Cache) update(fn func(t *txn) error) error {
-	var queued bool
-	var puts []Ino
-	var dirtied map[Ino]int64
-	var enqueued int64
-	err := c.db.Update(func(tx *bolt.Tx) error {
-		t := newTxn(tx)
-		t.pending = c.pendingOf
-		if err := fn(t); err != nil {
-			return err
-		}
-		queued, puts, dirtied, enqueued = t.queued, t.queuedPuts, t.dirtied, t.enqueued
-		return nil
-	})
-	if err == nil {
-		c.journalOps.Add(enqueued)
+	t, err := c.groupCommit(fn)
+	if err != nil {
+		return err
 	}
-	if err == nil && dirtied != nil {
-		c.applyDirtied(dirtied)
+	c.journalOps.Add(t.enqueued)
+	if t.dirtied != nil {
+		c.applyDirtied(t.dirtied)
 	}
-	if err == nil && queued {
+	if t.queued {
 		c.mu.Lock()
-		for _, ino := range puts {
+		for _, ino := range t.queuedPuts {
 			c.queued[ino] = true
 		}
 		c.drained = false
 		c.mu.Unlock()
 		c.wake()
 	}
-	return err
+	return nil
 }
 
 func (c *Cache) view(fn func(t *txn) error) error {

@@ -166,11 +166,12 @@ func (c *Cache) loadDir(ctx context.Context, dir Ino, refresh bool) error {
 	var dropped []Ino
 	count := 0
 	flush := func() error {
-		err := c.update(func(t *txn) error {
-			gone, err := t.mergeListed(l, batch, c.cfg)
-			dropped = append(dropped, gone...)
+		var gone []Ino
+		err := c.update(func(t *txn) (err error) {
+			gone, err = t.mergeListed(l, batch, c.cfg)
 			return err
 		})
+		dropped = append(dropped, gone...)
 		count += len(batch)
 		batch = batch[:0]
 		return err
@@ -196,7 +197,9 @@ func (c *Cache) loadDir(ctx context.Context, dir Ino, refresh bool) error {
 	if err != nil {
 		return fmt.Errorf("cache: list %q in the backend: %w", l.prefix, err)
 	}
+	var vanished []Ino
 	err = c.update(func(t *txn) error {
+		vanished = nil
 		d, err := t.getDir(dir)
 		if err != nil {
 			return err
@@ -205,11 +208,9 @@ func (c *Cache) loadDir(ctx context.Context, dir Ino, refresh bool) error {
 			return errRaced
 		}
 		if refresh {
-			gone, err := t.dropVanished(l)
-			if err != nil {
+			if vanished, err = t.dropVanished(l); err != nil {
 				return err
 			}
-			dropped = append(dropped, gone...)
 			if d, err = t.getDir(dir); err != nil {
 				return err
 			}
@@ -221,6 +222,7 @@ func (c *Cache) loadDir(ctx context.Context, dir Ino, refresh bool) error {
 	if errors.Is(err, errRaced) {
 		err = nil
 	}
+	dropped = append(dropped, vanished...)
 	for _, ino := range dropped {
 		c.forget(ino)
 	}

@@ -134,6 +134,7 @@ func (c *Cache) evict(ino Ino) error {
 	defer c.files.endEvict(ino)
 	evicted := false
 	err := c.update(func(t *txn) error {
+		evicted = false
 		n, err := t.get(ino)
 		if err != nil || n.has(flagDirty) || !n.has(flagRemote) || n.has(flagPinned) {
 			return nil // gone, holds the only copy, or pinned

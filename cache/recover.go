@@ -26,6 +26,8 @@ func (c *Cache) recover() error {
 	owned := map[Ino]bool{}
 	var lost []string
 	err := c.update(func(t *txn) error {
+		cached, lost = nil, nil
+		clear(owned)
 		cur := t.inodes.Cursor()
 		for k, v := cur.First(); k != nil; k, v = cur.Next() {
 			n, err := unmarshalInode(v)

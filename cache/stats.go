@@ -16,6 +16,7 @@ type stats struct {
 	misses, missBytes                  atomic.Int64
 	conflicts                          atomic.Int64
 	fsyncs                             atomic.Int64
+	commits                            atomic.Int64
 }
 
 // Stats is a snapshot of the cache's counters and queue.
@@ -31,7 +32,10 @@ type Stats struct {
 	// Conflicts counts files changed both here and in the cloud.
 	Conflicts int64
 	// DataSyncs counts fsyncs of data files.
-	DataSyncs                       int64
+	DataSyncs int64
+	// Commits counts namespace database commits (two fdatasyncs each;
+	// concurrent updates share one).
+	Commits                         int64
 	UsedBytes, MaxBytes, DirtyBytes int64
 	DirtyLimitBytes                 int64
 	DirtyFiles                      int
@@ -61,7 +65,7 @@ func (c *Cache) Stats() Stats {
 		RemoteReads:  c.stats.remoteReads.Load(), RemoteReadBytes: c.stats.remoteReadBytes.Load(),
 		LocalReads: c.stats.localReads.Load(), LocalReadBytes: c.stats.localReadBytes.Load(),
 		Writes: c.stats.writes.Load(), WriteBytes: c.stats.writeBytes.Load(),
-		Conflicts: c.stats.conflicts.Load(), DataSyncs: c.stats.fsyncs.Load(),
+		Conflicts: c.stats.conflicts.Load(), DataSyncs: c.stats.fsyncs.Load(), Commits: c.stats.commits.Load(),
 		Misses: c.stats.misses.Load(), MissBytes: c.stats.missBytes.Load(),
 		Evictions: c.stats.evictions.Load(), DirtyRefusals: c.stats.dirtyRefusals.Load(),
 		UsedBytes: c.UsedBytes(), MaxBytes: c.maxBytes.Load(), DirtyBytes: c.DirtyBytes(), DirtyLimitBytes: c.dirtyLimit.Load(),
