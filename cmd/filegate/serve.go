@@ -311,6 +311,7 @@ func openBackend(ctx context.Context, cfg Config, logger *slog.Logger, wrap func
 	}
 	pcfg := posix.DefaultConfig()
 	pcfg.Root = root
+	pcfg.Logger = logger.With("component", "posix")
 	s, err := posix.New(pcfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("backend (backend.path %q): %w", root, err)
