@@ -218,6 +218,10 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
+	files := newFileTable(dataDir, 64)
+	if err := files.makeDirs(); err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
 	db, err := bolt.Open(filepath.Join(cfg.Dir, "namespace.db"), 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
@@ -229,7 +233,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	}
 	c := &Cache{
 		cfg: cfg, log: cfg.Logger, db: db, store: cfg.Store, dataDir: dataDir,
-		files: newFileTable(dataDir, 64), lastWrite: map[Ino]time.Time{}, queued: map[Ino]bool{},
+		files: files, lastWrite: map[Ino]time.Time{}, queued: map[Ino]bool{},
 		dirtySizes: map[Ino]int64{}, nextRead: map[Ino]int64{}, refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{},
 		failing: map[string]Failure{}, dirtySince: map[Ino]time.Time{}, fresh: map[Ino]bitmap{}, pendingWrites: map[Ino]pendingAttr{},
 		persistKick: make(chan struct{}, 1), usage: newUsage(),

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -269,18 +268,11 @@ func (c *Cache) fetchChunk(ctx context.Context, ino Ino, key string, size, i int
 	return err
 }
 
-// syncData fsyncs ino's data file if it exists.
+// syncData fsyncs ino's data file, and its folder when the file is new,
+// if it exists.
 func (c *Cache) syncData(ino Ino) error {
 	c.stats.fsyncs.Add(1)
-	of, err := c.files.acquire(ino, false)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-		return err
-	}
-	defer c.files.release(of)
-	return of.f.Sync()
+	return c.files.sync(ino)
 }
 
 // dataLock serializes writes into one inode's data file between fetches

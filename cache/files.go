@@ -23,6 +23,11 @@ type fileTable struct {
 	pins     map[Ino]int
 	evicting map[Ino]bool
 	changed  *sync.Cond
+	// fresh holds inodes whose data file was created since its folder
+	// was last synced: their name is not durable yet, so sync syncs the
+	// folder too. Creating a file costs no folder fsync of its own: the
+	// one sync that makes its data durable makes its name durable.
+	fresh map[Ino]bool
 }
 
 type openFile struct {
@@ -34,7 +39,7 @@ type openFile struct {
 }
 
 func newFileTable(dir string, max int) *fileTable {
-	ft := &fileTable{dir: dir, max: max, files: map[Ino]*openFile{}, pins: map[Ino]int{}, evicting: map[Ino]bool{}}
+	ft := &fileTable{dir: dir, max: max, files: map[Ino]*openFile{}, pins: map[Ino]int{}, evicting: map[Ino]bool{}, fresh: map[Ino]bool{}}
 	ft.changed = sync.NewCond(&ft.mu)
 	return ft
 }
@@ -96,7 +101,9 @@ func (ft *fileTable) acquire(ino Ino, create bool) (*openFile, error) {
 	p := ft.path(ino)
 	f, err := os.OpenFile(p, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) && create {
-		f, err = ft.createLocked(p)
+		if f, err = ft.createLocked(p); err == nil {
+			ft.fresh[ino] = true
+		}
 	}
 	if err != nil {
 		return nil, err
@@ -134,6 +141,7 @@ func (ft *fileTable) trimLocked() {
 // descriptor until release.
 func (ft *fileTable) remove(ino Ino) error {
 	ft.mu.Lock()
+	delete(ft.fresh, ino)
 	if of, ok := ft.files[ino]; ok {
 		if of.refs == 0 {
 			of.f.Close()
@@ -166,8 +174,9 @@ func (ft *fileTable) closeAll() error {
 
 func (ft *fileTable) dirOf(ino Ino) string { return filepath.Dir(ft.path(ino)) }
 
-// createLocked makes a new data file and syncs the folders naming it, so
-// a later fsync of the file alone makes its data durable.
+// createLocked makes a new data file. Its name is durable only after a
+// sync of its folder (see fresh); the folder itself, made at start (see
+// makeDirs), is made and synced here only if it went missing.
 func (ft *fileTable) createLocked(p string) (*os.File, error) {
 	dir := filepath.Dir(p)
 	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
@@ -178,15 +187,58 @@ func (ft *fileTable) createLocked(p string) (*os.File, error) {
 			return nil, err
 		}
 	}
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	return os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+}
+
+// makeDirs makes the 256 folders of data files, so that no create pays
+// for a folder of its own.
+func (ft *fileTable) makeDirs() error {
+	made := false
+	for i := range 256 {
+		err := os.Mkdir(filepath.Join(ft.dir, fmt.Sprintf("%02x", i)), 0o700)
+		if err != nil && !errors.Is(err, os.ErrExist) {
+			return err
+		}
+		made = made || err == nil
+	}
+	if !made {
+		return nil
+	}
+	return syncDir(ft.dir)
+}
+
+// sync makes ino's data file durable, with its name when it is fresh.
+// A missing file is no error: nothing was written, or the inode is gone.
+func (ft *fileTable) sync(ino Ino) error {
+	of, err := ft.acquire(ino, false)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := syncDir(dir); err != nil {
-		f.Close()
-		return nil, err
+	defer ft.release(of)
+	return ft.syncOpen(ino, of)
+}
+
+// syncOpen is sync of a file the caller holds.
+func (ft *fileTable) syncOpen(ino Ino, of *openFile) error {
+	if err := of.f.Sync(); err != nil {
+		return err
 	}
-	return f, nil
+	ft.mu.Lock()
+	fresh := ft.fresh[ino]
+	ft.mu.Unlock()
+	if !fresh {
+		return nil
+	}
+	if err := syncDir(ft.dirOf(ino)); err != nil {
+		return err
+	}
+	ft.mu.Lock()
+	delete(ft.fresh, ino)
+	ft.mu.Unlock()
+	return nil
 }
 
 // syncDir makes the entries of a folder durable.

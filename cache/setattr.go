@@ -123,7 +123,8 @@ func (c *Cache) truncate(ctx context.Context, ino Ino, size int64) error {
 		return err
 	}
 	// SETATTR has no COMMIT after it: make the new length durable now.
-	if err := of.f.Sync(); err != nil {
+	c.stats.fsyncs.Add(1)
+	if err := c.files.syncOpen(ino, of); err != nil {
 		return err
 	}
 	c.account(ino, size)
