@@ -9,7 +9,9 @@ import (
 	"time"
 )
 
-// Client is one connected NFS client, for `filegate status`.
+// This file belongs to the go-nfs front end (server.go) and goes with it.
+
+// Client is one connected NFS client of a Server.
 type Client struct {
 	Addr  string    // remote address, host:port
 	Since time.Time // when the connection was accepted
@@ -189,3 +191,7 @@ func (c *conn) Close() error {
 	})
 	return err
 }
+
+// RPCStats returns the RPC counters by procedure: every NFSv3 and MOUNT
+// procedure, then "other".
+func (s *Server) RPCStats() []ProcStats { return s.conns.rpc.snapshot() }

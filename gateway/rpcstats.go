@@ -8,13 +8,13 @@ import (
 	"time"
 )
 
-// go-nfs has no hook per request, so the RPC counts and latencies by
-// procedure come from the byte stream itself: every accepted connection
+// The RPC counts and latencies by procedure come from the byte stream
+// itself, so they need no hook in the server: every accepted connection
 // parses a copy of what it reads (ONC RPC record marking, RFC 5531 §11,
 // then the call header: xid, CALL, RPC version 2, program, version,
 // procedure) and of what it writes (the reply's xid), and times each
 // call from the read of its header to the write of its reply. The bytes
-// go-nfs reads and writes are never changed, delayed or held back; a
+// server reads and writes are never changed, delayed or held back; a
 // stream the parser cannot follow only makes its numbers wrong.
 
 // RPC program numbers.
@@ -44,7 +44,7 @@ type procCounters struct {
 	buckets               [17]atomic.Int64 // len(RPCBuckets); +Inf is replies
 }
 
-// rpcStats counts the calls of every connection of a Server.
+// rpcStats counts the calls of every connection of an RPCMeter.
 type rpcStats struct {
 	nfs   [22]procCounters
 	mount [6]procCounters
@@ -110,10 +110,6 @@ func (c *procCounters) observe(d time.Duration) {
 		}
 	}
 }
-
-// RPCStats returns the RPC counters by procedure: every NFSv3 and MOUNT
-// procedure, then "other".
-func (s *Server) RPCStats() []ProcStats { return s.conns.rpc.snapshot() }
 
 // recordParser follows ONC RPC record marking in a byte stream fed to
 // it piecewise, and hands each record's first headerLen bytes (fewer if
@@ -265,9 +261,9 @@ func (t *rpcTap) reply(head []byte) {
 	}
 }
 
-// read and wrote feed the bytes a connection read or wrote. Reads happen
-// on one goroutine and writes on one (go-nfs writes each reply whole
-// under its own lock), so each parser has one user at a time.
+// read and wrote feed the bytes a connection read or wrote. A server
+// reads a connection from one goroutine and writes it one reply at a
+// time (gateway/nfsd does), so each parser has one user at a time.
 func (t *rpcTap) read(b []byte)  { t.feed(&t.in, b) }
 func (t *rpcTap) wrote(b []byte) { t.feed(&t.out, b) }
 
@@ -284,8 +280,8 @@ func (t *rpcTap) feed(p *recordParser, b []byte) {
 }
 
 // RPCMeter counts and times the ONC RPC calls on the connections of the
-// listeners it wraps, as a Server does for its own: for another server
-// on the same kind of stream (gateway/nfsd).
+// listeners it wraps, for a server that has no hook per call
+// (gateway/nfsd behind filegate serve).
 type RPCMeter struct {
 	stats rpcStats
 }
@@ -296,7 +292,8 @@ func NewRPCMeter() *RPCMeter { return new(RPCMeter) }
 // Listener wraps l: every connection it accepts is metered.
 func (m *RPCMeter) Listener(l net.Listener) net.Listener { return &meteredListener{Listener: l, m: m} }
 
-// Stats returns the counters by procedure, as Server.RPCStats.
+// Stats returns the counters by procedure: every NFSv3 and MOUNT
+// procedure, then "other".
 func (m *RPCMeter) Stats() []ProcStats { return m.stats.snapshot() }
 
 type meteredListener struct {
