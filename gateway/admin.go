@@ -23,22 +23,31 @@ import (
 // the state folder, itself 0700), for `filegate status` and the other
 // admin verbs. Endpoints, all under /v1/:
 //
-//	GET  status     the Status document
-//	POST flush      {"path": P, "wait": W}: upload now what is at or
-//	                below P ("" or "/" for everything). Without wait it
-//	                answers at once with what is pending; with wait it
-//	                streams NDJSON Progress lines until everything is in
-//	                the backend ({"done": true}) or it fails ({"error"})
-//	POST refresh    {"path": P}: list the directory P (or the folder of
-//	                the file P) from the backend now
-//	POST pin        {"path": P}: fetch P (a file, or every file below a
-//	                directory) and keep it cached; unpin undoes it
-//	POST unpin      {"path": P}
-//	POST evict      {"path": P}: drop the cached content the backend holds
+//	GET  status     the Status document: every export's
+//	POST flush      {"path": P, "export": X, "wait": W}: upload now what
+//	                is at or below P ("" for everything of every export).
+//	                Without wait it answers at once with what is pending;
+//	                with wait it streams NDJSON Progress lines until
+//	                everything is in the backend ({"done": true}) or it
+//	                fails ({"error"})
+//	POST refresh    {"path": P, "export": X}: list the directory P (or the
+//	                folder of the file P) from the backend now
+//	POST pin        {"path": P, "export": X}: fetch P (a file, or every
+//	                file below a directory) and keep it cached; unpin
+//	                undoes it
+//	POST unpin      {"path": P, "export": X}
+//	POST evict      {"path": P, "export": X}: drop the cached content the
+//	                backend holds
 //	GET  loglevel   {"level": "info"}
 //	PUT  loglevel   {"level": L}: debug, info, warn or error
 //
-// PATH is a path inside the export, with or without the leading "/".
+// P is the export's name followed by a path inside it, as clients see it
+// from server:P ("/office/docs/a.txt"; with or without the leading "/"):
+// the export with the longest name that P starts with. With X (an
+// export's name) P is a path inside X instead. "/" (or "") names every
+// export's root, unless an export is named "/". With a single export, a
+// P that does not start with its name is a path inside it. The paths in
+// the answers, and in Status, are written the same way.
 // Errors are {"error": "message"} with a 4xx or 5xx status.
 
 // AdminConfig configures an Admin server.
@@ -48,19 +57,14 @@ type AdminConfig struct {
 	// Version and Started are reported as they are.
 	Version string
 	Started time.Time
-	// Exports lists what the NFS server serves, for status.
-	Exports []Export
-	// Clients lists the connected clients; nil: the Server's (for a
-	// front end other than the Server, such as gateway/nfsd).
+	// Listen is the NFS server's address, for status.
+	Listen string
+	// Exports are the exports served; at least one.
+	Exports []AdminExport
+	// Clients lists the connected NFS clients; nil: none.
 	Clients func() []ClientStatus
-	// Backend reports the backend's state; nil leaves it unknown.
-	Backend func() BackendStatus
 	// Limits reports the bandwidth limits; nil means none.
 	Limits func() LimitsStatus
-	// Transferred returns the bytes sent to and received from the
-	// backend so far, for the throughput; nil uses the cache's upload
-	// and fetch counters.
-	Transferred func() (up, down int64)
 	// LogLevel is the daemon's log level, changed by PUT loglevel; nil
 	// makes it read-only "info".
 	LogLevel *slog.LevelVar
@@ -69,10 +73,17 @@ type AdminConfig struct {
 	Logger *slog.Logger
 }
 
-// Export is one NFS export as status shows it.
-type Export struct {
-	Name   string `json:"name"`
-	Listen string `json:"listen"`
+// AdminExport is one export, with its own cache and backend.
+type AdminExport struct {
+	// Name is the path clients mount, "/" or "/office".
+	Name  string
+	Cache *cache.Cache
+	// Backend reports the export's backend; nil leaves it unknown.
+	Backend func() BackendStatus
+	// Transferred returns the bytes sent to and received from the
+	// export's backend so far, for the throughput; nil uses the cache's
+	// upload and fetch counters.
+	Transferred func() (up, down int64)
 }
 
 // HealthConfig are the limits past which the gateway is unhealthy.
@@ -95,20 +106,36 @@ func DefaultHealth() HealthConfig {
 
 // Status is the state of the gateway, one JSON document.
 type Status struct {
-	Version       string         `json:"version"`
-	PID           int            `json:"pid"`
-	Started       time.Time      `json:"started"`
-	UptimeSeconds float64        `json:"uptime_seconds"`
-	Exports       []Export       `json:"exports"`
-	Clients       []ClientStatus `json:"clients"`
-	Backend       BackendStatus  `json:"backend"`
-	Cache         CacheStatus    `json:"cache"`
-	Dirty         DirtyStatus    `json:"dirty"`
-	Uploads       UploadStatus   `json:"uploads"`
-	Failing       []Failing      `json:"failing"`
-	Limits        LimitsStatus   `json:"limits"`
-	LogLevel      string         `json:"log_level"`
-	Health        Health         `json:"health"`
+	Version       string    `json:"version"`
+	PID           int       `json:"pid"`
+	Started       time.Time `json:"started"`
+	UptimeSeconds float64   `json:"uptime_seconds"`
+	// Exports are each export's state, in the order of the config.
+	Exports []ExportStatus `json:"exports"`
+	Clients []ClientStatus `json:"clients"`
+	// Cache, Dirty, Uploads and Failing add up every export's.
+	Cache    CacheStatus  `json:"cache"`
+	Dirty    DirtyStatus  `json:"dirty"`
+	Uploads  UploadStatus `json:"uploads"`
+	Failing  []Failing    `json:"failing"`
+	Limits   LimitsStatus `json:"limits"`
+	LogLevel string       `json:"log_level"`
+	// Health is every export's: OK only when each is; with several
+	// exports each problem starts with the export's name.
+	Health Health `json:"health"`
+}
+
+// ExportStatus is the state of one export.
+type ExportStatus struct {
+	Name string `json:"name"`
+	// Listen is the NFS server's address (the same for every export).
+	Listen  string        `json:"listen"`
+	Backend BackendStatus `json:"backend"`
+	Cache   CacheStatus   `json:"cache"`
+	Dirty   DirtyStatus   `json:"dirty"`
+	Uploads UploadStatus  `json:"uploads"`
+	Failing []Failing     `json:"failing"`
+	Health  Health        `json:"health"`
 }
 
 // ClientStatus is one connected client.
@@ -179,6 +206,9 @@ type UploadStatus struct {
 
 // Failing is a backend change that keeps failing.
 type Failing struct {
+	// Export is the export's name; Path is the file's, written as the
+	// admin verbs take it (the export's name, then the path inside).
+	Export   string    `json:"export"`
 	Path     string    `json:"path"`
 	Op       string    `json:"op"`
 	Error    string    `json:"error"`
@@ -217,7 +247,7 @@ type Progress struct {
 	Error string `json:"error,omitempty"`
 }
 
-// adminCache is what the admin API uses of the cache.
+// adminCache is what the admin API uses of a cache.
 type adminCache interface {
 	Stats() cache.Stats
 	Lookup(ctx context.Context, dir cache.Ino, name string) (cache.Attr, error)
@@ -229,11 +259,21 @@ type adminCache interface {
 	Evict(ctx context.Context, ino cache.Ino) (cache.Progress, error)
 }
 
+// export is one export as the Admin keeps it.
+type export struct {
+	name        string
+	c           adminCache
+	backend     func() BackendStatus
+	transferred func() (up, down int64)
+}
+
+// adminPath writes p, a path inside x, as the admin verbs take it.
+func (x *export) adminPath(p string) string { return path.Join(x.name, "/"+p) }
+
 // Admin serves the admin API.
 type Admin struct {
 	cfg  AdminConfig
-	c    adminCache
-	srv  *Server
+	xs   []*export
 	log  *slog.Logger
 	l    net.Listener
 	http *http.Server
@@ -245,9 +285,10 @@ type Admin struct {
 	samples []sample // transfer counters, oldest first, the last minute
 }
 
+// sample holds each export's transfer counters at one time.
 type sample struct {
 	at       time.Time
-	up, down int64
+	up, down []int64
 }
 
 // sampleEvery is how often the transfer counters are sampled for the
@@ -257,18 +298,30 @@ const (
 	sampleWindow = time.Minute
 )
 
-// NewAdmin listens on cfg.Socket for the admin API of c and srv (srv
-// may be nil: no clients). A socket file left by a daemon that is gone is
-// replaced; one that answers means another daemon runs, an error.
-// Call Serve, then Close.
-func NewAdmin(cfg AdminConfig, c *cache.Cache, srv *Server) (*Admin, error) {
-	if c == nil {
-		return nil, errors.New("gateway: admin: cache is nil")
+// NewAdmin listens on cfg.Socket for the admin API of cfg.Exports. A
+// socket file left by a daemon that is gone is replaced; one that
+// answers means another daemon runs, an error. Call Serve, then Close.
+func NewAdmin(cfg AdminConfig) (*Admin, error) {
+	if len(cfg.Exports) == 0 {
+		return nil, errors.New("gateway: admin: no exports")
 	}
-	return newAdmin(cfg, c, srv)
+	xs := make([]*export, len(cfg.Exports))
+	seen := map[string]bool{}
+	for i, e := range cfg.Exports {
+		if e.Cache == nil {
+			return nil, fmt.Errorf("gateway: admin: export %q: cache is nil", e.Name)
+		}
+		name := path.Clean("/" + e.Name)
+		if seen[name] {
+			return nil, fmt.Errorf("gateway: admin: export %q twice", name)
+		}
+		seen[name] = true
+		xs[i] = &export{name: name, c: e.Cache, backend: e.Backend, transferred: e.Transferred}
+	}
+	return newAdmin(cfg, xs)
 }
 
-func newAdmin(cfg AdminConfig, c adminCache, srv *Server) (*Admin, error) {
+func newAdmin(cfg AdminConfig, xs []*export) (*Admin, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -280,7 +333,7 @@ func newAdmin(cfg AdminConfig, c adminCache, srv *Server) (*Admin, error) {
 		return nil, err
 	}
 	life, stop := context.WithCancel(context.Background())
-	a := &Admin{cfg: cfg, c: c, srv: srv, log: cfg.Logger, l: l, life: life, stop: stop}
+	a := &Admin{cfg: cfg, xs: xs, log: cfg.Logger, l: l, life: life, stop: stop}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", a.handleStatus)
 	mux.HandleFunc("POST /v1/flush", a.handleFlush)
@@ -367,20 +420,28 @@ func (a *Admin) recoverer(h http.Handler) http.Handler {
 	})
 }
 
-func (a *Admin) transferred() (up, down int64) {
-	if a.cfg.Transferred != nil {
-		return a.cfg.Transferred()
+func (x *export) transfer() (up, down int64) {
+	if x.transferred != nil {
+		return x.transferred()
 	}
-	st := a.c.Stats()
+	st := x.c.Stats()
 	return st.UploadBytes, st.RemoteReadBytes
 }
 
+// transferredNow samples every export's transfer counters.
+func (a *Admin) transferredNow() sample {
+	s := sample{at: time.Now(), up: make([]int64, len(a.xs)), down: make([]int64, len(a.xs))}
+	for i, x := range a.xs {
+		s.up[i], s.down[i] = x.transfer()
+	}
+	return s
+}
+
 func (a *Admin) sample() {
-	up, down := a.transferred()
-	now := time.Now()
+	s := a.transferredNow()
 	a.mu.Lock()
-	a.samples = append(a.samples, sample{now, up, down})
-	for len(a.samples) > 2 && now.Sub(a.samples[1].at) >= sampleWindow {
+	a.samples = append(a.samples, s)
+	for len(a.samples) > 2 && s.at.Sub(a.samples[1].at) >= sampleWindow {
 		a.samples = a.samples[1:]
 	}
 	a.mu.Unlock()
@@ -400,80 +461,141 @@ func (a *Admin) sampler() {
 	}
 }
 
-// rates returns the bytes per second up and down since the oldest
-// sample of the last minute.
-func (a *Admin) rates() (up, down float64) {
-	cur, curDown := a.transferred()
-	now := time.Now()
+// rates returns each export's bytes per second up and down since the
+// oldest sample of the last minute.
+func (a *Admin) rates() (up, down []float64) {
+	cur := a.transferredNow()
 	a.mu.Lock()
 	first := a.samples[0]
 	a.mu.Unlock()
-	dt := now.Sub(first.at).Seconds()
+	up, down = make([]float64, len(a.xs)), make([]float64, len(a.xs))
+	dt := cur.at.Sub(first.at).Seconds()
 	if dt < 0.5 {
-		return 0, 0
+		return up, down
 	}
-	return float64(cur-first.up) / dt, float64(curDown-first.down) / dt
+	for i := range a.xs {
+		up[i], down[i] = float64(cur.up[i]-first.up[i])/dt, float64(cur.down[i]-first.down[i])/dt
+	}
+	return up, down
 }
 
 // Status returns the gateway's state now.
 func (a *Admin) Status() Status {
 	now := time.Now()
-	st := a.c.Stats()
 	s := Status{
 		Version: a.cfg.Version, PID: os.Getpid(), Started: a.cfg.Started,
 		UptimeSeconds: now.Sub(a.cfg.Started).Seconds(),
-		Exports:       a.cfg.Exports, Clients: []ClientStatus{}, Failing: []Failing{},
+		Exports:       []ExportStatus{}, Clients: []ClientStatus{}, Failing: []Failing{},
 		LogLevel: "info",
 	}
 	if a.cfg.Clients != nil {
 		s.Clients = append(s.Clients, a.cfg.Clients()...)
-	} else if a.srv != nil {
-		for _, c := range a.srv.Clients() {
-			s.Clients = append(s.Clients, ClientStatus{Addr: c.Addr, Since: c.Since})
+	}
+	up, down := a.rates()
+	var problems []string
+	for i, x := range a.xs {
+		e := a.exportStatus(x, now)
+		e.Uploads.UpBytesPerSec, e.Uploads.DownBytesPerSec = up[i], down[i]
+		s.Exports = append(s.Exports, e)
+		s.Failing = append(s.Failing, e.Failing...)
+		for _, p := range e.Health.Problems {
+			if len(a.xs) > 1 {
+				p = x.name + ": " + p
+			}
+			problems = append(problems, p)
 		}
 	}
-	if a.cfg.Backend != nil {
-		s.Backend = a.cfg.Backend()
-	}
-	s.Cache = CacheStatus{UsedBytes: st.UsedBytes, MaxBytes: st.MaxBytes, Reads: st.LocalReads, Misses: st.Misses,
-		ReadBytes: st.LocalReadBytes, MissBytes: st.MissBytes, Evictions: st.Evictions, Conflicts: st.Conflicts}
-	if st.LocalReads > 0 {
-		r := float64(st.LocalReads-st.Misses) / float64(st.LocalReads)
-		s.Cache.HitRate = &r
-	}
-	if st.LocalReadBytes > 0 {
-		r := float64(st.LocalReadBytes-st.MissBytes) / float64(st.LocalReadBytes)
-		s.Cache.ByteHitRate = &r
-	}
-	s.Dirty = DirtyStatus{Files: st.DirtyFiles, Bytes: st.DirtyBytes, LimitBytes: st.DirtyLimitBytes}
-	if !st.OldestDirty.IsZero() {
-		s.Dirty.OldestSeconds = max(0, now.Sub(st.OldestDirty).Seconds())
-	}
-	s.Uploads = UploadStatus{QueueOps: st.JournalOps, Uploaded: st.Uploads, UploadBytes: st.UploadBytes,
-		UploadErrors: st.UploadErrors, LastError: st.LastError}
-	s.Uploads.UpBytesPerSec, s.Uploads.DownBytesPerSec = a.rates()
-	for _, f := range st.Failing {
-		s.Failing = append(s.Failing, Failing{Path: "/" + f.Key, Op: f.Op, Error: f.Err, Attempts: f.Attempts, Since: f.Since})
-	}
+	s.Cache, s.Dirty, s.Uploads = totals(s.Exports)
+	s.Health = Health{OK: len(problems) == 0, Problems: append([]string{}, problems...)}
 	if a.cfg.Limits != nil {
 		s.Limits = a.cfg.Limits()
 	}
 	if a.cfg.LogLevel != nil {
 		s.LogLevel = levelName(a.cfg.LogLevel.Level())
 	}
-	s.Health = a.health(s, now)
 	return s
 }
 
-// health lists what needs attention in s.
-func (a *Admin) health(s Status, now time.Time) Health {
+// exportStatus is x's state now, but for the transfer rates.
+func (a *Admin) exportStatus(x *export, now time.Time) ExportStatus {
+	st := x.c.Stats()
+	e := ExportStatus{Name: x.name, Listen: a.cfg.Listen, Failing: []Failing{}}
+	if x.backend != nil {
+		e.Backend = x.backend()
+	}
+	e.Cache = cacheStatus(CacheStatus{UsedBytes: st.UsedBytes, MaxBytes: st.MaxBytes, Reads: st.LocalReads, Misses: st.Misses,
+		ReadBytes: st.LocalReadBytes, MissBytes: st.MissBytes, Evictions: st.Evictions, Conflicts: st.Conflicts})
+	e.Dirty = DirtyStatus{Files: st.DirtyFiles, Bytes: st.DirtyBytes, LimitBytes: st.DirtyLimitBytes}
+	if !st.OldestDirty.IsZero() {
+		e.Dirty.OldestSeconds = max(0, now.Sub(st.OldestDirty).Seconds())
+	}
+	e.Uploads = UploadStatus{QueueOps: st.JournalOps, Uploaded: st.Uploads, UploadBytes: st.UploadBytes,
+		UploadErrors: st.UploadErrors, LastError: st.LastError}
+	for _, f := range st.Failing {
+		e.Failing = append(e.Failing, Failing{Export: x.name, Path: x.adminPath(f.Key), Op: f.Op, Error: f.Err,
+			Attempts: f.Attempts, Since: f.Since})
+	}
+	e.Health = a.health(e, now)
+	return e
+}
+
+// cacheStatus returns c with its hit rates set from its counters.
+func cacheStatus(c CacheStatus) CacheStatus {
+	c.HitRate, c.ByteHitRate = nil, nil
+	if c.Reads > 0 {
+		r := float64(c.Reads-c.Misses) / float64(c.Reads)
+		c.HitRate = &r
+	}
+	if c.ReadBytes > 0 {
+		r := float64(c.ReadBytes-c.MissBytes) / float64(c.ReadBytes)
+		c.ByteHitRate = &r
+	}
+	return c
+}
+
+// totals adds up the exports' cache, dirty data and uploads.
+func totals(xs []ExportStatus) (CacheStatus, DirtyStatus, UploadStatus) {
+	var c CacheStatus
+	var d DirtyStatus
+	var u UploadStatus
+	for _, e := range xs {
+		c.UsedBytes += e.Cache.UsedBytes
+		c.MaxBytes += e.Cache.MaxBytes
+		c.Reads += e.Cache.Reads
+		c.Misses += e.Cache.Misses
+		c.ReadBytes += e.Cache.ReadBytes
+		c.MissBytes += e.Cache.MissBytes
+		c.Evictions += e.Cache.Evictions
+		c.Conflicts += e.Cache.Conflicts
+		d.Files += e.Dirty.Files
+		d.Bytes += e.Dirty.Bytes
+		d.LimitBytes += e.Dirty.LimitBytes
+		d.OldestSeconds = max(d.OldestSeconds, e.Dirty.OldestSeconds)
+		u.QueueOps += e.Uploads.QueueOps
+		u.Uploaded += e.Uploads.Uploaded
+		u.UploadBytes += e.Uploads.UploadBytes
+		u.UploadErrors += e.Uploads.UploadErrors
+		u.UpBytesPerSec += e.Uploads.UpBytesPerSec
+		u.DownBytesPerSec += e.Uploads.DownBytesPerSec
+		if e.Uploads.LastError != "" {
+			u.LastError = e.Uploads.LastError
+			if len(xs) > 1 {
+				u.LastError = e.Name + ": " + u.LastError
+			}
+		}
+	}
+	return cacheStatus(c), d, u
+}
+
+// health lists what needs attention in the export e.
+func (a *Admin) health(e ExportStatus, now time.Time) Health {
 	h := a.cfg.Health
 	var p []string
-	if s.Backend.Probed && !s.Backend.Reachable {
-		p = append(p, fmt.Sprintf("backend unreachable: %s", s.Backend.ProbeError))
+	if e.Backend.Probed && !e.Backend.Reachable {
+		p = append(p, fmt.Sprintf("backend unreachable: %s", e.Backend.ProbeError))
 	}
 	failing := 0
-	for _, f := range s.Failing {
+	for _, f := range e.Failing {
 		if f.Attempts >= h.FailingAttempts || now.Sub(f.Since) >= h.FailingFor {
 			failing++
 		}
@@ -481,13 +603,13 @@ func (a *Admin) health(s Status, now time.Time) Health {
 	if failing > 0 {
 		p = append(p, fmt.Sprintf("%d backend change(s) failing", failing))
 	}
-	if s.Dirty.LimitBytes > 0 && float64(s.Dirty.Bytes) > h.DirtyFraction*float64(s.Dirty.LimitBytes) {
+	if e.Dirty.LimitBytes > 0 && float64(e.Dirty.Bytes) > h.DirtyFraction*float64(e.Dirty.LimitBytes) {
 		p = append(p, fmt.Sprintf("dirty data at %.0f%% of the dirty limit (over %.0f%%)",
-			100*float64(s.Dirty.Bytes)/float64(s.Dirty.LimitBytes), 100*h.DirtyFraction))
+			100*float64(e.Dirty.Bytes)/float64(e.Dirty.LimitBytes), 100*h.DirtyFraction))
 	}
-	if s.Dirty.OldestSeconds > h.OldestDirty.Seconds() {
+	if e.Dirty.OldestSeconds > h.OldestDirty.Seconds() {
 		p = append(p, fmt.Sprintf("a file has waited %s for its upload (over %s)",
-			(time.Duration(s.Dirty.OldestSeconds)*time.Second).Round(time.Second), h.OldestDirty))
+			(time.Duration(e.Dirty.OldestSeconds)*time.Second).Round(time.Second), h.OldestDirty))
 	}
 	return Health{OK: len(p) == 0, Problems: append([]string{}, p...)}
 }
@@ -500,8 +622,9 @@ func (a *Admin) handleStatus(w http.ResponseWriter, r *http.Request) {
 
 // pathRequest is the body of the requests that name a path.
 type pathRequest struct {
-	Path string `json:"path"`
-	Wait bool   `json:"wait"`
+	Path   string `json:"path"`
+	Export string `json:"export"`
+	Wait   bool   `json:"wait"`
 }
 
 // httpError carries an HTTP status for an error.
@@ -522,52 +645,211 @@ func decodeBody(r *http.Request, v any) error {
 	return nil
 }
 
-// resolve walks p from the root: "/docs/a.txt", "docs/a.txt", "" and
-// "/" (the root) are accepted.
-func (a *Admin) resolve(ctx context.Context, p string) (cache.Attr, string, error) {
+// target is a file or directory of one export that a request names.
+type target struct {
+	x      *export
+	attr   cache.Attr
+	inside string // the path inside x
+	path   string // as the admin verbs take it
+}
+
+// exportNames lists the exports' names, for messages.
+func (a *Admin) exportNames() string {
+	names := make([]string, len(a.xs))
+	for i, x := range a.xs {
+		names[i] = x.name
+	}
+	return strings.Join(names, ", ")
+}
+
+// split finds the export p names and the path inside it (see the API
+// comment): nil for every export's root.
+func (a *Admin) split(p, exportName string) (*export, string, error) {
 	clean := path.Clean("/" + p)
+	if exportName != "" {
+		name := path.Clean("/" + exportName)
+		for _, x := range a.xs {
+			if x.name == name {
+				return x, clean, nil
+			}
+		}
+		return nil, "", &httpError{http.StatusNotFound, fmt.Errorf("no export %s (the exports: %s)", name, a.exportNames())}
+	}
+	var best *export
+	for _, x := range a.xs {
+		if (x.name == "/" || clean == x.name || strings.HasPrefix(clean, x.name+"/")) && (best == nil || len(x.name) > len(best.name)) {
+			best = x
+		}
+	}
+	switch {
+	case best != nil:
+		return best, path.Clean("/" + strings.TrimPrefix(clean, best.name)), nil
+	case clean == "/":
+		return nil, "/", nil
+	case len(a.xs) == 1:
+		return a.xs[0], clean, nil
+	}
+	return nil, "", &httpError{http.StatusNotFound, fmt.Errorf("%s is in no export: give the export's name first, such as %s (the exports: %s)",
+		clean, path.Join(a.xs[0].name, clean), a.exportNames())}
+}
+
+// resolve returns what p names: a file or directory of one export, or
+// every export's root.
+func (a *Admin) resolve(ctx context.Context, p, exportName string) ([]target, error) {
+	x, inside, err := a.split(p, exportName)
+	if err != nil {
+		return nil, err
+	}
+	if x == nil {
+		out := make([]target, 0, len(a.xs))
+		for _, x := range a.xs {
+			attr, err := x.c.GetAttr(ctx, cache.RootIno)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", x.name, err)
+			}
+			out = append(out, target{x: x, attr: attr, inside: "/", path: x.name})
+		}
+		return out, nil
+	}
+	attr, err := x.walk(ctx, inside)
+	if err != nil {
+		return nil, err
+	}
+	return []target{{x: x, attr: attr, inside: inside, path: x.adminPath(inside)}}, nil
+}
+
+// walk looks up the clean path p from x's root.
+func (x *export) walk(ctx context.Context, p string) (cache.Attr, error) {
 	ino := cache.RootIno
-	for _, name := range strings.Split(strings.TrimPrefix(clean, "/"), "/") {
+	for name := range strings.SplitSeq(strings.TrimPrefix(p, "/"), "/") {
 		if name == "" {
 			continue
 		}
-		attr, err := a.c.Lookup(ctx, ino, name)
+		attr, err := x.c.Lookup(ctx, ino, name)
 		if err != nil {
+			shown := x.adminPath(p)
 			if errors.Is(err, fs.ErrNotExist) {
-				return cache.Attr{}, clean, &httpError{http.StatusNotFound, fmt.Errorf("%s: no such file or directory in the export", clean)}
+				return cache.Attr{}, &httpError{http.StatusNotFound, fmt.Errorf("%s: no such file or directory in the export", shown)}
 			}
 			if errors.Is(err, syscall.ENOTDIR) {
-				return cache.Attr{}, clean, &httpError{http.StatusNotFound, fmt.Errorf("%s: a component is not a directory", clean)}
+				return cache.Attr{}, &httpError{http.StatusNotFound, fmt.Errorf("%s: a component is not a directory", shown)}
 			}
-			return cache.Attr{}, clean, fmt.Errorf("%s: %w", clean, err)
+			return cache.Attr{}, fmt.Errorf("%s: %w", shown, err)
 		}
 		ino = attr.Ino
 	}
-	attr, err := a.c.GetAttr(ctx, ino)
-	return attr, clean, err
+	return x.c.GetAttr(ctx, ino)
+}
+
+// shownPath is how an answer names the targets.
+func shownPath(ts []target) string {
+	if len(ts) == 1 {
+		return ts[0].path
+	}
+	return "/"
 }
 
 // pathOp decodes a path request and resolves its path.
-func (a *Admin) pathOp(w http.ResponseWriter, r *http.Request) (pathRequest, cache.Attr, string, bool) {
+func (a *Admin) pathOp(w http.ResponseWriter, r *http.Request) (pathRequest, []target, string, bool) {
 	var req pathRequest
 	if err := decodeBody(r, &req); err != nil {
 		writeErr(w, err)
-		return req, cache.Attr{}, "", false
+		return req, nil, "", false
 	}
-	attr, clean, err := a.resolve(r.Context(), req.Path)
+	ts, err := a.resolve(r.Context(), req.Path, req.Export)
 	if err != nil {
 		writeErr(w, err)
-		return req, cache.Attr{}, "", false
+		return req, nil, "", false
 	}
-	return req, attr, clean, true
+	return req, ts, shownPath(ts), true
+}
+
+// flush uploads everything at or below each target, the targets at
+// once, and reports the sum of what remains: first once every target
+// has counted its part, then as it shrinks. progress calls never
+// overlap. The error names the export of each failure.
+func (a *Admin) flush(ctx context.Context, ts []target, progress func(Progress)) error {
+	var mu sync.Mutex
+	parts := make([]*cache.Progress, len(ts))
+	errs := make([]error, len(ts))
+	var wg sync.WaitGroup
+	// report sets target i's part (onlyFirst: unless it has one) and
+	// passes the sum on once every part is known.
+	report := func(i int, p cache.Progress, onlyFirst bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		if onlyFirst && parts[i] != nil {
+			return
+		}
+		parts[i] = &p
+		var sum Progress
+		for _, q := range parts {
+			if q == nil {
+				return
+			}
+			sum.Files += q.Files
+			sum.Bytes += q.Bytes
+		}
+		progress(sum)
+	}
+	for i, t := range ts {
+		wg.Go(func() {
+			err := t.x.c.FlushIno(ctx, t.attr.Ino, func(p cache.Progress) { report(i, p, false) })
+			if err != nil && len(ts) > 1 {
+				err = fmt.Errorf("%s: %w", t.x.name, err)
+				// Failed before counting: count it as nothing left, so
+				// the others' progress is not held back by it.
+				report(i, cache.Progress{}, true)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// lastFailing is the number of backend changes failing now in the
+// exports of ts and the latest one, for a flush's progress.
+func lastFailing(ts []target) (int, string) {
+	n, last := 0, ""
+	var lastAt time.Time
+	seen := map[*export]bool{}
+	for _, t := range ts {
+		if seen[t.x] {
+			continue
+		}
+		seen[t.x] = true
+		for _, f := range t.x.c.Stats().Failing {
+			n++
+			if last == "" || !f.Since.Before(lastAt) {
+				last, lastAt = f.Op+" "+t.x.adminPath(f.Key)+": "+f.Err, f.Since
+			}
+		}
+	}
+	return n, last
 }
 
 func (a *Admin) handleFlush(w http.ResponseWriter, r *http.Request) {
-	req, attr, clean, ok := a.pathOp(w, r)
-	if !ok {
+	var req pathRequest
+	if err := decodeBody(r, &req); err != nil {
+		writeErr(w, err)
 		return
 	}
-	a.log.Info("flush requested", "op", "flush", "path", clean)
+	var ts []target
+	if req.Path == "" && req.Export == "" {
+		// Everything, even with an export named "/".
+		for _, x := range a.xs {
+			ts = append(ts, target{x: x, attr: cache.Attr{Ino: cache.RootIno}, inside: "/", path: x.name})
+		}
+	} else {
+		var err error
+		if ts, err = a.resolve(r.Context(), req.Path, req.Export); err != nil {
+			writeErr(w, err)
+			return
+		}
+	}
+	shown := shownPath(ts)
+	a.log.Info("flush requested", "op", "flush", "path", shown)
 	if !req.Wait {
 		// Start it in the background and answer with what it found to do.
 		first := make(chan Progress, 1)
@@ -575,13 +857,13 @@ func (a *Admin) handleFlush(w http.ResponseWriter, r *http.Request) {
 		go func() {
 			defer a.wg.Done()
 			var once sync.Once
-			err := a.c.FlushIno(a.life, attr.Ino, func(p cache.Progress) {
-				once.Do(func() { first <- Progress{Files: p.Files, Bytes: p.Bytes} })
+			err := a.flush(a.life, ts, func(p Progress) {
+				once.Do(func() { first <- p })
 			})
 			if err != nil {
 				once.Do(func() { first <- Progress{Error: err.Error()} })
 				if a.life.Err() == nil {
-					a.log.Warn("flush failed", "op", "flush", "path", clean, "err", err)
+					a.log.Warn("flush failed", "op", "flush", "path", shown, "err", err)
 				}
 			}
 			once.Do(func() { first <- Progress{Done: true} })
@@ -606,15 +888,11 @@ func (a *Admin) handleFlush(w http.ResponseWriter, r *http.Request) {
 			fl.Flush()
 		}
 	}
-	err := a.c.FlushIno(r.Context(), attr.Ino, func(cp cache.Progress) {
-		p := Progress{Files: cp.Files, Bytes: cp.Bytes}
+	err := a.flush(r.Context(), ts, func(p Progress) {
 		if p != last || time.Since(lastAt) >= time.Second {
 			sent := p
 			if p.Files > 0 {
-				if st := a.c.Stats(); len(st.Failing) > 0 {
-					f := st.Failing[len(st.Failing)-1]
-					sent.Failing, sent.LastError = len(st.Failing), f.Op+" /"+f.Key+": "+f.Err
-				}
+				sent.Failing, sent.LastError = lastFailing(ts)
 			}
 			send(sent)
 			last, lastAt = p, time.Now()
@@ -628,64 +906,78 @@ func (a *Admin) handleFlush(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) handleRefresh(w http.ResponseWriter, r *http.Request) {
-	_, attr, clean, ok := a.pathOp(w, r)
+	_, ts, shown, ok := a.pathOp(w, r)
 	if !ok {
 		return
 	}
-	dir := attr.Ino
-	if !attr.IsDir() {
-		// A file: refresh the folder it is in.
-		parent, _, err := a.resolve(r.Context(), path.Dir(clean))
+	for _, t := range ts {
+		dir := t.attr.Ino
+		if !t.attr.IsDir() {
+			// A file: refresh the folder it is in.
+			parent, err := t.x.walk(r.Context(), path.Dir(t.inside))
+			if err != nil {
+				writeErr(w, err)
+				return
+			}
+			dir = parent.Ino
+		}
+		if err := t.x.c.Refresh(r.Context(), dir); err != nil {
+			writeErr(w, err)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"path": shown, "refreshed": true})
+}
+
+func (a *Admin) handlePin(w http.ResponseWriter, r *http.Request) {
+	_, ts, shown, ok := a.pathOp(w, r)
+	if !ok {
+		return
+	}
+	var sum cache.Progress
+	for _, t := range ts {
+		p, err := t.x.c.Pin(r.Context(), t.attr.Ino, nil)
 		if err != nil {
 			writeErr(w, err)
 			return
 		}
-		dir = parent.Ino
+		sum.Files, sum.Bytes = sum.Files+p.Files, sum.Bytes+p.Bytes
 	}
-	if err := a.c.Refresh(r.Context(), dir); err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"path": clean, "refreshed": true})
-}
-
-func (a *Admin) handlePin(w http.ResponseWriter, r *http.Request) {
-	_, attr, clean, ok := a.pathOp(w, r)
-	if !ok {
-		return
-	}
-	p, err := a.c.Pin(r.Context(), attr.Ino, nil)
-	if err != nil {
-		writeErr(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"path": clean, "files": p.Files, "bytes": p.Bytes})
+	writeJSON(w, http.StatusOK, map[string]any{"path": shown, "files": sum.Files, "bytes": sum.Bytes})
 }
 
 func (a *Admin) handleUnpin(w http.ResponseWriter, r *http.Request) {
-	_, attr, clean, ok := a.pathOp(w, r)
+	_, ts, shown, ok := a.pathOp(w, r)
 	if !ok {
 		return
 	}
-	n, err := a.c.Unpin(r.Context(), attr.Ino)
-	if err != nil {
-		writeErr(w, err)
-		return
+	sum := 0
+	for _, t := range ts {
+		n, err := t.x.c.Unpin(r.Context(), t.attr.Ino)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		sum += n
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"path": clean, "files": n})
+	writeJSON(w, http.StatusOK, map[string]any{"path": shown, "files": sum})
 }
 
 func (a *Admin) handleEvict(w http.ResponseWriter, r *http.Request) {
-	_, attr, clean, ok := a.pathOp(w, r)
+	_, ts, shown, ok := a.pathOp(w, r)
 	if !ok {
 		return
 	}
-	p, err := a.c.Evict(r.Context(), attr.Ino)
-	if err != nil {
-		writeErr(w, err)
-		return
+	var sum cache.Progress
+	for _, t := range ts {
+		p, err := t.x.c.Evict(r.Context(), t.attr.Ino)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		sum.Files, sum.Bytes = sum.Files+p.Files, sum.Bytes+p.Bytes
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"path": clean, "files": p.Files, "bytes": p.Bytes})
+	writeJSON(w, http.StatusOK, map[string]any{"path": shown, "files": sum.Files, "bytes": sum.Bytes})
 }
 
 type levelBody struct {

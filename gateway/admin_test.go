@@ -5,49 +5,90 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/filegate/filegate/backend"
+	"github.com/filegate/filegate/backend/faultstore"
+	"github.com/filegate/filegate/backend/memstore"
 	"github.com/filegate/filegate/backend/posix"
 	"github.com/filegate/filegate/cache"
 )
 
 type adminEnv struct {
-	t        *testing.T
-	cache    *cache.Cache
-	storeDir string
-	admin    *Admin
-	level    *slog.LevelVar
-	client   *http.Client
+	t      *testing.T
+	xs     []*adminTestExport
+	cache  *cache.Cache // the first export's
+	admin  *Admin
+	level  *slog.LevelVar
+	client *http.Client
 }
 
-func newAdminEnv(t *testing.T) *adminEnv {
+// adminTestExport is one export of an adminEnv: its cache over a posix
+// store in storeDir.
+type adminTestExport struct {
+	name     string
+	cache    *cache.Cache
+	storeDir string
+	down     atomic.Bool // the backend's last probe failed
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// newAdminEnv serves the admin API of one export named "/", or of the
+// exports named.
+func newAdminEnv(t *testing.T, names ...string) *adminEnv {
 	t.Helper()
-	e := &adminEnv{t: t, storeDir: t.TempDir(), level: new(slog.LevelVar)}
-	pc := posix.DefaultConfig()
-	pc.Root = e.storeDir
-	ps, err := posix.New(pc)
-	if err != nil {
-		t.Fatal(err)
+	if len(names) == 0 {
+		names = []string{"/"}
 	}
-	cc := cache.DefaultConfig()
-	cc.Dir, cc.Store, cc.Logger = t.TempDir(), ps, testLogger()
-	cc.UploadDelay = time.Hour // nothing goes up unless flushed
-	if e.cache, err = cache.New(context.Background(), cc); err != nil {
-		t.Fatal(err)
+	e := &adminEnv{t: t, level: new(slog.LevelVar)}
+	var exports []AdminExport
+	for _, name := range names {
+		x := &adminTestExport{name: name, storeDir: t.TempDir()}
+		pc := posix.DefaultConfig()
+		pc.Root = x.storeDir
+		ps, err := posix.New(pc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cc := cache.DefaultConfig()
+		cc.Dir, cc.Store, cc.Logger = t.TempDir(), ps, discardLogger()
+		cc.UploadDelay = time.Hour // nothing goes up unless flushed
+		if x.cache, err = cache.New(context.Background(), cc); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			x.cache.Close()
+			ps.Close()
+		})
+		e.xs = append(e.xs, x)
+		exports = append(exports, AdminExport{Name: name, Cache: x.cache,
+			Backend: func() BackendStatus {
+				b := BackendStatus{Name: x.storeDir, Probed: true, Reachable: !x.down.Load()}
+				if x.down.Load() {
+					b.ProbeError = "timeout"
+				}
+				return b
+			}})
 	}
+	e.cache = e.xs[0].cache
 	sock := filepath.Join(t.TempDir(), "admin.sock")
-	e.admin, err = NewAdmin(AdminConfig{Socket: sock, Version: "test", Started: time.Now(),
-		Exports: []Export{{Name: "/", Listen: "127.0.0.1:0"}}, LogLevel: e.level, Logger: testLogger(),
+	var err error
+	e.admin, err = NewAdmin(AdminConfig{Socket: sock, Version: "test", Started: time.Now(), Listen: "127.0.0.1:0",
+		Exports: exports, LogLevel: e.level, Logger: discardLogger(),
 		Limits: func() LimitsStatus { return LimitsStatus{UploadBytesPerSec: 100, Rule: "always"} },
-	}, e.cache, nil)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,6 +97,7 @@ func newAdminEnv(t *testing.T) *adminEnv {
 	e.client = &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return new(net.Dialer).DialContext(ctx, "unix", sock)
 	}}}
+	// Registered last, so it runs before the caches close.
 	t.Cleanup(func() {
 		e.client.CloseIdleConnections()
 		if err := e.admin.Close(); err != nil {
@@ -64,8 +106,6 @@ func newAdminEnv(t *testing.T) *adminEnv {
 		if err := <-served; err != nil {
 			t.Error(err)
 		}
-		e.cache.Close()
-		ps.Close()
 	})
 	return e
 }
@@ -99,16 +139,22 @@ func (e *adminEnv) status() Status {
 
 func (e *adminEnv) writeFile(dir cache.Ino, name, data string) cache.Attr {
 	e.t.Helper()
+	return writeCacheFile(e.t, e.cache, dir, name, data)
+}
+
+// writeCacheFile writes a new file name in dir of c, dirty.
+func writeCacheFile(t *testing.T, c *cache.Cache, dir cache.Ino, name, data string) cache.Attr {
+	t.Helper()
 	ctx := context.Background()
-	a, err := e.cache.Create(ctx, dir, name, cache.NewAttr{Mode: 0o644})
+	a, err := c.Create(ctx, dir, name, cache.NewAttr{Mode: 0o644})
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
-	if _, err := e.cache.WriteAt(ctx, a.Ino, []byte(data), 0); err != nil {
-		e.t.Fatal(err)
+	if _, err := c.WriteAt(ctx, a.Ino, []byte(data), 0); err != nil {
+		t.Fatal(err)
 	}
-	if err := e.cache.Commit(ctx, a.Ino); err != nil {
-		e.t.Fatal(err)
+	if err := c.Commit(ctx, a.Ino); err != nil {
+		t.Fatal(err)
 	}
 	return a
 }
@@ -148,10 +194,10 @@ func TestAdminStatusAndFlush(t *testing.T) {
 	if len(lines) < 2 || lines[0].Files < 1 || !lines[len(lines)-1].Done {
 		t.Errorf("flush lines: %+v", lines)
 	}
-	if got, err := os.ReadFile(filepath.Join(e.storeDir, "docs", "a.txt")); err != nil || string(got) != "hello" {
+	if got, err := os.ReadFile(filepath.Join(e.xs[0].storeDir, "docs", "a.txt")); err != nil || string(got) != "hello" {
 		t.Errorf("backend docs/a.txt = %q, %v", got, err)
 	}
-	if _, err := os.Stat(filepath.Join(e.storeDir, "b.txt")); err == nil {
+	if _, err := os.Stat(filepath.Join(e.xs[0].storeDir, "b.txt")); err == nil {
 		t.Error("flush of docs uploaded b.txt too")
 	}
 	// flush of everything without wait answers at once.
@@ -224,19 +270,19 @@ func TestAdminHealth(t *testing.T) {
 	now := time.Now()
 	tests := []struct {
 		name string
-		s    Status
+		s    ExportStatus
 		want string
 	}{
-		{"healthy", Status{Backend: BackendStatus{Probed: true, Reachable: true}}, ""},
-		{"not probed yet", Status{}, ""},
-		{"unreachable", Status{Backend: BackendStatus{Probed: true, ProbeError: "timeout"}}, "backend unreachable: timeout"},
-		{"dirty 81%", Status{Dirty: DirtyStatus{Bytes: 81, LimitBytes: 100}}, "dirty data at 81%"},
-		{"dirty 80%", Status{Dirty: DirtyStatus{Bytes: 80, LimitBytes: 100}}, ""},
-		{"no dirty limit", Status{Dirty: DirtyStatus{Bytes: 1 << 40}}, ""},
-		{"old dirty", Status{Dirty: DirtyStatus{OldestSeconds: 3601}}, "waited 1h0m1s"},
-		{"failing long", Status{Failing: []Failing{{Attempts: 1, Since: now.Add(-2 * time.Minute)}}}, "1 backend change(s) failing"},
-		{"failing often", Status{Failing: []Failing{{Attempts: 3, Since: now}}}, "failing"},
-		{"failed once", Status{Failing: []Failing{{Attempts: 1, Since: now}}}, ""},
+		{"healthy", ExportStatus{Backend: BackendStatus{Probed: true, Reachable: true}}, ""},
+		{"not probed yet", ExportStatus{}, ""},
+		{"unreachable", ExportStatus{Backend: BackendStatus{Probed: true, ProbeError: "timeout"}}, "backend unreachable: timeout"},
+		{"dirty 81%", ExportStatus{Dirty: DirtyStatus{Bytes: 81, LimitBytes: 100}}, "dirty data at 81%"},
+		{"dirty 80%", ExportStatus{Dirty: DirtyStatus{Bytes: 80, LimitBytes: 100}}, ""},
+		{"no dirty limit", ExportStatus{Dirty: DirtyStatus{Bytes: 1 << 40}}, ""},
+		{"old dirty", ExportStatus{Dirty: DirtyStatus{OldestSeconds: 3601}}, "waited 1h0m1s"},
+		{"failing long", ExportStatus{Failing: []Failing{{Attempts: 1, Since: now.Add(-2 * time.Minute)}}}, "1 backend change(s) failing"},
+		{"failing often", ExportStatus{Failing: []Failing{{Attempts: 3, Since: now}}}, "failing"},
+		{"failed once", ExportStatus{Failing: []Failing{{Attempts: 1, Since: now}}}, ""},
 	}
 	for _, tt := range tests {
 		h := a.health(tt.s, now)
@@ -254,7 +300,8 @@ func TestAdminSocket(t *testing.T) {
 		t.Fatalf("socket: %v %v", fi, err)
 	}
 	// A second daemon on the same socket is refused.
-	if _, err := newAdmin(AdminConfig{Socket: e.admin.Addr()}, e.cache, nil); err == nil || !strings.Contains(err.Error(), "another filegate is running") {
+	one := []AdminExport{{Name: "/", Cache: e.cache}}
+	if _, err := NewAdmin(AdminConfig{Socket: e.admin.Addr(), Exports: one}); err == nil || !strings.Contains(err.Error(), "another filegate is running") {
 		t.Errorf("second admin: %v", err)
 	}
 	// A stale socket file (nobody listening) is replaced.
@@ -265,12 +312,243 @@ func TestAdminSocket(t *testing.T) {
 	}
 	l.(*net.UnixListener).SetUnlinkOnClose(false)
 	l.Close()
-	a, err := newAdmin(AdminConfig{Socket: stale}, e.cache, nil)
+	a, err := NewAdmin(AdminConfig{Socket: stale, Exports: one})
 	if err != nil {
 		t.Fatalf("stale socket: %v", err)
 	}
 	go a.Serve()
 	if err := a.Close(); err != nil {
 		t.Error(err)
+	}
+}
+
+// TestAdminSplit: which export a path names, and the path inside it.
+func TestAdminSplit(t *testing.T) {
+	admin := func(names ...string) *Admin {
+		a := &Admin{}
+		for _, n := range names {
+			a.xs = append(a.xs, &export{name: n})
+		}
+		return a
+	}
+	two, withRoot, single := admin("/office", "/projects"), admin("/", "/office"), admin("/office")
+	tests := []struct {
+		a             *Admin
+		path, export  string
+		wantX, wantIn string // wantX "*": every export's root
+		wantErr       string
+	}{
+		{two, "/office/docs/a.txt", "", "/office", "/docs/a.txt", ""},
+		{two, "office/docs/", "", "/office", "/docs", ""},
+		{two, "/office", "", "/office", "/", ""},
+		{two, "/projects/../office/x", "", "/office", "/x", ""},
+		{two, "/", "", "*", "/", ""},
+		{two, "", "", "*", "/", ""},
+		{two, "/officex/a", "", "", "", "/officex/a is in no export: give the export's name first, such as /office/officex/a (the exports: /office, /projects)"},
+		{two, "/docs", "", "", "", "is in no export"},
+		{two, "/a/b", "/projects", "/projects", "/a/b", ""},
+		{two, "a", "projects/", "/projects", "/a", ""},
+		{two, "/office/a", "/projects", "/projects", "/office/a", ""},
+		{two, "/a", "/nope", "", "", "no export /nope (the exports: /office, /projects)"},
+		{withRoot, "/office/a", "", "/office", "/a", ""},
+		{withRoot, "/a", "", "/", "/a", ""},
+		{withRoot, "/", "", "/", "/", ""},
+		{single, "/docs/a", "", "/office", "/docs/a", ""},
+		{single, "/office/docs", "", "/office", "/docs", ""},
+		{single, "/", "", "*", "/", ""},
+	}
+	for _, tt := range tests {
+		x, in, err := tt.a.split(tt.path, tt.export)
+		name := tt.path + " export " + tt.export
+		switch {
+		case tt.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%s: %v, want error %q", name, err, tt.wantErr)
+			}
+			var he *httpError
+			if !errors.As(err, &he) || he.code != http.StatusNotFound {
+				t.Errorf("%s: error %v is not a 404", name, err)
+			}
+		case err != nil:
+			t.Errorf("%s: %v", name, err)
+		case tt.wantX == "*":
+			if x != nil || in != "/" {
+				t.Errorf("%s: %v %q, want every export", name, x, in)
+			}
+		case x == nil || x.name != tt.wantX || in != tt.wantIn:
+			t.Errorf("%s: %v %q, want %s %q", name, x, in, tt.wantX, tt.wantIn)
+		}
+	}
+}
+
+// TestAdminExports: with two exports, status shows each and their sum,
+// the path verbs act on the export the path names, and a flush or evict
+// of everything covers both.
+func TestAdminExports(t *testing.T) {
+	e := newAdminEnv(t, "/office", "/projects")
+	office, projects := e.xs[0], e.xs[1]
+	ctx := context.Background()
+	d, err := office.cache.Mkdir(ctx, cache.RootIno, "docs", cache.NewAttr{Mode: 0o755})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeCacheFile(t, office.cache, d.Ino, "a.txt", "hello")
+	writeCacheFile(t, projects.cache, cache.RootIno, "p.txt", "project")
+	writeCacheFile(t, projects.cache, cache.RootIno, "q.txt", "queued")
+
+	s := e.status()
+	if len(s.Exports) != 2 || s.Exports[0].Name != "/office" || s.Exports[1].Name != "/projects" ||
+		s.Exports[0].Listen != "127.0.0.1:0" || s.Exports[1].Backend.Name != projects.storeDir {
+		t.Fatalf("exports: %+v", s.Exports)
+	}
+	if s.Exports[0].Dirty.Files != 1 || s.Exports[0].Dirty.Bytes != 5 || s.Exports[1].Dirty.Files != 2 || s.Exports[1].Dirty.Bytes != 13 {
+		t.Errorf("dirty by export: %+v, %+v", s.Exports[0].Dirty, s.Exports[1].Dirty)
+	}
+	if s.Dirty.Files != 3 || s.Dirty.Bytes != 18 || s.Cache.MaxBytes != s.Exports[0].Cache.MaxBytes+s.Exports[1].Cache.MaxBytes {
+		t.Errorf("totals: dirty %+v, cache %+v", s.Dirty, s.Cache)
+	}
+	if !s.Health.OK || !s.Exports[0].Health.OK {
+		t.Errorf("health: %+v", s.Health)
+	}
+
+	// One export's backend down: that export and the whole are unhealthy,
+	// the problem named with the export.
+	projects.down.Store(true)
+	s = e.status()
+	if s.Health.OK || len(s.Health.Problems) != 1 || s.Health.Problems[0] != "/projects: backend unreachable: timeout" ||
+		!s.Exports[0].Health.OK || s.Exports[1].Health.OK {
+		t.Errorf("one backend down: %+v; by export %+v %+v", s.Health, s.Exports[0].Health, s.Exports[1].Health)
+	}
+	projects.down.Store(false)
+
+	// flush of a path in one export uploads there only.
+	if code, b := e.do("POST", "/v1/flush", map[string]any{"path": "/office/docs", "wait": true}); code != 200 || !strings.Contains(string(b), `"done":true`) {
+		t.Fatalf("flush /office/docs: %d %s", code, b)
+	}
+	if got, err := os.ReadFile(filepath.Join(office.storeDir, "docs", "a.txt")); err != nil || string(got) != "hello" {
+		t.Errorf("office backend docs/a.txt = %q, %v", got, err)
+	}
+	if _, err := os.Stat(filepath.Join(projects.storeDir, "p.txt")); err == nil {
+		t.Error("flush of /office/docs uploaded /projects/p.txt")
+	}
+	// The export given apart, the path inside it.
+	if code, b := e.do("POST", "/v1/flush", map[string]any{"path": "p.txt", "export": "/projects", "wait": true}); code != 200 {
+		t.Fatalf("flush p.txt of /projects: %d %s", code, b)
+	}
+	if _, err := os.Stat(filepath.Join(projects.storeDir, "p.txt")); err != nil {
+		t.Errorf("flush of /projects p.txt: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(projects.storeDir, "q.txt")); err == nil {
+		t.Error("flush of /projects p.txt uploaded q.txt too")
+	}
+
+	// flush of everything: both exports, progress summed.
+	writeCacheFile(t, office.cache, cache.RootIno, "o.txt", "office")
+	code, b := e.do("POST", "/v1/flush", map[string]any{"path": "", "wait": true})
+	if code != 200 {
+		t.Fatalf("flush everything: %d %s", code, b)
+	}
+	var first Progress
+	if err := json.Unmarshal(bytes.SplitN(b, []byte("\n"), 2)[0], &first); err != nil || first.Files != 2 || first.Bytes != 12 {
+		t.Errorf("first progress line of flushing everything: %+v, %v (%s); want 2 files, 12 bytes", first, err, b)
+	}
+	for _, f := range []string{filepath.Join(office.storeDir, "o.txt"), filepath.Join(projects.storeDir, "q.txt")} {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("after flushing everything: %v", err)
+		}
+	}
+	if s := e.status(); s.Dirty.Files != 0 {
+		t.Errorf("dirty after flushing everything: %+v", s.Dirty)
+	}
+
+	for _, tt := range []struct {
+		path string
+		body any
+		code int
+		want string
+	}{
+		{"/v1/pin", map[string]any{"path": "/office/docs/a.txt"}, 200, `"path": "/office/docs/a.txt"`},
+		{"/v1/unpin", map[string]any{"path": "office/docs"}, 200, `"files": 1`},
+		{"/v1/refresh", map[string]any{"path": "/projects/p.txt"}, 200, `"path": "/projects/p.txt"`},
+		{"/v1/refresh", map[string]any{"path": "/"}, 200, `"refreshed": true`},
+		{"/v1/evict", map[string]any{"path": "/"}, 200, `"bytes": 24`}, // 5+6 of /office, 7+6 of /projects
+		{"/v1/pin", map[string]any{"path": "/docs/a.txt"}, 404, "/docs/a.txt is in no export"},
+		{"/v1/pin", map[string]any{"path": "/office/nope"}, 404, "/office/nope: no such file or directory in the export"},
+		{"/v1/evict", map[string]any{"path": "a", "export": "/archive"}, 404, "no export /archive"},
+		{"/v1/flush", map[string]any{"path": "/x"}, 404, "is in no export"},
+	} {
+		code, b := e.do("POST", tt.path, tt.body)
+		if code != tt.code || !strings.Contains(string(b), tt.want) {
+			t.Errorf("%s %v: %d %s, want %d with %q", tt.path, tt.body, code, b, tt.code, tt.want)
+		}
+	}
+	if s := e.status(); s.Cache.UsedBytes != 0 || s.Exports[1].Cache.UsedBytes != 0 {
+		t.Errorf("used after evicting everything: %+v", s.Cache)
+	}
+}
+
+// TestAdminFailingPaths: a failing upload is shown in its export, its
+// path written as the verbs take it, in the export's status and in the
+// sum; the unchanged export stays healthy.
+func TestAdminFailingPaths(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.New()
+	fs := faultstore.New(mem)
+	fs.Set(faultstore.Put, faultstore.Fault{Err: errors.New("503 SlowDown")})
+	caches := map[string]*cache.Cache{}
+	var exports []AdminExport
+	for _, name := range []string{"/", "/office"} {
+		cc := cache.DefaultConfig()
+		cc.Dir, cc.Store, cc.Logger, cc.UploadDelay = t.TempDir(), backend.Store(memstore.New()), discardLogger(), time.Hour
+		if name == "/office" {
+			cc.Store = fs
+		}
+		c, err := cache.New(ctx, cc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		caches[name] = c
+		exports = append(exports, AdminExport{Name: name, Cache: c})
+	}
+	a, err := NewAdmin(AdminConfig{Socket: filepath.Join(t.TempDir(), "admin.sock"), Exports: exports,
+		Health: HealthConfig{DirtyFraction: 1, OldestDirty: time.Hour, FailingFor: time.Hour, FailingAttempts: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go a.Serve()
+	defer a.Close()
+	d, err := caches["/office"].Mkdir(ctx, cache.RootIno, "docs", cache.NewAttr{Mode: 0o755})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeCacheFile(t, caches["/office"], d.Ino, "a.txt", "hello")
+	fctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	// Fails while Put does; the upload's attempt is what matters.
+	_ = caches["/office"].FlushIno(fctx, cache.RootIno, nil)
+	var s Status
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if s = a.Status(); len(s.Failing) > 0 {
+			break
+		}
+	}
+	// The folder's marker fails too.
+	i := slices.IndexFunc(s.Failing, func(f Failing) bool { return f.Path == "/office/docs/a.txt" })
+	if i < 0 || s.Failing[i].Export != "/office" || !strings.Contains(s.Failing[i].Error, "503 SlowDown") {
+		t.Fatalf("failing: %+v", s.Failing)
+	}
+	if len(s.Exports[1].Failing) != len(s.Failing) || len(s.Exports[0].Failing) != 0 || !s.Exports[0].Health.OK ||
+		s.Health.OK || !strings.HasPrefix(s.Health.Problems[0], "/office: ") {
+		t.Errorf("by export: %+v\n%+v\nhealth %+v", s.Exports[0], s.Exports[1], s.Health)
+	}
+	n, last := lastFailing([]target{{x: a.xs[0]}, {x: a.xs[1]}})
+	if n != len(s.Failing) || !strings.Contains(last, "put /office/docs") {
+		t.Errorf("lastFailing = %d %q", n, last)
+	}
+	_, _, u := totals([]ExportStatus{{Name: "/a", Uploads: UploadStatus{QueueOps: 1, LastError: "boom"}},
+		{Name: "/b", Uploads: UploadStatus{QueueOps: 2}}})
+	if u.QueueOps != 3 || u.LastError != "/a: boom" {
+		t.Errorf("totals: %+v", u)
 	}
 }

@@ -13,9 +13,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -275,77 +277,40 @@ func cutLeft(s string, n int) string {
 }
 
 // printStatus writes s for a person, in one screen (at most about 24
-// lines of at most 100 columns).
+// lines of at most 100 columns): one export in full, several as a
+// table of one line each.
 func printStatus(w io.Writer, s gateway.Status, now time.Time) {
 	fmt.Fprintf(w, "%s, pid %d, up %s, log level %s\n", s.Version, s.PID, fmtDur(time.Duration(s.UptimeSeconds*float64(time.Second))), s.LogLevel)
 	if s.Health.OK {
 		fmt.Fprintln(w, "Health:   OK")
 	} else {
 		fmt.Fprintf(w, "Health:   UNHEALTHY\n")
-		for _, p := range s.Health.Problems {
+		for i, p := range s.Health.Problems {
+			if i == 5 && len(s.Health.Problems) > 6 {
+				fmt.Fprintf(w, "          and %d more (filegate status --json lists all)\n", len(s.Health.Problems)-i)
+				break
+			}
 			fmt.Fprintf(w, "          - %s\n", cut(p, 88))
 		}
 	}
-	for _, e := range s.Exports {
-		fmt.Fprintf(w, "Export:   %s on %s\n", e.Name, e.Listen)
-	}
-	line := fmt.Sprintf("Clients:  %d", len(s.Clients))
-	for i, c := range s.Clients {
-		item := c.Addr
-		if !c.Since.IsZero() {
-			item += " (" + fmtDur(now.Sub(c.Since)) + ")"
-		}
-		sep := map[bool]string{true: ": ", false: ", "}[i == 0]
-		if len(line)+len(sep)+len(item) > 80 {
-			line += fmt.Sprintf(", and %d more", len(s.Clients)-i)
-			break
-		}
-		line += sep + item
-	}
-	fmt.Fprintln(w, line)
-	b := s.Backend
-	reach := "not probed yet"
-	if b.Probed {
-		if b.Reachable {
-			reach = fmt.Sprintf("reachable, %.0f ms (checked %s)", b.LatencySeconds*1000, ago(now, b.LastProbe))
-		} else {
-			reach = fmt.Sprintf("UNREACHABLE (probed %s): %s", ago(now, b.LastProbe), cut(b.ProbeError, 60))
-		}
-	}
-	fmt.Fprintf(w, "Backend:  %s\n          %s\n", cut(b.Name, 88), reach)
-	fmt.Fprintf(w, "          %d requests, %d errors; sent %s, received %s\n", b.Requests, b.Errors, humanBytes(b.BytesUp), humanBytes(b.BytesDown))
-	if b.LastError != "" {
-		fmt.Fprintf(w, "          last error %s: %s\n", ago(now, b.LastErrorAt), cut(b.LastError, 70))
-	}
-	cs := s.Cache
-	used := 0.0
-	if cs.MaxBytes > 0 {
-		used = 100 * float64(cs.UsedBytes) / float64(cs.MaxBytes)
-	}
-	fmt.Fprintf(w, "Cache:    %s of %s (%.0f%%); hits %s of %d reads, %s of bytes\n", humanBytes(cs.UsedBytes), humanBytes(cs.MaxBytes), used,
-		pct(cs.HitRate), cs.Reads, pct(cs.ByteHitRate))
-	d := s.Dirty
-	limit := "no limit"
-	if d.LimitBytes > 0 {
-		limit = fmt.Sprintf("%.0f%% of the %s limit", 100*float64(d.Bytes)/float64(d.LimitBytes), humanBytes(d.LimitBytes))
-	}
-	oldest := ""
-	if d.Files > 0 {
-		oldest = ", oldest waiting " + fmtDur(time.Duration(d.OldestSeconds*float64(time.Second)))
-	}
-	fmt.Fprintf(w, "Dirty:    %d files, %s (%s)%s\n", d.Files, humanBytes(d.Bytes), limit, oldest)
-	u := s.Uploads
-	fmt.Fprintf(w, "Uploads:  %d changes queued; last minute %s/s up, %s/s down; %d files uploaded, %d errors\n",
-		u.QueueOps, humanBytes(int64(u.UpBytesPerSec)), humanBytes(int64(u.DownBytesPerSec)), u.Uploaded, u.UploadErrors)
-	l := s.Limits
-	if l.UploadBytesPerSec == 0 && l.DownloadBytesPerSec == 0 {
-		if len(l.Rules) == 0 {
-			fmt.Fprintln(w, "Limits:   none")
-		} else {
-			fmt.Fprintf(w, "Limits:   none now (%d rules in the schedule)\n", len(l.Rules))
-		}
+	if len(s.Exports) == 1 {
+		x := s.Exports[0]
+		fmt.Fprintf(w, "Export:   %s on %s\n", x.Name, x.Listen)
+		printClients(w, s.Clients, now)
+		printBackend(w, x.Backend, now)
+		printCache(w, x.Cache, x.Dirty)
+		printUploads(w, x.Uploads)
+		printLimits(w, s.Limits)
 	} else {
-		fmt.Fprintf(w, "Limits:   upload %s, download %s (rule %q)\n", rateText(l.UploadBytesPerSec), rateText(l.DownloadBytesPerSec), l.Rule)
+		listen := ""
+		if len(s.Exports) > 0 {
+			listen = " on " + s.Exports[0].Listen
+		}
+		fmt.Fprintf(w, "Exports:  %d%s\n", len(s.Exports), listen)
+		printClients(w, s.Clients, now)
+		printUploads(w, s.Uploads)
+		printLimits(w, s.Limits)
+		printExportTable(w, s.Exports)
 	}
 	if len(s.Failing) > 0 {
 		fmt.Fprintf(w, "Failing:  %d\n", len(s.Failing))
@@ -360,6 +325,109 @@ func printStatus(w io.Writer, s gateway.Status, now time.Time) {
 	}
 }
 
+func printClients(w io.Writer, clients []gateway.ClientStatus, now time.Time) {
+	line := fmt.Sprintf("Clients:  %d", len(clients))
+	for i, c := range clients {
+		item := c.Addr
+		if !c.Since.IsZero() {
+			item += " (" + fmtDur(now.Sub(c.Since)) + ")"
+		}
+		sep := map[bool]string{true: ": ", false: ", "}[i == 0]
+		if len(line)+len(sep)+len(item) > 80 {
+			line += fmt.Sprintf(", and %d more", len(clients)-i)
+			break
+		}
+		line += sep + item
+	}
+	fmt.Fprintln(w, line)
+}
+
+// reach says whether b answered its last probe.
+func reach(b gateway.BackendStatus, now time.Time) string {
+	switch {
+	case !b.Probed:
+		return "not probed yet"
+	case b.Reachable:
+		return fmt.Sprintf("reachable, %.0f ms (checked %s)", b.LatencySeconds*1000, ago(now, b.LastProbe))
+	}
+	return fmt.Sprintf("UNREACHABLE (probed %s): %s", ago(now, b.LastProbe), cut(b.ProbeError, 60))
+}
+
+func printBackend(w io.Writer, b gateway.BackendStatus, now time.Time) {
+	fmt.Fprintf(w, "Backend:  %s\n          %s\n", cut(b.Name, 88), reach(b, now))
+	fmt.Fprintf(w, "          %d requests, %d errors; sent %s, received %s\n", b.Requests, b.Errors, humanBytes(b.BytesUp), humanBytes(b.BytesDown))
+	if b.LastError != "" {
+		fmt.Fprintf(w, "          last error %s: %s\n", ago(now, b.LastErrorAt), cut(b.LastError, 70))
+	}
+}
+
+func printCache(w io.Writer, cs gateway.CacheStatus, d gateway.DirtyStatus) {
+	used := 0.0
+	if cs.MaxBytes > 0 {
+		used = 100 * float64(cs.UsedBytes) / float64(cs.MaxBytes)
+	}
+	fmt.Fprintf(w, "Cache:    %s of %s (%.0f%%); hits %s of %d reads, %s of bytes\n", humanBytes(cs.UsedBytes), humanBytes(cs.MaxBytes), used,
+		pct(cs.HitRate), cs.Reads, pct(cs.ByteHitRate))
+	limit := "no limit"
+	if d.LimitBytes > 0 {
+		limit = fmt.Sprintf("%.0f%% of the %s limit", 100*float64(d.Bytes)/float64(d.LimitBytes), humanBytes(d.LimitBytes))
+	}
+	oldest := ""
+	if d.Files > 0 {
+		oldest = ", oldest waiting " + fmtDur(time.Duration(d.OldestSeconds*float64(time.Second)))
+	}
+	fmt.Fprintf(w, "Dirty:    %d files, %s (%s)%s\n", d.Files, humanBytes(d.Bytes), limit, oldest)
+}
+
+func printUploads(w io.Writer, u gateway.UploadStatus) {
+	fmt.Fprintf(w, "Uploads:  %d changes queued; last minute %s/s up, %s/s down; %d files uploaded, %d errors\n",
+		u.QueueOps, humanBytes(int64(u.UpBytesPerSec)), humanBytes(int64(u.DownBytesPerSec)), u.Uploaded, u.UploadErrors)
+}
+
+func printLimits(w io.Writer, l gateway.LimitsStatus) {
+	if l.UploadBytesPerSec == 0 && l.DownloadBytesPerSec == 0 {
+		if len(l.Rules) == 0 {
+			fmt.Fprintln(w, "Limits:   none")
+		} else {
+			fmt.Fprintf(w, "Limits:   none now (%d rules in the schedule)\n", len(l.Rules))
+		}
+		return
+	}
+	fmt.Fprintf(w, "Limits:   upload %s, download %s (rule %q)\n", rateText(l.UploadBytesPerSec), rateText(l.DownloadBytesPerSec), l.Rule)
+}
+
+// printExportTable writes one line per export: its cache, hit rate,
+// dirty data, upload queue and backend.
+func printExportTable(w io.Writer, xs []gateway.ExportStatus) {
+	var b strings.Builder
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  EXPORT\tCACHE USED\tHITS\tDIRTY\tQUEUED\tBACKEND")
+	for _, x := range xs {
+		be := "not probed"
+		switch {
+		case !x.Backend.Probed:
+		case x.Backend.Reachable:
+			be = fmt.Sprintf("ok %.0f ms", x.Backend.LatencySeconds*1000)
+		default:
+			be = "UNREACHABLE"
+		}
+		dirty := "0"
+		if x.Dirty.Files > 0 {
+			dirty = fmt.Sprintf("%d files, %s", x.Dirty.Files, humanBytes(x.Dirty.Bytes))
+		}
+		mark := "  " // a problem of this export is under Health
+		if !x.Health.OK {
+			mark = "! "
+		}
+		fmt.Fprintf(tw, "%s%s\t%s of %s\t%s\t%s\t%d\t%s %s\n", mark, cutLeft(x.Name, 20), humanBytes(x.Cache.UsedBytes), humanBytes(x.Cache.MaxBytes),
+			pct(x.Cache.HitRate), dirty, x.Uploads.QueueOps, be, x.Backend.Name)
+	}
+	tw.Flush()
+	for line := range strings.Lines(b.String()) {
+		fmt.Fprintln(w, cut(strings.TrimRight(line, " \n"), 100))
+	}
+}
+
 // isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
@@ -370,30 +438,49 @@ func isTerminal(w io.Writer) bool {
 	return err == nil
 }
 
+// exportFlag adds --export to a verb's flags.
+func exportFlag(export *string) func(*flag.FlagSet) {
+	return func(fs *flag.FlagSet) {
+		fs.StringVar(export, "export", "", "the export `NAME` (\"/office\") PATH is in; without it PATH starts with the export's name")
+	}
+}
+
+// shownPath is how the verbs name PATH: inside export, if given.
+func shownPath(export, p string) string {
+	if export != "" {
+		return path.Join("/"+export, "/"+p)
+	}
+	return path.Clean("/" + p)
+}
+
 func cmdFlush(args []string, stdout, stderr io.Writer) int {
 	var wait bool
 	var timeout time.Duration
-	c, pos, code := adminCommand("flush", args, stderr, 0, 1, "flush [--wait [--timeout D]] [PATH] [--state DIR | --socket PATH]",
+	var export string
+	c, pos, code := adminCommand("flush", args, stderr, 0, 1, "flush [--wait [--timeout D]] [PATH] [--export NAME] [--state DIR | --socket PATH]",
 		func(fs *flag.FlagSet) {
 			fs.BoolVar(&wait, "wait", false, "return only when everything at or below PATH is in the backend")
 			fs.DurationVar(&timeout, "timeout", 0, "with --wait, give up after `DURATION` such as 10m (exit 1); 0: wait as long as it takes")
+			exportFlag(&export)(fs)
 		})
 	if c == nil {
 		return code
 	}
-	path := "/"
+	// No PATH: everything, of every export (or of --export's).
+	p := ""
 	if len(pos) == 1 {
-		path = pos[0]
+		p = pos[0]
 	}
+	shown := shownPath(export, p)
 	if !wait {
-		var p gateway.Progress
-		if err := c.callJSON("POST", "/v1/flush", map[string]any{"path": path}, &p); err != nil {
+		var pr gateway.Progress
+		if err := c.callJSON("POST", "/v1/flush", map[string]any{"path": p, "export": export}, &pr); err != nil {
 			return failed(stderr, err)
 		}
-		if p.Done || p.Files == 0 {
-			fmt.Fprintf(stdout, "%s: nothing to upload\n", path)
+		if pr.Done || pr.Files == 0 {
+			fmt.Fprintf(stdout, "%s: nothing to upload\n", shown)
 		} else {
-			fmt.Fprintf(stdout, "%s: uploading %d files (%s) now; filegate flush --wait waits for them\n", path, p.Files, humanBytes(p.Bytes))
+			fmt.Fprintf(stdout, "%s: uploading %d files (%s) now; filegate flush --wait waits for them\n", shown, pr.Files, humanBytes(pr.Bytes))
 		}
 		return exitOK
 	}
@@ -403,7 +490,7 @@ func cmdFlush(args []string, stdout, stderr io.Writer) int {
 		ctx, cancel = context.WithTimeout(ctx, timeout)
 		defer cancel()
 	}
-	resp, err := c.callCtx(ctx, "POST", "/v1/flush", map[string]any{"path": path, "wait": true})
+	resp, err := c.callCtx(ctx, "POST", "/v1/flush", map[string]any{"path": p, "export": export, "wait": true})
 	if err != nil {
 		return failed(stderr, err)
 	}
@@ -419,10 +506,10 @@ func cmdFlush(args []string, stdout, stderr io.Writer) int {
 		switch {
 		case p.Error != "":
 			bar.finish()
-			return failed(stderr, fmt.Errorf("flush %s: %s (%d files, %s not uploaded)", path, p.Error, p.Files, humanBytes(p.Bytes)))
+			return failed(stderr, fmt.Errorf("flush %s: %s (%d files, %s not uploaded)", shown, p.Error, p.Files, humanBytes(p.Bytes)))
 		case p.Done:
 			bar.finish()
-			fmt.Fprintf(stdout, "%s: everything is in the backend\n", path)
+			fmt.Fprintf(stdout, "%s: everything is in the backend\n", shown)
 			return exitOK
 		}
 		bar.update(p)
@@ -436,12 +523,12 @@ func cmdFlush(args []string, stdout, stderr io.Writer) int {
 			why = fmt.Sprintf("; %d backend changes failing, the last: %s", last.Failing, cut(last.LastError, 200))
 		}
 		return failed(stderr, fmt.Errorf("flush %s: not done after %s: %d files (%s) not uploaded yet%s",
-			path, timeout, last.Files, humanBytes(last.Bytes), why))
+			shown, timeout, last.Files, humanBytes(last.Bytes), why))
 	}
 	if err == nil {
 		err = errors.New("the daemon closed the connection before the flush ended (did it stop?)")
 	}
-	return failed(stderr, fmt.Errorf("flush %s: %w", path, err))
+	return failed(stderr, fmt.Errorf("flush %s: %w", shown, err))
 }
 
 // progressBar draws flush progress: a bar redrawn in place on a
@@ -499,7 +586,8 @@ func (b *progressBar) finish() {
 
 // pathVerb runs refresh, pin, unpin or evict.
 func pathVerb(verb string, args []string, stdout, stderr io.Writer) int {
-	c, pos, code := adminCommand(verb, args, stderr, 1, 1, verb+" PATH [--state DIR | --socket PATH]", nil)
+	var export string
+	c, pos, code := adminCommand(verb, args, stderr, 1, 1, verb+" PATH [--export NAME] [--state DIR | --socket PATH]", exportFlag(&export))
 	if c == nil {
 		return code
 	}
@@ -508,7 +596,7 @@ func pathVerb(verb string, args []string, stdout, stderr io.Writer) int {
 		Files int    `json:"files"`
 		Bytes int64  `json:"bytes"`
 	}
-	if err := c.callJSON("POST", "/v1/"+verb, map[string]any{"path": pos[0]}, &out); err != nil {
+	if err := c.callJSON("POST", "/v1/"+verb, map[string]any{"path": pos[0], "export": export}, &out); err != nil {
 		return failed(stderr, err)
 	}
 	switch verb {

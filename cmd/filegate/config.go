@@ -44,8 +44,8 @@ type Config struct {
 	// Limits is the bandwidth schedule, [[limits]] tables; the first
 	// rule matching the gateway's local time applies, none: no limit.
 	Limits []LimitConfig `toml:"limits"`
-	// Exports, [[exports]] tables, are several exports of the nfsd front
-	// end, each with its own backend and cache; they replace the
+	// Exports, [[exports]] tables, are several exports, each with its
+	// own backend and cache; they replace the
 	// top-level export ([backend] and server.export_name, squash,
 	// anonuid, anongid, clients, read_only, secure). None: that single
 	// export.
@@ -98,28 +98,25 @@ type ServerConfig struct {
 	// cache, and the embedded POSIX backend unless backend.path is set.
 	StateDir string `toml:"state_dir"`
 	// ExportName is the path clients mount (server:/ExportName) of the
-	// top-level export; Config.Exports has several (nfsd).
+	// top-level export; Config.Exports has several.
 	ExportName string `toml:"export_name"`
-	// Frontend picks the NFS server: "nfsd", filegate's own
-	// (gateway/nfsd, the default), or "go-nfs", the earlier one.
-	Frontend string `toml:"frontend"`
-	// Squash is the nfsd front end's identity mapping: "root"
-	// (root_squash, the default), "none" or "all". go-nfs ignores it.
+	// Squash is the identity mapping: "root" (root_squash, the
+	// default), "none" or "all".
 	Squash string `toml:"squash"`
 	// AnonUID and AnonGID are the identity of squashed and AUTH_NONE
-	// callers (nfsd).
+	// callers.
 	AnonUID uint32 `toml:"anonuid"`
 	AnonGID uint32 `toml:"anongid"`
 	// Clients lists the networks (CIDRs such as "10.0.0.0/24", or single
-	// addresses) allowed to mount and call; empty: everyone (nfsd).
+	// addresses) allowed to mount and call; empty: everyone.
 	Clients []string `toml:"clients"`
-	// ReadOnly refuses every change (nfsd).
+	// ReadOnly refuses every change.
 	ReadOnly bool `toml:"read_only"`
-	// Secure requires clients' source ports below 1024 (nfsd).
+	// Secure requires clients' source ports below 1024.
 	Secure bool `toml:"secure"`
 	// Portmap answers portmapper (rpcbind v2) calls on port 111 of the
 	// listen address, or registers with the rpcbind running there, so
-	// clients mount without port options (nfsd).
+	// clients mount without port options.
 	Portmap bool `toml:"portmap"`
 }
 
@@ -219,12 +216,6 @@ const (
 	BackendS3    = "s3"
 )
 
-// Front ends (server.frontend).
-const (
-	FrontendGoNFS = "go-nfs"
-	FrontendNFSD  = "nfsd"
-)
-
 // DefaultConfig returns the configuration used for every key a config file
 // leaves out. It passes Validate.
 func DefaultConfig() Config {
@@ -233,7 +224,6 @@ func DefaultConfig() Config {
 			Listen:     "127.0.0.1:2049",
 			StateDir:   "./filegate-data",
 			ExportName: "/",
-			Frontend:   FrontendNFSD,
 			Squash:     "root",
 			AnonUID:    65534,
 			AnonGID:    65534,
@@ -301,9 +291,57 @@ func decodeConfigFile(path string) (Config, error) {
 	}
 	cfg, err := decodeConfig(string(data))
 	if err != nil {
-		return Config{}, fmt.Errorf("config: %s: %w", path, err)
+		return Config{}, fileError(path, err)
 	}
 	return cfg, nil
+}
+
+// fileError says that err, a decodeConfig error, is about the config
+// file path: a *FieldError names it as its source, any other error is
+// prefixed with it.
+func fileError(path string, err error) error {
+	all := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		all = j.Unwrap()
+	}
+	out := make([]error, len(all))
+	for i, e := range all {
+		if fe, ok := e.(*FieldError); ok {
+			fe.Source = path
+			out[i] = fe
+		} else {
+			out[i] = fmt.Errorf("config: %s: %w", path, e)
+		}
+	}
+	if len(out) == 1 {
+		return out[0]
+	}
+	return errors.Join(out...)
+}
+
+// removedKeys are config keys that no longer exist, with what to do
+// about them: a file that sets one is refused with that advice rather
+// than as an unknown key.
+var removedKeys = map[string]string{
+	"server.frontend": "the go-nfs front end was removed and filegate always serves NFS with its own server " +
+		`(what frontend = "nfsd" chose): delete the line`,
+}
+
+// rawValue is the value of key k in the TOML text, as text.
+func rawValue(text string, k toml.Key) string {
+	var raw map[string]any
+	if _, err := toml.Decode(text, &raw); err != nil {
+		return ""
+	}
+	var v any = raw
+	for _, part := range k {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return ""
+		}
+		v = m[part]
+	}
+	return fmt.Sprint(v)
 }
 
 // decodeConfig decodes TOML text over DefaultConfig, rejecting unknown keys.
@@ -314,17 +352,25 @@ func decodeConfig(text string) (Config, error) {
 		// toml.ParseError's message carries the line and the key.
 		return Config{}, err
 	}
-	if undecoded := md.Undecoded(); len(undecoded) > 0 {
-		keys := make([]string, len(undecoded))
-		for i, k := range undecoded {
-			keys[i] = k.String()
+	var errs []error
+	var keys []string
+	for _, k := range md.Undecoded() {
+		if want, ok := removedKeys[k.String()]; ok {
+			errs = append(errs, &FieldError{Key: k.String(), Value: rawValue(text, k), Want: want})
+			continue
 		}
+		keys = append(keys, k.String())
+	}
+	if len(keys) > 0 {
 		noun := "key"
 		if len(keys) > 1 {
 			noun = "keys"
 		}
-		return Config{}, fmt.Errorf("unknown %s %s (see `filegate help config` for the keys)",
-			noun, strings.Join(keys, ", "))
+		errs = append(errs, fmt.Errorf("unknown %s %s (see `filegate help config` for the keys)",
+			noun, strings.Join(keys, ", ")))
+	}
+	if len(errs) > 0 {
+		return Config{}, errors.Join(errs...)
 	}
 	def := DefaultConfig()
 	for i := range cfg.Exports {
@@ -396,11 +442,6 @@ func (c Config) Validate() error {
 	if e := c.Server.ExportName; e == "" || e[0] != '/' || path.Clean(e) != e || strings.ContainsRune(e, 0) {
 		bad("server.export_name", e, `want a clean absolute path such as "/"`)
 	}
-	switch c.Server.Frontend {
-	case FrontendGoNFS, FrontendNFSD:
-	default:
-		bad("server.frontend", c.Server.Frontend, `want "go-nfs" or "nfsd"`)
-	}
 	switch c.Server.Squash {
 	case "root", "none", "all":
 	default:
@@ -408,19 +449,6 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.ClientPrefixes(); err != nil {
 		bad("server.clients", err.Error(), `want networks such as ["10.0.0.0/24", "192.168.1.7"]`)
-	}
-	if c.Server.Frontend != FrontendNFSD {
-		// go-nfs would ignore them: refuse rather than serve more than asked.
-		nfsdOnly := `needs server.frontend = "nfsd" (go-nfs cannot apply it); set frontend or remove the key`
-		if len(c.Server.Clients) > 0 {
-			bad("server.clients", strings.Join(c.Server.Clients, ","), nfsdOnly)
-		}
-		if c.Server.ReadOnly {
-			bad("server.read_only", "true", nfsdOnly)
-		}
-		if c.Server.Secure {
-			bad("server.secure", "true", nfsdOnly)
-		}
 	}
 
 	errs = append(errs, c.Backend.validate("")...)
@@ -506,8 +534,8 @@ func (b BackendConfig) validate(prefix string) []error {
 	return errs
 }
 
-// validateExports checks [[exports]]: the nfsd front end, no top-level
-// export keys beside them, and each table.
+// validateExports checks [[exports]]: no top-level export keys beside
+// them, and each table.
 func (c Config) validateExports() []error {
 	if len(c.Exports) == 0 {
 		return nil
@@ -515,10 +543,6 @@ func (c Config) validateExports() []error {
 	var errs []error
 	bad := func(key, value, want string) {
 		errs = append(errs, &FieldError{Key: key, Value: value, Want: want})
-	}
-	if c.Server.Frontend != FrontendNFSD {
-		bad("exports", fmt.Sprintf("%d tables", len(c.Exports)),
-			`[[exports]] needs server.frontend = "nfsd" (go-nfs serves a single export); set frontend = "nfsd", or remove [[exports]] and use the top-level export`)
 	}
 	def := DefaultConfig()
 	moved := `[[exports]] replaces the top-level export: set this key in each [[exports]] table instead`

@@ -72,7 +72,7 @@ level = "debug"
 format = "json"
 `
 	fullWant := Config{
-		Server: ServerConfig{Listen: "0.0.0.0:12049", StateDir: "/var/lib/filegate", ExportName: "/office", Frontend: FrontendNFSD, Squash: "root",
+		Server: ServerConfig{Listen: "0.0.0.0:12049", StateDir: "/var/lib/filegate", ExportName: "/office", Squash: "root",
 			AnonUID: 65534, AnonGID: 65534, Clients: []string{}, Portmap: true},
 		Backend: BackendConfig{Type: "posix", Path: "/mnt/efs/filegate", S3: DefaultConfig().Backend.S3},
 		Cache: CacheConfig{UploadDelay: Duration(90 * time.Second), DefaultFileMode: 0o600,
@@ -101,17 +101,21 @@ format = "json"
 		{name: "ipv6 and host name listen", text: "[server]\nlisten = \"[::1]:2049\"\n",
 			want: func() Config { c := DefaultConfig(); c.Server.Listen = "[::1]:2049"; return c }()},
 
-		{name: "nfsd export options", text: "[server]\nfrontend = \"nfsd\"\nclients = [\"10.0.0.9/24\", \"192.168.1.7\", \"fd00::/8\"]\nread_only = true\nsecure = true\nanonuid = 1001\nanongid = 100\nportmap = false\n",
+		{name: "export options", text: "[server]\nclients = [\"10.0.0.9/24\", \"192.168.1.7\", \"fd00::/8\"]\nread_only = true\nsecure = true\nanonuid = 1001\nanongid = 100\nportmap = false\n",
 			want: func() Config {
 				c := DefaultConfig()
-				c.Server.Frontend, c.Server.Clients = FrontendNFSD, []string{"10.0.0.9/24", "192.168.1.7", "fd00::/8"}
+				c.Server.Clients = []string{"10.0.0.9/24", "192.168.1.7", "fd00::/8"}
 				c.Server.ReadOnly, c.Server.Secure, c.Server.AnonUID, c.Server.AnonGID, c.Server.Portmap = true, true, 1001, 100, false
 				return c
 			}()},
-		{name: "bad client network", text: "[server]\nfrontend = \"nfsd\"\nclients = [\"10.0.0.0/33\"]\n",
+		{name: "bad client network", text: "[server]\nclients = [\"10.0.0.0/33\"]\n",
 			errs: []string{`server.clients "10.0.0.0/33"`, `want networks such as`}},
-		{name: "export options need nfsd", text: "[server]\nfrontend = \"go-nfs\"\nclients = [\"10.0.0.0/8\"]\nread_only = true\nsecure = true\n",
-			errs: []string{`server.clients "10.0.0.0/8"`, `server.read_only "true"`, `server.secure "true"`, `needs server.frontend = "nfsd"`}},
+		{name: "frontend removed", text: "[server]\nfrontend = \"go-nfs\"\nlisten = \"127.0.0.1:2049\"\n",
+			errs: []string{`config: server.frontend "go-nfs" (from `, "the go-nfs front end was removed", "delete the line"}},
+		{name: "frontend nfsd removed too", text: "[server]\nfrontend = \"nfsd\"\n",
+			errs: []string{`config: server.frontend "nfsd" (from `, "delete the line"}},
+		{name: "frontend and an unknown key", text: "[server]\nfrontend = \"go-nfs\"\nlisen = \"x\"\n",
+			errs: []string{`server.frontend "go-nfs"`, "delete the line", "unknown key server.lisen"}},
 
 		{name: "unknown key named", text: "[server]\nlisten = \"127.0.0.1:2049\"\nlisen = \"x\"\n[cache]\ndir_tl = \"5s\"\n",
 			errs: []string{"unknown key", "server.lisen", "cache.dir_tl"}},
@@ -471,5 +475,20 @@ func TestReloadConfig(t *testing.T) {
 	}
 	if got := diffKeys("", reflect.ValueOf(old), reflect.ValueOf(DefaultConfig())); len(got) != 0 {
 		t.Errorf("diffKeys of equal configs = %q", got)
+	}
+}
+
+// TestServeRefusesFrontend: server.frontend is gone; a config that still
+// sets it stops serve with exit status 2 and says what to do.
+func TestServeRefusesFrontend(t *testing.T) {
+	for _, v := range []string{"go-nfs", "nfsd"} {
+		path := writeFile(t, "[server]\nlisten = \"127.0.0.1:0\"\nfrontend = \""+v+"\"\n")
+		var out, errb strings.Builder
+		code := run([]string{"serve", "--config", path, "--state", t.TempDir()}, &out, &errb)
+		want := `filegate: config: server.frontend "` + v + `" (from ` + path + `): the go-nfs front end was removed and ` +
+			`filegate always serves NFS with its own server (what frontend = "nfsd" chose): delete the line`
+		if code != exitUsage || !strings.Contains(errb.String(), want) {
+			t.Errorf("frontend = %q: exit %d, stderr %q; want %d with %q", v, code, errb.String(), exitUsage, want)
+		}
 	}
 }

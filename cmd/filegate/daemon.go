@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"reflect"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -45,7 +46,9 @@ type serveEnv struct {
 // layer: cache → retry → limit → metered → store. The metered layer
 // counts every request actually sent (retries included) and the probe
 // calls it directly; the limit layer throttles the bodies the store
-// reads and writes.
+// reads and writes. Each export has its own: the [[limits]] rates apply
+// to each export's backend apart (backend/limit has no limiter shared
+// between stores).
 type observed struct {
 	metered *metered.Store
 	limits  *limit.Store
@@ -111,27 +114,50 @@ func rateText(bps int64) string {
 	return humanBytes(bps) + "/s"
 }
 
-// notifyStatus is the one-line STATUS= systemd shows.
-func notifyStatus(c *cache.Cache, clients int, o *observed) string {
-	st := c.Stats()
-	line := fmt.Sprintf("%d clients, %d dirty files (%s), %d queued", clients, st.DirtyFiles,
-		humanBytes(st.DirtyBytes), st.JournalOps)
-	if o.metered != nil {
-		if p := o.metered.Stats().Probe; !p.At.IsZero() && !p.Reachable {
-			line += ", backend unreachable"
+// notifyStatus is the one-line STATUS= systemd shows, over every export.
+func notifyStatus(xs []*served, clients int) string {
+	var files, queued, failing int
+	var dirty int64
+	var down []string
+	for _, x := range xs {
+		st := x.cache.Stats()
+		files, dirty, queued, failing = files+st.DirtyFiles, dirty+st.DirtyBytes, queued+st.JournalOps, failing+len(st.Failing)
+		if x.obs.metered != nil {
+			if p := x.obs.metered.Stats().Probe; !p.At.IsZero() && !p.Reachable {
+				down = append(down, x.name())
+			}
 		}
 	}
-	if n := len(st.Failing); n > 0 {
-		line += fmt.Sprintf(", %d failing", n)
+	line := fmt.Sprintf("%d clients, %d dirty files (%s), %d queued", clients, files, humanBytes(dirty), queued)
+	switch {
+	case len(down) > 0 && len(xs) == 1:
+		line += ", backend unreachable"
+	case len(down) > 0:
+		line += ", backend unreachable: " + strings.Join(down, " ")
+	}
+	if failing > 0 {
+		line += fmt.Sprintf(", %d failing", failing)
 	}
 	return line
 }
 
-// live is what a reload can change while running.
+// live is what a reload can change while running: every export's cache
+// and bandwidth limits, and the log level.
 type live struct {
-	cache  *cache.Cache
+	caches []*cache.Cache
 	level  *slog.LevelVar
-	limits *limit.Store
+	limits []*limit.Store
+}
+
+func newLive(xs []*served, level *slog.LevelVar) live {
+	lv := live{level: level}
+	for _, x := range xs {
+		lv.caches = append(lv.caches, x.cache)
+		if x.obs.limits != nil {
+			lv.limits = append(lv.limits, x.obs.limits)
+		}
+	}
+	return lv
 }
 
 // liveKeys are the config keys a SIGHUP applies; every other change
@@ -157,17 +183,27 @@ func reloadConfig(old, next Config, lv live, logger *slog.Logger) Config {
 	inForce := old
 	if len(applied) > 0 {
 		var errs []string
+		// The [cache] settings apply to each export's cache. One that
+		// refuses a value is reported; the others keep it.
 		if next.Cache.Size != old.Cache.Size || next.Cache.HighWater != old.Cache.HighWater || next.Cache.LowWater != old.Cache.LowWater {
-			if err := lv.cache.SetSize(int64(next.Cache.Size), next.Cache.HighWater, next.Cache.LowWater); err != nil {
-				errs = append(errs, err.Error())
-			} else {
+			ok := true
+			for _, c := range lv.caches {
+				if err := c.SetSize(int64(next.Cache.Size), next.Cache.HighWater, next.Cache.LowWater); err != nil {
+					errs, ok = append(errs, err.Error()), false
+				}
+			}
+			if ok {
 				inForce.Cache.Size, inForce.Cache.HighWater, inForce.Cache.LowWater = next.Cache.Size, next.Cache.HighWater, next.Cache.LowWater
 			}
 		}
 		if next.Cache.DirtyLimit != old.Cache.DirtyLimit {
-			if err := lv.cache.SetDirtyLimit(int64(next.Cache.DirtyLimit)); err != nil {
-				errs = append(errs, err.Error())
-			} else {
+			ok := true
+			for _, c := range lv.caches {
+				if err := c.SetDirtyLimit(int64(next.Cache.DirtyLimit)); err != nil {
+					errs, ok = append(errs, err.Error()), false
+				}
+			}
+			if ok {
 				inForce.Cache.DirtyLimit = next.Cache.DirtyLimit
 			}
 		}
@@ -177,8 +213,10 @@ func reloadConfig(old, next Config, lv live, logger *slog.Logger) Config {
 				inForce.Log.Level = next.Log.Level
 			}
 		}
-		if !reflect.DeepEqual(next.Limits, old.Limits) && lv.limits != nil {
-			lv.limits.SetSchedule(next.Schedule())
+		if !reflect.DeepEqual(next.Limits, old.Limits) && len(lv.limits) > 0 {
+			for _, l := range lv.limits {
+				l.SetSchedule(next.Schedule())
+			}
 			inForce.Limits = next.Limits
 		}
 		if len(errs) > 0 {
@@ -278,31 +316,21 @@ func monotonicUsec() int64 {
 	return ts.Nano() / 1000
 }
 
-// frontendStats are the clients and RPC counters of the NFS front end
-// in use (go-nfs through gateway.Server, or gateway/nfsd metered by a
-// gateway.RPCMeter).
-type frontendStats struct {
-	clients func() []gateway.Client
+// nfsStats are the NFS server's clients (gateway/nfsd's, by address)
+// and RPC counters (a gateway.RPCMeter's).
+type nfsStats struct {
+	clients func() []string
 	rpc     func() []gateway.ProcStats
 }
 
-func (f frontendStats) count() int { return len(f.clients()) }
+func (f nfsStats) count() int { return len(f.clients()) }
 
-func (f frontendStats) clientStatus() []gateway.ClientStatus {
-	var out []gateway.ClientStatus
-	for _, c := range f.clients() {
-		out = append(out, gateway.ClientStatus{Addr: c.Addr, Since: c.Since})
+func (f nfsStats) clientStatus() []gateway.ClientStatus {
+	addrs := f.clients()
+	slices.Sort(addrs)
+	out := make([]gateway.ClientStatus, len(addrs))
+	for i, a := range addrs {
+		out[i] = gateway.ClientStatus{Addr: a}
 	}
 	return out
-}
-
-// nfsdClients adapts the nfsd server's client list (addresses only).
-func nfsdClients(s interface{ Clients() []string }) func() []gateway.Client {
-	return func() []gateway.Client {
-		var out []gateway.Client
-		for _, a := range s.Clients() {
-			out = append(out, gateway.Client{Addr: a})
-		}
-		return out
-	}
 }

@@ -169,7 +169,7 @@ func TestEndToEnd(t *testing.T) {
 	d := startDaemon(t)
 
 	s := d.status()
-	if !s.Health.OK || len(s.Exports) != 1 || s.Exports[0].Name != "/" || !s.Backend.Probed || !s.Backend.Reachable ||
+	if !s.Health.OK || len(s.Exports) != 1 || s.Exports[0].Name != "/" || !s.Exports[0].Backend.Probed || !s.Exports[0].Backend.Reachable ||
 		s.Limits.UploadBytesPerSec != 64<<20 || s.Limits.Rule != "mon-sun" || s.PID != d.cmd.Process.Pid {
 		t.Fatalf("status: %+v", s)
 	}
@@ -220,8 +220,8 @@ func TestEndToEnd(t *testing.T) {
 	if got, err := os.ReadFile(backendFile); err != nil || !bytes.Equal(got, body) {
 		t.Fatalf("backend has %d bytes, %v; want %d", len(got), err, len(body))
 	}
-	if s := d.status(); s.Dirty.Files != 0 || s.Backend.BytesUp < int64(len(body)) {
-		t.Errorf("after the flush: dirty %+v, backend %+v", s.Dirty, s.Backend)
+	if s := d.status(); s.Dirty.Files != 0 || s.Exports[0].Backend.BytesUp < int64(len(body)) {
+		t.Errorf("after the flush: dirty %+v, backend %+v", s.Dirty, s.Exports[0].Backend)
 	}
 
 	for _, tt := range []struct {
@@ -267,9 +267,9 @@ func TestEndToEnd(t *testing.T) {
 	for _, want := range []string{
 		`filegate_rpc_calls_total{proc="WRITE",program="nfs"}`,
 		`filegate_rpc_duration_seconds_bucket{proc="LOOKUP",program="nfs",le="+Inf"}`,
-		`filegate_backend_up 1`, `filegate_cache_hit_ratio`, `filegate_dirty_ratio 0`,
-		`filegate_limit_upload_bytes_per_second 6.7108864e+07`, `filegate_backend_sent_bytes_total 90000`,
-		`filegate_upload_queue_ops 0`, `filegate_nfs_clients 1`,
+		`filegate_backend_up{export="/"} 1`, `filegate_cache_hit_ratio{export="/"}`, `filegate_dirty_ratio{export="/"} 0`,
+		`filegate_limit_upload_bytes_per_second 6.7108864e+07`, `filegate_backend_sent_bytes_total{export="/"} 90000`,
+		`filegate_upload_queue_ops{export="/"} 0`, `filegate_nfs_clients 1`,
 	} {
 		if !bytes.Contains(metrics, []byte(want)) {
 			t.Errorf("metrics lack %s", want)
@@ -356,10 +356,10 @@ func TestProgressBar(t *testing.T) {
 	}
 }
 
-// TestEndToEndNFSD: with our own NFS server as the front end, status
-// and metrics see its clients and RPCs too.
+// TestEndToEndNFSD: status and metrics see the NFS server's clients
+// and RPCs.
 func TestEndToEndNFSD(t *testing.T) {
-	d := startDaemon(t, "[server]\nfrontend = \"nfsd\"\nsquash = \"none\"\nportmap = false\n")
+	d := startDaemon(t, "[server]\nsquash = \"none\"\nportmap = false\n")
 	s := d.status()
 	addr, err := net.ResolveTCPAddr("tcp", s.Exports[0].Listen)
 	if err != nil {
@@ -406,37 +406,62 @@ func TestEndToEndNFSD(t *testing.T) {
 }
 
 // TestStatusFitsOneScreen: the worst case (unhealthy, many clients,
-// many failing files, long errors) still fits 24 lines of 100 columns.
+// many failing files, long errors) still fits 24 lines of 100 columns,
+// with one export and with four.
 func TestStatusFitsOneScreen(t *testing.T) {
 	now := time.Now()
 	hit := 0.975
-	s := gateway.Status{Version: "filegate v1.0.0 go1.26.8 linux/amd64", PID: 4242, UptimeSeconds: 3 * 86400,
-		Exports: []gateway.Export{{Name: "/", Listen: "0.0.0.0:2049"}},
-		Backend: gateway.BackendStatus{Name: "s3://office-files/" + strings.Repeat("p", 120), Probed: true, ProbeError: strings.Repeat("dial tcp: timeout ", 20),
-			LastProbe: now, LastError: strings.Repeat("x", 300), LastErrorAt: now},
-		Cache:  gateway.CacheStatus{UsedBytes: 40 << 30, MaxBytes: 100 << 30, HitRate: &hit, ByteHitRate: &hit, Reads: 123456},
-		Dirty:  gateway.DirtyStatus{Files: 1200, Bytes: 7 << 30, LimitBytes: 8 << 30, OldestSeconds: 7200},
-		Limits: gateway.LimitsStatus{UploadBytesPerSec: 2 << 20, Rule: "mon-fri 08:00-18:00"},
-		Health: gateway.Health{Problems: []string{"backend unreachable: " + strings.Repeat("y", 200), "3 backend change(s) failing",
-			"dirty data at 88% of the dirty limit (over 80%)", "a file has waited 2h0m0s for its upload (over 1h0m0s)"}},
-	}
-	for i := range 50 {
-		s.Clients = append(s.Clients, gateway.ClientStatus{Addr: fmt.Sprintf("10.0.0.%d:812", i), Since: now})
-		s.Failing = append(s.Failing, gateway.Failing{Path: "/" + strings.Repeat("d/", 60) + "f.txt", Op: "put", Error: strings.Repeat("e", 200), Attempts: 9, Since: now})
-	}
-	var b bytes.Buffer
-	printStatus(&b, s, now)
-	lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
-	if len(lines) > 24 {
-		t.Errorf("%d lines:\n%s", len(lines), b.String())
-	}
-	for _, l := range lines {
-		if n := len([]rune(l)); n > 110 {
-			t.Errorf("line of %d columns: %q", n, l)
+	export := func(name string) gateway.ExportStatus {
+		return gateway.ExportStatus{Name: name, Listen: "0.0.0.0:2049",
+			Backend: gateway.BackendStatus{Name: "s3://office-files/" + strings.Repeat("p", 120), Probed: true, ProbeError: strings.Repeat("dial tcp: timeout ", 20),
+				LastProbe: now, LastError: strings.Repeat("x", 300), LastErrorAt: now},
+			Cache: gateway.CacheStatus{UsedBytes: 40 << 30, MaxBytes: 100 << 30, HitRate: &hit, ByteHitRate: &hit, Reads: 123456},
+			Dirty: gateway.DirtyStatus{Files: 1200, Bytes: 7 << 30, LimitBytes: 8 << 30, OldestSeconds: 7200},
+			Health: gateway.Health{Problems: []string{"backend unreachable: " + strings.Repeat("y", 200), "3 backend change(s) failing",
+				"dirty data at 88% of the dirty limit (over 80%)", "a file has waited 2h0m0s for its upload (over 1h0m0s)"}},
 		}
 	}
-	if !strings.Contains(b.String(), "UNHEALTHY") || !strings.Contains(b.String(), "and 45 more") || !strings.Contains(b.String(), "and 47 more") {
-		t.Errorf("status:\n%s", b.String())
+	for _, names := range [][]string{{"/"}, {"/office", "/projects", "/" + strings.Repeat("archive", 10), "/scans"}} {
+		s := gateway.Status{Version: "filegate v1.0.0 go1.26.8 linux/amd64", PID: 4242, UptimeSeconds: 3 * 86400,
+			Limits: gateway.LimitsStatus{UploadBytesPerSec: 2 << 20, Rule: "mon-fri 08:00-18:00"}}
+		for _, n := range names {
+			x := export(n)
+			s.Exports = append(s.Exports, x)
+			for _, p := range x.Health.Problems {
+				if len(names) > 1 {
+					p = n + ": " + p
+				}
+				s.Health.Problems = append(s.Health.Problems, p)
+			}
+		}
+		for i := range 50 {
+			s.Clients = append(s.Clients, gateway.ClientStatus{Addr: fmt.Sprintf("10.0.0.%d:812", i), Since: now})
+			s.Failing = append(s.Failing, gateway.Failing{Export: names[0], Path: names[0] + strings.Repeat("d/", 60) + "f.txt", Op: "put", Error: strings.Repeat("e", 200), Attempts: 9, Since: now})
+		}
+		var b bytes.Buffer
+		printStatus(&b, s, now)
+		lines := strings.Split(strings.TrimRight(b.String(), "\n"), "\n")
+		if len(lines) > 24 {
+			t.Errorf("%d exports: %d lines:\n%s", len(names), len(lines), b.String())
+		}
+		for _, l := range lines {
+			if n := len([]rune(l)); n > 110 {
+				t.Errorf("%d exports: line of %d columns: %q", len(names), n, l)
+			}
+		}
+		if !strings.Contains(b.String(), "UNHEALTHY") || !strings.Contains(b.String(), "and 45 more") || !strings.Contains(b.String(), "and 47 more") {
+			t.Errorf("status:\n%s", b.String())
+		}
+		if len(names) > 1 {
+			for _, n := range names {
+				if !strings.Contains(b.String(), "! "+cutLeft(n, 20)+" ") {
+					t.Errorf("no line of export %s:\n%s", n, b.String())
+				}
+			}
+			if !strings.Contains(b.String(), "and 11 more (filegate status --json lists all)") {
+				t.Errorf("health problems not cut:\n%s", b.String())
+			}
+		}
 	}
 }
 
@@ -445,7 +470,7 @@ func TestStatusFitsOneScreen(t *testing.T) {
 // create there, each owning their file, and neither can remove the
 // other's.
 func TestEndToEndNFSDRootSquash(t *testing.T) {
-	d := startDaemon(t, "[server]\nfrontend = \"nfsd\"\nanonuid = 4000\nanongid = 4000\nportmap = false\n")
+	d := startDaemon(t, "[server]\nanonuid = 4000\nanongid = 4000\nportmap = false\n")
 	addr, err := net.ResolveTCPAddr("tcp", d.status().Exports[0].Listen)
 	if err != nil {
 		t.Fatal(err)
@@ -490,15 +515,16 @@ func TestEndToEndNFSDRootSquash(t *testing.T) {
 	}
 }
 
-// Two [[exports]] of the nfsd front end: each mounts, each has its own
-// cache and backend under STATE_DIR/exports, and the shutdown flush
-// uploads both.
-func TestEndToEndNFSDExports(t *testing.T) {
-	d := startDaemon(t, "[server]\nfrontend = \"nfsd\"\nportmap = false\n"+
+// Two [[exports]]: each mounts, each has its own cache and backend under
+// STATE_DIR/exports; status, the admin verbs and the metrics see both;
+// the shutdown flush uploads both.
+func TestEndToEndExports(t *testing.T) {
+	d := startDaemon(t, "[server]\nportmap = false\n"+
 		"[[exports]]\nname = \"/office\"\nsquash = \"none\"\n[[exports]]\nname = \"/projects\"\nsquash = \"none\"\n")
 	s := d.status()
-	if len(s.Exports) != 1 || s.Exports[0].Name != "/office" {
-		t.Errorf("status exports %+v", s.Exports)
+	if len(s.Exports) != 2 || s.Exports[0].Name != "/office" || s.Exports[1].Name != "/projects" ||
+		s.Exports[1].Backend.Name != filepath.Join(d.state, "exports", "projects", "backend") {
+		t.Fatalf("status exports %+v", s.Exports)
 	}
 	addr, err := net.ResolveTCPAddr("tcp", s.Exports[0].Listen)
 	if err != nil {
@@ -517,7 +543,8 @@ func TestEndToEndNFSDExports(t *testing.T) {
 		return tg
 	}
 	office, projects := mount("/office"), mount("/projects")
-	for tg, name := range map[*nfsc.Target]string{office: "o.txt", projects: "p.txt"} {
+	write := func(tg *nfsc.Target, name string) {
+		t.Helper()
 		f, err := tg.OpenFile(name, 0o644)
 		if err != nil {
 			t.Fatal(err)
@@ -527,9 +554,80 @@ func TestEndToEndNFSDExports(t *testing.T) {
 		}
 		f.Close()
 	}
+	write(office, "o.txt")
+	write(projects, "p.txt")
 	if _, _, err := projects.Lookup("o.txt"); err == nil {
 		t.Error("o.txt of /office found in /projects")
 	}
+	backendOf := func(export, name string) string {
+		return filepath.Join(d.state, "exports", export, "backend", name)
+	}
+
+	// Both probed (the first probe runs at start), both dirty.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		s = d.status()
+		if s.Exports[0].Backend.Probed && s.Exports[1].Backend.Probed || time.Now().After(deadline) {
+			break
+		}
+	}
+	if !s.Health.OK || !s.Exports[1].Backend.Reachable || s.Exports[0].Dirty.Files != 1 || s.Exports[1].Dirty.Files != 1 || s.Dirty.Files != 2 {
+		t.Errorf("status: health %+v, exports %+v, dirty %+v", s.Health, s.Exports, s.Dirty)
+	}
+	code, out, _ := d.verb("status")
+	if code != 0 || !strings.Contains(out, "Exports:  2 on ") || !strings.Contains(out, "  /office ") ||
+		!strings.Contains(out, "  /projects ") || strings.Count(out, "\n") > 24 {
+		t.Errorf("status: exit %d:\n%s", code, out)
+	}
+
+	for _, tt := range []struct {
+		args []string
+		code int
+		out  string
+	}{
+		{[]string{"flush", "/office", "--wait"}, 0, "/office: everything is in the backend"},
+		{[]string{"evict", "/office/o.txt"}, 0, "/office/o.txt: 1 files (5 B) evicted"},
+		{[]string{"pin", "o.txt", "--export", "/office"}, 0, "/office/o.txt: 1 files (5 B) pinned"},
+		{[]string{"unpin", "office/o.txt"}, 0, "/office/o.txt: 1 files unpinned"},
+		{[]string{"refresh", "/"}, 0, "/: listed again"},
+		{[]string{"pin", "/o.txt"}, 1, "/o.txt is in no export: give the export's name first, such as /office/o.txt (the exports: /office, /projects)"},
+		{[]string{"evict", "o.txt", "--export", "/archive"}, 1, "no export /archive"},
+	} {
+		code, out, errs := d.verb(tt.args...)
+		if code != tt.code || !strings.Contains(out+errs, tt.out) {
+			t.Errorf("%v: exit %d, %q %q; want %d with %q", tt.args, code, out, errs, tt.code, tt.out)
+		}
+	}
+	if _, err := os.Stat(backendOf("office", "o.txt")); err != nil {
+		t.Errorf("flush /office: %v", err)
+	}
+	if _, err := os.Stat(backendOf("projects", "p.txt")); err == nil {
+		t.Error("flush /office uploaded /projects/p.txt")
+	}
+	if code, out, errs := d.verb("flush", "--wait"); code != 0 || !strings.Contains(out, "/: everything is in the backend") {
+		t.Errorf("flush --wait of everything: exit %d, %q %q", code, out, errs)
+	}
+	if got, err := os.ReadFile(backendOf("projects", "p.txt")); err != nil || string(got) != "p.txt" {
+		t.Errorf("flush of everything: projects p.txt = %q, %v", got, err)
+	}
+
+	m := d.waitLog(`msg="serving metrics" addr=([0-9.:]+)`)
+	resp, err := http.Get("http://" + m[1] + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{`filegate_dirty_files{export="/office"} 0`, `filegate_dirty_files{export="/projects"} 0`,
+		`filegate_uploads_total{export="/projects"} 1`, `filegate_backend_up{export="/office"} 1`, `filegate_backend_up{export="/projects"} 1`,
+		`filegate_cache_size_bytes{export="/projects"}`, `filegate_nfs_clients 2`} {
+		if !bytes.Contains(metrics, []byte(want)) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+
+	// Written after the flushes: the shutdown flush uploads them.
+	write(office, "o2.txt")
+	write(projects, "p2.txt")
 	d.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case err := <-d.exited:
@@ -540,17 +638,18 @@ func TestEndToEndNFSDExports(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop within 30s")
 	}
-	for dir, name := range map[string]string{"office": "o.txt", "projects": "p.txt"} {
-		x := filepath.Join(d.state, "exports", dir)
-		if got, err := os.ReadFile(filepath.Join(x, "backend", name)); err != nil || string(got) != name {
-			t.Errorf("backend of %s: %s = %q, %v", dir, name, got, err)
+	for _, f := range [][2]string{{"office", "o2.txt"}, {"projects", "p2.txt"}} {
+		if got, err := os.ReadFile(backendOf(f[0], f[1])); err != nil || string(got) != f[1] {
+			t.Errorf("backend of %s: %s = %q, %v", f[0], f[1], got, err)
 		}
-		if _, err := os.Stat(filepath.Join(x, "cache", "namespace.db")); err != nil {
-			t.Errorf("cache of %s: %v", dir, err)
+		if _, err := os.Stat(filepath.Join(d.state, "exports", f[0], "cache", "namespace.db")); err != nil {
+			t.Errorf("cache of %s: %v", f[0], err)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(d.state, "exports", "projects", "backend", "o.txt")); err == nil {
-		t.Error("o.txt uploaded to the backend of /projects")
+	for _, name := range []string{"o.txt", "o2.txt"} {
+		if _, err := os.Stat(backendOf("projects", name)); err == nil {
+			t.Errorf("%s uploaded to the backend of /projects", name)
+		}
 	}
 }
 

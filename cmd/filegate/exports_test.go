@@ -10,7 +10,6 @@ import (
 func TestExportsConfig(t *testing.T) {
 	two := `
 [server]
-frontend = "nfsd"
 state_dir = "/var/lib/filegate"
 [[exports]]
 name = "/office"
@@ -33,17 +32,15 @@ prefix = "p/"
 		errs []string // all in the message; none: valid
 	}{
 		{name: "two exports", text: two},
-		{name: "needs nfsd", text: "[server]\nfrontend = \"go-nfs\"\n[[exports]]\nname = \"/a\"\n",
-			errs: []string{`config: exports "1 tables"`, `needs server.frontend = "nfsd"`}},
-		{name: "bad and duplicate names", text: "[server]\nfrontend = \"nfsd\"\n[[exports]]\nname = \"/a\"\n[[exports]]\nname = \"b/\"\n[[exports]]\nname = \"/a\"\n[[exports]]\n",
+		{name: "bad and duplicate names", text: "[server]\n[[exports]]\nname = \"/a\"\n[[exports]]\nname = \"b/\"\n[[exports]]\nname = \"/a\"\n[[exports]]\n",
 			errs: []string{`exports[2].name "b/"`, `clean absolute path`, `exports[3].name "/a"`, `exports[1] has this name too`, `exports[4].name ""`}},
-		{name: "bad options named with index", text: "[server]\nfrontend = \"nfsd\"\n[[exports]]\nname = \"/a\"\nsquash = \"some\"\nclients = [\"10.0.0.0/33\"]\n[exports.backend]\ntype = \"ftp\"\n",
+		{name: "bad options named with index", text: "[server]\n[[exports]]\nname = \"/a\"\nsquash = \"some\"\nclients = [\"10.0.0.0/33\"]\n[exports.backend]\ntype = \"ftp\"\n",
 			errs: []string{`exports[1].squash "some"`, `exports[1].clients "10.0.0.0/33"`, `exports[1].backend.type "ftp"`}},
-		{name: "s3 keys named with index", text: "[server]\nfrontend = \"nfsd\"\n[[exports]]\nname = \"/a\"\n[[exports]]\nname = \"/b\"\nbackend = { type = \"s3\", s3 = { prefix = \"x\" } }\n",
+		{name: "s3 keys named with index", text: "[server]\n[[exports]]\nname = \"/a\"\n[[exports]]\nname = \"/b\"\nbackend = { type = \"s3\", s3 = { prefix = \"x\" } }\n",
 			errs: []string{`exports[2].backend.s3.bucket ""`, `exports[2].backend.s3.prefix "x"`}},
-		{name: "top-level export keys refused", text: "[server]\nfrontend = \"nfsd\"\nexport_name = \"/x\"\nsquash = \"none\"\nread_only = true\n[backend]\npath = \"/srv\"\n[[exports]]\nname = \"/a\"\n",
+		{name: "top-level export keys refused", text: "[server]\nexport_name = \"/x\"\nsquash = \"none\"\nread_only = true\n[backend]\npath = \"/srv\"\n[[exports]]\nname = \"/a\"\n",
 			errs: []string{`server.export_name "/x"`, `server.squash "none"`, `server.read_only "true"`, `config: backend "/srv"`, `set this key in each [[exports]] table`}},
-		{name: "unknown key in a table", text: "[server]\nfrontend = \"nfsd\"\n[[exports]]\nname = \"/a\"\nreadonly = true\n",
+		{name: "unknown key in a table", text: "[server]\n[[exports]]\nname = \"/a\"\nreadonly = true\n",
 			errs: []string{"unknown key", "exports.readonly"}},
 	}
 	for _, tt := range tests {

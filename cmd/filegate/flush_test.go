@@ -31,7 +31,8 @@ func TestFlushWaitOnlyWhenInTheBackend(t *testing.T) {
 	}
 	defer c.Close()
 	sock := filepath.Join(t.TempDir(), "admin.sock")
-	a, err := gateway.NewAdmin(gateway.AdminConfig{Socket: sock, Started: time.Now()}, c, nil)
+	a, err := gateway.NewAdmin(gateway.AdminConfig{Socket: sock, Started: time.Now(),
+		Exports: []gateway.AdminExport{{Name: "/", Cache: c}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -318,7 +318,7 @@ func configKeyLines() []string {
 		add(table+".", tables[table])
 	}
 	return append(lines, `[[limits]] days = "", hours = "", upload = "0", download = "0" (any number of rules; none by default)`,
-		`[[exports]] name = "/office", backend = {type = "posix", path = ""}, squash = "root", anonuid = 65534, anongid = 65534, clients = [], read_only = false, secure = false (nfsd; none by default: the top-level export)`)
+		`[[exports]] name = "/office", backend = {type = "posix", path = ""}, squash = "root", anonuid = 65534, anongid = 65534, clients = [], read_only = false, secure = false (none by default: the top-level export)`)
 }
 
 // newLogger builds the daemon's logger on w, per cfg: JSON, text, or for

@@ -20,19 +20,26 @@ import (
 )
 
 // The Prometheus exporter lives here, at the edge: it reads the Stats of
-// the cache, the metered backend and the gateway at each scrape.
+// every export's cache and metered backend, of the NFS server's RPC
+// meter and of the limits at each scrape. The cache, dirty, upload and
+// backend metrics carry an export label (the export's name, "/office").
 
 // metricSources are what the exporter reads.
 type metricSources struct {
-	cache   *cache.Cache
-	srv     *gateway.Server
-	backend *metered.Store
+	exports []metricExport
 	limits  *limit.Store
 	version string
-	// clients and rpc, if set, replace srv's (another front end, such
-	// as gateway/nfsd behind a gateway.RPCMeter).
+	// clients counts the connected NFS clients; rpc returns the RPC
+	// counters. Either may be nil.
 	clients func() int
 	rpc     func() []gateway.ProcStats
+}
+
+// metricExport is one export's cache and backend (nil: not metered).
+type metricExport struct {
+	name    string
+	cache   *cache.Cache
+	backend *metered.Store
 }
 
 type metricsCollector struct {
@@ -45,37 +52,37 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 
 var (
 	mBuild         = desc("build_info", "The running version.", "version")
-	mHitRatio      = desc("cache_hit_ratio", "Fraction of reads served without waiting for the backend, since start.")
-	mByteHitRatio  = desc("cache_byte_hit_ratio", "Fraction of bytes read served without waiting for the backend, since start.")
-	mReads         = desc("cache_reads_total", "Reads from the cache.")
-	mMisses        = desc("cache_misses_total", "Reads that waited for the backend.")
-	mReadBytes     = desc("cache_read_bytes_total", "Bytes read from the cache.")
-	mMissBytes     = desc("cache_miss_bytes_total", "Bytes of reads that waited for the backend.")
-	mUsed          = desc("cache_used_bytes", "File contents held on the cache disk.")
-	mMax           = desc("cache_size_bytes", "The cache size (cache.size).")
-	mUsedRatio     = desc("cache_used_ratio", "used_bytes / size_bytes.")
-	mEvictions     = desc("cache_evictions_total", "Files whose content was evicted.")
-	mDirtyBytes    = desc("dirty_bytes", "Data awaiting upload.")
-	mDirtyFiles    = desc("dirty_files", "Files awaiting upload.")
-	mDirtyLimit    = desc("dirty_limit_bytes", "The dirty limit (0: none).")
-	mDirtyRatio    = desc("dirty_ratio", "dirty_bytes / dirty_limit_bytes (0 without a limit).")
-	mDirtyOldest   = desc("dirty_oldest_seconds", "How long the longest-waiting dirty file has waited.")
-	mQueue         = desc("upload_queue_ops", "Backend changes journalled and not yet done.")
-	mUploads       = desc("uploads_total", "Files uploaded.")
-	mUploadBytes   = desc("upload_bytes_total", "Bytes of the files uploaded.")
-	mUploadErrors  = desc("upload_errors_total", "Failed attempts of backend changes.")
-	mFailing       = desc("upload_failing_files", "Backend changes failing right now.")
-	mConflicts     = desc("conflicts_total", "Files changed both here and in the cloud.")
+	mHitRatio      = desc("cache_hit_ratio", "Fraction of reads served without waiting for the backend, since start.", "export")
+	mByteHitRatio  = desc("cache_byte_hit_ratio", "Fraction of bytes read served without waiting for the backend, since start.", "export")
+	mReads         = desc("cache_reads_total", "Reads from the cache.", "export")
+	mMisses        = desc("cache_misses_total", "Reads that waited for the backend.", "export")
+	mReadBytes     = desc("cache_read_bytes_total", "Bytes read from the cache.", "export")
+	mMissBytes     = desc("cache_miss_bytes_total", "Bytes of reads that waited for the backend.", "export")
+	mUsed          = desc("cache_used_bytes", "File contents held on the cache disk.", "export")
+	mMax           = desc("cache_size_bytes", "The cache size (cache.size).", "export")
+	mUsedRatio     = desc("cache_used_ratio", "used_bytes / size_bytes.", "export")
+	mEvictions     = desc("cache_evictions_total", "Files whose content was evicted.", "export")
+	mDirtyBytes    = desc("dirty_bytes", "Data awaiting upload.", "export")
+	mDirtyFiles    = desc("dirty_files", "Files awaiting upload.", "export")
+	mDirtyLimit    = desc("dirty_limit_bytes", "The dirty limit (0: none).", "export")
+	mDirtyRatio    = desc("dirty_ratio", "dirty_bytes / dirty_limit_bytes (0 without a limit).", "export")
+	mDirtyOldest   = desc("dirty_oldest_seconds", "How long the longest-waiting dirty file has waited.", "export")
+	mQueue         = desc("upload_queue_ops", "Backend changes journalled and not yet done.", "export")
+	mUploads       = desc("uploads_total", "Files uploaded.", "export")
+	mUploadBytes   = desc("upload_bytes_total", "Bytes of the files uploaded.", "export")
+	mUploadErrors  = desc("upload_errors_total", "Failed attempts of backend changes.", "export")
+	mFailing       = desc("upload_failing_files", "Backend changes failing right now.", "export")
+	mConflicts     = desc("conflicts_total", "Files changed both here and in the cloud.", "export")
 	mClients       = desc("nfs_clients", "Connected NFS clients.")
 	mRPCs          = desc("rpc_calls_total", "RPC calls read, by program and procedure.", "program", "proc")
 	mRPCDur        = desc("rpc_duration_seconds", "Time from an RPC call to its reply.", "program", "proc")
-	mBackendUp     = desc("backend_up", "1 if the last probe of the backend got an answer.")
-	mBackendProbe  = desc("backend_probe_seconds", "Latency of the last probe of the backend.")
-	mBackendSent   = desc("backend_sent_bytes_total", "Bytes sent to the backend (retries included).")
-	mBackendRecv   = desc("backend_received_bytes_total", "Bytes received from the backend.")
-	mBackendReqs   = desc("backend_requests_total", "Backend requests, by operation.", "op")
-	mBackendErrs   = desc("backend_errors_total", "Backend requests that failed, by operation.", "op")
-	mBackendTime   = desc("backend_request_seconds_total", "Time spent in backend requests, by operation.", "op")
+	mBackendUp     = desc("backend_up", "1 if the last probe of the backend got an answer.", "export")
+	mBackendProbe  = desc("backend_probe_seconds", "Latency of the last probe of the backend.", "export")
+	mBackendSent   = desc("backend_sent_bytes_total", "Bytes sent to the backend (retries included).", "export")
+	mBackendRecv   = desc("backend_received_bytes_total", "Bytes received from the backend.", "export")
+	mBackendReqs   = desc("backend_requests_total", "Backend requests, by operation.", "export", "op")
+	mBackendErrs   = desc("backend_errors_total", "Backend requests that failed, by operation.", "export", "op")
+	mBackendTime   = desc("backend_request_seconds_total", "Time spent in backend requests, by operation.", "export", "op")
 	mLimitUpload   = desc("limit_upload_bytes_per_second", "Upload limit in force (0: none).")
 	mLimitDownload = desc("limit_download_bytes_per_second", "Download limit in force (0: none).")
 )
@@ -105,56 +112,14 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
 	g(mBuild, 1, c.src.version)
-	if c.src.cache != nil {
-		st := c.src.cache.Stats()
-		hit := 1.0
-		if st.LocalReads > 0 {
-			hit = ratio(st.LocalReads-st.Misses, st.LocalReads)
-		}
-		byteHit := 1.0
-		if st.LocalReadBytes > 0 {
-			byteHit = ratio(st.LocalReadBytes-st.MissBytes, st.LocalReadBytes)
-		}
-		g(mHitRatio, hit)
-		g(mByteHitRatio, byteHit)
-		n(mReads, st.LocalReads)
-		n(mMisses, st.Misses)
-		n(mReadBytes, st.LocalReadBytes)
-		n(mMissBytes, st.MissBytes)
-		g(mUsed, float64(st.UsedBytes))
-		g(mMax, float64(st.MaxBytes))
-		g(mUsedRatio, ratio(st.UsedBytes, st.MaxBytes))
-		n(mEvictions, st.Evictions)
-		g(mDirtyBytes, float64(st.DirtyBytes))
-		g(mDirtyFiles, float64(st.DirtyFiles))
-		g(mDirtyLimit, float64(st.DirtyLimitBytes))
-		g(mDirtyRatio, ratio(st.DirtyBytes, st.DirtyLimitBytes))
-		oldest := 0.0
-		if !st.OldestDirty.IsZero() {
-			oldest = max(0, time.Since(st.OldestDirty).Seconds())
-		}
-		g(mDirtyOldest, oldest)
-		g(mQueue, float64(st.JournalOps))
-		n(mUploads, st.Uploads)
-		n(mUploadBytes, st.UploadBytes)
-		n(mUploadErrors, st.UploadErrors)
-		g(mFailing, float64(len(st.Failing)))
-		n(mConflicts, st.Conflicts)
+	for _, x := range c.src.exports {
+		c.collectExport(ch, x)
 	}
-	clients, rpc := c.src.clients, c.src.rpc
-	if c.src.srv != nil {
-		if clients == nil {
-			clients = func() int { return len(c.src.srv.Clients()) }
-		}
-		if rpc == nil {
-			rpc = c.src.srv.RPCStats
-		}
+	if c.src.clients != nil {
+		g(mClients, float64(c.src.clients()))
 	}
-	if clients != nil {
-		g(mClients, float64(clients()))
-	}
-	if rpc != nil {
-		for _, p := range rpc() {
+	if c.src.rpc != nil {
+		for _, p := range c.src.rpc() {
 			if p.Calls == 0 && p.Replies == 0 {
 				continue
 			}
@@ -166,30 +131,75 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstHistogram(mRPCDur, uint64(p.Replies), p.Total.Seconds(), buckets, p.Program, p.Proc)
 		}
 	}
-	if c.src.backend != nil {
-		st := c.src.backend.Stats()
-		up := 0.0
-		if st.Probe.Reachable {
-			up = 1
-		}
-		g(mBackendUp, up)
-		g(mBackendProbe, st.Probe.Latency.Seconds())
-		n(mBackendSent, st.BytesUp)
-		n(mBackendRecv, st.BytesDown)
-		for _, op := range metered.Ops() {
-			o := st.Ops[op]
-			if o.Calls == 0 {
-				continue
-			}
-			n(mBackendReqs, o.Calls, op.String())
-			n(mBackendErrs, o.Errors, op.String())
-			g(mBackendTime, o.Total.Seconds(), op.String())
-		}
-	}
 	if c.src.limits != nil {
 		r := c.src.limits.Current()
 		g(mLimitUpload, float64(r.Upload))
 		g(mLimitDownload, float64(r.Download))
+	}
+}
+
+// collectExport sends the metrics of one export, labelled with its name.
+func (c *metricsCollector) collectExport(ch chan<- prometheus.Metric, x metricExport) {
+	g := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, append([]string{x.name}, labels...)...)
+	}
+	n := func(d *prometheus.Desc, v int64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), append([]string{x.name}, labels...)...)
+	}
+	st := x.cache.Stats()
+	hit := 1.0
+	if st.LocalReads > 0 {
+		hit = ratio(st.LocalReads-st.Misses, st.LocalReads)
+	}
+	byteHit := 1.0
+	if st.LocalReadBytes > 0 {
+		byteHit = ratio(st.LocalReadBytes-st.MissBytes, st.LocalReadBytes)
+	}
+	g(mHitRatio, hit)
+	g(mByteHitRatio, byteHit)
+	n(mReads, st.LocalReads)
+	n(mMisses, st.Misses)
+	n(mReadBytes, st.LocalReadBytes)
+	n(mMissBytes, st.MissBytes)
+	g(mUsed, float64(st.UsedBytes))
+	g(mMax, float64(st.MaxBytes))
+	g(mUsedRatio, ratio(st.UsedBytes, st.MaxBytes))
+	n(mEvictions, st.Evictions)
+	g(mDirtyBytes, float64(st.DirtyBytes))
+	g(mDirtyFiles, float64(st.DirtyFiles))
+	g(mDirtyLimit, float64(st.DirtyLimitBytes))
+	g(mDirtyRatio, ratio(st.DirtyBytes, st.DirtyLimitBytes))
+	oldest := 0.0
+	if !st.OldestDirty.IsZero() {
+		oldest = max(0, time.Since(st.OldestDirty).Seconds())
+	}
+	g(mDirtyOldest, oldest)
+	g(mQueue, float64(st.JournalOps))
+	n(mUploads, st.Uploads)
+	n(mUploadBytes, st.UploadBytes)
+	n(mUploadErrors, st.UploadErrors)
+	g(mFailing, float64(len(st.Failing)))
+	n(mConflicts, st.Conflicts)
+	if x.backend == nil {
+		return
+	}
+	bs := x.backend.Stats()
+	up := 0.0
+	if bs.Probe.Reachable {
+		up = 1
+	}
+	g(mBackendUp, up)
+	g(mBackendProbe, bs.Probe.Latency.Seconds())
+	n(mBackendSent, bs.BytesUp)
+	n(mBackendRecv, bs.BytesDown)
+	for _, op := range metered.Ops() {
+		o := bs.Ops[op]
+		if o.Calls == 0 {
+			continue
+		}
+		n(mBackendReqs, o.Calls, op.String())
+		n(mBackendErrs, o.Errors, op.String())
+		g(mBackendTime, o.Total.Seconds(), op.String())
 	}
 }
 

@@ -27,10 +27,12 @@ const flushTimeout = 60 * time.Second
 
 // runServe runs the gateway with a validated cfg until ctx is done (SIGINT
 // or SIGTERM), then shuts down in order: stop accepting, drain RPCs, flush
-// the write-back, close the cache. It returns nil after a clean shutdown.
+// the write-back, close the caches. It returns nil after a clean shutdown.
+// Every export has its own backend (observed, limited and probed) and
+// cache; one NFS server on one port serves them all.
 //
 // Around that (daemon.go): the admin socket STATE_DIR/admin.sock, the
-// backend probe, the metrics endpoint, sd_notify (READY once listening,
+// backend probes, the metrics endpoint, sd_notify (READY once listening,
 // STATUS and WATCHDOG while running, STOPPING at shutdown) and SIGHUP,
 // which reloads what can change live.
 func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv) error {
@@ -46,91 +48,68 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv
 		env.notify = newNotifier()
 	}
 	defer env.notify.close()
-	var obs observed
-	// The first export (the top-level one, or exports[1]) is the one
-	// the admin API, metrics, probe and SIGHUP see.
-	units := cfg.ExportUnits()
-	first := units[0].Config
-	store, closeStore, err := openBackend(ctx, first, logger, obs.wrap(cfg))
-	if err != nil {
-		return err
-	}
-	// Deferred first, so it runs after the cache is closed.
-	defer closeStore()
-	prober := metered.StartProber(obs.metered, probeEvery, probeTimeout)
-	defer prober.Close()
 	if err := os.MkdirAll(cfg.Server.StateDir, 0o700); err != nil {
 		return fmt.Errorf("state folder: %w", err)
 	}
-	c, err := openCache(ctx, first, store, logger)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err := c.Close(); err != nil {
-			logger.Error("close cache", "err", err)
+	units := cfg.ExportUnits()
+	xs := make([]*served, len(units))
+	for i, u := range units {
+		x := &served{unit: u, log: logger}
+		if len(units) > 1 {
+			x.log = logger.With("export", u.Config.Server.ExportName)
 		}
-	}()
-	caches := []*cache.Cache{c}
-	for _, u := range units[1:] {
-		xlog := logger.With("export", u.Config.Server.ExportName)
-		st, closeSt, err := openBackend(ctx, u.Config, xlog, nil)
+		store, closeStore, err := openBackend(ctx, u.Config, x.log, x.obs.wrap(cfg))
 		if err != nil {
-			return fmt.Errorf("export %s: %w", u.Config.Server.ExportName, err)
+			return exportErr(units, u, err)
 		}
-		defer closeSt()
-		xc, err := openCache(ctx, u.Config, st, xlog)
-		if err != nil {
-			return fmt.Errorf("export %s: %w", u.Config.Server.ExportName, err)
+		// Deferred first, so it runs after the cache is closed.
+		defer closeStore()
+		prober := metered.StartProber(x.obs.metered, probeEvery, probeTimeout)
+		defer prober.Close()
+		if x.cache, err = openCache(ctx, u.Config, store, x.log); err != nil {
+			return exportErr(units, u, err)
 		}
 		defer func() {
-			if err := xc.Close(); err != nil {
-				xlog.Error("close cache", "err", err)
+			if err := x.cache.Close(); err != nil {
+				x.log.Error("close cache", "err", err)
 			}
 		}()
-		caches = append(caches, xc)
+		xs[i] = x
 	}
 
-	gcfg := gateway.DefaultConfig()
-	gcfg.Listen = cfg.Server.Listen
-	gcfg.ExportName = first.Server.ExportName
-	gcfg.Logger = logger.With("component", "gateway")
-	srv, err := gateway.New(gcfg, c)
+	nsrv, err := newNFSD(units, xs, logger)
 	if err != nil {
 		return err
 	}
+	defer nsrv.Close()
 	l, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s (server.listen / --listen): %w", cfg.Server.Listen, err)
 	}
-	// The front end's clients and RPC counters, for status and metrics.
-	fe := frontendStats{clients: srv.Clients, rpc: srv.RPCStats}
-	var nsrv *nfsd.Server
-	if cfg.Server.Frontend == FrontendNFSD {
-		if nsrv, err = newNFSD(cfg, units, caches, logger); err != nil {
+	// The clients and RPC counters, for status and metrics.
+	meter := gateway.NewRPCMeter()
+	l = meter.Listener(l)
+	fe := nfsStats{clients: nsrv.Clients, rpc: meter.Stats}
+	if cfg.Server.Portmap {
+		host, _, _ := net.SplitHostPort(cfg.Server.Listen)
+		pm, err := nfsd.StartPortmap(ctx, nfsd.PortmapConfig{Addr: net.JoinHostPort(host, "111"),
+			Port: l.Addr().(*net.TCPAddr).Port, Logger: logger.With("component", "nfsd")})
+		if err != nil {
 			l.Close()
 			return err
 		}
-		meter := gateway.NewRPCMeter()
-		l = meter.Listener(l)
-		fe = frontendStats{clients: nfsdClients(nsrv), rpc: meter.Stats}
-		if cfg.Server.Portmap {
-			host, _, _ := net.SplitHostPort(cfg.Server.Listen)
-			pm, err := nfsd.StartPortmap(ctx, nfsd.PortmapConfig{Addr: net.JoinHostPort(host, "111"),
-				Port: l.Addr().(*net.TCPAddr).Port, Logger: logger.With("component", "nfsd")})
-			if err != nil {
-				l.Close()
-				return err
-			}
-			defer pm.Close()
-		}
+		defer pm.Close()
 	}
-	admin, err := gateway.NewAdmin(gateway.AdminConfig{
+	acfg := gateway.AdminConfig{
 		Socket: filepath.Join(cfg.Server.StateDir, "admin.sock"), Version: versionString(), Started: started,
-		Exports: []gateway.Export{{Name: first.Server.ExportName, Listen: l.Addr().String()}},
-		Backend: obs.backendStatus(backendName(first)), Limits: obs.limitsStatus, Transferred: obs.transferred,
-		LogLevel: env.level, Logger: logger.With("component", "admin"), Clients: fe.clientStatus,
-	}, c, srv)
+		Listen: l.Addr().String(), Limits: xs[0].obs.limitsStatus, LogLevel: env.level,
+		Logger: logger.With("component", "admin"), Clients: fe.clientStatus,
+	}
+	for _, x := range xs {
+		acfg.Exports = append(acfg.Exports, gateway.AdminExport{Name: x.name(), Cache: x.cache,
+			Backend: x.obs.backendStatus(backendName(x.unit.Config)), Transferred: x.obs.transferred})
+	}
+	admin, err := gateway.NewAdmin(acfg)
 	if err != nil {
 		l.Close()
 		return err
@@ -143,49 +122,65 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv
 	// Closed after the shutdown flush: status answers while it runs.
 	defer admin.Close()
 	if cfg.Metrics.Listen != "" {
-		ms, err := startMetrics(cfg.Metrics.Listen, metricSources{cache: c, srv: srv, backend: obs.metered,
-			limits: obs.limits, version: versionString(), clients: fe.count, rpc: fe.rpc}, logger)
+		src := metricSources{limits: xs[0].obs.limits, version: versionString(), clients: fe.count, rpc: fe.rpc}
+		for _, x := range xs {
+			src.exports = append(src.exports, metricExport{name: x.name(), cache: x.cache, backend: x.obs.metered})
+		}
+		ms, err := startMetrics(cfg.Metrics.Listen, src, logger)
 		if err != nil {
 			l.Close()
 			return err
 		}
 		defer ms.close()
 	}
-	hupDone := handleHUP(ctx, cfg, env, live{cache: c, level: env.level, limits: obs.limits}, logger)
+	hupDone := handleHUP(ctx, cfg, env, newLive(xs, env.level), logger)
 	defer hupDone()
-	for _, u := range units {
-		logger.Info("serving NFSv3", "addr", l.Addr().String(), "export", u.Config.Server.ExportName,
-			"state", u.Config.Server.StateDir, "backend", backendName(u.Config), "admin", admin.Addr())
+	for _, x := range xs {
+		logger.Info("serving NFSv3", "addr", l.Addr().String(), "export", x.name(),
+			"state", x.unit.Config.Server.StateDir, "backend", backendName(x.unit.Config), "admin", admin.Addr())
 	}
-	loop := startNotifyLoop(env.notify, statusEvery, func() string { return notifyStatus(c, fe.count(), &obs) })
+	loop := startNotifyLoop(env.notify, statusEvery, func() string { return notifyStatus(xs, fe.count()) })
 	defer loop.stop()
-	if err := env.notify.send("READY=1\nSTATUS=" + notifyStatus(c, fe.count(), &obs)); err != nil {
+	if err := env.notify.send("READY=1\nSTATUS=" + notifyStatus(xs, fe.count())); err != nil {
 		logger.Warn("cannot tell systemd we are ready", "err", err)
 	}
-	var serveErr error
-	if nsrv != nil {
-		serveErr = nsrv.Serve(ctx, l)
-		nsrv.Close()
-		srv.Close() // never served
-	} else {
-		serveErr = srv.Serve(ctx, l)
-	}
+	serveErr := nsrv.Serve(ctx, l)
+	nsrv.Close()
 	_ = env.notify.send("STOPPING=1")
-	if serveErr != nil && !errors.Is(serveErr, gateway.ErrServerClosed) && ctx.Err() == nil {
+	if serveErr != nil && !errors.Is(serveErr, nfsd.ErrServerClosed) && ctx.Err() == nil {
 		return serveErr
 	}
 	logger.Info("stopping: uploading pending changes", "dur", flushTimeout)
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), flushTimeout)
 	defer cancel()
-	for i, xc := range caches {
-		if err := xc.Flush(fctx); err != nil {
-			st := xc.Stats()
+	for _, x := range xs {
+		if err := x.cache.Flush(fctx); err != nil {
+			st := x.cache.Stats()
 			logger.Warn("stopped before every change reached the backend; it stays queued on disk for the next start",
-				"export", units[i].Config.Server.ExportName, "err", err, "dirty_files", st.DirtyFiles, "journal_ops", st.JournalOps)
+				"export", x.name(), "err", err, "dirty_files", st.DirtyFiles, "journal_ops", st.JournalOps)
 		}
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// served is one export as the daemon runs it: its cache over its own
+// observed backend.
+type served struct {
+	unit  ExportUnit
+	cache *cache.Cache
+	obs   observed
+	log   *slog.Logger
+}
+
+func (x *served) name() string { return x.unit.Config.Server.ExportName }
+
+// exportErr names the export of err when there are several.
+func exportErr(units []ExportUnit, u ExportUnit, err error) error {
+	if len(units) == 1 {
+		return err
+	}
+	return fmt.Errorf("export %s: %w", u.Config.Server.ExportName, err)
 }
 
 // openCache opens the cache of an export (cfg is an ExportUnit's):
@@ -235,9 +230,9 @@ func openRoot(ctx context.Context, c *cache.Cache) error {
 	return nil
 }
 
-// newNFSD returns filegate's own NFS server (server.frontend = "nfsd")
-// for the exports, caches[i] serving units[i].
-func newNFSD(cfg Config, units []ExportUnit, caches []*cache.Cache, logger *slog.Logger) (*nfsd.Server, error) {
+// newNFSD returns filegate's NFS server for the exports, xs[i] serving
+// units[i].
+func newNFSD(units []ExportUnit, xs []*served, logger *slog.Logger) (*nfsd.Server, error) {
 	ncfg := nfsd.DefaultConfig()
 	ncfg.Logger = logger.With("component", "nfsd")
 	mounts := make([]nfsd.Mount, len(units))
@@ -246,11 +241,11 @@ func newNFSD(cfg Config, units []ExportUnit, caches []*cache.Cache, logger *slog
 		if err != nil {
 			return nil, err
 		}
-		mounts[i] = nfsd.Mount{Export: x, Nodes: caches[i]}
+		mounts[i] = nfsd.Mount{Export: x, Nodes: xs[i].cache}
 	}
 	if len(mounts) == 1 {
 		ncfg.Export = mounts[0].Export
-		return nfsd.New(ncfg, caches[0])
+		return nfsd.New(ncfg, xs[0].cache)
 	}
 	return nfsd.NewExports(ncfg, mounts)
 }
