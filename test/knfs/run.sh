@@ -12,12 +12,9 @@
 #               fresh bucket (test/knfs/s3server) and a config file with
 #               [backend] type = "s3", uploading after 200 ms.
 #   smoke-nfsd, survive-nfsd
-#               smoke and survive against our own NFSv3 server (the default
-#               front end) with squash = "none": the guest's root stays root
-#               (the plain scenarios run with the default root_squash).
-#   smoke-gonfs, survive-gonfs
-#               smoke and survive against the go-nfs front end
-#               (server.frontend = "go-nfs").
+#               smoke and survive with squash = "none": the guest's root
+#               stays root (the plain scenarios run with the default
+#               root_squash).
 #   perms-nfsd  test/knfs/guest/perms.sh against nfsd with root_squash:
 #               users 1000 and 1001 (test/knfs/asuser, built static and
 #               copied in) hit EACCES/EPERM where a local file system
@@ -62,7 +59,7 @@ HERE=$ROOT/test/knfs
 KNFS_TOOL=${KNFS_TOOL:-$ROOT/../shared/tools/knfs/kernel-nfs-run.sh}
 TIMEOUT=${KNFS_TIMEOUT:-300}
 KNOWN_FILE=$HERE/known-failures.txt
-ALL_SCENARIOS=(smoke survive smoke-s3 survive-s3 smoke-nfsd survive-nfsd smoke-gonfs survive-gonfs perms-nfsd mount-nfsd)
+ALL_SCENARIOS=(smoke survive smoke-s3 survive-s3 smoke-nfsd survive-nfsd perms-nfsd mount-nfsd)
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 say() { echo "knfs: $*"; }
@@ -260,17 +257,13 @@ run_scenario() { # name guest-script share(0|1) backend(posix|s3|nfsd)
     backend=nfsd
     mountopts=(-O vers=3,nolock)
   fi
-  if [ "$backend" = gonfs ]; then
-    printf '[server]\nfrontend = "go-nfs"\n' >"$dir/filegate.toml"
-    SERVER_CONFIG=$dir/filegate.toml
-  fi
   if [ "$backend" = nfsd ]; then
-    printf '[server]\nfrontend = "nfsd"\nsquash = "none"\n' >"$dir/filegate.toml"
+    printf '[server]\nsquash = "none"\n' >"$dir/filegate.toml"
     SERVER_CONFIG=$dir/filegate.toml
   fi
   local files=()
   if [ "$backend" = perms ]; then
-    printf '[server]\nfrontend = "nfsd"\n' >"$dir/filegate.toml"
+    printf '[server]\n' >"$dir/filegate.toml"
     SERVER_CONFIG=$dir/filegate.toml
     mkdir -p "$dir/state/backend/rootdir" "$dir/files"
     echo root >"$dir/state/backend/rootfile"
@@ -401,8 +394,6 @@ for s in "${SCENARIOS[@]}"; do
     survive-s3) run_scenario survive-s3 "$HERE/guest/survive.sh" 1 s3 ;;
     smoke-nfsd) run_scenario smoke-nfsd "$SMOKE" 0 nfsd ;;
     survive-nfsd) run_scenario survive-nfsd "$HERE/guest/survive.sh" 1 nfsd ;;
-    smoke-gonfs) run_scenario smoke-gonfs "$SMOKE" 0 gonfs ;;
-    survive-gonfs) run_scenario survive-gonfs "$HERE/guest/survive.sh" 1 gonfs ;;
     perms-nfsd) run_scenario perms-nfsd "$HERE/guest/perms.sh" 0 perms ;;
     mount-nfsd)
       if [ "$(id -u)" = 0 ]; then
