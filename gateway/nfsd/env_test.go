@@ -124,7 +124,7 @@ func (e *env) start() {
 	e.addr = l.Addr().(*net.TCPAddr)
 	e.served = make(chan error, 1)
 	go func() { e.served <- e.srv.Serve(context.Background(), l) }()
-	e.client, e.target, err = dial(e.addr, "/", rpc.NewAuthUnix("test", 0, 0).Auth())
+	e.client, e.target, err = dial(e.addr, e.cfg.Export.Name, rpc.NewAuthUnix("test", 0, 0).Auth())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,8 +14,9 @@ import (
 )
 
 // faultNodes wraps the cache and calls its hook (if set) before some
-// methods with the method's name and the name or inode it is about; a
-// hook's error is returned instead of calling the cache.
+// methods with the operation ("getattr", "lookup", "read", "write" for
+// both stable and unstable writes, "commit") and the name or inode it is
+// about; a hook's error is returned instead of calling the cache.
 type faultNodes struct {
 	Nodes
 	hook atomic.Pointer[func(ctx context.Context, op, arg string) error]
@@ -60,7 +61,7 @@ func (f *faultNodes) WriteAt(ctx context.Context, ino cache.Ino, p []byte, off i
 }
 
 func (f *faultNodes) WriteUnstable(ctx context.Context, ino cache.Ino, p []byte, off int64) (int, error) {
-	if err := f.fault(ctx, "write-unstable", fmt.Sprint(ino)); err != nil {
+	if err := f.fault(ctx, "write", fmt.Sprint(ino)); err != nil {
 		return 0, err
 	}
 	return f.Nodes.WriteUnstable(ctx, ino, p, off)
@@ -213,21 +214,22 @@ func TestNoSpace(t *testing.T) {
 	e.writeFile("f", nil)
 	fh := e.lookupPath("f")
 	c := e.raw()
-	for _, op := range []string{"write", "write-unstable", "commit"} {
-		fn.set(failOn(op, fmt.Errorf("cache: %s: %w", op, syscall.ENOSPC)))
-		var st uint32
-		switch op {
-		case "write":
-			st, _, _ = write(t, c, rootCred, fh, 0, fileSync, []byte("x"))
-		case "write-unstable":
-			st, _, _ = write(t, c, rootCred, fh, 0, unstable, []byte("x"))
-		case "commit":
-			var d *decoder
-			st, d = c.nfs(t, rootCred, 21, new(args).fh(fh).u64(0).u32(0).bytes())
+	for _, tc := range []struct {
+		name, op string
+		call     func() uint32
+	}{
+		{"FILE_SYNC write", "write", func() uint32 { st, _, _ := write(t, c, rootCred, fh, 0, fileSync, []byte("x")); return st }},
+		{"UNSTABLE write", "write", func() uint32 { st, _, _ := write(t, c, rootCred, fh, 0, unstable, []byte("x")); return st }},
+		{"FILE_SYNC write's commit", "commit", func() uint32 { st, _, _ := write(t, c, rootCred, fh, 0, fileSync, []byte("x")); return st }},
+		{"COMMIT", "commit", func() uint32 {
+			st, d := c.nfs(t, rootCred, 21, new(args).fh(fh).u64(0).u32(0).bytes())
 			skipWcc(d)
-		}
-		if st != nfs3ErrNoSpc {
-			t.Errorf("%s = %d, want NFS3ERR_NOSPC", op, st)
+			return st
+		}},
+	} {
+		fn.set(failOn(tc.op, fmt.Errorf("cache: %s: %w", tc.op, syscall.ENOSPC)))
+		if st := tc.call(); st != nfs3ErrNoSpc {
+			t.Errorf("%s = %d, want NFS3ERR_NOSPC", tc.name, st)
 		}
 	}
 }
@@ -285,6 +287,7 @@ func TestCloseWaitsForRequests(t *testing.T) {
 	}()
 	select {
 	case <-closed:
+		close(release)
 		t.Fatal("Close returned while a request was inside the cache")
 	case <-time.After(200 * time.Millisecond):
 	}

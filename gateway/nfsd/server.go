@@ -269,7 +269,13 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	for {
 		nc, err := l.Accept()
 		if err != nil {
-			if ctx.Err() != nil || s.isClosed() {
+			if ctx.Err() != nil {
+				// The watcher may still be waiting for the requests in
+				// the cache: so does Serve, as documented.
+				s.shutdown()
+				return nil
+			}
+			if s.isClosed() {
 				return nil
 			}
 			var ne net.Error

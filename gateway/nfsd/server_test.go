@@ -1,0 +1,228 @@
+package nfsd
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/filegate/filegate/cache"
+)
+
+func TestConfigValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		edit    func(*Config)
+		wantErr string
+	}{
+		{"default", func(*Config) {}, ""},
+		{"export path", func(c *Config) { c.Export.Name = "/srv/share" }, ""},
+		{"all squash", func(c *Config) { c.Export.Squash = SquashAll }, ""},
+		{"client list", func(c *Config) { c.Export.Clients = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")} }, ""},
+		{"relative export", func(c *Config) { c.Export.Name = "share" }, "export name"},
+		{"empty export", func(c *Config) { c.Export.Name = "" }, "export name"},
+		{"unclean export", func(c *Config) { c.Export.Name = "/a/../b/" }, "export name"},
+		{"trailing slash", func(c *Config) { c.Export.Name = "/srv/share/" }, "export name"},
+		{"unknown squash", func(c *Config) { c.Export.Squash = 7 }, "squash"},
+		{"invalid client", func(c *Config) { c.Export.Clients = []netip.Prefix{{}} }, "client prefix"},
+		{"zero timeout", func(c *Config) { c.OpTimeout = 0 }, "OpTimeout"},
+		{"no connection requests", func(c *Config) { c.ConnRequests = 0 }, "ConnRequests"},
+		{"no requests", func(c *Config) { c.MaxRequests = 0 }, "MaxRequests"},
+		{"no logger", func(c *Config) { c.Logger = nil }, "Logger"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			tc.edit(&cfg)
+			err := cfg.Validate()
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("Validate() = %v, want error about %q", err, tc.wantErr)
+			}
+			if _, nerr := New(cfg, stubNodes{}); (nerr == nil) != (err == nil) {
+				t.Fatalf("New = %v, Validate = %v", nerr, err)
+			}
+		})
+	}
+	if _, err := New(DefaultConfig(), nil); err == nil {
+		t.Fatal("New with a nil cache succeeded")
+	}
+}
+
+// TestServeUntilCancel: cancelling Serve's ctx stops the server and
+// drops its clients, and Serve returns nil once no request is inside the
+// cache any more; a stopped server serves no more.
+func TestServeUntilCancel(t *testing.T) {
+	c0 := newCache(t)
+	ra, err := c0.GetAttr(context.Background(), cache.RootIno)
+	must(t, err)
+	fn := &faultNodes{Nodes: c0}
+	cfg := DefaultConfig()
+	cfg.Logger = testLogger()
+	srv, err := New(cfg, fn)
+	must(t, err)
+	t.Cleanup(func() { srv.Close() })
+	l := listenLocal(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, l) }()
+
+	entered, release := make(chan struct{}), make(chan struct{})
+	fn.set(func(_ context.Context, op, name string) error {
+		if op == "lookup" && name == "hang" {
+			close(entered)
+			<-release
+		}
+		return nil
+	})
+	c := dialRaw(t, l.Addr())
+	root := fileHandle{ExportID: 1, Ino: ra.Ino, Gen: ra.Gen}.append(nil)
+	_, err = c.start(progNFS, 3, 3, rootCred, new(args).fh(root).name("hang").bytes())
+	must(t, err)
+	<-entered
+	if n := len(srv.Clients()); n != 1 {
+		t.Fatalf("%d clients", n)
+	}
+	cancel()
+	select {
+	case err := <-served:
+		close(release)
+		t.Fatalf("Serve returned (%v) while a request was inside the cache", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("Serve = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+	select {
+	case <-c.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("client connection still open")
+	}
+	if n := len(srv.Clients()); n != 0 {
+		t.Fatalf("%d clients after stop", n)
+	}
+	must(t, srv.Close())
+	if err := srv.Serve(context.Background(), listenLocal(t)); !errors.Is(err, ErrServerClosed) {
+		t.Fatalf("Serve after Close = %v", err)
+	}
+}
+
+// TestClients lists the connected clients as the server sees them.
+func TestClients(t *testing.T) {
+	e := newEnv(t)
+	if cl := e.srv.Clients(); len(cl) != 1 {
+		t.Fatalf("clients %q", cl)
+	}
+	c := e.raw()
+	if _, st := getattr(t, c, rootCred, e.rootFH); st != 0 {
+		t.Fatal(st)
+	}
+	cl := e.srv.Clients()
+	if len(cl) != 2 || !strings.Contains(strings.Join(cl, " "), c.nc.LocalAddr().String()) {
+		t.Fatalf("clients %q, want 2 with %s", cl, c.nc.LocalAddr())
+	}
+	for _, a := range cl {
+		if ap, err := netip.ParseAddrPort(a); err != nil || !ap.Addr().IsLoopback() {
+			t.Fatalf("client %q: %v", a, err)
+		}
+	}
+	// A connection leaves the list when its goroutine ends, just after
+	// the client hangs up.
+	c.close()
+	e.client.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(e.srv.Clients()) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("clients after disconnect: %q", e.srv.Clients())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// mnt sends MOUNT v3 MNT of dirpath with cred (nil: AUTH_NONE) and
+// returns the status, the root handle and the auth flavors.
+func mnt(t *testing.T, c *rawClient, cred []byte, dirpath string) (uint32, []byte, []uint32) {
+	t.Helper()
+	r := c.call(t, progMount, 3, 1, cred, new(args).name(dirpath).bytes())
+	if r.accept != acceptSuccess {
+		t.Fatalf("MNT %q: accept %d", dirpath, r.accept)
+	}
+	st := r.d.uint32()
+	if st != mnt3OK {
+		return st, nil, nil
+	}
+	fh := r.d.opaque(maxHandle)
+	flavors := make([]uint32, r.d.uint32())
+	for i := range flavors {
+		flavors[i] = r.d.uint32()
+	}
+	if r.d.err != nil {
+		t.Fatalf("MNT %q: bad reply", dirpath)
+	}
+	return st, fh, flavors
+}
+
+// TestMountPolicy: MNT answers the export's name and the folders below
+// it, and nothing else; the handle is the root's (or the folder's) with
+// the export's id; AUTH_UNIX is offered first.
+func TestMountPolicy(t *testing.T) {
+	e := newEnv(t, func(e *env) { e.cfg.Export.Name, e.cfg.Export.ID = "/srv/share", 7 })
+	_, err := e.target.Mkdir("sub", 0o755)
+	must(t, err)
+	e.writeFile("file", nil)
+	c := e.raw()
+	for _, tc := range []struct {
+		dirpath string
+		cred    []byte
+		want    uint32
+		ino     cache.Ino
+	}{
+		{"/srv/share", rootCred, mnt3OK, cache.RootIno},
+		{"/srv/share/", nil, mnt3OK, cache.RootIno},
+		{"srv/share", rootCred, mnt3OK, cache.RootIno},
+		{"/srv/share/sub", rootCred, mnt3OK, 0},
+		{"/", rootCred, mnt3ErrNoEnt, 0},
+		{"", rootCred, mnt3ErrNoEnt, 0},
+		{"/srv", rootCred, mnt3ErrNoEnt, 0},
+		{"/srv/shares", rootCred, mnt3ErrNoEnt, 0},
+		{"/srv/share/missing", rootCred, mnt3ErrNoEnt, 0},
+		{"/srv/share/file", rootCred, mnt3ErrNoEnt, 0},
+	} {
+		st, fh, flavors := mnt(t, c, tc.cred, tc.dirpath)
+		if st != tc.want {
+			t.Errorf("MNT %q = %d, want %d", tc.dirpath, st, tc.want)
+			continue
+		}
+		if st != mnt3OK {
+			continue
+		}
+		h, ok := parseHandle(fh)
+		if !ok || h.ExportID != 7 || tc.ino != 0 && h.Ino != tc.ino {
+			t.Errorf("MNT %q: handle %+v", tc.dirpath, h)
+		}
+		if len(flavors) != 2 || flavors[0] != authFlavUnix || flavors[1] != authFlavNone {
+			t.Errorf("MNT %q: flavors %v", tc.dirpath, flavors)
+		}
+	}
+	if _, fh, _ := mnt(t, c, rootCred, "/srv/share/sub"); string(fh) != string(e.lookupPath("sub")) {
+		t.Errorf("MNT of a folder: %x, want its handle", fh)
+	}
+	// RPCSEC_GSS, which the server cannot check, is refused before MNT.
+	xid, b := c.callHdr(progMount, 3, 1, rootCred)
+	binary.BigEndian.PutUint32(b[28:], 6)
+	b = append(b, new(args).name("/srv/share").bytes()...)
+	recordMark(b, 0)
+	ch, err := c.send(xid, b)
+	must(t, err)
+	if r := waitReply(t, ch); r.accept != 1000+rejectAuthError {
+		t.Fatalf("MNT with RPCSEC_GSS: accept %d, want AUTH_ERROR", r.accept)
+	}
+}
