@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"maps"
+	"slices"
 	"syscall"
 )
 
@@ -89,5 +91,16 @@ func status(err error) uint32 {
 	case errors.Is(err, fs.ErrPermission):
 		return nfs3ErrAcces
 	}
+	// The cache promises errors.Is(err, syscall.EXXX), which an error may
+	// keep without wrapping a syscall.Errno (an Is method of its own).
+	for _, en := range errnoOrder {
+		if errors.Is(err, en) {
+			return errnoStatus[en]
+		}
+	}
 	return nfs3ErrServerFault
 }
+
+// errnoOrder is errnoStatus's errnos by number, so an error that is
+// several of them maps the same way every time.
+var errnoOrder = slices.Sorted(maps.Keys(errnoStatus))

@@ -615,18 +615,6 @@ func testStaleAndBadHandles(t *testing.T, backend func(*env)) {
 	}
 }
 
-// The handle format is the go-nfs front end's, byte for byte.
-func TestHandleFormat(t *testing.T) {
-	got := fileHandle{ExportID: 1, Ino: 0x0102030405060708, Gen: 0xa0b0c0d0}.append(nil)
-	want := []byte{1, 0, 0, 0, 0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 0xa0, 0xb0, 0xc0, 0xd0}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("handle %x, want %x", got, want)
-	}
-	if h, ok := parseHandle(want); !ok || h.Ino != 0x0102030405060708 || h.Gen != 0xa0b0c0d0 || h.ExportID != 1 {
-		t.Fatalf("parse: %+v %v", h, ok)
-	}
-}
-
 func TestMountProgram(t *testing.T) {
 	e := newEnv(t)
 	for _, export := range []string{"/", ""} {
