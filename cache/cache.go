@@ -167,8 +167,9 @@ type Cache struct {
 	// dirtySince is when each file turned dirty (since this start).
 	dirtySince map[Ino]time.Time
 	// fresh holds chunks fetched but not yet recorded in the database
-	// (see persistChunks); freshCount counts them.
-	fresh      map[Ino]bitmap
+	// (see persistChunks), with the version they belong to; freshCount
+	// counts them.
+	fresh      map[Ino]*freshChunks
 	freshCount int64
 	// pendMu guards pending; nothing else is locked while holding it.
 	pendMu sync.Mutex
@@ -235,7 +236,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		cfg: cfg, log: cfg.Logger, db: db, store: cfg.Store, dataDir: dataDir,
 		files: files, lastWrite: map[Ino]time.Time{}, queued: map[Ino]bool{},
 		dirtySizes: map[Ino]int64{}, nextRead: map[Ino]int64{}, refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{},
-		failing: map[string]Failure{}, dirtySince: map[Ino]time.Time{}, fresh: map[Ino]bitmap{}, pendingWrites: map[Ino]pendingAttr{},
+		failing: map[string]Failure{}, dirtySince: map[Ino]time.Time{}, fresh: map[Ino]*freshChunks{}, pendingWrites: map[Ino]pendingAttr{},
 		persistKick: make(chan struct{}, 1), usage: newUsage(),
 		idle: make(chan struct{}), kick: make(chan struct{}, 1), urgent: make(chan struct{}, 1), evictKick: make(chan struct{}, 1),
 		raSlots: make(chan struct{}, cfg.FetchConcurrency),

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 	"sync"
 	"syscall"
 	"time"
@@ -16,34 +17,74 @@ import (
 // does not allocate a megabyte per chunk.
 var chunkBufs = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
 
+// chunkVer names the version of a file's content its chunks belong to:
+// the backend object a file not wholly local is fetched from. A refresh
+// that notes a new version clears the recorded chunks in the same
+// transaction, so chunks fetched and recorded later are checked against
+// it: bytes of one version are never taken for another's.
+type chunkVer struct {
+	etag        string
+	size, mtime int64
+}
+
+func verOf(n *inode) chunkVer { return chunkVer{n.etag, n.size, n.remoteMtime} }
+
+// freshChunks are chunks of version ver fetched into the data file and
+// not yet recorded in the database.
+type freshChunks struct {
+	ver  chunkVer
+	bits bitmap
+}
+
+// errVersionChanged ends a fetch whose object changed meanwhile: what it
+// fetched belongs to the old version.
+var errVersionChanged = errors.New("the object changed while it was fetched")
+
 // ensureRange makes bytes [off, end) of ino's content local, fetching the
 // missing chunks from the backend in parallel. Concurrent callers share
 // the fetch of a chunk. New chunks are marked present in memory at once
 // and in the database only after their data is synced (persistChunks),
 // so a crash never leaves a chunk marked present that is not on disk: at
-// worst it is fetched again.
+// worst it is fetched again. When the object changes during the fetch
+// (a refresh noted a new version), the new version is fetched.
 func (c *Cache) ensureRange(ctx context.Context, ino Ino, off, end int64) error {
 	c.files.pin(ino)
 	defer c.files.unpin(ino)
+	for try := 1; ; try++ {
+		err := c.ensureVersion(ctx, ino, off, end)
+		if !errors.Is(err, errVersionChanged) {
+			return err
+		}
+		if try == 3 {
+			// Changing faster than it can be read: the client
+			// tries again later.
+			return fmt.Errorf("%w: %w", err, syscall.EAGAIN)
+		}
+	}
+}
+
+// ensureVersion is ensureRange for the version ino has now.
+func (c *Cache) ensureVersion(ctx context.Context, ino Ino, off, end int64) error {
 	var local bool
 	var key string
-	var size int64
+	var ver chunkVer
 	var have bitmap
 	err := c.view(func(t *txn) error {
 		n, err := t.get(ino)
 		if err != nil {
 			return err
 		}
-		local, size = n.has(flagLocal), n.size
+		local, ver = n.has(flagLocal), verOf(n)
 		if !local {
 			key, err = t.key(n)
-			have = c.present(t, ino)
+			have = c.presentFor(t, n)
 		}
 		return err
 	})
 	if err != nil || local {
 		return err
 	}
+	size := ver.size
 	end = min(end, size)
 	if off >= end {
 		return nil
@@ -62,8 +103,10 @@ func (c *Cache) ensureRange(ctx context.Context, ino Ino, off, end int64) error 
 	g.SetLimit(c.cfg.FetchConcurrency)
 	for _, i := range missing {
 		g.Go(func() error {
-			_, err, _ := c.loads.Do(fmt.Sprintf("chunk/%d/%d", ino, i), func() (any, error) {
-				return nil, c.fetchChunk(gctx, ino, key, size, i)
+			// Only fetches of one version are shared.
+			sf := fmt.Sprintf("chunk/%d/%d/%d/%d/%s", ino, i, ver.size, ver.mtime, ver.etag)
+			_, err, _ := c.loads.Do(sf, func() (any, error) {
+				return nil, c.fetchChunk(gctx, ino, key, ver, i)
 			})
 			return err
 		})
@@ -71,15 +114,41 @@ func (c *Cache) ensureRange(ctx context.Context, ino Ino, off, end int64) error 
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	c.mu.Lock()
-	b := c.fresh[ino]
-	for _, i := range missing {
-		b.set(i)
+	many := false
+	err = c.view(func(t *txn) error {
+		n, err := t.get(ino)
+		switch {
+		case err != nil:
+			return err
+		case n.has(flagLocal):
+			return nil // local data wins over anything fetched
+		case verOf(n) != ver:
+			return errVersionChanged
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		f := c.fresh[ino]
+		if f == nil || f.ver != ver {
+			// Chunks of another version are of no use to anyone:
+			// ver is the one the namespace holds.
+			if f != nil {
+				c.freshCount -= f.bits.count(int64(len(f.bits)) * 8)
+			}
+			f = &freshChunks{ver: ver}
+			c.fresh[ino] = f
+		}
+		for _, i := range missing {
+			if !f.bits.has(i) {
+				f.bits.set(i)
+				c.freshCount++
+			}
+		}
+		many = c.freshCount >= freshLimit
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	c.fresh[ino] = b
-	c.freshCount += int64(len(missing))
-	many := c.freshCount >= freshLimit
-	c.mu.Unlock()
 	if many {
 		c.kickPersist()
 	}
@@ -97,15 +166,28 @@ const freshLimit = 256
 // present returns the chunks of ino known present: recorded in the
 // database, or fetched and not yet recorded.
 func (c *Cache) present(t *txn, ino Ino) bitmap {
-	b := t.chunks(ino)
+	n, err := t.get(ino)
+	if err != nil {
+		return nil
+	}
+	return c.presentFor(t, n)
+}
+
+// presentFor is present for the version of n.
+func (c *Cache) presentFor(t *txn, n *inode) bitmap {
+	b := t.chunks(n.ino)
 	c.mu.Lock()
-	for i, x := range c.fresh[ino] {
+	defer c.mu.Unlock()
+	f := c.fresh[n.ino]
+	if f == nil || f.ver != verOf(n) {
+		return b
+	}
+	for i, x := range f.bits {
 		for len(b) <= i {
 			b = append(b, 0)
 		}
 		b[i] |= x
 	}
-	c.mu.Unlock()
 	return b
 }
 
@@ -151,25 +233,36 @@ func (c *Cache) persistAll() {
 
 // persistChunks syncs ino's data file and records the chunks fetched
 // into it so far; a file whose chunks are all present becomes local.
+// Chunks fetched for a version the namespace no longer holds (a refresh
+// noted a new one meanwhile) are dropped, not recorded.
 func (c *Cache) persistChunks(ino Ino) error {
 	c.files.pin(ino)
 	defer c.files.unpin(ino)
 	c.mu.Lock()
-	snap := append(bitmap(nil), c.fresh[ino]...)
+	var snap freshChunks
+	if f := c.fresh[ino]; f != nil {
+		snap = freshChunks{f.ver, append(bitmap(nil), f.bits...)}
+	}
 	c.mu.Unlock()
-	if len(snap) == 0 {
+	if len(snap.bits) == 0 {
 		return nil
 	}
 	if err := c.syncData(ino); err != nil {
 		return err
 	}
+	stale := false
 	err := c.update(func(t *txn) error {
+		stale = false
 		n, err := t.get(ino)
 		if err != nil || n.has(flagLocal) {
 			return err
 		}
+		if verOf(n) != snap.ver {
+			stale = true
+			return nil
+		}
 		b := t.chunks(ino)
-		for i, x := range snap {
+		for i, x := range snap.bits {
 			for len(b) <= i {
 				b = append(b, 0)
 			}
@@ -188,18 +281,17 @@ func (c *Cache) persistChunks(ino Ino) error {
 		return err
 	}
 	c.mu.Lock()
-	if cur := c.fresh[ino]; cur != nil {
-		left := 0
-		for i := range cur {
-			if i < len(snap) {
-				cur[i] &^= snap[i]
+	if cur := c.fresh[ino]; cur != nil && cur.ver == snap.ver {
+		left := false
+		for i := range cur.bits {
+			if i < len(snap.bits) && !stale {
+				c.freshCount -= int64(bits.OnesCount8(cur.bits[i] & snap.bits[i]))
+				cur.bits[i] &^= snap.bits[i]
 			}
-			if cur[i] != 0 {
-				left++
-			}
+			left = left || cur.bits[i] != 0
 		}
-		c.freshCount -= bitmap(snap).count(int64(len(snap)) * 8)
-		if left == 0 {
+		if !left || stale {
+			c.freshCount -= cur.bits.count(int64(len(cur.bits)) * 8)
 			delete(c.fresh, ino)
 		}
 	}
@@ -211,19 +303,20 @@ func (c *Cache) persistChunks(ino Ino) error {
 // content goes away.
 func (c *Cache) dropFresh(ino Ino) {
 	c.mu.Lock()
-	if b, ok := c.fresh[ino]; ok {
-		c.freshCount -= b.count(int64(len(b)) * 8)
+	if f, ok := c.fresh[ino]; ok {
+		c.freshCount -= f.bits.count(int64(len(f.bits)) * 8)
 		delete(c.fresh, ino)
 	}
 	c.mu.Unlock()
 }
 
-// fetchChunk reads chunk i of key from the backend into ino's data file,
-// unless the chunk became local meanwhile: local data always wins over
-// what the backend had.
-func (c *Cache) fetchChunk(ctx context.Context, ino Ino, key string, size, i int64) error {
+// fetchChunk reads chunk i of key, version ver, from the backend into
+// ino's data file, unless the chunk became local meanwhile: local data
+// always wins over what the backend had. It writes nothing when the
+// namespace holds another version by then.
+func (c *Cache) fetchChunk(ctx context.Context, ino Ino, key string, ver chunkVer, i int64) error {
 	off := i * chunkSize
-	length := min(chunkSize, size-off)
+	length := min(chunkSize, ver.size-off)
 	bp := chunkBufs.Get().(*[]byte)
 	defer chunkBufs.Put(bp)
 	buf := (*bp)[:length]
@@ -250,10 +343,16 @@ func (c *Cache) fetchChunk(ctx context.Context, ino Ino, key string, size, i int
 	skip := false
 	err = c.view(func(t *txn) error {
 		n, err := t.get(ino)
-		if err != nil {
+		switch {
+		case err != nil:
 			return err
+		case n.has(flagLocal):
+			skip = true
+		case verOf(n) != ver:
+			return errVersionChanged
+		default:
+			skip = c.presentFor(t, n).has(i)
 		}
-		skip = n.has(flagLocal) || c.present(t, ino).has(i)
 		return nil
 	})
 	if err != nil || skip {

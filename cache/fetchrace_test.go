@@ -1,0 +1,150 @@
+package cache
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"testing"
+
+	"github.com/filegate/filegate/backend"
+	"github.com/filegate/filegate/backend/memstore"
+)
+
+// listHook runs before calls to the callback of a List: before the
+// call of index at, and after it.
+type listHook struct {
+	backend.Store
+	at            int
+	before, after func()
+}
+
+func (s *listHook) List(ctx context.Context, opts backend.ListOptions, fn func(backend.ObjectInfo) error) error {
+	i := 0
+	return s.Store.List(ctx, opts, func(o backend.ObjectInfo) error {
+		defer func() { i++ }()
+		if i != s.at || s.before == nil {
+			return fn(o)
+		}
+		before, after := s.before, s.after
+		s.before, s.after = nil, nil
+		before()
+		err := fn(o)
+		after()
+		return err
+	})
+}
+
+// TestFetchedChunksOfAnOldVersionAreNotRecorded: fetched chunks whose
+// recording (persistChunks) lands after a refresh noted a new version of
+// the object must not be taken for chunks of the new version. They were,
+// and the new version read zeros where its data file had none (the
+// e2e TestCloudChanges grown.bin flake).
+func TestFetchedChunksOfAnOldVersionAreNotRecorded(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.New()
+	v1, v2 := randBytes(100<<10, 1), randBytes(chunkSize+17, 2)
+	putObject(t, mem, "a-grown.bin", v1)
+	// A listing merges in batches of loadBatch entries: the hook acts
+	// between the batch holding a-grown.bin and the rest of the listing,
+	// after the new version is recorded and before its stale local data
+	// is dropped.
+	for i := range loadBatch {
+		putObject(t, mem, fmt.Sprintf("filler-%04d", i), []byte("x"))
+	}
+	s := &listHook{Store: mem, at: loadBatch - 1}
+	c := newSizedCache(t, t.TempDir(), s, func(cfg *Config) { cfg.ReadAheadBytes = 0 })
+	a, err := c.Lookup(ctx, RootIno, "a-grown.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	putObject(t, mem, "a-grown.bin", v2)
+	s.before = func() {
+		// Fetched for the version the namespace holds (100 KiB) and
+		// not yet recorded in the database.
+		buf := make([]byte, 10)
+		if _, err := c.ReadAt(ctx, a.Ino, buf, 0); err != nil {
+			t.Error(err)
+		}
+	}
+	s.after = func() {
+		// The batch naming the new version is merged; the periodic
+		// recording of fetched chunks runs now.
+		if err := c.persistChunks(a.Ino); err != nil {
+			t.Error(err)
+		}
+	}
+	if err := c.Refresh(ctx, RootIno); err != nil {
+		t.Fatal(err)
+	}
+	if s.before != nil {
+		t.Fatal("the hook did not run")
+	}
+	if got := readAll(t, c, a.Ino); !bytes.Equal([]byte(got), v2) {
+		t.Fatalf("after the change: %d bytes %.20q, want %d bytes %.20q", len(got), got, len(v2), v2)
+	}
+}
+
+// getHook runs during once, inside a Get, after the body was read and
+// before it is returned.
+type getHook struct {
+	backend.Store
+	during func()
+}
+
+func (s *getHook) Get(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
+	body, err := s.Store.Get(ctx, key, off, length)
+	if err != nil || s.during == nil {
+		return body, err
+	}
+	during := s.during
+	s.during = nil
+	b, err := io.ReadAll(body)
+	body.Close()
+	if err != nil {
+		return nil, err
+	}
+	during()
+	return io.NopCloser(bytes.NewReader(b)), nil
+}
+
+// TestFetchAcrossARefreshIsNotTakenForTheNewVersion: a chunk fetched
+// from the old version of an object while a refresh notes a new one is
+// never marked present for the new version.
+func TestFetchAcrossARefreshIsNotTakenForTheNewVersion(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.New()
+	v1, v2 := randBytes(100<<10, 1), randBytes(chunkSize+17, 2)
+	putObject(t, mem, "grown.bin", v1)
+	s := &getHook{Store: mem}
+	c := newSizedCache(t, t.TempDir(), s, func(cfg *Config) { cfg.ReadAheadBytes = 0 })
+	a, err := c.Lookup(ctx, RootIno, "grown.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.during = func() {
+		putObject(t, mem, "grown.bin", v2)
+		if err := c.Refresh(ctx, RootIno); err != nil {
+			t.Error(err)
+		}
+	}
+	// The read that was in flight may see either version.
+	buf := make([]byte, 100)
+	if _, err := c.ReadAt(ctx, a.Ino, buf, 0); err != nil {
+		t.Fatal(err)
+	}
+	if s.during != nil {
+		t.Fatal("the hook did not run")
+	}
+	if !bytes.Equal(buf, v1[:100]) && !bytes.Equal(buf, v2[:100]) {
+		t.Fatalf("read in flight across the change: %.20q, in neither version", buf)
+	}
+	if got := readAll(t, c, a.Ino); !bytes.Equal([]byte(got), v2) {
+		t.Fatalf("after the change: %d bytes %.20q, want %d bytes %.20q", len(got), got, len(v2), v2)
+	}
+	// Once recorded as well.
+	c.persistAll()
+	if got := readAll(t, c, a.Ino); !bytes.Equal([]byte(got), v2) {
+		t.Fatalf("after recording: %d bytes %.20q, want %d bytes %.20q", len(got), got, len(v2), v2)
+	}
+}
