@@ -23,6 +23,19 @@
 #   mount-nfsd  smoke against nfsd mounted with "vers=3,nolock" only: the
 #               ports come from its portmapper on 127.0.0.1:111 (or the
 #               rpcbind there). Needs root; skipped otherwise.
+#   work-nfsd, work-s3
+#               test/knfs/guest/work.sh in the Debian guest (no -M; built
+#               once into KNFS_CACHE by debootstrap, with git, xz-utils,
+#               sqlite3 and vim-tiny added through KNFS_PACKAGES) with the
+#               default config (root_squash) and mount options, as user
+#               1000: tar, git, vim and office-style saves, sqlite, parallel
+#               writers, then a server restart and everything read back.
+#               After the VM: `filegate flush --wait` through the admin
+#               socket, and test/knfs/backendcheck compares the POSIX
+#               backend folder (work-nfsd) or the versitygw bucket (work-s3)
+#               with the listing the guest wrote into the share. Needs
+#               debootstrap: the first build takes 1-5 minutes, then each
+#               scenario about 3-4 minutes in the emulator.
 #
 # For each scenario it starts `bin/filegate serve --listen 127.0.0.1:PORT
 # --state DIR` on a free port with a fresh state directory, waits until the
@@ -42,7 +55,8 @@
 # Environment:
 #   KNFS_TOOL      kernel-nfs-run.sh (default ../shared/tools/knfs/ beside the repo)
 #   KNFS_CACHE     VM artefacts cache, passed on to kernel-nfs-run.sh
-#   KNFS_TIMEOUT   time limit per VM in seconds (default 300)
+#   KNFS_TIMEOUT   time limit per VM in seconds (default 300; the work
+#                  scenarios: KNFS_WORK_TIMEOUT, default 900)
 #   FILEGATE_BIN   server binary to test (default: build bin/filegate)
 #   FILEGATE_VERSITYGW  versitygw binary for the -s3 scenarios (default:
 #                  PATH, $(go env GOPATH)/bin, ~/.cache/filegate-tools/bin)
@@ -58,8 +72,9 @@ ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
 HERE=$ROOT/test/knfs
 KNFS_TOOL=${KNFS_TOOL:-$ROOT/../shared/tools/knfs/kernel-nfs-run.sh}
 TIMEOUT=${KNFS_TIMEOUT:-300}
+WORK_TIMEOUT=${KNFS_WORK_TIMEOUT:-900}
 KNOWN_FILE=$HERE/known-failures.txt
-ALL_SCENARIOS=(smoke survive smoke-s3 survive-s3 smoke-nfsd survive-nfsd perms-nfsd mount-nfsd)
+ALL_SCENARIOS=(smoke survive smoke-s3 survive-s3 smoke-nfsd survive-nfsd perms-nfsd mount-nfsd work-nfsd work-s3)
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 say() { echo "knfs: $*"; }
@@ -219,7 +234,7 @@ dump_logs() { # dir
     say "---- $1/guest.out (guest script output)"
     sed 's/^/  | /' "$1/guest.out"
   fi
-  for f in knfs.log harness.log server.log s3server.log; do
+  for f in knfs.log harness.log backendcheck.log server.log s3server.log; do
     [ -s "$1/$f" ] || continue
     say "---- tail of $1/$f"
     tail -n 40 "$1/$f" | sed 's/^/  | /'
@@ -246,8 +261,8 @@ start_s3() {
   return 1
 }
 
-run_scenario() { # name guest-script share(0|1) backend(posix|s3|nfsd)
-  local name=$1 script=$2 share=$3 backend=${4:-posix}
+run_scenario() { # name guest-script share(0|1) backend(posix|s3|nfsd) guest(minimal|debian)
+  local name=$1 script=$2 share=$3 backend=${4:-posix} guest=${5:-minimal}
   local dir=$LOGDIR/$name port rc=0 restarts=0 died='' problems=()
   mkdir -p "$dir/state"
   : >"$dir/guest.out"
@@ -283,11 +298,14 @@ run_scenario() { # name guest-script share(0|1) backend(posix|s3|nfsd)
   fi
   port=$(free_port)
   local args=(-M -t "$TIMEOUT" ${files[@]+"${files[@]}"} ${mountopts[@]+"${mountopts[@]}"})
+  # The Debian guest runs with the default mount options.
+  [ "$guest" = minimal ] || args=(-t "$WORK_TIMEOUT" ${mountopts[@]+"${mountopts[@]}"})
   if [ "$share" = 1 ]; then
     mkdir -p "$dir/share"
+    args+=(-s "$dir/share")
     # actimeo=0: revalidate attributes with the server on every access, so
     # the old handles are really used after the restart.
-    args+=(-s "$dir/share" -o actimeo=0)
+    [ "$guest" != minimal ] || args+=(-o actimeo=0)
   fi
   say "=== $name: server 127.0.0.1:$port, guest $(basename "$script"), logs $dir"
   if ! start_server "$port" "$dir/state" "$dir/server.log" >>"$dir/harness.log"; then
@@ -297,7 +315,7 @@ run_scenario() { # name guest-script share(0|1) backend(posix|s3|nfsd)
     return 0
   fi
 
-  setsid "$KNFS_TOOL" "${args[@]}" "$port" "$script" >"$dir/guest.out" 2>"$dir/knfs.log" </dev/null &
+  KNFS_PACKAGES=$WORK_PACKAGES setsid "$KNFS_TOOL" "${args[@]}" "$port" "$script" >"$dir/guest.out" 2>"$dir/knfs.log" </dev/null &
   VM_PID=$!
   while kill -0 "$VM_PID" 2>/dev/null; do
     if [ -n "$SERVER_PID" ] && ! kill -0 "$SERVER_PID" 2>/dev/null; then
@@ -326,6 +344,10 @@ run_scenario() { # name guest-script share(0|1) backend(posix|s3|nfsd)
   rc=0
   if [ -n "$VM_PID" ]; then wait "$VM_PID" || rc=$?; fi
   VM_PID=
+  if [ "$guest" = debian ] && [ -z "$died" ]; then
+    local bad
+    bad=$(work_backend_check "$dir" "$backend") || problems+=("$bad")
+  fi
   stop_server TERM
   stop_s3
 
@@ -370,6 +392,34 @@ run_scenario() { # name guest-script share(0|1) backend(posix|s3|nfsd)
   fi
 }
 
+# work_backend_check dir backend: after a work scenario's VM, flush the
+# server and compare its backend with the guest's listing.
+work_backend_check() {
+  local dir=$1 backend=$2 where=(-posix "$dir/state/backend")
+  [ "$backend" != s3 ] || where=(-s3 "$dir/filegate.toml")
+  [ -s "$dir/share/work-listing.txt" ] || { echo "the guest wrote no work-listing.txt"; return 1; }
+  [ -n "$SERVER_PID" ] || { echo "no server left to flush"; return 1; }
+  echo "==== harness: filegate flush --wait at $(date +%T.%N)" >>"$dir/harness.log"
+  if ! "$BIN" flush --wait --timeout 5m --state "$dir/state" >>"$dir/harness.log" 2>&1; then
+    echo "filegate flush --wait failed: $(tail -n 1 "$dir/harness.log")"; return 1
+  fi
+  if ! "$BACKENDCHECK" -listing "$dir/share/work-listing.txt" -under work "${where[@]}" >"$dir/backendcheck.log" 2>&1; then
+    echo "backend differs from the share: $(grep -m 3 problem: "$dir/backendcheck.log" | tr '\n' ' ')$(tail -n 1 "$dir/backendcheck.log")"; return 1
+  fi
+  say "$(basename "$dir"): $(tail -n 1 "$dir/backendcheck.log")" >&2
+}
+
+# The Debian guest of the work scenarios: its packages, and the backend
+# checker built from this tree.
+WORK_PACKAGES=git,sqlite3,vim-tiny,xz-utils${KNFS_PACKAGES:+,$KNFS_PACKAGES}
+case " ${SCENARIOS[*]} " in
+  *" work-"*)
+    command -v debootstrap >/dev/null || skip "debootstrap not installed for the work scenarios (apt-get install debootstrap)"
+    BACKENDCHECK=$LOGDIR/backendcheck
+    (cd "$ROOT" && go build -o "$BACKENDCHECK" ./test/knfs/backendcheck) || { say "FAIL: go build backendcheck"; FAILURES=1; exit 1; }
+    ;;
+esac
+
 # The -s3 scenarios need versitygw, and a helper built from this tree.
 case " ${SCENARIOS[*]} " in
   *-s3" "*)
@@ -390,6 +440,8 @@ for s in "${SCENARIOS[@]}"; do
   case $s in
     smoke) run_scenario smoke "$SMOKE" 0 ;;
     survive) run_scenario survive "$HERE/guest/survive.sh" 1 ;;
+    work-nfsd) run_scenario work-nfsd "$HERE/guest/work.sh" 1 posix debian ;;
+    work-s3) run_scenario work-s3 "$HERE/guest/work.sh" 1 s3 debian ;;
     smoke-s3) run_scenario smoke-s3 "$SMOKE" 0 s3 ;;
     survive-s3) run_scenario survive-s3 "$HERE/guest/survive.sh" 1 s3 ;;
     smoke-nfsd) run_scenario smoke-nfsd "$SMOKE" 0 nfsd ;;
