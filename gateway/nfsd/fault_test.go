@@ -239,12 +239,20 @@ func TestNoSpace(t *testing.T) {
 // next request.
 func TestOpTimeout(t *testing.T) {
 	e, fn := newFaultEnv(t, func(e *env) { e.cfg.OpTimeout = 100 * time.Millisecond })
+	// Should the timeout not cut it off, the hung call ends with the
+	// test (the client gives up first), so the server can close.
+	testDone := make(chan struct{})
+	t.Cleanup(func() { close(testDone) })
 	fn.set(func(ctx context.Context, op, name string) error {
 		if op != "lookup" || name != "hang" {
 			return nil
 		}
-		<-ctx.Done()
-		return fmt.Errorf("cache: lookup: %w", ctx.Err())
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("cache: lookup: %w", ctx.Err())
+		case <-testDone:
+			return syscall.EIO
+		}
 	})
 	c := e.raw()
 	if _, st := lookup(t, c, rootCred, e.rootFH, "hang"); st != nfs3ErrJukebox {

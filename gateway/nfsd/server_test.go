@@ -175,8 +175,11 @@ func mnt(t *testing.T, c *rawClient, cred []byte, dirpath string) (uint32, []byt
 // the export's id; AUTH_UNIX is offered first.
 func TestMountPolicy(t *testing.T) {
 	e := newEnv(t, func(e *env) { e.cfg.Export.Name, e.cfg.Export.ID = "/srv/share", 7 })
-	_, err := e.target.Mkdir("sub", 0o755)
-	must(t, err)
+	// "s" too: "/srv/shares" is not the folder s of "/srv/share".
+	for _, d := range []string{"sub", "s"} {
+		_, err := e.target.Mkdir(d, 0o755)
+		must(t, err)
+	}
 	e.writeFile("file", nil)
 	c := e.raw()
 	for _, tc := range []struct {
