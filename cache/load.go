@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/filegate/filegate/backend"
@@ -69,9 +70,16 @@ func (c *Cache) refreshLater(dir Ino) {
 			_, err, _ := c.loads.Do(fmt.Sprintf("dir/%d", dir), func() (any, error) {
 				return nil, c.loadDir(ctx, dir, true)
 			})
-			if err != nil && c.life.Err() == nil {
-				c.log.Warn("directory refresh failed; serving the cached listing", "op", "refresh", "err", err)
+			if err == nil || c.life.Err() != nil {
+				return
 			}
+			// A directory removed while it was listed (rm -rf, git gc)
+			// has nothing left to refresh: its ESTALE is no failure.
+			if _, gerr := c.GetAttr(ctx, dir); errors.Is(gerr, syscall.ESTALE) {
+				c.log.Debug("refresh dropped: the directory is gone", "op", "refresh")
+				return
+			}
+			c.log.Warn("directory refresh failed; serving the cached listing", "op", "refresh", "err", err)
 		})
 	}()
 }
