@@ -1,7 +1,7 @@
 // Package nfsd is filegate's own NFSv3 server (RFC 1813) with MOUNT v3
 // and a portmapper v2 answering on the same TCP port, over the cache's
-// inode API. It is to replace the go-nfs front end (package gateway);
-// until then the daemon runs it with server.frontend = "nfsd".
+// inode API: the front end `filegate serve` runs. It replaced a front
+// end over go-nfs.
 //
 // # Wire
 //
@@ -86,8 +86,8 @@
 //
 // # Handles, attributes and directories
 //
-// File handles are the go-nfs front end's (handle.go), so clients'
-// handles survive the switch. A handle we never made is BADHANDLE, one
+// File handles are those the go-nfs front end made, byte for byte
+// (handle.go), so clients' handles survived the switch. A handle we never made is BADHANDLE, one
 // of another export, a removed inode or an older generation STALE.
 // fileid is the inode number, fsid the export id, times have nanoseconds
 // (time_delta 1 ns). READDIR and READDIRPLUS cookies are the cache's

@@ -6,9 +6,8 @@ import (
 	"github.com/filegate/filegate/cache"
 )
 
-// File handles are those of the go-nfs front end (gateway/handle.go),
-// byte for byte, so clients' handles stay valid when the front end
-// changes:
+// File handles are those the earlier go-nfs front end made, byte for
+// byte, so clients' handles stayed valid when the front end changed:
 //
 //	offset size field
 //	0      1    version (handleVersion)
