@@ -703,3 +703,37 @@ func TestPipelinedCreates(t *testing.T) {
 		t.Fatalf("%d entries", len(seen))
 	}
 }
+
+// TestBadNames: a name that is no single directory entry (a slash, a
+// NUL, empty, "." or "..") makes nothing, whichever procedure brings it;
+// LOOKUP of "." and ".." finds the directory and its parent.
+func TestBadNames(t *testing.T) {
+	e := newEnv(t)
+	c := e.raw()
+	e.writeFile("f", nil)
+	f := e.lookupPath("f")
+	for _, n := range []string{"a/b", "a\x00b", "", ".", ".."} {
+		for _, tc := range []struct {
+			what string
+			proc uint32
+			args *args
+		}{
+			{"create", 8, new(args).fh(e.rootFH).name(n).u32(createGuarded).noSattr()},
+			{"mkdir", 9, new(args).fh(e.rootFH).name(n).noSattr()},
+			{"symlink", 10, new(args).fh(e.rootFH).name(n).noSattr().name("f")},
+			{"mknod", 11, new(args).fh(e.rootFH).name(n).u32(nf3Fifo).noSattr()},
+			{"rename", 14, new(args).fh(e.rootFH).name("f").fh(e.rootFH).name(n)},
+			{"link", 15, new(args).fh(f).fh(e.rootFH).name(n)},
+		} {
+			if st, _ := c.nfs(t, rootCred, tc.proc, tc.args.bytes()); st == 0 {
+				t.Errorf("%s %q succeeded", tc.what, n)
+			}
+		}
+		if _, st := lookup(t, c, rootCred, e.rootFH, n); (st == 0) != (n == "." || n == "..") {
+			t.Errorf("lookup %q: %d", n, st)
+		}
+	}
+	if seen, _ := listAll(t, c, e.rootFH, false, 4096, nil); len(seen) != 3 || seen["f"] != 1 {
+		t.Fatalf("root after bad names: %v", seen)
+	}
+}
