@@ -297,6 +297,20 @@ func testDirectories(t *testing.T, backend func(*env)) {
 	if st, _ := c.nfs(t, rootCred, 13, new(args).fh(e.lookupPath("d")).name("f").bytes()); st != nfs3ErrNotDir {
 		t.Fatalf("rmdir of a file: %d", st)
 	}
+	// Data calls on a directory, directory calls on a file.
+	dfh, ffh := e.lookupPath("d"), e.lookupPath("d/f")
+	if _, _, st := read(t, c, rootCred, dfh, 0, 10); st != nfs3ErrIsDir {
+		t.Fatalf("read of a directory: %d", st)
+	}
+	if st, _, _ := write(t, c, rootCred, dfh, 0, fileSync, []byte("x")); st != nfs3ErrIsDir {
+		t.Fatalf("write of a directory: %d", st)
+	}
+	if _, st := create(t, c, rootCred, ffh, "g", 0o644); st != nfs3ErrNotDir {
+		t.Fatalf("create in a file: %d", st)
+	}
+	if _, st := lookup(t, c, rootCred, ffh, "g"); st != nfs3ErrNotDir {
+		t.Fatalf("lookup in a file: %d", st)
+	}
 	must(t, e.target.Remove("d/f"))
 	if _, err := e.target.Getattr("d/f"); nfsStatus(err) != nfs3ErrNoEnt {
 		t.Fatalf("removed file: %v", err)
@@ -306,7 +320,6 @@ func testDirectories(t *testing.T, backend func(*env)) {
 	}
 	// "." and ".." of the now empty d name no entry of it: removing or
 	// renaming them is refused and leaves d (and the root) alone.
-	dfh := e.lookupPath("d")
 	for _, tc := range []struct {
 		what string
 		proc uint32
