@@ -40,7 +40,10 @@ type Stats struct {
 	DirtyLimitBytes                 int64
 	DirtyFiles                      int
 	JournalOps                      int
-	LastError                       string
+	// LastError is the error of the latest failed attempt counted in
+	// UploadErrors, kept when a retry succeeds (Failing says what fails
+	// now).
+	LastError string
 	// OldestDirty is when the longest-waiting dirty file turned dirty
 	// (zero when none; files dirty before this start count from start).
 	OldestDirty time.Time

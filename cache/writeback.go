@@ -148,6 +148,12 @@ func (c *Cache) runJournal(ctx context.Context) {
 				continue
 			}
 			o := batch[i].op
+			if errors.Is(aerr, errUploadRaced) {
+				// Tried again like a failure, but none of the backend's.
+				failed = true
+				c.log.Debug("upload raced a write; retrying", "op", o.kind.String(), "key", o.key, "dur", backoff, "err", aerr)
+				continue
+			}
 			c.stats.uploadErrors.Add(1)
 			if permanent(aerr) {
 				c.log.Error("backend refused a change; dropped", "op", o.kind.String(), "key", o.key, "err", aerr)
@@ -177,6 +183,12 @@ func (c *Cache) runJournal(ctx context.Context) {
 		backoff = min(backoff*2, c.cfg.RetryMax)
 	}
 }
+
+// errUploadRaced marks an upload that failed while the file changed
+// under it: a store may refuse a body that changed while it was sent (S3
+// checks it against the hash signed before sending, and answers
+// XAmzContentSHA256Mismatch), which is no failure of the backend.
+var errUploadRaced = errors.New("the file changed during the upload")
 
 // permanent reports errors no retry can fix.
 func permanent(err error) bool {
@@ -265,7 +277,6 @@ func (c *Cache) setDrained() {
 	if c.journalLen() > 0 {
 		return
 	}
-	c.lastError = nil
 	close(c.idle)
 	c.idle = make(chan struct{})
 }
@@ -402,12 +413,15 @@ func (n *inode) backendAttrs() *backend.Attrs {
 
 func (c *Cache) applyPut(ctx context.Context, seq []byte, o op) error {
 	var n *inode
+	var pend pendingAttr
+	var unstable bool
 	err := c.view(func(t *txn) error {
 		var err error
 		n, err = t.get(o.ino)
 		if errors.Is(err, syscall.ESTALE) {
 			n, err = nil, nil
 		}
+		pend, unstable = t.pending(o.ino)
 		return err
 	})
 	if err != nil {
@@ -450,6 +464,9 @@ func (c *Cache) applyPut(ctx context.Context, seq []byte, o op) error {
 			}
 		}
 		info, err = c.putFile(ctx, o.key, n, attrs)
+		if err != nil && ctx.Err() == nil && c.changedSince(o.ino, n, pend, unstable) {
+			return fmt.Errorf("%w: %w", errUploadRaced, err)
+		}
 	default:
 		return c.finish(seq, o, nil)
 	}
@@ -482,6 +499,23 @@ func (c *Cache) applyPut(ctx context.Context, seq []byte, o op) error {
 		}
 		return t.put(cur)
 	})
+}
+
+// changedSince reports whether ino's content changed since it was n,
+// with the unstable writes pend (if unstable) pending.
+func (c *Cache) changedSince(ino Ino, n *inode, pend pendingAttr, unstable bool) bool {
+	changed := false
+	_ = c.view(func(t *txn) error {
+		cur, err := t.get(ino)
+		if err != nil {
+			return err // removed: the next attempt finds nothing to do
+		}
+		now, nowUnstable := t.pending(ino)
+		changed = cur.version != n.version || cur.size != n.size ||
+			nowUnstable != unstable || now.writes != pend.writes
+		return nil
+	})
+	return changed
 }
 
 // putFile uploads the local data of n. A write racing the upload bumps
