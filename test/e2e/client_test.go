@@ -18,8 +18,8 @@ import (
 )
 
 // nfsClient is one mount of a gateway through go-nfs-client: its own
-// TCP connection and MOUNT. go-nfs serves MOUNT and NFS on one port and
-// there is no portmapper, so it is put together by hand.
+// TCP connection and MOUNT. The in-process server serves MOUNT and NFS on
+// one port and runs no portmapper, so it is put together by hand.
 type nfsClient struct {
 	rpc *rpc.Client
 	*nfsc.Target

@@ -12,18 +12,18 @@ import (
 	"github.com/filegate/filegate/backend/faultstore"
 	"github.com/filegate/filegate/backend/s3/s3test"
 	"github.com/filegate/filegate/cache"
-	"github.com/filegate/filegate/gateway"
+	"github.com/filegate/filegate/gateway/nfsd"
 )
 
 // env is one gateway in this process: a cache over a faultstore over a
-// backend (POSIX or S3), served by gateway.Server on 127.0.0.1:0 and
+// backend (POSIX or S3), served by gateway/nfsd on 127.0.0.1:0 and
 // mounted by go-nfs-client.
 type env struct {
 	t     *testing.T
 	cloud cloud
 	fault *faultstore.Store
 	cache *cache.Cache
-	srv   *gateway.Server
+	srv   *nfsd.Server
 	// served gets Serve's result.
 	served chan error
 	nfs    *nfsClient
@@ -66,17 +66,20 @@ func newEnv(t *testing.T, kind string, ec envConfig) *env {
 	if e.cache, err = cache.New(context.Background(), cc); err != nil {
 		t.Fatal(err)
 	}
-	gc := gateway.DefaultConfig()
-	gc.Listen = "127.0.0.1:0"
-	gc.Logger = testLogger()
+	nc := nfsd.DefaultConfig()
+	// The client mounts with AUTH_NONE: anonymous callers act as root,
+	// so these tests see the cache and the backend, not permissions
+	// (gateway/nfsd's own tests and knfs perms-nfsd cover those).
+	nc.Export.AnonUID, nc.Export.AnonGID = 0, 0
+	nc.Logger = testLogger()
 	if ec.opTimeout > 0 {
-		gc.OpTimeout = ec.opTimeout
+		nc.OpTimeout = ec.opTimeout
 	}
-	if e.srv, err = gateway.New(gc, e.cache); err != nil {
+	if e.srv, err = nfsd.New(nc, e.cache); err != nil {
 		e.cache.Close()
 		t.Fatal(err)
 	}
-	l, err := net.Listen("tcp", gc.Listen)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		e.cache.Close()
 		t.Fatal(err)
@@ -184,9 +187,9 @@ func openFDs() int {
 	return len(ents)
 }
 
-// checkFDs fails t if more descriptors are open than before. go-nfs's
-// connection goroutines close theirs shortly after the server closes
-// them, so allow a moment.
+// checkFDs fails t if more descriptors are open than before. The
+// server's connection goroutines may close theirs a moment after the
+// server closes them, so allow a moment.
 func checkFDs(t testing.TB, before int) {
 	if before < 0 {
 		return
