@@ -193,7 +193,9 @@ type Cache struct {
 	// journalOps counts the records in the journal.
 	journalOps atomic.Int64
 
-	dataMu      [64]sync.Mutex
+	dataMu [64]sync.Mutex
+	// dropSeq brackets drops of local content (see beginDrop).
+	dropSeq     [256]atomic.Uint64
 	raSlots     chan struct{}
 	evictKick   chan struct{}
 	persistKick chan struct{}

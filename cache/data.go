@@ -21,6 +21,25 @@ func (c *Cache) ReadAt(ctx context.Context, ino Ino, p []byte, off int64) (int, 
 	}
 	c.files.pin(ino)
 	defer c.files.unpin(ino)
+	for try := 1; ; try++ {
+		got, err := c.readAt(ctx, ino, p, off)
+		if !errors.Is(err, errVersionChanged) {
+			return got, err
+		}
+		if try == 3 {
+			// Changing faster than it can be read: the client
+			// tries again later.
+			return 0, fmt.Errorf("%w: %w", err, syscall.EAGAIN)
+		}
+	}
+}
+
+// readAt is ReadAt for the version ino has now. When the file's local
+// content was dropped meanwhile (a refresh noted a new version, or it
+// was removed), what it read may be zeros of a data file made anew: it
+// fails with errVersionChanged and ReadAt reads again.
+func (c *Cache) readAt(ctx context.Context, ino Ino, p []byte, off int64) (int, error) {
+	seq := c.settledDropSeq(ino)
 	var n *inode
 	hit := true
 	err := c.view(func(t *txn) (err error) {
@@ -67,6 +86,9 @@ func (c *Cache) ReadAt(ctx context.Context, ino Ino, p []byte, off int64) (int, 
 	got, err := c.readLocal(ino, want, off)
 	if err != nil {
 		return got, wrap("read", "", err)
+	}
+	if c.dropSeqOf(ino).Load() != seq {
+		return 0, wrap("read", "", errVersionChanged)
 	}
 	c.touch(ino)
 	if off+int64(got) >= n.size || got < len(p) {

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -42,8 +44,9 @@ var errVersionChanged = errors.New("the object changed while it was fetched")
 
 // ensureRange makes bytes [off, end) of ino's content local, fetching the
 // missing chunks from the backend in parallel. Concurrent callers share
-// the fetch of a chunk. New chunks are marked present in memory at once
-// and in the database only after their data is synced (persistChunks),
+// the fetch of a chunk. New chunks are marked present in memory as they
+// are written and in the database only after their data is synced
+// (persistChunks),
 // so a crash never leaves a chunk marked present that is not on disk: at
 // worst it is fetched again. When the object changes during the fetch
 // (a refresh noted a new version), the new version is fetched.
@@ -114,43 +117,15 @@ func (c *Cache) ensureVersion(ctx context.Context, ino Ino, off, end int64) erro
 	if err := g.Wait(); err != nil {
 		return err
 	}
-	many := false
 	err = c.view(func(t *txn) error {
 		n, err := t.get(ino)
-		switch {
-		case err != nil:
-			return err
-		case n.has(flagLocal):
-			return nil // local data wins over anything fetched
-		case verOf(n) != ver:
-			return errVersionChanged
+		if err == nil && !n.has(flagLocal) && verOf(n) != ver {
+			err = errVersionChanged // fetched for nothing: a new version came
 		}
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		f := c.fresh[ino]
-		if f == nil || f.ver != ver {
-			// Chunks of another version are of no use to anyone:
-			// ver is the one the namespace holds.
-			if f != nil {
-				c.freshCount -= f.bits.count(int64(len(f.bits)) * 8)
-			}
-			f = &freshChunks{ver: ver}
-			c.fresh[ino] = f
-		}
-		for _, i := range missing {
-			if !f.bits.has(i) {
-				f.bits.set(i)
-				c.freshCount++
-			}
-		}
-		many = c.freshCount >= freshLimit
-		return nil
+		return err
 	})
 	if err != nil {
 		return err
-	}
-	if many {
-		c.kickPersist()
 	}
 	for _, i := range missing {
 		have.set(i)
@@ -261,13 +236,23 @@ func (c *Cache) persistChunks(ino Ino) error {
 			stale = true
 			return nil
 		}
+		// Only chunks still fresh: those dropped since the snapshot
+		// (dropStale) may be gone from the data file.
+		c.mu.Lock()
+		var still bitmap
+		if f := c.fresh[ino]; f != nil && f.ver == snap.ver {
+			still = f.bits
+		}
 		b := t.chunks(ino)
 		for i, x := range snap.bits {
-			for len(b) <= i {
-				b = append(b, 0)
+			if i < len(still) {
+				for len(b) <= i {
+					b = append(b, 0)
+				}
+				b[i] |= x & still[i]
 			}
-			b[i] |= x
 		}
+		c.mu.Unlock()
 		if b.full(chunkCount(n.size)) {
 			n.flags |= flagLocal
 			b = nil
@@ -328,9 +313,10 @@ func (c *Cache) fetchChunk(ctx context.Context, ino Ino, key string, ver chunkVe
 	body.Close()
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		// The object is shorter than the size we know: changed in the
-		// cloud. The refresh of its directory will notice.
-		clear(buf[got:])
-		err = nil
+		// cloud. The bytes it lacks are not zeros: the file reads
+		// again once the refresh of its directory notes the change.
+		c.refreshOf(ino)
+		return fmt.Errorf("fetch %s at %d: %d bytes of %d: %w", key, off, got, length, errVersionChanged)
 	}
 	if err != nil {
 		return fmt.Errorf("fetch %s at %d: %w", key, off, err)
@@ -363,8 +349,101 @@ func (c *Cache) fetchChunk(ctx context.Context, ino Ino, key string, ver chunkVe
 		return err
 	}
 	defer c.files.release(of)
-	_, err = of.f.WriteAt(buf, off)
-	return err
+	if _, err := of.f.WriteAt(buf, off); err != nil {
+		return err
+	}
+	// Marked under the data lock that covered the write, so dropStale
+	// finds either neither or both.
+	c.mu.Lock()
+	f := c.fresh[ino]
+	if f == nil || f.ver != ver {
+		// ver is the version the namespace holds: chunks of another
+		// are of no use to anyone.
+		if f != nil {
+			c.freshCount -= f.bits.count(int64(len(f.bits)) * 8)
+		}
+		f = &freshChunks{ver: ver}
+		c.fresh[ino] = f
+	}
+	if !f.bits.has(i) {
+		f.bits.set(i)
+		c.freshCount++
+	}
+	many := c.freshCount >= freshLimit
+	c.mu.Unlock()
+	if many {
+		c.kickPersist()
+	}
+	return nil
+}
+
+// refreshOf lists the directory of ino again soon: its object changed.
+func (c *Cache) refreshOf(ino Ino) {
+	var parent Ino
+	_ = c.view(func(t *txn) error {
+		n, err := t.get(ino)
+		if err == nil {
+			parent = n.parent
+		}
+		return err
+	})
+	if parent != 0 {
+		c.refreshLater(parent)
+	}
+}
+
+// dropStale drops the local content of ino after a refresh noted a new
+// version of it, or removed it. Under the data lock no fetch writes
+// meanwhile; whatever was fetched since the refresh's transaction (of the
+// new version, into the old data file) goes too, in memory and in the
+// database, before the data file does. A file written since (dirty: its
+// writes went into the data file after the new version was fetched
+// whole) keeps its data.
+func (c *Cache) dropStale(ino Ino) {
+	mu := c.dataLock(ino)
+	mu.Lock()
+	defer mu.Unlock()
+	defer c.beginDrop(ino)()
+	c.dropFresh(ino)
+	// Nothing is recorded after dropFresh (persistChunks records only
+	// fresh chunks), so what this view sees stays.
+	dirty, recorded := false, false
+	err := c.view(func(t *txn) error {
+		n, err := t.get(ino)
+		if errors.Is(err, syscall.ESTALE) {
+			return nil // removed
+		}
+		if err != nil {
+			return err
+		}
+		dirty = n.has(flagDirty)
+		recorded = n.has(flagLocal) || len(t.chunks(ino)) > 0
+		return nil
+	})
+	if err == nil && !dirty && recorded {
+		err = c.update(func(t *txn) error {
+			n, err := t.get(ino)
+			if errors.Is(err, syscall.ESTALE) {
+				return nil
+			}
+			if dirty = err == nil && n.has(flagDirty); err != nil || dirty {
+				return err
+			}
+			n.flags &^= flagLocal
+			if err := t.putChunks(ino, nil); err != nil {
+				return err
+			}
+			return t.put(n)
+		})
+	}
+	if err != nil {
+		// The data file stays: chunks recorded present must be there.
+		c.log.Warn("drop the cached content of a file changed in the cloud", "op", "refresh", "err", err)
+		return
+	}
+	if !dirty {
+		c.forget(ino)
+	}
 }
 
 // syncData fsyncs ino's data file, and its folder when the file is new,
@@ -372,6 +451,39 @@ func (c *Cache) fetchChunk(ctx context.Context, ino Ino, key string, ver chunkVe
 func (c *Cache) syncData(ino Ino) error {
 	c.stats.fsyncs.Add(1)
 	return c.files.sync(ino)
+}
+
+// A drop sequence counts, per stripe of inodes, the drops of local
+// content begun (high 32 bits) and those in progress (low 32 bits). A
+// read that began with none in progress and ends with the same count saw
+// no drop: the data file it read was not removed under it.
+const dropping = 1<<32 + 1
+
+func (c *Cache) dropSeqOf(ino Ino) *atomic.Uint64 {
+	return &c.dropSeq[uint64(ino)%uint64(len(c.dropSeq))]
+}
+
+// beginDrop marks a drop of ino's local content in progress and returns
+// the function that ends it.
+func (c *Cache) beginDrop(ino Ino) func() {
+	seq := c.dropSeqOf(ino)
+	seq.Add(dropping)
+	return func() { seq.Add(^uint64(0)) }
+}
+
+// settledDropSeq returns ino's drop sequence once no drop is in progress.
+func (c *Cache) settledDropSeq(ino Ino) uint64 {
+	for {
+		seq := c.dropSeqOf(ino).Load()
+		if uint32(seq) == 0 {
+			return seq
+		}
+		// dropStale holds the data lock; forget is quick.
+		mu := c.dataLock(ino)
+		mu.Lock()
+		mu.Unlock()
+		runtime.Gosched()
+	}
 }
 
 // dataLock serializes writes into one inode's data file between fetches

@@ -3,8 +3,13 @@ package cache
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/filegate/filegate/backend"
@@ -146,5 +151,92 @@ func TestFetchAcrossARefreshIsNotTakenForTheNewVersion(t *testing.T) {
 	c.persistAll()
 	if got := readAll(t, c, a.Ino); !bytes.Equal([]byte(got), v2) {
 		t.Fatalf("after recording: %d bytes %.20q, want %d bytes %.20q", len(got), got, len(v2), v2)
+	}
+}
+
+// TestReadsWhileTheCloudChanges reads a file while it keeps changing in
+// the cloud and the gateway refreshes, records fetched chunks and
+// evicts: every chunk a read returns is of some version of the file at
+// that offset, never zeros (chunks of one read may be of different
+// versions: a chunk is fetched by key, from whatever the object is by
+// then, until a refresh notes the change). Once the changes stop, the
+// file reads as its last version.
+func TestReadsWhileTheCloudChanges(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.New()
+	const rounds = 40
+	versions := make([][]byte, rounds)
+	for k := range versions {
+		versions[k] = randBytes(100<<10+k*97<<10, uint64(k+1))
+	}
+	putObject(t, mem, "f", versions[0])
+	c := newSizedCache(t, t.TempDir(), mem, nil)
+	a, err := c.Lookup(ctx, RootIno, "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var latest atomic.Int64 // the newest version put
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(done)
+		for k := 1; k < rounds; k++ {
+			putObject(t, mem, "f", versions[k])
+			latest.Store(int64(k))
+			if err := c.Refresh(ctx, RootIno); err != nil {
+				t.Error(err)
+				return
+			}
+			switch k % 3 {
+			case 0:
+				c.persistAll()
+			case 1:
+				c.evictTo(0)
+			}
+		}
+	}()
+	for r := range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(r), 7))
+			buf := make([]byte, 48<<10)
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				size := int64(len(versions[latest.Load()]))
+				off := rng.Int64N(size)
+				n, err := c.ReadAt(ctx, a.Ino, buf, off)
+				if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, syscall.EAGAIN) {
+					t.Error(err)
+					return
+				}
+				for from := off; from < off+int64(n); {
+					to := min((from/chunkSize+1)*chunkSize, off+int64(n))
+					got := buf[from-off : to-off]
+					ok := false
+					for _, v := range versions {
+						if to <= int64(len(v)) && bytes.Equal(got, v[from:to]) {
+							ok = true
+							break
+						}
+					}
+					if !ok {
+						t.Errorf("read of %d bytes at %d: bytes %d to %d are of no version: %.16q", n, off, from, to, got)
+						return
+					}
+					from = to
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if got := readAll(t, c, a.Ino); !bytes.Equal([]byte(got), versions[rounds-1]) {
+		t.Fatalf("after the changes: %d bytes %.20q, want %d bytes", len(got), got, len(versions[rounds-1]))
 	}
 }

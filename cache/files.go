@@ -138,9 +138,13 @@ func (ft *fileTable) trimLocked() {
 }
 
 // remove deletes ino's data file. A reader still using it keeps its
-// descriptor until release.
+// descriptor until release. The file goes under the lock: an acquire
+// between forgetting the open file and unlinking it would open the old
+// file again and keep it open, so data written later through it would
+// vanish with it.
 func (ft *fileTable) remove(ino Ino) error {
 	ft.mu.Lock()
+	defer ft.mu.Unlock()
 	delete(ft.fresh, ino)
 	if of, ok := ft.files[ino]; ok {
 		if of.refs == 0 {
@@ -151,7 +155,6 @@ func (ft *fileTable) remove(ino Ino) error {
 			delete(ft.files, ino)
 		}
 	}
-	ft.mu.Unlock()
 	err := os.Remove(ft.path(ino))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil

@@ -232,7 +232,7 @@ func (c *Cache) loadDir(ctx context.Context, dir Ino, refresh bool) error {
 	}
 	dropped = append(dropped, vanished...)
 	for _, ino := range dropped {
-		c.forget(ino)
+		c.dropStale(ino)
 	}
 	c.log.Debug("directory listed", "op", "list", "key", l.prefix, "dur", time.Since(start), "bytes", count)
 	return err

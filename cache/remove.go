@@ -185,6 +185,7 @@ func (c *Cache) forget(ino Ino) {
 	if ino == 0 {
 		return
 	}
+	defer c.beginDrop(ino)()
 	c.mu.Lock()
 	delete(c.lastWrite, ino)
 	delete(c.nextRead, ino)

@@ -1,0 +1,56 @@
+package cache
+
+import (
+	"os"
+	"sync"
+	"testing"
+)
+
+// TestRemoveRacingAcquire: an acquire racing remove never leaves the
+// table holding a data file that is no longer in its place (it did:
+// data written through it then vanished once it was closed, and the
+// chunks marked present read as zeros).
+func TestRemoveRacingAcquire(t *testing.T) {
+	dir := t.TempDir()
+	ft := newFileTable(dir, 16)
+	if err := ft.makeDirs(); err != nil {
+		t.Fatal(err)
+	}
+	defer ft.closeAll()
+	const ino = Ino(42)
+	for i := range 2000 {
+		of, err := ft.acquire(ino, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ft.release(of)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := ft.remove(ino); err != nil {
+				t.Error(err)
+			}
+		}()
+		of, err = ft.acquire(ino, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ft.release(of)
+		wg.Wait()
+		ft.mu.Lock()
+		held, ok := ft.files[ino]
+		ft.mu.Unlock()
+		if !ok {
+			continue
+		}
+		open, err := held.f.Stat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		placed, err := os.Stat(ft.path(ino))
+		if err != nil || !os.SameFile(open, placed) {
+			t.Fatalf("round %d: the table holds a data file no longer in its place (%v)", i, err)
+		}
+	}
+}
