@@ -42,7 +42,7 @@ bench:
 	if test -d cmd/filegate-bench; then $(GO) run ./cmd/filegate-bench; fi
 	# Cached and cold reads, writes, creates and upload drain on POSIX and S3.
 	if test -f cmd/filegate-bench/cachesuite.go; then $(GO) run ./cmd/filegate-bench -suite cache; fi
-	# nfsd beside go-nfs (and NFS-Ganesha when installed): pipelined and random reads.
+	# Our NFS server beside NFS-Ganesha (when installed): pipelined and random reads, small-file creates.
 	if test -f cmd/filegate-bench/frontends.go; then $(GO) run ./cmd/filegate-bench -suite frontends; fi
 	# The S3 store beside raw SDK calls on versitygw, when it is installed.
 	if test -f cmd/filegate-bench/s3.go; then $(GO) run ./cmd/filegate-bench -suite s3 -skip-missing; fi

@@ -68,7 +68,7 @@ func runCache(rounds, mib int, base string) error {
 	page := data[:4096]
 	const drainFiles = 8
 
-	fmt.Printf("filegate-bench -suite cache: %d rounds, %d MiB files; medians; %s front end, one client, one request in flight\n\n", rounds, mib, frontEndName)
+	fmt.Printf("filegate-bench -suite cache: %d rounds, %d MiB files; medians; one client, one request in flight\n\n", rounds, mib)
 	fmt.Printf("| backend | workload | filegate | reference | ref. value | filegate / ref. |\n|---|---|---:|---:|---:|---:|\n")
 	for bi, b := range backends {
 		g, err := startGatewayOn(ctx, filepath.Join(tmp, fmt.Sprintf("cache%d", bi)), b.store, func(cfg *cache.Config) {

@@ -32,8 +32,7 @@ func main() {
 	mib := flag.Int("mib", 64, "MiB per sequential write/read round")
 	dir := flag.String("dir", "", "folder for temporary data (default: the system temp folder)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-	suite := flag.String("suite", "nfs", `"nfs" (the gateway beside the bare disk), "frontends" (nfsd, go-nfs and NFS-Ganesha if installed: pipelined and random reads), "cache" (cached/cold reads, writes, creates, upload drain; POSIX and S3 backends) or "s3" (the S3 store beside raw SDK calls, on versitygw)`)
-	flag.StringVar(&frontEndName, "frontend", "nfsd", `front end of the nfs and cache suites: "nfsd" (ours) or "go-nfs"`)
+	suite := flag.String("suite", "nfs", `"nfs" (the gateway beside the bare disk), "frontends" (our NFS server beside NFS-Ganesha if installed: pipelined and random reads, small-file creates), "cache" (cached/cold reads, writes, creates, upload drain; POSIX and S3 backends) or "s3" (the S3 store beside raw SDK calls, on versitygw)`)
 	skipMissing := flag.Bool("skip-missing", false, "with -suite s3: exit 0 with a note when versitygw is not installed")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -161,7 +160,7 @@ func run(rounds, files, mib int, base string) error {
 		}},
 	}
 
-	fmt.Printf("filegate-bench: %d rounds, %d files, %d MiB; medians; %s front end, POSIX backend\n\n", rounds, files, mib, frontEndName)
+	fmt.Printf("filegate-bench: %d rounds, %d files, %d MiB; medians; POSIX backend\n\n", rounds, files, mib)
 	fmt.Printf("| workload | unit | %s | %s | %s | filegate / bare+fsync |\n", targets[0].name(), targets[1].name(), targets[2].name())
 	fmt.Printf("|---|---|---:|---:|---:|---:|\n")
 	for _, w := range loads {

@@ -15,38 +15,25 @@ import (
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/posix"
 	"github.com/filegate/filegate/cache"
-	"github.com/filegate/filegate/gateway"
 	"github.com/filegate/filegate/gateway/nfsd"
 )
 
-// nfsTarget drives an in-process gateway through go-nfs-client over TCP.
+// nfsTarget drives an in-process gateway (gateway/nfsd over a cache)
+// through go-nfs-client over TCP.
 type nfsTarget struct {
 	c      *cache.Cache
-	srv    frontEnd
+	srv    *nfsd.Server
 	client *rpc.Client
 	t      *nfsc.Target
 	done   chan error
 }
 
-// frontEnd is an NFS server over a cache: ours (nfsd) or go-nfs.
-type frontEnd interface {
-	Serve(ctx context.Context, l net.Listener) error
-	Close() error
-}
-
-// frontEndName picks the front end the nfs and cache suites measure.
-var frontEndName = "nfsd"
-
-func newFrontEnd(c *cache.Cache) (frontEnd, error) {
-	switch frontEndName {
-	case "nfsd":
-		cfg := nfsd.DefaultConfig()
-		cfg.Export.Squash = nfsd.SquashNone // the bench's client is root
-		return nfsd.New(cfg, c)
-	case "go-nfs":
-		return gateway.New(gateway.DefaultConfig(), c)
-	}
-	return nil, fmt.Errorf("unknown front end %q (want nfsd or go-nfs)", frontEndName)
+// newServer returns our NFS server over c, for the bench's client,
+// which is root.
+func newServer(c *cache.Cache) (*nfsd.Server, error) {
+	cfg := nfsd.DefaultConfig()
+	cfg.Export.Squash = nfsd.SquashNone
+	return nfsd.New(cfg, c)
 }
 
 // startGateway serves a cache in tmp/cache over a POSIX backend in
@@ -78,7 +65,7 @@ func startGatewayOn(ctx context.Context, cacheDir string, store backend.Store, t
 	if err != nil {
 		return nil, err
 	}
-	srv, err := newFrontEnd(c)
+	srv, err := newServer(c)
 	if err != nil {
 		c.Close()
 		return nil, err
