@@ -171,11 +171,15 @@ type Cache struct {
 	// counts them.
 	fresh      map[Ino]*freshChunks
 	freshCount int64
-	// pendMu guards pending; nothing else is locked while holding it.
+	// pendMu guards pendingWrites and written; nothing else is locked
+	// while holding it.
 	pendMu sync.Mutex
 	// pending holds the size and mtime of unstable writes not yet
 	// committed (WriteUnstable).
 	pendingWrites map[Ino]pendingAttr
+	// written holds inodes whose data file changed since their last
+	// Commit: a Commit of any other has nothing to do.
+	written map[Ino]bool
 	// unsynced holds inodes committed but not yet fsynced (SyncInterval).
 	unsynced map[Ino]bool
 	// refreshing holds directories being listed again in the background.
@@ -192,6 +196,14 @@ type Cache struct {
 	maxBytes, highMark, lowMark, dirtyLimit atomic.Int64
 	// journalOps counts the records in the journal.
 	journalOps atomic.Int64
+	// inlineBytes is about the bytes in inline records (inline.go);
+	// inlineStamp numbers the records written.
+	inlineBytes, inlineStamp atomic.Int64
+	settleKick               chan struct{}
+	settleEvery              time.Duration
+	// syncMu serializes, per inode, what writes or deletes its inline
+	// record and syncs its data file: Commit and truncate.
+	syncMu [64]sync.Mutex
 
 	dataMu [64]sync.Mutex
 	// dropSeq brackets drops of local content (see beginDrop).
@@ -238,7 +250,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		cfg: cfg, log: cfg.Logger, db: db, store: cfg.Store, dataDir: dataDir,
 		files: files, lastWrite: map[Ino]time.Time{}, queued: map[Ino]bool{},
 		dirtySizes: map[Ino]int64{}, nextRead: map[Ino]int64{}, refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{},
-		failing: map[string]Failure{}, dirtySince: map[Ino]time.Time{}, fresh: map[Ino]*freshChunks{}, pendingWrites: map[Ino]pendingAttr{},
+		failing: map[string]Failure{}, dirtySince: map[Ino]time.Time{}, fresh: map[Ino]*freshChunks{}, pendingWrites: map[Ino]pendingAttr{}, written: map[Ino]bool{}, settleKick: make(chan struct{}, 1), settleEvery: settleInterval,
 		persistKick: make(chan struct{}, 1), usage: newUsage(),
 		idle: make(chan struct{}), kick: make(chan struct{}, 1), urgent: make(chan struct{}, 1), evictKick: make(chan struct{}, 1),
 		raSlots: make(chan struct{}, cfg.FetchConcurrency),
@@ -249,16 +261,21 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := c.restoreInline(); err != nil {
+		db.Close()
+		return nil, err
+	}
 	if err := c.recover(); err != nil {
 		db.Close()
 		return nil, err
 	}
 	c.life, c.stop = context.WithCancel(context.WithoutCancel(ctx))
-	c.wg.Add(4)
+	c.wg.Add(5)
 	go c.runJournal(c.life)
 	go c.runScanner(c.life)
 	go c.runEvictor(c.life)
 	go c.runPersister(c.life)
+	go c.runSettler(c.life)
 	if cfg.SyncInterval > 0 {
 		c.wg.Add(1)
 		go c.runSyncer(c.life)
@@ -270,7 +287,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 // and rebuilds the in-memory queue state from the journal.
 func (c *Cache) init() error {
 	return c.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketInodes, bucketDirents, bucketCookies, bucketLinks, bucketDirty, bucketJournal, bucketChunks} {
+		for _, b := range [][]byte{bucketMeta, bucketInodes, bucketDirents, bucketCookies, bucketLinks, bucketDirty, bucketJournal, bucketChunks, bucketInline} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return fmt.Errorf("cache: create bucket %s: %w", b, err)
 			}
@@ -291,9 +308,9 @@ func (c *Cache) init() error {
 			if err := t.put(root); err != nil {
 				return err
 			}
-		case dbFormat:
+		case dbFormat, dbFormatInline:
 		default:
-			return fmt.Errorf("cache: database format %d in %s is newer than this filegate understands (%d)", f, c.cfg.Dir, dbFormat)
+			return fmt.Errorf("cache: database format %d in %s is newer than this filegate understands (%d)", f, c.cfg.Dir, dbFormatInline)
 		}
 		if _, err := t.get(RootIno); err != nil {
 			return fmt.Errorf("cache: root inode: %w", err)
@@ -325,6 +342,9 @@ func (c *Cache) Close() error {
 	c.storeAllPending()
 	c.stop()
 	c.wg.Wait()
+	if err := c.settle(); err != nil {
+		c.log.Warn("sync small files committed in the database; the next start restores them", "op", "settle", "err", err)
+	}
 	ferr := c.files.closeAll()
 	if err := c.db.Close(); err != nil {
 		return fmt.Errorf("cache: close: %w", err)

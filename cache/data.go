@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"math"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -75,8 +76,13 @@ func (c *Cache) readAt(ctx context.Context, ino Ino, p []byte, off int64) (int, 
 		if !hit {
 			c.stats.misses.Add(1)
 			c.stats.missBytes.Add(int64(len(want)))
-			if err := c.ensureRange(ctx, ino, off, end); err != nil {
+			ver, err := c.ensureRangeOf(ctx, ino, off, end)
+			if err != nil {
 				return 0, wrap("read", "", err)
+			}
+			if ver != verOf(n) {
+				// Fetched for a new version, of another size.
+				return 0, wrap("read", "", errVersionChanged)
 			}
 		}
 		if sequential {
@@ -126,6 +132,7 @@ func (c *Cache) writeData(ino Ino, p []byte, off int64) (int, error) {
 	mu := c.dataLock(ino)
 	mu.Lock()
 	defer mu.Unlock()
+	c.noteWritten(ino)
 	return of.f.WriteAt(p, off)
 }
 
@@ -202,21 +209,37 @@ func (c *Cache) WriteAt(ctx context.Context, ino Ino, p []byte, off int64) (int,
 	return got, wrap("write", "", werr)
 }
 
-// Commit makes every write to ino so far durable on the cache disk. The
-// namespace database is durable at every call already; Commit syncs the
-// data file, at once, or within SyncInterval when one is configured.
+// Commit makes every write to ino so far durable on the cache disk, and
+// stores the size of unstable writes. A small file's content goes into
+// the namespace database in the same transaction (see inline.go); a
+// larger one's data file is fsynced. With SyncInterval, the data file is
+// fsynced within SyncInterval instead.
 func (c *Cache) Commit(ctx context.Context, ino Ino) error {
-	if err := c.storePending(ino); err != nil {
-		return wrap("commit", "", err)
-	}
 	if c.cfg.SyncInterval > 0 {
+		c.takeWritten(ino)
+		if err := c.storePending(ino); err != nil {
+			return wrap("commit", "", err)
+		}
 		c.mu.Lock()
 		c.unsynced[ino] = true
 		c.mu.Unlock()
 		return nil
 	}
-	return wrap("commit", "", c.syncData(ino))
+	mu := c.syncLock(ino)
+	mu.Lock()
+	defer mu.Unlock()
+	if !c.takeWritten(ino) {
+		return nil // all durable since the last Commit
+	}
+	err := c.commitData(ino)
+	if err != nil {
+		c.noteWritten(ino) // the next Commit tries again
+	}
+	return wrap("commit", "", err)
 }
+
+// syncLock serializes Commit and truncate of one inode.
+func (c *Cache) syncLock(ino Ino) *sync.Mutex { return &c.syncMu[uint64(ino)%uint64(len(c.syncMu))] }
 
 // runSyncer fsyncs the data files written since its last round, when
 // commits are batched by SyncInterval.

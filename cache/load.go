@@ -448,7 +448,7 @@ func (t *txn) dropVanished(l *listing) ([]Ino, error) {
 		if err := t.putChunks(v.n.ino, nil); err != nil {
 			return nil, err
 		}
-		if err := t.inodes.Delete(inoKey(v.n.ino)); err != nil {
+		if err := t.delete(v.n.ino); err != nil {
 			return nil, err
 		}
 		gone = append(gone, v.n.ino)

@@ -119,7 +119,7 @@ func (t *txn) dropName(d *inode, name string, child Ino) (Ino, error) {
 		if err := t.enqueue(op{kind: opDelete, key: key}); err != nil {
 			return 0, err
 		}
-		return n.ino, t.inodes.Delete(inoKey(n.ino))
+		return n.ino, t.delete(n.ino)
 	}
 	if n.nlink > 1 {
 		return 0, t.dropLink(n, d.ino, name, now)
@@ -136,7 +136,7 @@ func (t *txn) dropName(d *inode, name string, child Ino) (Ino, error) {
 	if err := t.clearDirty(n); err != nil {
 		return 0, err
 	}
-	return n.ino, t.inodes.Delete(inoKey(n.ino))
+	return n.ino, t.delete(n.ino)
 }
 
 // dropLink removes one of several names of n. When it was the primary

@@ -12,6 +12,14 @@ import (
 // truncate) and returns the new attributes. A size change needs the whole
 // file in the cache, so it may download it first.
 func (c *Cache) SetAttr(ctx context.Context, ino Ino, set SetAttr) (Attr, error) {
+	if set.Size != nil {
+		// The truncate syncs the data file, so the transaction below
+		// drops the inode's inline record (see inline.go): no Commit
+		// may write one in between.
+		mu := c.syncLock(ino)
+		mu.Lock()
+		defer mu.Unlock()
+	}
 	// Unstable writes come first: a truncate or utimes after them wins.
 	if err := c.storePending(ino); err != nil {
 		return Attr{}, wrap("setattr", "", err)
@@ -55,6 +63,9 @@ func (c *Cache) SetAttr(ctx context.Context, ino Ino, set SetAttr) (Attr, error)
 			}
 			n.version++
 			if err := t.setDirty(n); err != nil {
+				return err
+			}
+			if err := t.dropInline(ino); err != nil {
 				return err
 			}
 		}

@@ -33,7 +33,7 @@ const dbFormat = 1
 type txn struct {
 	tx                                           *bolt.Tx
 	meta, inodes, dirents, cookies, links, dirty *bolt.Bucket
-	journal                                      *bolt.Bucket
+	journal, inline                              *bolt.Bucket
 	// queued is set when the transaction added journal records, so the
 	// caller wakes the write-back worker after commit.
 	queued bool
@@ -54,7 +54,7 @@ func newTxn(tx *bolt.Tx) *txn {
 		tx: tx, meta: tx.Bucket(bucketMeta), inodes: tx.Bucket(bucketInodes),
 		dirents: tx.Bucket(bucketDirents), cookies: tx.Bucket(bucketCookies),
 		links: tx.Bucket(bucketLinks), dirty: tx.Bucket(bucketDirty),
-		journal: tx.Bucket(bucketJournal),
+		journal: tx.Bucket(bucketJournal), inline: tx.Bucket(bucketInline),
 	}
 }
 
@@ -101,7 +101,24 @@ func (t *txn) getDir(ino Ino) (*inode, error) {
 	return n, nil
 }
 
-func (t *txn) put(n *inode) error { return t.inodes.Put(inoKey(n.ino), n.marshal()) }
+// put stores n. A file whose content is no longer local loses its
+// inline record with it: what the record held is in the backend.
+func (t *txn) put(n *inode) error {
+	if n.mode.IsRegular() && !n.has(flagLocal) {
+		if err := t.dropInline(n.ino); err != nil {
+			return err
+		}
+	}
+	return t.inodes.Put(inoKey(n.ino), n.marshal())
+}
+
+// delete removes the inode ino and its inline record.
+func (t *txn) delete(ino Ino) error {
+	if err := t.dropInline(ino); err != nil {
+		return err
+	}
+	return t.inodes.Delete(inoKey(ino))
+}
 
 // newInode allocates the next inode number; numbers are never reused.
 func (t *txn) newInode() (*inode, error) {

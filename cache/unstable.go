@@ -91,12 +91,24 @@ func (c *Cache) WriteUnstable(ctx context.Context, ino Ino, p []byte, off int64)
 
 // storePending stores the pending size and mtime of ino as a content
 // change (new version, dirty), so the uploader sends them.
-func (c *Cache) storePending(ino Ino) error {
+func (c *Cache) storePending(ino Ino) error { return c.storePendingWith(ino, nil) }
+
+// storePendingWith is storePending with also, in the same transaction,
+// also (run even when nothing is pending).
+func (c *Cache) storePendingWith(ino Ino, also func(t *txn) error) error {
 	pa, ok := c.pendingOf(ino)
-	if !ok {
+	if !ok && also == nil {
 		return nil
 	}
 	err := c.update(func(t *txn) error {
+		if also != nil {
+			if err := also(t); err != nil {
+				return err
+			}
+		}
+		if !ok {
+			return nil
+		}
 		n, err := t.get(ino) // already overlaid with pa
 		if err != nil {
 			return err
@@ -115,7 +127,7 @@ func (c *Cache) storePending(ino Ino) error {
 		return err
 	}
 	c.pendMu.Lock()
-	if cur, ok := c.pendingWrites[ino]; ok && cur.writes == pa.writes {
+	if cur, found := c.pendingWrites[ino]; ok && found && cur.writes == pa.writes {
 		delete(c.pendingWrites, ino)
 	}
 	c.pendMu.Unlock()
@@ -125,6 +137,7 @@ func (c *Cache) storePending(ino Ino) error {
 func (c *Cache) dropPending(ino Ino) {
 	c.pendMu.Lock()
 	delete(c.pendingWrites, ino)
+	delete(c.written, ino)
 	c.pendMu.Unlock()
 }
 

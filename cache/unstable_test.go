@@ -71,6 +71,7 @@ func TestUncommittedWritesAreNeverEvicted(t *testing.T) {
 	s := &putHook{Store: mem}
 	c := newSizedCache(t, t.TempDir(), s, func(cfg *Config) {
 		cfg.MaxBytes, cfg.HighWater, cfg.LowWater = chunkSize, 0.5, 0.1
+		cfg.UploadDelay = time.Hour // uploads only when scanDirty below asks
 	})
 	f := mustCreate(t, c, RootIno, "f")
 	mustWrite(t, c, f.Ino, 0, "base")
