@@ -370,15 +370,11 @@ func nfsWrite(r *call, d *decoder) error {
 			return nil
 		}
 	}
-	var n int
-	var err error
-	if how == unstable {
-		// Stored at COMMIT, not now: a stream of UNSTABLE writes costs
-		// no namespace transaction each.
-		n, err = r.x.c.WriteUnstable(r.ctx, a.Ino, data, int64(off))
-	} else {
-		n, err = r.x.c.WriteAt(r.ctx, a.Ino, data, int64(off))
-	}
+	// An UNSTABLE write is stored at COMMIT, not now: a stream of them
+	// costs no namespace transaction each. A stable one is the same
+	// write and its COMMIT, which stores size and data in one
+	// transaction (for a small file, its content too, with no fsync).
+	n, err := r.x.c.WriteUnstable(r.ctx, a.Ino, data, int64(off))
 	committed := uint32(unstable)
 	if err == nil && how != unstable {
 		err = r.x.c.Commit(r.ctx, a.Ino)
