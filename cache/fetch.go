@@ -51,23 +51,31 @@ var errVersionChanged = errors.New("the object changed while it was fetched")
 // worst it is fetched again. When the object changes during the fetch
 // (a refresh noted a new version), the new version is fetched.
 func (c *Cache) ensureRange(ctx context.Context, ino Ino, off, end int64) error {
+	_, err := c.ensureRangeOf(ctx, ino, off, end)
+	return err
+}
+
+// ensureRangeOf is ensureRange, returning the version it made the range
+// local for.
+func (c *Cache) ensureRangeOf(ctx context.Context, ino Ino, off, end int64) (chunkVer, error) {
 	c.files.pin(ino)
 	defer c.files.unpin(ino)
 	for try := 1; ; try++ {
-		err := c.ensureVersion(ctx, ino, off, end)
+		ver, err := c.ensureVersion(ctx, ino, off, end)
 		if !errors.Is(err, errVersionChanged) {
-			return err
+			return ver, err
 		}
 		if try == 3 {
 			// Changing faster than it can be read: the client
 			// tries again later.
-			return fmt.Errorf("%w: %w", err, syscall.EAGAIN)
+			return ver, fmt.Errorf("%w: %w", err, syscall.EAGAIN)
 		}
 	}
 }
 
-// ensureVersion is ensureRange for the version ino has now.
-func (c *Cache) ensureVersion(ctx context.Context, ino Ino, off, end int64) error {
+// ensureVersion is ensureRange for the version ino has now, which it
+// returns.
+func (c *Cache) ensureVersion(ctx context.Context, ino Ino, off, end int64) (chunkVer, error) {
 	var local bool
 	var key string
 	var ver chunkVer
@@ -85,12 +93,12 @@ func (c *Cache) ensureVersion(ctx context.Context, ino Ino, off, end int64) erro
 		return err
 	})
 	if err != nil || local {
-		return err
+		return ver, err
 	}
 	size := ver.size
 	end = min(end, size)
 	if off >= end {
-		return nil
+		return ver, nil
 	}
 	first, last := chunkRange(off, end)
 	var missing []int64
@@ -100,7 +108,7 @@ func (c *Cache) ensureVersion(ctx context.Context, ino Ino, off, end int64) erro
 		}
 	}
 	if len(missing) == 0 {
-		return nil
+		return ver, nil
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.cfg.FetchConcurrency)
@@ -115,7 +123,7 @@ func (c *Cache) ensureVersion(ctx context.Context, ino Ino, off, end int64) erro
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return err
+		return ver, err
 	}
 	err = c.view(func(t *txn) error {
 		n, err := t.get(ino)
@@ -125,13 +133,13 @@ func (c *Cache) ensureVersion(ctx context.Context, ino Ino, off, end int64) erro
 		return err
 	})
 	if err != nil {
-		return err
+		return ver, err
 	}
 	for _, i := range missing {
 		have.set(i)
 	}
 	c.account(ino, min(have.count(chunkCount(size))*chunkSize, size))
-	return nil
+	return ver, nil
 }
 
 // freshLimit is how many fetched chunks may wait for persistChunks
@@ -214,9 +222,12 @@ func (c *Cache) persistChunks(ino Ino) error {
 	c.files.pin(ino)
 	defer c.files.unpin(ino)
 	c.mu.Lock()
+	// entry is the set of chunks snapped: a drop replaces it by another,
+	// whose chunks went into a data file after the sync below.
+	entry := c.fresh[ino]
 	var snap freshChunks
-	if f := c.fresh[ino]; f != nil {
-		snap = freshChunks{f.ver, append(bitmap(nil), f.bits...)}
+	if entry != nil {
+		snap = freshChunks{entry.ver, append(bitmap(nil), entry.bits...)}
 	}
 	c.mu.Unlock()
 	if len(snap.bits) == 0 {
@@ -240,8 +251,8 @@ func (c *Cache) persistChunks(ino Ino) error {
 		// (dropStale) may be gone from the data file.
 		c.mu.Lock()
 		var still bitmap
-		if f := c.fresh[ino]; f != nil && f.ver == snap.ver {
-			still = f.bits
+		if c.fresh[ino] == entry {
+			still = entry.bits
 		}
 		b := t.chunks(ino)
 		for i, x := range snap.bits {
@@ -266,7 +277,7 @@ func (c *Cache) persistChunks(ino Ino) error {
 		return err
 	}
 	c.mu.Lock()
-	if cur := c.fresh[ino]; cur != nil && cur.ver == snap.ver {
+	if cur := c.fresh[ino]; cur == entry {
 		left := false
 		for i := range cur.bits {
 			if i < len(snap.bits) && !stale {

@@ -240,3 +240,31 @@ func TestReadsWhileTheCloudChanges(t *testing.T) {
 		t.Fatalf("after the changes: %d bytes %.20q, want %d bytes", len(got), got, len(versions[rounds-1]))
 	}
 }
+
+// TestShrunkObjectIsNoZeros: an object found shorter than the size the
+// namespace holds changed in the cloud; its missing bytes are not served
+// as zeros, and once the directory is listed again it reads anew.
+func TestShrunkObjectIsNoZeros(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.New()
+	putObject(t, mem, "f", randBytes(chunkSize+5, 1))
+	c := newSizedCache(t, t.TempDir(), mem, func(cfg *Config) { cfg.ReadAheadBytes = 0 })
+	a, err := c.Lookup(ctx, RootIno, "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	putObject(t, mem, "f", []byte("short now"))
+	buf := make([]byte, 4096)
+	// The read fails, or (when the refresh it starts is quick) reads
+	// the new version.
+	n, err := c.ReadAt(ctx, a.Ino, buf, 0)
+	if !errors.Is(err, syscall.EAGAIN) && (string(buf[:n]) != "short now" || !errors.Is(err, io.EOF)) {
+		t.Fatalf("read of an object shorter than recorded: %d bytes %.20q, %v; want EAGAIN or the new version", n, buf[:n], err)
+	}
+	if err := c.Refresh(ctx, RootIno); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, c, a.Ino); got != "short now" {
+		t.Fatalf("after the refresh: %q", got)
+	}
+}
