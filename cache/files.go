@@ -244,6 +244,77 @@ func (ft *fileTable) syncOpen(ino Ino, of *openFile) error {
 	return nil
 }
 
+// syncManyFS is how many files syncMany makes durable with one syncfs
+// of the whole filesystem rather than an fsync each: a new file's fsync
+// is a journal commit and a cache flush of its own, syncfs one for all.
+const syncManyFS = 16
+
+// syncMany is sync of each of inos, cheaper together. It returns the
+// inodes whose data files are durable now (missing files included).
+func (ft *fileTable) syncMany(inos []Ino) ([]Ino, error) {
+	if len(inos) >= syncManyFS {
+		ft.mu.Lock()
+		var fresh []Ino
+		for _, ino := range inos {
+			if ft.fresh[ino] {
+				fresh = append(fresh, ino)
+			}
+		}
+		ft.mu.Unlock()
+		done, err := syncFS(ft.dir)
+		if done {
+			if err != nil {
+				return nil, err
+			}
+			ft.mu.Lock()
+			for _, ino := range fresh {
+				delete(ft.fresh, ino)
+			}
+			ft.mu.Unlock()
+			return inos, nil
+		}
+	}
+	synced := make([]Ino, 0, len(inos))
+	dirs := map[string][]Ino{}
+	var first error
+	for _, ino := range inos {
+		of, err := ft.acquire(ino, false)
+		if errors.Is(err, os.ErrNotExist) {
+			synced = append(synced, ino)
+			continue
+		}
+		if err == nil {
+			err = of.f.Sync()
+			ft.release(of)
+		}
+		if err != nil {
+			first = cmpErr(first, err)
+			continue
+		}
+		ft.mu.Lock()
+		fresh := ft.fresh[ino]
+		ft.mu.Unlock()
+		if fresh {
+			dirs[ft.dirOf(ino)] = append(dirs[ft.dirOf(ino)], ino)
+		} else {
+			synced = append(synced, ino)
+		}
+	}
+	for dir, in := range dirs {
+		if err := syncDir(dir); err != nil {
+			first = cmpErr(first, err)
+			continue
+		}
+		ft.mu.Lock()
+		for _, ino := range in {
+			delete(ft.fresh, ino)
+		}
+		ft.mu.Unlock()
+		synced = append(synced, in...)
+	}
+	return synced, first
+}
+
 // syncDir makes the entries of a folder durable.
 func syncDir(dir string) error {
 	d, err := os.Open(dir)

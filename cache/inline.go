@@ -226,20 +226,23 @@ func (c *Cache) settle() error {
 	if err != nil || (len(recs) == 0 && !stale) {
 		return err
 	}
-	var first error
-	synced := recs[:0]
-	for _, r := range recs {
-		if err := c.syncData(r.ino); err != nil {
-			first = cmpErr(first, err)
-			continue
-		}
-		synced = append(synced, r)
+	inos := make([]Ino, len(recs))
+	for i, r := range recs {
+		inos[i] = r.ino
+	}
+	c.stats.fsyncs.Add(1)
+	durable, first := c.files.syncMany(inos)
+	done := make(map[Ino]bool, len(durable))
+	for _, ino := range durable {
+		done[ino] = true
 	}
 	var left int64
 	err = c.update(func(t *txn) (err error) {
-		for _, r := range synced {
-			if err := t.settleInline(r.ino, r.stamp); err != nil {
-				return err
+		for _, r := range recs {
+			if done[r.ino] {
+				if err := t.settleInline(r.ino, r.stamp); err != nil {
+					return err
+				}
 			}
 		}
 		left, err = t.inlineLeft()

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,41 +144,78 @@ func TestSmallCommitNeedsNoDataFile(t *testing.T) {
 
 // TestSettle: the settler syncs the data files and deletes the records,
 // except one a COMMIT replaced after it read it; the format goes back
-// to the one every release reads.
+// to the one every release reads. Few records are synced one by one,
+// many by one syncfs.
 func TestSettle(t *testing.T) {
-	holdRecords(t)
-	dir := t.TempDir()
-	c := newSizedCache(t, dir, memstore.New(), nil)
-	a := mustCreate(t, c, RootIno, "a")
-	b := mustCreate(t, c, RootIno, "b")
-	commitUnstable(t, c, a.Ino, "aaaa")
-	commitUnstable(t, c, b.Ino, "bbbb")
-	var stamp uint64
-	if err := c.view(func(t *txn) error {
-		stamp = beUint64(t.inline.Get(inoKey(b.Ino)))
-		return nil
-	}); err != nil {
+	for _, n := range []int{1, syncManyFS} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			holdRecords(t)
+			dir := t.TempDir()
+			c := newSizedCache(t, dir, memstore.New(), nil)
+			var files []Attr
+			for i := range n {
+				f := mustCreate(t, c, RootIno, fmt.Sprintf("a%d", i))
+				commitUnstable(t, c, f.Ino, fmt.Sprintf("aaaa%d", i))
+				files = append(files, f)
+			}
+			b := mustCreate(t, c, RootIno, "b")
+			commitUnstable(t, c, b.Ino, "bbbb")
+			var stamp uint64
+			if err := c.view(func(t *txn) error {
+				stamp = beUint64(t.inline.Get(inoKey(b.Ino)))
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+			commitUnstable(t, c, b.Ino, "BBBB") // a newer record of b
+			if err := c.update(func(t *txn) error { return t.settleInline(b.Ino, stamp) }); err != nil {
+				t.Fatal(err)
+			}
+			if recs, _ := records0(t, c); len(recs) != n+1 || recs[b.Ino] != "BBBB" {
+				t.Fatalf("before settling: %v", recs)
+			}
+			if err := c.settle(); err != nil {
+				t.Fatal(err)
+			}
+			if recs, format := records0(t, c); len(recs) != 0 || format != dbFormat {
+				t.Fatalf("after settling: records %v, format %d", recs, format)
+			}
+			c.files.mu.Lock()
+			fresh := len(c.files.fresh)
+			c.files.mu.Unlock()
+			if fresh != 0 {
+				t.Fatalf("%d data files with names not synced", fresh)
+			}
+			crash(c)
+			c2 := newSizedCache(t, dir, memstore.New(), nil)
+			for i, f := range files {
+				if got := readAll(t, c2, f.Ino); got != fmt.Sprintf("aaaa%d", i) {
+					t.Fatalf("after a restart: %q", got)
+				}
+			}
+			if got := readAll(t, c2, b.Ino); got != "BBBB" {
+				t.Fatalf("after a restart: %q", got)
+			}
+		})
+	}
+}
+
+// records0 is records of a running cache.
+func records0(t *testing.T, c *Cache) (map[Ino]string, uint64) {
+	t.Helper()
+	got := map[Ino]string{}
+	var format uint64
+	err := c.view(func(t *txn) error {
+		format = t.counter(keyFormat)
+		return t.inline.ForEach(func(k, v []byte) error {
+			got[Ino(beUint64(k))] = string(v[8:])
+			return nil
+		})
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
-	commitUnstable(t, c, b.Ino, "BBBB") // a newer record of b
-	if err := c.update(func(t *txn) error { return t.settleInline(b.Ino, stamp) }); err != nil {
-		t.Fatal(err)
-	}
-	syncs := c.Stats().DataSyncs
-	if err := c.settle(); err != nil {
-		t.Fatal(err)
-	}
-	if got := c.Stats().DataSyncs - syncs; got != 2 {
-		t.Fatalf("%d data files synced, want 2", got)
-	}
-	crash(c)
-	if recs, format := records(t, dir); len(recs) != 0 || format != dbFormat {
-		t.Fatalf("after settling: records %v, format %d", recs, format)
-	}
-	c2 := newSizedCache(t, dir, memstore.New(), nil)
-	if got := readAll(t, c2, a.Ino) + readAll(t, c2, b.Ino); got != "aaaaBBBB" {
-		t.Fatalf("after a restart: %q", got)
-	}
+	return got, format
 }
 
 // TestRecordGoesWithItsContent: a record is dropped when the data file
