@@ -19,6 +19,7 @@ import (
 	"github.com/filegate/filegate/backend/metered"
 	"github.com/filegate/filegate/cache"
 	"github.com/filegate/filegate/gateway"
+	"github.com/filegate/filegate/gateway/nfsd"
 )
 
 // The daemon's operational parts around runServe: the observed and
@@ -316,21 +317,21 @@ func monotonicUsec() int64 {
 	return ts.Nano() / 1000
 }
 
-// nfsStats are the NFS server's clients (gateway/nfsd's, by address)
+// nfsStats are the NFS server's clients (gateway/nfsd's connections)
 // and RPC counters (a gateway.RPCMeter's).
 type nfsStats struct {
-	clients func() []string
+	clients func() []nfsd.Client
 	rpc     func() []gateway.ProcStats
 }
 
 func (f nfsStats) count() int { return len(f.clients()) }
 
 func (f nfsStats) clientStatus() []gateway.ClientStatus {
-	addrs := f.clients()
-	slices.Sort(addrs)
-	out := make([]gateway.ClientStatus, len(addrs))
-	for i, a := range addrs {
-		out[i] = gateway.ClientStatus{Addr: a}
+	cl := f.clients()
+	slices.SortFunc(cl, func(a, b nfsd.Client) int { return strings.Compare(a.Addr, b.Addr) })
+	out := make([]gateway.ClientStatus, len(cl))
+	for i, c := range cl {
+		out[i] = gateway.ClientStatus{Addr: c.Addr, Since: c.Since}
 	}
 	return out
 }

@@ -206,7 +206,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Close()
-	if s := d.status(); s.Dirty.Files != 1 || s.Dirty.Bytes != int64(len(body)) || len(s.Clients) != 1 {
+	if s := d.status(); s.Dirty.Files != 1 || s.Dirty.Bytes != int64(len(body)) || len(s.Clients) != 1 || s.Clients[0].Since.IsZero() {
 		t.Errorf("after the write: dirty %+v, clients %+v", s.Dirty, s.Clients)
 	}
 	backendFile := filepath.Join(d.state, "backend", "docs", "a.txt")

@@ -327,13 +327,19 @@ func (s *Server) shutdown() {
 	s.stop()
 }
 
-// Clients lists the connected clients' addresses.
-func (s *Server) Clients() []string {
+// Client is one connected client as the server sees it.
+type Client struct {
+	Addr  string    // remote address and port
+	Since time.Time // when the connection was accepted
+}
+
+// Clients lists the connected clients, one per connection.
+func (s *Server) Clients() []Client {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]string, 0, len(s.conns))
+	out := make([]Client, 0, len(s.conns))
 	for c := range s.conns {
-		out = append(out, c.nc.RemoteAddr().String())
+		out = append(out, Client{Addr: c.nc.RemoteAddr().String(), Since: c.since})
 	}
 	return out
 }
@@ -346,6 +352,7 @@ type conn struct {
 	s       *Server
 	nc      net.Conn
 	remote  netip.AddrPort
+	since   time.Time
 	allowed []bool // by each export's client list and port rule
 	sem     chan struct{}
 	wg      sync.WaitGroup // this connection's requests
@@ -354,7 +361,7 @@ type conn struct {
 }
 
 func (s *Server) newConn(nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc, sem: make(chan struct{}, s.cfg.ConnRequests)}
+	c := &conn{s: s, nc: nc, since: time.Now(), sem: make(chan struct{}, s.cfg.ConnRequests)}
 	if ta, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
 		c.remote = ta.AddrPort()
 	}

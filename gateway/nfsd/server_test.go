@@ -126,13 +126,18 @@ func TestClients(t *testing.T) {
 		t.Fatal(st)
 	}
 	cl := e.srv.Clients()
-	if len(cl) != 2 || !strings.Contains(strings.Join(cl, " "), c.nc.LocalAddr().String()) {
-		t.Fatalf("clients %q, want 2 with %s", cl, c.nc.LocalAddr())
-	}
+	var found bool
 	for _, a := range cl {
-		if ap, err := netip.ParseAddrPort(a); err != nil || !ap.Addr().IsLoopback() {
-			t.Fatalf("client %q: %v", a, err)
+		found = found || a.Addr == c.nc.LocalAddr().String()
+		if ap, err := netip.ParseAddrPort(a.Addr); err != nil || !ap.Addr().IsLoopback() {
+			t.Fatalf("client %q: %v", a.Addr, err)
 		}
+		if a.Since.IsZero() || a.Since.After(time.Now()) {
+			t.Fatalf("client %q connected at %v", a.Addr, a.Since)
+		}
+	}
+	if len(cl) != 2 || !found {
+		t.Fatalf("clients %v, want 2 with %s", cl, c.nc.LocalAddr())
 	}
 	// A connection leaves the list when its goroutine ends, just after
 	// the client hangs up.
