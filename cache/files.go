@@ -244,36 +244,13 @@ func (ft *fileTable) syncOpen(ino Ino, of *openFile) error {
 	return nil
 }
 
-// syncManyFS is how many files syncMany makes durable with one syncfs
-// of the whole filesystem rather than an fsync each: a new file's fsync
-// is a journal commit and a cache flush of its own, syncfs one for all.
-const syncManyFS = 16
-
-// syncMany is sync of each of inos, cheaper together. It returns the
-// inodes whose data files are durable now (missing files included).
+// syncMany is sync of each of inos, with one sync per folder for the
+// fresh ones. It returns the inodes whose data files are durable now
+// (missing files included). syncfs(2) would sync them all at once, but
+// with everything else dirty on that filesystem (the embedded backend's
+// uploads, other servers' files), which may take long and is no
+// business of ours.
 func (ft *fileTable) syncMany(inos []Ino) ([]Ino, error) {
-	if len(inos) >= syncManyFS {
-		ft.mu.Lock()
-		var fresh []Ino
-		for _, ino := range inos {
-			if ft.fresh[ino] {
-				fresh = append(fresh, ino)
-			}
-		}
-		ft.mu.Unlock()
-		done, err := syncFS(ft.dir)
-		if done {
-			if err != nil {
-				return nil, err
-			}
-			ft.mu.Lock()
-			for _, ino := range fresh {
-				delete(ft.fresh, ino)
-			}
-			ft.mu.Unlock()
-			return inos, nil
-		}
-	}
 	synced := make([]Ino, 0, len(inos))
 	dirs := map[string][]Ino{}
 	var first error
