@@ -181,14 +181,16 @@ func (ft *fileTable) dirOf(ino Ino) string { return filepath.Dir(ft.path(ino)) }
 // sync of its folder (see fresh); the folder itself, made at start (see
 // makeDirs), is made and synced here only if it went missing.
 func (ft *fileTable) createLocked(p string) (*os.File, error) {
+	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	if !errors.Is(err, os.ErrNotExist) {
+		return f, err
+	}
 	dir := filepath.Dir(p)
-	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
-		if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
-			return nil, err
-		}
-		if err := syncDir(ft.dir); err != nil {
-			return nil, err
-		}
+	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+		return nil, err
+	}
+	if err := syncDir(ft.dir); err != nil {
+		return nil, err
 	}
 	return os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
 }

@@ -309,3 +309,17 @@ func TestFormatOneStillOpens(t *testing.T) {
 		t.Fatalf("read %q", got)
 	}
 }
+
+// TestDataFolderMadeAgain: the data folders are made at start; one that
+// went missing since is made again by the first create in it.
+func TestDataFolderMadeAgain(t *testing.T) {
+	c := newSizedCache(t, t.TempDir(), memstore.New(), nil)
+	f := mustCreate(t, c, RootIno, "f")
+	if err := os.Remove(c.files.dirOf(f.Ino)); err != nil {
+		t.Fatal(err)
+	}
+	commitUnstable(t, c, f.Ino, "again")
+	if got := readAll(t, c, f.Ino); got != "again" {
+		t.Fatalf("read %q", got)
+	}
+}
