@@ -184,6 +184,8 @@ type Cache struct {
 	unsynced map[Ino]bool
 	// refreshing holds directories being listed again in the background.
 	refreshing map[Ino]bool
+	// writers holds the writes in flight, by inode (writers.go).
+	writers map[Ino]*writeState
 
 	// commitMu guards the group commit's queue (commit.go).
 	commitMu    sync.Mutex
@@ -222,6 +224,8 @@ type Cache struct {
 	closed bool
 
 	stats stats
+	// hooks lets tests stop operations midway (hooks.go).
+	hooks hooks
 }
 
 // New opens (or creates) the cache in cfg.Dir and starts its write-back.
@@ -249,7 +253,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	c := &Cache{
 		cfg: cfg, log: cfg.Logger, db: db, store: cfg.Store, dataDir: dataDir,
 		files: files, lastWrite: map[Ino]time.Time{}, queued: map[Ino]bool{},
-		dirtySizes: map[Ino]int64{}, nextRead: map[Ino]int64{}, refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{},
+		dirtySizes: map[Ino]int64{}, nextRead: map[Ino]int64{}, refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{}, writers: map[Ino]*writeState{},
 		failing: map[string]Failure{}, dirtySince: map[Ino]time.Time{}, fresh: map[Ino]*freshChunks{}, pendingWrites: map[Ino]pendingAttr{}, written: map[Ino]bool{}, settleKick: make(chan struct{}, 1), settleEvery: settleInterval,
 		persistKick: make(chan struct{}, 1), usage: newUsage(),
 		idle: make(chan struct{}), kick: make(chan struct{}, 1), urgent: make(chan struct{}, 1), evictKick: make(chan struct{}, 1),

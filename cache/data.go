@@ -122,16 +122,21 @@ func (c *Cache) readLocal(ino Ino, p []byte, off int64) (int, error) {
 }
 
 // writeData writes p at off into ino's data file, under the inode's data
-// lock so no late fetch overwrites it.
-func (c *Cache) writeData(ino Ino, p []byte, off int64) (int, error) {
+// lock so no late fetch overwrites it. A write registered with drop count
+// drops (beginWrite) fails with errContentDropped, writing nothing, when
+// the local content was dropped since.
+func (c *Cache) writeData(ino Ino, p []byte, off int64, drops uint64) (int, error) {
+	mu := c.dataLock(ino)
+	mu.Lock()
+	defer mu.Unlock()
+	if c.droppedSince(ino, drops) {
+		return 0, errContentDropped
+	}
 	of, err := c.files.acquire(ino, true)
 	if err != nil {
 		return 0, err
 	}
 	defer c.files.release(of)
-	mu := c.dataLock(ino)
-	mu.Lock()
-	defer mu.Unlock()
 	c.noteWritten(ino)
 	return of.f.WriteAt(p, off)
 }
@@ -176,17 +181,34 @@ func (c *Cache) WriteAt(ctx context.Context, ino Ino, p []byte, off int64) (int,
 	if err := c.admitDirty(ino, max(a.Size, off+int64(len(p)))); err != nil {
 		return 0, err
 	}
+	var got int
+	err = c.retryWrite(ino, func(drops uint64) (err error) {
+		got, err = c.writeAt(ctx, ino, p, off, drops)
+		return err
+	})
+	return got, wrap("write", "", err)
+}
+
+// writeAt is one attempt of WriteAt, for a write registered with drop
+// count drops.
+func (c *Cache) writeAt(ctx context.Context, ino Ino, p []byte, off int64, drops uint64) (int, error) {
 	if err := c.makeLocal(ctx, ino); err != nil {
-		return 0, wrap("write", "", err)
+		return 0, err
 	}
-	got, werr := c.writeData(ino, p, off)
+	got, werr := c.writeData(ino, p, off, drops)
+	c.hooks.at(hookWritten, ino)
 	if got > 0 {
 		end := off + int64(got)
 		var size int64
-		err = c.update(func(t *txn) error {
+		err := c.update(func(t *txn) error {
 			n, err := t.get(ino)
 			if err != nil {
 				return err
+			}
+			if !n.has(flagLocal) {
+				// Dropped after the write (writeData checked before):
+				// never a dirty file without its content.
+				return errContentDropped
 			}
 			n.size = max(n.size, end)
 			now := time.Now().UnixNano()
@@ -199,14 +221,14 @@ func (c *Cache) WriteAt(ctx context.Context, ino Ino, p []byte, off int64) (int,
 			return t.put(n)
 		})
 		if err != nil {
-			return 0, wrap("write", "", err)
+			return 0, err
 		}
 		c.account(ino, size)
 		c.touched(ino)
 		c.stats.writes.Add(1)
 		c.stats.writeBytes.Add(int64(got))
 	}
-	return got, wrap("write", "", werr)
+	return got, werr
 }
 
 // Commit makes every write to ino so far durable on the cache disk, and

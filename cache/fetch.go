@@ -403,13 +403,12 @@ func (c *Cache) refreshOf(ino Ino) {
 	}
 }
 
-// dropStale drops the local content of ino after a refresh noted a new
-// version of it, or removed it. Under the data lock no fetch writes
-// meanwhile; whatever was fetched since the refresh's transaction (of the
-// new version, into the old data file) goes too, in memory and in the
-// database, before the data file does. A file written since (dirty: its
-// writes went into the data file after the new version was fetched
-// whole) keeps its data.
+// dropStale drops the local content of ino, unless it is dirty: after a
+// refresh removed it, or after writes gave up with what they wrote in
+// its data file. Under the data lock no fetch writes meanwhile; whatever
+// was fetched since goes too, in memory and in the database, before the
+// data file does. (A refresh that notes a new version drops the old
+// content in the same step: takeVersion.)
 func (c *Cache) dropStale(ino Ino) {
 	mu := c.dataLock(ino)
 	mu.Lock()

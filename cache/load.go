@@ -171,15 +171,15 @@ func (c *Cache) loadDir(ctx context.Context, dir Ino, refresh bool) error {
 		return err
 	}
 	var batch []backend.ObjectInfo
-	var dropped []Ino
+	var changed []changedFile
 	count := 0
 	flush := func() error {
-		var gone []Ino
+		var more []changedFile
 		err := c.update(func(t *txn) (err error) {
-			gone, err = t.mergeListed(l, batch, c.cfg)
+			more, err = t.mergeListed(l, batch, c.cfg)
 			return err
 		})
-		dropped = append(dropped, gone...)
+		changed = append(changed, more...)
 		count += len(batch)
 		batch = batch[:0]
 		return err
@@ -204,6 +204,9 @@ func (c *Cache) loadDir(ctx context.Context, dir Ino, refresh bool) error {
 	}
 	if err != nil {
 		return fmt.Errorf("cache: list %q in the backend: %w", l.prefix, err)
+	}
+	if err := c.takeListedVersions(l, changed); err != nil {
+		return err
 	}
 	var vanished []Ino
 	err = c.update(func(t *txn) error {
@@ -230,8 +233,7 @@ func (c *Cache) loadDir(ctx context.Context, dir Ino, refresh bool) error {
 	if errors.Is(err, errRaced) {
 		err = nil
 	}
-	dropped = append(dropped, vanished...)
-	for _, ino := range dropped {
+	for _, ino := range vanished {
 		c.dropStale(ino)
 	}
 	c.log.Debug("directory listed", "op", "list", "key", l.prefix, "dur", time.Since(start), "bytes", count)
@@ -300,12 +302,18 @@ func changedRemotely(n *inode, o backend.ObjectInfo) bool {
 	return o.ETag != n.etag && (o.Size != n.remoteSize || remoteMtime(o) != n.remoteMtime)
 }
 
+// changedFile is a file a refresh found changed in the cloud: o is what
+// the listing holds at its key.
+type changedFile struct {
+	ino Ino
+	o   backend.ObjectInfo
+}
+
 // mergeListed adds backend entries to the directory. On a first listing
 // any name already present wins: the namespace is ahead of the backend
-// for everything made here. On a refresh, clean files changed in the
-// cloud take the new attributes and lose their cached content, so it is
-// fetched again. It returns inodes whose local data must go.
-func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]Ino, error) {
+// for everything made here. On a refresh, it returns the clean files
+// changed in the cloud, for takeListedVersions.
+func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]changedFile, error) {
 	d, err := t.getDir(l.dir)
 	if err != nil {
 		return nil, err
@@ -313,7 +321,7 @@ func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]
 	if l.raced(t, d) {
 		return nil, errRaced
 	}
-	var stale []Ino
+	var changed []changedFile
 	for _, o := range objs {
 		name := strings.TrimSuffix(strings.TrimPrefix(o.Key, l.prefix), "/")
 		if checkName(name) != nil {
@@ -341,19 +349,7 @@ func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]
 			if !n.mode.IsRegular() || n.has(flagDirty) || !changedRemotely(n, o) {
 				continue
 			}
-			n.size, n.etag, n.remoteSize, n.remoteMtime = o.Size, o.ETag, o.Size, remoteMtime(o)
-			n.mtime, n.ctime = n.remoteMtime, time.Now().UnixNano()
-			if o.Attrs != nil {
-				n.mode, n.uid, n.gid = o.Attrs.Mode&permBits, o.Attrs.UID, o.Attrs.GID
-			}
-			n.flags &^= flagLocal
-			if err := t.putChunks(n.ino, nil); err != nil {
-				return nil, err
-			}
-			if err := t.put(n); err != nil {
-				return nil, err
-			}
-			stale = append(stale, n.ino)
+			changed = append(changed, changedFile{n.ino, o})
 			continue
 		}
 		if l.refresh && l.isPending(o.Key) {
@@ -397,7 +393,7 @@ func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]
 	}
 	// Our own additions are no race.
 	l.mtime, l.nextCookie = d.mtime, d.nextCookie
-	return stale, t.put(d)
+	return changed, t.put(d)
 }
 
 // dropVanished removes entries the backend no longer lists: files and

@@ -149,6 +149,7 @@ func (c *Cache) evict(ino Ino) error {
 	if err != nil || !evicted {
 		return err
 	}
+	c.noteDrop(ino)
 	c.dropFresh(ino)
 	c.unaccount(ino)
 	c.stats.evictions.Add(1)

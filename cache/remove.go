@@ -186,6 +186,7 @@ func (c *Cache) forget(ino Ino) {
 		return
 	}
 	defer c.beginDrop(ino)()
+	c.noteDrop(ino)
 	c.mu.Lock()
 	delete(c.lastWrite, ino)
 	delete(c.nextRead, ino)

@@ -12,14 +12,30 @@ import (
 // truncate) and returns the new attributes. A size change needs the whole
 // file in the cache, so it may download it first.
 func (c *Cache) SetAttr(ctx context.Context, ino Ino, set SetAttr) (Attr, error) {
-	if set.Size != nil {
-		// The truncate syncs the data file, so the transaction below
-		// drops the inode's inline record (see inline.go): no Commit
-		// may write one in between.
-		mu := c.syncLock(ino)
-		mu.Lock()
-		defer mu.Unlock()
+	if set.Size == nil {
+		return c.setAttr(ctx, ino, set, 0)
 	}
+	// The truncate syncs the data file, so the transaction below drops
+	// the inode's inline record (see inline.go): no Commit may write one
+	// in between.
+	mu := c.syncLock(ino)
+	mu.Lock()
+	defer mu.Unlock()
+	// Pinned until the size is stored: eviction would drop the
+	// truncated content of a file not yet dirty.
+	c.files.pin(ino)
+	defer c.files.unpin(ino)
+	var a Attr
+	err := c.retryWrite(ino, func(drops uint64) (err error) {
+		a, err = c.setAttr(ctx, ino, set, drops)
+		return err
+	})
+	return a, err
+}
+
+// setAttr is one attempt of SetAttr; a size change is a write registered
+// with drop count drops.
+func (c *Cache) setAttr(ctx context.Context, ino Ino, set SetAttr, drops uint64) (Attr, error) {
 	// Unstable writes come first: a truncate or utimes after them wins.
 	if err := c.storePending(ino); err != nil {
 		return Attr{}, wrap("setattr", "", err)
@@ -28,9 +44,10 @@ func (c *Cache) SetAttr(ctx context.Context, ino Ino, set SetAttr) (Attr, error)
 		if *set.Size < 0 {
 			return Attr{}, fmt.Errorf("cache: setattr size %d: %w", *set.Size, syscall.EINVAL)
 		}
-		if err := c.truncate(ctx, ino, *set.Size); err != nil {
+		if err := c.truncate(ctx, ino, *set.Size, drops); err != nil {
 			return Attr{}, wrap("setattr", "", err)
 		}
+		c.hooks.at(hookWritten, ino)
 	}
 	var a Attr
 	err := c.update(func(t *txn) error {
@@ -57,6 +74,11 @@ func (c *Cache) SetAttr(ctx context.Context, ino Ino, set SetAttr) (Attr, error)
 			n.mtime, metaChanged = set.Mtime.UnixNano(), true
 		}
 		if set.Size != nil {
+			if n.mode.IsRegular() && !n.has(flagLocal) {
+				// Dropped after the truncate: never a dirty file
+				// without its content.
+				return errContentDropped
+			}
 			n.size = *set.Size
 			if set.Mtime == nil {
 				n.mtime = now
@@ -96,7 +118,7 @@ func (c *Cache) SetAttr(ctx context.Context, ino Ino, set SetAttr) (Attr, error)
 // truncate sets the length of a regular file's local data. Shrinking or
 // growing needs the whole file local (the backend takes whole objects),
 // except a truncate to zero, which needs nothing.
-func (c *Cache) truncate(ctx context.Context, ino Ino, size int64) error {
+func (c *Cache) truncate(ctx context.Context, ino Ino, size int64, drops uint64) error {
 	c.files.pin(ino)
 	defer c.files.unpin(ino)
 	a, err := c.GetAttr(ctx, ino)
@@ -120,6 +142,9 @@ func (c *Cache) truncate(ctx context.Context, ino Ino, size int64) error {
 	mu := c.dataLock(ino)
 	mu.Lock()
 	defer mu.Unlock()
+	if c.droppedSince(ino, drops) {
+		return errContentDropped
+	}
 	if size == 0 {
 		if err := c.markLocal(ino); err != nil {
 			return err

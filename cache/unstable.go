@@ -49,6 +49,8 @@ func (c *Cache) WriteUnstable(ctx context.Context, ino Ino, p []byte, off int64)
 	}
 	c.files.pin(ino)
 	defer c.files.unpin(ino)
+	drops := c.beginWrite(ino)
+	defer c.endWrite(ino)
 	var ready bool
 	var size int64
 	err := c.view(func(t *txn) error {
@@ -65,11 +67,18 @@ func (c *Cache) WriteUnstable(ctx context.Context, ino Ino, p []byte, off int64)
 	if !ready {
 		return c.WriteAt(ctx, ino, p, off)
 	}
+	c.hooks.at(hookUnstableReady, ino)
 	end := off + int64(len(p))
 	if err := c.admitDirty(ino, max(size, end)); err != nil {
 		return 0, err
 	}
-	got, werr := c.writeData(ino, p, off)
+	// The file may have been uploaded (clean) since the check, never
+	// dropped: a refresh leaves it alone while this write is registered
+	// and, after it, while its size is pending.
+	got, werr := c.writeData(ino, p, off, drops)
+	if errors.Is(werr, errContentDropped) {
+		return c.WriteAt(ctx, ino, p, off)
+	}
 	if got > 0 {
 		end = off + int64(got)
 		c.pendMu.Lock()

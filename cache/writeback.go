@@ -468,6 +468,11 @@ func (c *Cache) applyPut(ctx context.Context, seq []byte, o op) error {
 			return fmt.Errorf("%w: %w", errUploadRaced, err)
 		}
 	default:
+		if n.mode.IsRegular() && n.has(flagDirty) {
+			// Never so: a write makes its file local first, and a
+			// refresh leaves a file being written alone.
+			c.log.Error("a dirty file's content is not in the cache; not uploaded", "op", "upload", "key", o.key)
+		}
 		return c.finish(seq, o, nil)
 	}
 	if err != nil {

@@ -1,0 +1,82 @@
+package cache
+
+import (
+	"errors"
+	"syscall"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/filegate/filegate/backend"
+)
+
+// takeListedVersions gives each file a refresh found changed in the
+// cloud its new version (takeVersion), several at once so that their
+// transactions share commits. A file renamed, or its directory changed,
+// since the listing keeps its version: the next refresh looks again.
+func (c *Cache) takeListedVersions(l *listing, changed []changedFile) error {
+	var g errgroup.Group
+	g.SetLimit(16)
+	for _, ch := range changed {
+		g.Go(func() error {
+			return c.takeVersion(ch.ino, ch.o, func(t *txn, n *inode) bool {
+				if !changedRemotely(n, ch.o) {
+					return false
+				}
+				key, err := t.key(n)
+				if err != nil || key != ch.o.Key {
+					return false
+				}
+				d, err := t.getDir(l.dir)
+				return err == nil && !l.raced(t, d)
+			})
+		})
+	}
+	return g.Wait()
+}
+
+// takeVersion gives ino the version o of its object, when ok agrees,
+// and drops its local content in the same step, under its data lock: no
+// fetch or write lands in the old data file once the new version is
+// recorded, so no byte of the old version is ever taken for the new
+// one. A file that is dirty, holds unstable writes not yet committed, or
+// has a write in flight (busyWriting) keeps its content and version:
+// ours wins, and its upload keeps the cloud's version beside it as a
+// conflict copy.
+func (c *Cache) takeVersion(ino Ino, o backend.ObjectInfo, ok func(t *txn, n *inode) bool) error {
+	c.hooks.at(hookNewVersion, ino)
+	mu := c.dataLock(ino)
+	mu.Lock()
+	defer mu.Unlock()
+	defer c.beginDrop(ino)()
+	taken := false
+	err := c.update(func(t *txn) error {
+		taken = false
+		n, err := t.get(ino)
+		if errors.Is(err, syscall.ESTALE) {
+			return nil // removed meanwhile
+		}
+		if err != nil {
+			return err
+		}
+		if !n.mode.IsRegular() || n.has(flagDirty) || c.busyWriting(t, n) || !ok(t, n) {
+			return nil
+		}
+		n.size, n.etag, n.remoteSize, n.remoteMtime = o.Size, o.ETag, o.Size, remoteMtime(o)
+		n.mtime, n.ctime = n.remoteMtime, time.Now().UnixNano()
+		if o.Attrs != nil {
+			n.mode, n.uid, n.gid = o.Attrs.Mode&permBits, o.Attrs.UID, o.Attrs.GID
+		}
+		n.flags &^= flagLocal
+		if err := t.putChunks(ino, nil); err != nil {
+			return err
+		}
+		taken = true
+		return t.put(n)
+	})
+	if err != nil || !taken {
+		return err
+	}
+	c.forget(ino)
+	return nil
+}

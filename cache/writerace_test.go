@@ -1,0 +1,258 @@
+package cache
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/filegate/filegate/backend"
+	"github.com/filegate/filegate/backend/memstore"
+)
+
+// onceAt sets c's test hook to run fn the first time an operation on
+// ino reaches p, and fails the test at its end if it never did.
+func onceAt(t *testing.T, c *Cache, p hookPoint, ino Ino, fn func()) {
+	t.Helper()
+	ran := make(chan struct{})
+	c.hooks.set(func(at hookPoint, i Ino) {
+		if at != p || i != ino {
+			return
+		}
+		select {
+		case <-ran:
+			return
+		default:
+		}
+		close(ran)
+		fn()
+	})
+	t.Cleanup(func() {
+		c.hooks.set(nil)
+		select {
+		case <-ran:
+		default:
+			t.Error("the hook did not run")
+		}
+	})
+}
+
+// conflictCopies returns the bodies of the conflict copies of
+// NAME.EXT in the root of s.
+func conflictCopies(t *testing.T, s backend.Store, name string) []string {
+	t.Helper()
+	var keys []string
+	err := s.List(context.Background(), backend.ListOptions{Prefix: name + ".conflict-"}, func(o backend.ObjectInfo) error {
+		keys = append(keys, o.Key)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bodies []string
+	for _, k := range keys {
+		bodies = append(bodies, storeBody(t, s, k))
+	}
+	return bodies
+}
+
+// wantBoth checks that the backend holds ours at key and theirs in one
+// conflict copy beside it: the documented rule when a file changed both
+// here and in the cloud.
+func wantBoth(t *testing.T, s backend.Store, key, ours, theirs string) {
+	t.Helper()
+	if got := storeBody(t, s, key); got != ours {
+		t.Errorf("backend %s = %.40q, want ours %.40q", key, got, ours)
+	}
+	name := strings.TrimSuffix(key, ".txt")
+	if got := conflictCopies(t, s, name); len(got) != 1 || got[0] != theirs {
+		t.Errorf("conflict copies of %s = %.40q, want one with theirs %.40q", key, got, theirs)
+	}
+}
+
+// raceCache is a cache over mem holding doc.txt (v1) wholly local and
+// clean, with uploads only at Flush.
+func raceCache(t *testing.T, mem *memstore.Store, v1 string) (*Cache, Ino) {
+	t.Helper()
+	putObject(t, mem, "doc.txt", []byte(v1))
+	c := newSizedCache(t, t.TempDir(), mem, func(cfg *Config) { cfg.UploadDelay = time.Hour })
+	a, err := c.Lookup(context.Background(), RootIno, "doc.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, c, a.Ino); got != v1 {
+		t.Fatalf("doc.txt reads %q", got)
+	}
+	return c, a.Ino
+}
+
+// TestWriteRacingACloudChangeIsKept: a WRITE whose file changed in the
+// cloud while it was being written (a refresh noted the change between
+// the write of the data file and the dirty mark) is uploaded, and the
+// cloud's version kept beside it. It was lost: the refresh dropped the
+// file's local content, the write then marked a file dirty that was no
+// longer local, and the upload skipped it.
+func TestWriteRacingACloudChangeIsKept(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.New()
+	v1, v2 := "version one of the document", "theirs: the cloud's second version"
+	c, ino := raceCache(t, mem, v1)
+	putObject(t, mem, "doc.txt", []byte(v2))
+	onceAt(t, c, hookWritten, ino, func() {
+		if err := c.Refresh(ctx, RootIno); err != nil {
+			t.Error(err)
+		}
+	})
+	if _, err := c.WriteAt(ctx, ino, []byte("OURS"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Commit(ctx, ino); err != nil {
+		t.Fatal(err)
+	}
+	ours := "OURS" + v1[4:]
+	if got := readAll(t, c, ino); got != ours {
+		t.Fatalf("reads %q, want %q", got, ours)
+	}
+	flush(t, c)
+	wantBoth(t, mem, "doc.txt", ours, v2)
+}
+
+// TestUnstableWriteRacingACloudChangeIsKept: an UNSTABLE write to a
+// file whose upload finished and whose object then changed in the cloud,
+// all between WriteUnstable's check that the file is dirty and its
+// write, is kept by the COMMIT that follows: the refresh must not drop
+// the file under it.
+func TestUnstableWriteRacingACloudChangeIsKept(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.New()
+	v1, v2 := "version one of the document", "theirs: the cloud's second version"
+	c, ino := raceCache(t, mem, v1)
+	if _, err := c.WriteAt(ctx, ino, []byte("OURS"), 0); err != nil {
+		t.Fatal(err)
+	}
+	onceAt(t, c, hookUnstableReady, ino, func() {
+		flush(t, c) // the upload makes the file clean
+		putObject(t, mem, "doc.txt", []byte(v2))
+		if err := c.Refresh(ctx, RootIno); err != nil {
+			t.Error(err)
+		}
+	})
+	if _, err := c.WriteUnstable(ctx, ino, []byte("MORE"), 5); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Commit(ctx, ino); err != nil {
+		t.Fatal(err)
+	}
+	ours := "OURS" + v1[4:5] + "MORE" + v1[9:]
+	if got := readAll(t, c, ino); got != ours {
+		t.Fatalf("reads %q, want %q", got, ours)
+	}
+	flush(t, c)
+	wantBoth(t, mem, "doc.txt", ours, v2)
+}
+
+// TestTruncateRacingACloudChangeIsKept: a SETATTR of the size whose
+// file changed in the cloud between the truncate of the data file and
+// the transaction storing the size is uploaded, the cloud's version kept
+// beside it.
+func TestTruncateRacingACloudChangeIsKept(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.New()
+	v1, v2 := "version one of the document", "theirs: the cloud's second version"
+	c, ino := raceCache(t, mem, v1)
+	putObject(t, mem, "doc.txt", []byte(v2))
+	onceAt(t, c, hookWritten, ino, func() {
+		if err := c.Refresh(ctx, RootIno); err != nil {
+			t.Error(err)
+		}
+	})
+	size := int64(7)
+	if _, err := c.SetAttr(ctx, ino, SetAttr{Size: &size}); err != nil {
+		t.Fatal(err)
+	}
+	ours := v1[:7]
+	if got := readAll(t, c, ino); got != ours {
+		t.Fatalf("reads %q, want %q", got, ours)
+	}
+	flush(t, c)
+	wantBoth(t, mem, "doc.txt", ours, v2)
+}
+
+// TestTruncateRacingEvictionIsKept: a truncate is not undone by an
+// eviction between the truncate of the data file and the transaction
+// storing the size (the file is not dirty yet, so eviction would take
+// it, and the size would then be stored for content no longer local).
+func TestTruncateRacingEvictionIsKept(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.New()
+	v1 := "version one of the document"
+	c, ino := raceCache(t, mem, v1)
+	onceAt(t, c, hookWritten, ino, func() { c.evictTo(0) })
+	size := int64(7)
+	if _, err := c.SetAttr(ctx, ino, SetAttr{Size: &size}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, c, ino); got != v1[:7] {
+		t.Fatalf("reads %q, want %q", got, v1[:7])
+	}
+	flush(t, c)
+	if got := storeBody(t, mem, "doc.txt"); got != v1[:7] {
+		t.Fatalf("backend has %q, want %q", got, v1[:7])
+	}
+}
+
+// TestWriteBeforeTheNewVersionIsKept: a write that completes after a
+// refresh listed a change and before it gives the file the new version
+// wins; the cloud's version is kept beside it.
+func TestWriteBeforeTheNewVersionIsKept(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.New()
+	v1, v2 := "version one of the document", "theirs: the cloud's second version"
+	c, ino := raceCache(t, mem, v1)
+	putObject(t, mem, "doc.txt", []byte(v2))
+	onceAt(t, c, hookNewVersion, ino, func() { mustWrite(t, c, ino, 0, "OURS") })
+	if err := c.Refresh(ctx, RootIno); err != nil {
+		t.Fatal(err)
+	}
+	ours := "OURS" + v1[4:]
+	if got := readAll(t, c, ino); got != ours {
+		t.Fatalf("reads %q, want %q", got, ours)
+	}
+	flush(t, c)
+	wantBoth(t, mem, "doc.txt", ours, v2)
+}
+
+// TestSafeSaveWhileTheCloudChanges: an office "safe save" (rename the
+// file aside, write a new one under its name) while a refresh gives the
+// old file the cloud's new version: the new file is uploaded, and the
+// cloud's version survives under the name the old file moved to.
+func TestSafeSaveWhileTheCloudChanges(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.New()
+	v1, v2 := "version one of the document", "theirs: the cloud's second version"
+	c, ino := raceCache(t, mem, v1)
+	putObject(t, mem, "doc.txt", []byte(v2))
+	onceAt(t, c, hookNewVersion, ino, func() {
+		if err := c.Rename(ctx, RootIno, "doc.txt", RootIno, "doc.bak"); err != nil {
+			t.Error(err)
+		}
+		f := mustCreate(t, c, RootIno, "doc.txt")
+		mustWrite(t, c, f.Ino, 0, "saved here")
+	})
+	if err := c.Refresh(ctx, RootIno); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, c)
+	if got := storeBody(t, mem, "doc.txt"); got != "saved here" {
+		t.Errorf("backend doc.txt = %q", got)
+	}
+	if got := storeBody(t, mem, "doc.bak"); got != v2 {
+		t.Errorf("backend doc.bak = %q, want the cloud's version", got)
+	}
+	if err := c.Refresh(ctx, RootIno); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, c, ino); got != v2 {
+		t.Errorf("doc.bak reads %q after a refresh, want the cloud's version", got)
+	}
+}
