@@ -36,6 +36,10 @@ var (
 	// ErrNotEmpty is returned when deleting a directory marker whose
 	// directory still holds entries, on stores where that matters (POSIX).
 	ErrNotEmpty = errors.New("directory not empty")
+	// ErrChanged is returned by a Get whose key holds another version
+	// than the one the caller named (S3: 412 Precondition Failed to
+	// If-Match).
+	ErrChanged = errors.New("object changed")
 )
 
 // Attrs is the POSIX metadata stored with an object. Stores that cannot
@@ -140,7 +144,16 @@ type Store interface {
 	// the link target. off < 0 is an error. A directory marker has no
 	// body to speak of: object stores return an empty one, stores with
 	// real directories fail (EISDIR), so callers should not Get markers.
-	Get(ctx context.Context, key string, off, length int64) (io.ReadCloser, error)
+	//
+	// etag, unless empty, is the version the caller reads, an ETag this
+	// store reported for the key (from Stat, List, Put or Copy): when the
+	// key holds other content by then, Get fails with ErrChanged instead
+	// of returning bytes of another version, so an object read in ranges
+	// is never put together from two versions. A change of metadata alone
+	// (chmod, a rename) may or may not count as another version; a change
+	// of content always does, as far as the store can see it (a POSIX file
+	// rewritten in place within its mtime's resolution cannot be told).
+	Get(ctx context.Context, key string, off, length int64, etag string) (io.ReadCloser, error)
 
 	// Put stores size bytes read from r under key, replacing any object
 	// there, with attrs (nil: the store's defaults). It is atomic: readers

@@ -78,7 +78,7 @@ func readAll(t *testing.T, c *Cache, ino Ino) string {
 
 func storeBody(t *testing.T, s backend.Store, key string) string {
 	t.Helper()
-	r, err := s.Get(context.Background(), key, 0, -1)
+	r, err := s.Get(context.Background(), key, 0, -1, "")
 	if err != nil {
 		t.Fatalf("get %s: %v", key, err)
 	}

@@ -141,16 +141,17 @@ func (c *Cache) writeData(ino Ino, p []byte, off int64, drops uint64) (int, erro
 	return of.f.WriteAt(p, off)
 }
 
-// getRemote opens a range of key. When the key is missing while journal
-// ops are pending (a rename of a parent not yet applied), it waits for
-// the journal to drain and tries once more.
-func (c *Cache) getRemote(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
-	body, err := c.store.Get(ctx, key, off, length)
+// getRemote opens a range of key, of the version etag names (any when
+// empty). When the key is missing while journal ops are pending (a
+// rename of a parent not yet applied), it waits for the journal to drain
+// and tries once more.
+func (c *Cache) getRemote(ctx context.Context, key string, off, length int64, etag string) (io.ReadCloser, error) {
+	body, err := c.store.Get(ctx, key, off, length, etag)
 	if errors.Is(err, fs.ErrNotExist) && c.journalLen() > 0 {
 		if werr := c.waitJournal(ctx); werr != nil {
 			return nil, werr
 		}
-		body, err = c.store.Get(ctx, key, off, length)
+		body, err = c.store.Get(ctx, key, off, length, etag)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s vanished from the backend: %w", key, syscall.EIO)
@@ -321,7 +322,7 @@ func (c *Cache) makeLocal(ctx context.Context, ino Ino) error {
 
 // fetchSymlink reads a symlink's target from the backend and keeps it.
 func (c *Cache) fetchSymlink(ctx context.Context, ino Ino, key string) (string, error) {
-	body, err := c.getRemote(ctx, key, 0, 4097)
+	body, err := c.getRemote(ctx, key, 0, 4097, "")
 	if err != nil {
 		return "", wrap("readlink", "", err)
 	}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/filegate/filegate/backend"
 )
 
 // chunkBufs recycles the chunk-sized buffers of fetches, so a cold read
@@ -316,7 +318,15 @@ func (c *Cache) fetchChunk(ctx context.Context, ino Ino, key string, ver chunkVe
 	bp := chunkBufs.Get().(*[]byte)
 	defer chunkBufs.Put(bp)
 	buf := (*bp)[:length]
-	body, err := c.getRemote(ctx, key, off, length)
+	body, err := c.getRemote(ctx, key, off, length, ver.etag)
+	if errors.Is(err, backend.ErrChanged) {
+		// Another version is in the cloud now: its chunks are not
+		// taken for this one's. The read starts over with it.
+		if rerr := c.refreshFile(ctx, ino, key, ver); rerr != nil {
+			return fmt.Errorf("fetch %s at %d: %w (the new version: %w)", key, off, errVersionChanged, rerr)
+		}
+		return fmt.Errorf("fetch %s at %d: %w: %w", key, off, errVersionChanged, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -324,9 +334,12 @@ func (c *Cache) fetchChunk(ctx context.Context, ino Ino, key string, ver chunkVe
 	body.Close()
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
 		// The object is shorter than the size we know: changed in the
-		// cloud. The bytes it lacks are not zeros: the file reads
-		// again once the refresh of its directory notes the change.
-		c.refreshOf(ino)
+		// cloud (a store that could not tell by the ETag). The bytes
+		// it lacks are not zeros: the file reads again once it has
+		// the new version.
+		if rerr := c.refreshFile(ctx, ino, key, ver); rerr != nil {
+			c.refreshOf(ino)
+		}
 		return fmt.Errorf("fetch %s at %d: %d bytes of %d: %w", key, off, got, length, errVersionChanged)
 	}
 	if err != nil {

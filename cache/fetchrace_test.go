@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/memstore"
@@ -94,16 +96,22 @@ func TestFetchedChunksOfAnOldVersionAreNotRecorded(t *testing.T) {
 // before it is returned.
 type getHook struct {
 	backend.Store
+	mu     sync.Mutex
 	during func()
 }
 
-func (s *getHook) Get(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
-	body, err := s.Store.Get(ctx, key, off, length)
-	if err != nil || s.during == nil {
+func (s *getHook) Get(ctx context.Context, key string, off, length int64, etag string) (io.ReadCloser, error) {
+	body, err := s.Store.Get(ctx, key, off, length, etag)
+	if err != nil {
 		return body, err
 	}
+	s.mu.Lock()
 	during := s.during
 	s.during = nil
+	s.mu.Unlock()
+	if during == nil {
+		return body, nil
+	}
 	b, err := io.ReadAll(body)
 	body.Close()
 	if err != nil {
@@ -156,11 +164,11 @@ func TestFetchAcrossARefreshIsNotTakenForTheNewVersion(t *testing.T) {
 
 // TestReadsWhileTheCloudChanges reads a file while it keeps changing in
 // the cloud and the gateway refreshes, records fetched chunks and
-// evicts: every chunk a read returns is of some version of the file at
-// that offset, never zeros (chunks of one read may be of different
-// versions: a chunk is fetched by key, from whatever the object is by
-// then, until a refresh notes the change). Once the changes stop, the
-// file reads as its last version.
+// evicts: every read returns bytes of one version of the file at that
+// offset, never zeros and never chunks of two versions (a chunk is
+// fetched for the version the cache holds, and a fetch that finds
+// another version takes it and starts the read over). Once the changes
+// stop, the file reads as its last version.
 func TestReadsWhileTheCloudChanges(t *testing.T) {
 	ctx := context.Background()
 	mem := memstore.New()
@@ -216,21 +224,16 @@ func TestReadsWhileTheCloudChanges(t *testing.T) {
 					t.Error(err)
 					return
 				}
-				for from := off; from < off+int64(n); {
-					to := min((from/chunkSize+1)*chunkSize, off+int64(n))
-					got := buf[from-off : to-off]
-					ok := false
-					for _, v := range versions {
-						if to <= int64(len(v)) && bytes.Equal(got, v[from:to]) {
-							ok = true
-							break
-						}
+				ok := false
+				for _, v := range versions {
+					if off+int64(n) <= int64(len(v)) && bytes.Equal(buf[:n], v[off:off+int64(n)]) {
+						ok = true
+						break
 					}
-					if !ok {
-						t.Errorf("read of %d bytes at %d: bytes %d to %d are of no version: %.16q", n, off, from, to, got)
-						return
-					}
-					from = to
+				}
+				if !ok {
+					t.Errorf("read of %d bytes at %d is of no one version: %.16q", n, off, buf[:n])
+					return
 				}
 			}
 		}()
@@ -266,5 +269,75 @@ func TestShrunkObjectIsNoZeros(t *testing.T) {
 	}
 	if got := readAll(t, c, a.Ino); got != "short now" {
 		t.Fatalf("after the refresh: %q", got)
+	}
+}
+
+// TestChunksOfTwoVersionsAreNeverMixed: an object overwritten in the
+// cloud between the fetches of two of its chunks (no refresh noted it)
+// never reads, nor is written and uploaded, as chunks of both versions:
+// the fetch that finds another version takes it, and the read starts
+// over with it.
+func TestChunksOfTwoVersionsAreNeverMixed(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.New()
+	// Of one size, so that only the version tells them apart.
+	v1, v2, v3 := randBytes(3*chunkSize, 1), randBytes(3*chunkSize, 2), randBytes(3*chunkSize, 3)
+	putObject(t, mem, "f", v1)
+	s := &getHook{Store: mem}
+	c := newSizedCache(t, t.TempDir(), s, func(cfg *Config) {
+		cfg.ReadAheadBytes = 0
+		cfg.UploadDelay = time.Hour
+	})
+	a, err := c.Lookup(ctx, RootIno, "f")
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 100)
+	if _, err := c.ReadAt(ctx, a.Ino, buf, 0); err != nil || !bytes.Equal(buf, v1[:100]) {
+		t.Fatalf("first chunk: %.20q, %v", buf, err)
+	}
+	// A read across chunks 0 (cached, v1) and 1 (not yet fetched).
+	putObject(t, mem, "f", v2)
+	off := int64(chunkSize - 50)
+	if _, err := c.ReadAt(ctx, a.Ino, buf, off); err != nil || !bytes.Equal(buf, v2[off:off+100]) {
+		t.Fatalf("read across chunks after the overwrite: v1 %v, v1 then v2 %v, v2 %v, %v",
+			bytes.Equal(buf, v1[off:off+100]), bytes.Equal(buf[:50], v1[off:off+50]), bytes.Equal(buf, v2[off:off+100]), err)
+	}
+	// A write fetches what is missing (chunk 2) to make the file whole.
+	putObject(t, mem, "f", v3)
+	if _, err := c.WriteAt(ctx, a.Ino, []byte("X"), 3*chunkSize); err != nil {
+		t.Fatal(err)
+	}
+	flush(t, c)
+	if got := storeBody(t, mem, "f"); got != string(v3)+"X" {
+		t.Fatalf("uploaded after a write: v3 %v, v2 at the start %v", strings.HasPrefix(got, string(v3)), strings.HasPrefix(got, string(v2[:100])))
+	}
+
+	// Overwritten while one read fetches its chunks.
+	putObject(t, mem, "g", v1)
+	if err := c.Refresh(ctx, RootIno); err != nil {
+		t.Fatal(err)
+	}
+	g, err := c.Lookup(ctx, RootIno, "g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.during = func() { putObject(t, mem, "g", v2) }
+	whole := make([]byte, 3*chunkSize)
+	n, err := c.ReadAt(ctx, g.Ino, whole, 0)
+	if err != nil && !errors.Is(err, io.EOF) {
+		t.Fatal(err)
+	}
+	if s.during != nil {
+		t.Fatal("the hook did not run")
+	}
+	if n != len(whole) || !bytes.Equal(whole, v1) && !bytes.Equal(whole, v2) {
+		t.Fatalf("read across the overwrite: %d bytes, of neither version whole", n)
+	}
+	if err := c.Refresh(ctx, RootIno); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, c, g.Ino); !bytes.Equal([]byte(got), v2) {
+		t.Fatal("after the overwrite and a refresh: not v2")
 	}
 }

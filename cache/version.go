@@ -1,7 +1,10 @@
 package cache
 
 import (
+	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"syscall"
 	"time"
 
@@ -79,4 +82,30 @@ func (c *Cache) takeVersion(ino Ino, o backend.ObjectInfo, ok func(t *txn, n *in
 	}
 	c.forget(ino)
 	return nil
+}
+
+// refreshFile gives ino the version the store holds now of its object at
+// key, after a fetch for version ver found another there
+// (backend.ErrChanged, or the object shorter than ver): reads start over
+// with it, and no chunk of ver is taken for it. Concurrent fetches that
+// found the change share one Stat.
+func (c *Cache) refreshFile(ctx context.Context, ino Ino, key string, ver chunkVer) error {
+	_, err, _ := c.loads.Do(fmt.Sprintf("file/%d/%d/%d/%s", ino, ver.size, ver.mtime, ver.etag), func() (any, error) {
+		info, err := c.store.Stat(ctx, key)
+		if errors.Is(err, fs.ErrNotExist) {
+			c.refreshOf(ino) // gone: a listing of its directory removes it
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return nil, c.takeVersion(ino, info, func(t *txn, n *inode) bool {
+			if n.has(flagLocal) || verOf(n) != ver || info.ETag == n.etag {
+				return false // another took a new version already
+			}
+			now, err := t.key(n)
+			return err == nil && now == key
+		})
+	})
+	return err
 }

@@ -129,11 +129,11 @@ func (s *Store) Stat(ctx context.Context, key string) (backend.ObjectInfo, error
 }
 
 // Get implements backend.Store.
-func (s *Store) Get(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
+func (s *Store) Get(ctx context.Context, key string, off, length int64, etag string) (io.ReadCloser, error) {
 	if err := s.inject(ctx, Get); err != nil {
 		return nil, err
 	}
-	return s.inner.Get(ctx, key, off, length)
+	return s.inner.Get(ctx, key, off, length, etag)
 }
 
 // Put implements backend.Store.

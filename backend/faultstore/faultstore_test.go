@@ -52,7 +52,7 @@ func TestFaults(t *testing.T) {
 	s.Set(faultstore.Get, faultstore.Fault{Stall: true})
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Millisecond)
 	defer cancel()
-	if _, err := s.Get(sctx, "k", 0, -1); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := s.Get(sctx, "k", 0, -1, ""); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("stalled Get = %v, want DeadlineExceeded", err)
 	}
 
@@ -62,7 +62,7 @@ func TestFaults(t *testing.T) {
 	}
 
 	s.Clear()
-	if _, err := s.Get(ctx, "k", 0, -1); err != nil {
+	if _, err := s.Get(ctx, "k", 0, -1, ""); err != nil {
 		t.Errorf("Get after Clear: %v", err)
 	}
 	if got := faultstore.Copy.String(); got != "Copy" {

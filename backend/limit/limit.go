@@ -187,8 +187,8 @@ func (s *Store) Put(ctx context.Context, key string, r io.ReadSeeker, size int64
 
 // Get implements backend.Store; the body is read at the download rate,
 // with ctx still bounding the waits.
-func (s *Store) Get(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
-	rc, err := s.inner.Get(ctx, key, off, length)
+func (s *Store) Get(ctx context.Context, key string, off, length int64, etag string) (io.ReadCloser, error) {
+	rc, err := s.inner.Get(ctx, key, off, length, etag)
 	if err != nil {
 		return nil, err
 	}

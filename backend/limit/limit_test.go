@@ -158,7 +158,7 @@ func TestThrottledTransferTakesATokenPerByte(t *testing.T) {
 	if _, err := st.Put(ctx, "f", bytes.NewReader(body), int64(len(body)), nil); err != nil {
 		t.Fatal(err)
 	}
-	rc, err := st.Get(ctx, "f", 0, -1)
+	rc, err := st.Get(ctx, "f", 0, -1, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestPutSeekPassesThrough(t *testing.T) {
 	if _, err := st.Put(context.Background(), "k", bytes.NewReader(body), 5000, nil); err != nil {
 		t.Fatal(err)
 	}
-	rc, err := st.Get(context.Background(), "k", 0, -1)
+	rc, err := st.Get(context.Background(), "k", 0, -1, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,7 +97,7 @@ func (s *Store) Stat(ctx context.Context, key string) (backend.ObjectInfo, error
 }
 
 // Get implements backend.Store.
-func (s *Store) Get(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
+func (s *Store) Get(ctx context.Context, key string, off, length int64, etag string) (io.ReadCloser, error) {
 	if err := check(ctx, "get", key); err != nil {
 		return nil, err
 	}
@@ -109,6 +109,9 @@ func (s *Store) Get(ctx context.Context, key string, off, length int64) (io.Read
 	s.mu.RUnlock()
 	if o == nil {
 		return nil, notExist("get", key)
+	}
+	if etag != "" && etag != o.etag {
+		return nil, fmt.Errorf("memstore: get %s: holds version %s, not %s: %w", key, o.etag, etag, backend.ErrChanged)
 	}
 	data := o.data[min(off, int64(len(o.data))):]
 	if length >= 0 && length < int64(len(data)) {

@@ -147,7 +147,7 @@ func (s *Store) record(err error) {
 	s.mu.Lock()
 	if isFailure(err) {
 		s.lastErr, s.lastErrAt = err, now
-	} else if err == nil || errors.Is(err, fs.ErrNotExist) {
+	} else if err == nil || errors.Is(err, fs.ErrNotExist) || errors.Is(err, backend.ErrChanged) {
 		s.lastSuccess = now
 	}
 	s.mu.Unlock()
@@ -163,9 +163,9 @@ func (s *Store) Stat(ctx context.Context, key string) (backend.ObjectInfo, error
 
 // Get implements backend.Store; the bytes read from the body count as
 // received.
-func (s *Store) Get(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
+func (s *Store) Get(ctx context.Context, key string, off, length int64, etag string) (io.ReadCloser, error) {
 	done := s.startErr(OpGet)
-	rc, err := s.inner.Get(ctx, key, off, length)
+	rc, err := s.inner.Get(ctx, key, off, length, etag)
 	done(err)
 	if err != nil {
 		return nil, err
@@ -218,10 +218,11 @@ func (s *Store) startErr(op Op) func(error) {
 }
 
 // isFailure reports whether err says the store failed, rather than
-// answered (a missing key, a refused key, a stop asked by the caller).
+// answered (a missing key, a refused key, a version changed, a stop
+// asked by the caller).
 func isFailure(err error) bool {
 	return err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, backend.ErrInvalidKey) &&
-		!errors.Is(err, backend.ErrNotEmpty) && !errors.Is(err, context.Canceled)
+		!errors.Is(err, backend.ErrNotEmpty) && !errors.Is(err, backend.ErrChanged) && !errors.Is(err, context.Canceled)
 }
 
 // OpStats are the counters of one operation.

@@ -53,7 +53,7 @@ func TestCounts(t *testing.T) {
 	if _, err := st.Put(ctx, "a", strings.NewReader(body), int64(len(body)), nil); err != nil {
 		t.Fatal(err)
 	}
-	rc, err := st.Get(ctx, "a", 100, 500)
+	rc, err := st.Get(ctx, "a", 100, 500, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -281,7 +281,13 @@ func info(key string, st *unix.Stat_t) backend.ObjectInfo {
 		Key:     key,
 		Size:    size,
 		ModTime: a.MTime,
-		ETag:    fmt.Sprintf("%x-%x-%x-%x", st.Size, st.Mtim.Nano(), st.Ino, st.Ctim.Nano()),
+		ETag:    fmt.Sprintf("%s-%x", contentTag(st), st.Ctim.Nano()),
 		Attrs:   a,
 	}
+}
+
+// contentTag is the part of an ETag that changes with the content: size,
+// mtime and inode.
+func contentTag(st *unix.Stat_t) string {
+	return fmt.Sprintf("%x-%x-%x", st.Size, st.Mtim.Nano(), st.Ino)
 }

@@ -125,7 +125,7 @@ func TestOtherToolsFiles(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() {
-		_, err := s.Get(t.Context(), "ext/fifo", 0, -1)
+		_, err := s.Get(t.Context(), "ext/fifo", 0, -1, "")
 		done <- err
 	}()
 	select {
@@ -152,10 +152,10 @@ func TestKindsAreExact(t *testing.T) {
 	if _, err := s.Put(ctx, "d/f", strings.NewReader("x"), 1, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Get(ctx, "d", 0, -1); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := s.Get(ctx, "d", 0, -1, ""); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("Get(d) of a directory = %v, want fs.ErrNotExist", err)
 	}
-	if _, err := s.Get(ctx, "d/", 0, -1); !errors.Is(err, syscall.EISDIR) {
+	if _, err := s.Get(ctx, "d/", 0, -1, ""); !errors.Is(err, syscall.EISDIR) {
 		t.Errorf("Get(d/) = %v, want EISDIR", err)
 	}
 	if err := s.Delete(ctx, "d"); err != nil {
@@ -183,7 +183,7 @@ func TestSymlinkEscape(t *testing.T) {
 	os.WriteFile(filepath.Join(outside, "secret"), []byte("secret"), 0o600)
 	os.Symlink(outside, filepath.Join(root, "esc"))
 	ctx := t.Context()
-	if _, err := s.Get(ctx, "esc/secret", 0, -1); err == nil {
+	if _, err := s.Get(ctx, "esc/secret", 0, -1, ""); err == nil {
 		t.Error("Get through a symlink out of Root succeeded")
 	}
 	if _, err := s.Put(ctx, "esc/new", strings.NewReader("x"), 1, nil); err == nil {
@@ -193,7 +193,7 @@ func TestSymlinkEscape(t *testing.T) {
 		t.Error("Put wrote outside Root")
 	}
 	// The link itself is an ordinary object.
-	if b, err := s.Get(ctx, "esc", 0, -1); err != nil {
+	if b, err := s.Get(ctx, "esc", 0, -1, ""); err != nil {
 		t.Error(err)
 	} else {
 		got, _ := io.ReadAll(b)

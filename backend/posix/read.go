@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"golang.org/x/sys/unix"
 
@@ -29,16 +30,19 @@ func (s *Store) Stat(ctx context.Context, key string) (backend.ObjectInfo, error
 
 // Get implements backend.Store. Get of a marker fails with EISDIR. The
 // body reads the file opened at the call, so a Put racing with it does
-// not tear it; it ignores ctx once returned.
-func (s *Store) Get(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
-	body, err := s.get(ctx, key, off, length)
+// not tear it; it ignores ctx once returned. A version named by etag is
+// checked against the file opened: its size, mtime and inode number,
+// the content's part of the ETag (ctime moves with a chmod or a rename,
+// which leave the content alone).
+func (s *Store) Get(ctx context.Context, key string, off, length int64, etag string) (io.ReadCloser, error) {
+	body, err := s.get(ctx, key, off, length, etag)
 	if err != nil {
 		return nil, fmt.Errorf("posix: get %s: %w", key, err)
 	}
 	return body, nil
 }
 
-func (s *Store) get(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
+func (s *Store) get(ctx context.Context, key string, off, length int64, etag string) (io.ReadCloser, error) {
 	if err := check(ctx, key); err != nil {
 		return nil, err
 	}
@@ -59,6 +63,15 @@ func (s *Store) get(ctx context.Context, key string, off, length int64) (io.Read
 	defer p.close()
 	fd, err := unix.Openat(p.fd, p.name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
 	if errors.Is(err, unix.ELOOP) {
+		if etag != "" {
+			var st unix.Stat_t
+			if err := unix.Fstatat(p.fd, p.name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+				return nil, notExistIfNotDir(fmt.Errorf("stat: %w", err))
+			}
+			if err := checkVersion(etag, &st); err != nil {
+				return nil, err
+			}
+		}
 		target, err := p.readlink(p.name)
 		if err != nil {
 			return nil, err
@@ -81,6 +94,12 @@ func (s *Store) get(ctx context.Context, key string, off, length int64) (io.Read
 			return nil, err
 		}
 		return nil, fmt.Errorf("%v file: %w", fileMode(st.Mode).Type(), errors.ErrUnsupported)
+	}
+	if etag != "" {
+		if err := checkVersion(etag, &st); err != nil {
+			f.Close()
+			return nil, err
+		}
 	}
 	off = min(off, st.Size)
 	n := st.Size - off
@@ -122,4 +141,17 @@ func notExistIfNotDir(err error) error {
 		return fmt.Errorf("%w: %w", os.ErrNotExist, err)
 	}
 	return err
+}
+
+// checkVersion fails with backend.ErrChanged unless st holds the content
+// of the version etag names (see info).
+func checkVersion(etag string, st *unix.Stat_t) error {
+	content := etag
+	if i := strings.LastIndexByte(etag, '-'); i >= 0 {
+		content = etag[:i]
+	}
+	if now := contentTag(st); content != now {
+		return fmt.Errorf("holds version %s, not %s: %w", now, content, backend.ErrChanged)
+	}
+	return nil
 }

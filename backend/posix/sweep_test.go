@@ -135,7 +135,7 @@ func TestSweepKeepsOwnTemps(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Put after the sweep: %v", err)
 	}
-	rc, err := s.Get(t.Context(), "d/f", 0, -1)
+	rc, err := s.Get(t.Context(), "d/f", 0, -1, "")
 	if err != nil {
 		t.Fatal(err)
 	}

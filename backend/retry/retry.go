@@ -129,7 +129,8 @@ func Transient(err error) bool {
 		errors.Is(err, context.Canceled),
 		errors.Is(err, fs.ErrNotExist),
 		errors.Is(err, backend.ErrInvalidKey),
-		errors.Is(err, backend.ErrNotEmpty):
+		errors.Is(err, backend.ErrNotEmpty),
+		errors.Is(err, backend.ErrChanged):
 		return false
 	}
 	var coded interface{ ErrorCode() string }
@@ -220,9 +221,9 @@ func (s *Store) Stat(ctx context.Context, key string) (backend.ObjectInfo, error
 
 // Get implements backend.Store. It retries opening the body; an error
 // while reading it goes to the caller.
-func (s *Store) Get(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
+func (s *Store) Get(ctx context.Context, key string, off, length int64, etag string) (io.ReadCloser, error) {
 	var out io.ReadCloser
-	err := s.do(ctx, "get", key, func() (err error) { out, err = s.inner.Get(ctx, key, off, length); return err })
+	err := s.do(ctx, "get", key, func() (err error) { out, err = s.inner.Get(ctx, key, off, length, etag); return err })
 	return out, err
 }
 

@@ -96,7 +96,7 @@ func TestRetriesTransient(t *testing.T) {
 
 	// Permanent errors are not retried.
 	fault.Set(faultstore.Get, faultstore.Fault{Err: apiError{"AccessDenied", 403}})
-	if _, err := s.Get(ctx, "k", 0, -1); err == nil {
+	if _, err := s.Get(ctx, "k", 0, -1, ""); err == nil {
 		t.Fatal("Get succeeded")
 	}
 	if n := fault.Calls(faultstore.Get); n != 1 {

@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/filegate/filegate/backend"
 )
 
 // notExistError marks an SDK error as fs.ErrNotExist without replacing
@@ -56,13 +58,24 @@ func isNotFound(err error) bool {
 	return code == "NoSuchKey" || code == "NotFound" || httpStatus(err) == http.StatusNotFound
 }
 
-// wrapErr adds the op and key to an SDK error, marking missing objects.
+// wrapErr adds the op and key to an SDK error, marking missing objects
+// and failed preconditions (If-Match: another version).
 func wrapErr(op, key string, err error) error {
-	if isNotFound(err) {
+	switch {
+	case isNotFound(err):
 		err = notExistError{err}
+	case httpStatus(err) == http.StatusPreconditionFailed || errorCode(err) == "PreconditionFailed":
+		err = changedError{err}
 	}
 	return fmt.Errorf("s3: %s %s: %w", op, key, err)
 }
+
+// changedError marks an SDK error as backend.ErrChanged without
+// replacing it.
+type changedError struct{ err error }
+
+func (e changedError) Error() string   { return e.err.Error() }
+func (e changedError) Unwrap() []error { return []error{e.err, backend.ErrChanged} }
 
 // checkBucket makes sure the bucket is there and ours to use, turning
 // the usual mistakes into a message that names the problem and the fix.

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -64,22 +65,33 @@ func (s *Store) Stat(ctx context.Context, key string) (backend.ObjectInfo, error
 }
 
 // Get implements backend.Store with a ranged GET of just the bytes asked
-// for.
-func (s *Store) Get(ctx context.Context, key string, off, length int64) (io.ReadCloser, error) {
+// for. A version named by etag is sent as If-Match with its S3 ETag (the
+// part our metadata does not change, so a chmod is no new version), and
+// the ETag of the answer is checked too, for servers that ignore
+// If-Match.
+func (s *Store) Get(ctx context.Context, key string, off, length int64, etag string) (io.ReadCloser, error) {
 	if err := check(ctx, "get", key); err != nil {
 		return nil, err
 	}
 	if off < 0 {
 		return nil, fmt.Errorf("s3: get %s: negative offset %d", key, off)
 	}
+	want := contentETag(etag)
 	if length == 0 {
 		// No Range header asks for zero bytes: check it exists.
-		if _, err := s.head(ctx, key); err != nil {
+		out, err := s.head(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkETag(key, want, out.ETag); err != nil {
 			return nil, err
 		}
 		return io.NopCloser(eofReader{}), nil
 	}
 	in := &s3.GetObjectInput{Bucket: &s.cfg.Bucket, Key: aws.String(s.objectKey(key))}
+	if want != "" {
+		in.IfMatch = aws.String(`"` + want + `"`)
+	}
 	switch {
 	case length > 0:
 		in.Range = aws.String("bytes=" + strconv.FormatInt(off, 10) + "-" + strconv.FormatInt(off+length-1, 10))
@@ -97,7 +109,23 @@ func (s *Store) Get(ctx context.Context, key string, off, length int64) (io.Read
 		}
 		return nil, wrapErr("get", key, err)
 	}
+	if err := checkETag(key, want, out.ETag); err != nil {
+		out.Body.Close()
+		return nil, err
+	}
 	return &countingBody{rc: out.Body, n: &s.stats.bytesDown}, nil
+}
+
+// checkETag fails with backend.ErrChanged when an answer's ETag is not
+// the S3 ETag want (none wanted: any).
+func checkETag(key, want string, got *string) error {
+	if want == "" || got == nil {
+		return nil
+	}
+	if g := strings.Trim(*got, `"`); g != want {
+		return fmt.Errorf("s3: get %s: holds version %s, not %s: %w", key, g, want, backend.ErrChanged)
+	}
+	return nil
 }
 
 type eofReader struct{}

@@ -67,7 +67,7 @@ func TestMultipart(t *testing.T) {
 			if err != nil || st.Size != int64(len(data)) || st.ETag != oi.ETag || st.Attrs == nil || st.Attrs.UID != 7 {
 				t.Fatalf("Stat = %+v, %v; Put said %+v", st, err, oi)
 			}
-			rc, err := s.Get(ctx, key, 0, -1)
+			rc, err := s.Get(ctx, key, 0, -1, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -77,7 +77,7 @@ func TestMultipart(t *testing.T) {
 				t.Fatalf("Get: %d bytes, %v; want the %d put", len(got), err, len(data))
 			}
 			// A range across a part boundary.
-			rc, err = s.Get(ctx, key, s3.MinPartSize-10, 20)
+			rc, err = s.Get(ctx, key, s3.MinPartSize-10, 20, "")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -146,7 +146,7 @@ func TestMultipartFault(t *testing.T) {
 	if left, err := s.IncompleteUploads(ctx); err != nil || len(left) != 0 {
 		t.Errorf("incomplete uploads after the faults: %q, %v", left, err)
 	}
-	rc, err := s.Get(ctx, "f", 0, -1)
+	rc, err := s.Get(ctx, "f", 0, -1, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,7 +46,7 @@ func testInvalidKeys(t *testing.T, s backend.Store, _ Options) {
 		}
 		calls := map[string]error{}
 		_, calls["Stat"] = s.Stat(ctx, key)
-		_, calls["Get"] = s.Get(ctx, key, 0, -1)
+		_, calls["Get"] = s.Get(ctx, key, 0, -1, "")
 		_, calls["Put"] = s.Put(ctx, key, strings.NewReader(""), 0, nil)
 		calls["Delete"] = s.Delete(ctx, key)
 		_, calls["Copy from"] = s.Copy(ctx, key, other, nil)
@@ -102,7 +102,7 @@ func testCancelled(t *testing.T, s backend.Store, _ Options) {
 	cancel()
 	calls := map[string]error{}
 	_, calls["Stat"] = s.Stat(ctx, "k")
-	_, calls["Get"] = s.Get(ctx, "k", 0, -1)
+	_, calls["Get"] = s.Get(ctx, "k", 0, -1, "")
 	_, calls["Put"] = s.Put(ctx, "new", strings.NewReader("v"), 1, nil)
 	calls["Delete"] = s.Delete(ctx, "k")
 	_, calls["Copy"] = s.Copy(ctx, "k", "k2", nil)
@@ -139,7 +139,7 @@ func testConcurrent(t *testing.T, s backend.Store, _ Options) {
 					t.Errorf("Put: %v", err)
 					return
 				}
-				rc, err := s.Get(ctx, key, 0, -1)
+				rc, err := s.Get(ctx, key, 0, -1, "")
 				if err != nil {
 					t.Errorf("Get: %v", err)
 					return
@@ -184,7 +184,7 @@ func testAtomicPut(t *testing.T, s backend.Store, _ Options) {
 	for range writers {
 		wg.Go(func() {
 			for range rounds * 2 {
-				rc, err := s.Get(t.Context(), "same", 0, -1)
+				rc, err := s.Get(t.Context(), "same", 0, -1, "")
 				if err != nil {
 					t.Errorf("Get: %v", err)
 					return

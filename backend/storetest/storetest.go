@@ -47,6 +47,7 @@ func RunWith(t *testing.T, newStore func(t *testing.T) backend.Store, opts Optio
 	}{
 		{"PutGetStat", testPutGetStat},
 		{"GetRange", testGetRange},
+		{"GetVersion", testGetVersion},
 		{"Overwrite", testOverwrite},
 		{"PutShortBody", testPutShortBody},
 		{"PutRewinds", testPutRewinds},
@@ -93,7 +94,7 @@ func mustPut(t *testing.T, s backend.Store, key, body string, attrs *backend.Att
 
 func get(t *testing.T, s backend.Store, key string, off, length int64) (string, error) {
 	t.Helper()
-	rc, err := s.Get(t.Context(), key, off, length)
+	rc, err := s.Get(t.Context(), key, off, length, "")
 	if err != nil {
 		return "", err
 	}

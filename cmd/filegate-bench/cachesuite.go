@@ -128,7 +128,7 @@ func runCache(rounds, mib int, base string) error {
 				},
 				func(r int) (float64, error) {
 					return timed(mb, func() error {
-						rc, err := b.store.Get(ctx, fmt.Sprintf("cold%d.bin", r), 0, -1)
+						rc, err := b.store.Get(ctx, fmt.Sprintf("cold%d.bin", r), 0, -1, "")
 						if err != nil {
 							return err
 						}

@@ -173,7 +173,7 @@ func fanOut(streams, n int, do func(i int) error) error {
 }
 
 func storeGet(ctx context.Context, st *s3.Store, key string, off, length int64) error {
-	rc, err := st.Get(ctx, key, off, length)
+	rc, err := st.Get(ctx, key, off, length, "")
 	if err != nil {
 		return err
 	}

@@ -182,7 +182,7 @@ func (c s3Cloud) remove(t testing.TB, key string) {
 }
 
 func (c s3Cloud) read(key string) ([]byte, error) {
-	body, err := c.store.Get(context.Background(), key, 0, -1)
+	body, err := c.store.Get(context.Background(), key, 0, -1, "")
 	if err != nil {
 		return nil, err
 	}
