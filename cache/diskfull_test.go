@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/filegate/filegate/backend/memstore"
 )
@@ -27,6 +28,26 @@ func smallDisk(t *testing.T, size string) string {
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
 	return dir
+}
+
+// waitFree waits until the filesystem of dir has bytes free.
+func waitFree(t *testing.T, dir string, bytes uint64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(dir, &st); err != nil {
+			t.Fatal(err)
+		}
+		free := st.Bavail * uint64(st.Bsize)
+		if free >= bytes {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d bytes free after the remove, want %d", free, bytes)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func TestCacheDiskFull(t *testing.T) {
@@ -54,10 +75,13 @@ func TestCacheDiskFull(t *testing.T) {
 	if _, err := c.Lookup(ctx, RootIno, "keep"); err != nil {
 		t.Fatal(err)
 	}
-	// Freeing space lets writes through again.
+	// Freeing space lets writes through again, once the space is free: an
+	// upload of the filler in flight holds its data file open until the
+	// remove has cancelled it.
 	if err := c.Remove(ctx, RootIno, "filler"); err != nil {
 		t.Fatal(err)
 	}
+	waitFree(t, dir, 1<<20)
 	g := mustCreate(t, c, RootIno, "after")
 	mustWrite(t, c, g.Ino, 0, "room again")
 	flush(t, c)

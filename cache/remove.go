@@ -179,8 +179,10 @@ func (t *txn) dropLink(n *inode, dir Ino, name string, now int64) error {
 	return t.put(n)
 }
 
-// forget drops what the cache keeps in memory and on disk for a removed
-// inode.
+// forget drops what the cache keeps in memory and on disk of ino's
+// content: the inode was removed, or its content is stale. An upload of
+// it in flight is cancelled, so the data file it holds open frees its
+// space.
 func (c *Cache) forget(ino Ino) {
 	if ino == 0 {
 		return
@@ -188,6 +190,9 @@ func (c *Cache) forget(ino Ino) {
 	defer c.beginDrop(ino)()
 	c.noteDrop(ino)
 	c.mu.Lock()
+	if cancel := c.uploading[ino]; cancel != nil {
+		cancel()
+	}
 	delete(c.lastWrite, ino)
 	delete(c.nextRead, ino)
 	c.mu.Unlock()
