@@ -53,9 +53,11 @@ func TestFetchedChunksOfAnOldVersionAreNotRecorded(t *testing.T) {
 	v1, v2 := randBytes(100<<10, 1), randBytes(chunkSize+17, 2)
 	putObject(t, mem, "a-grown.bin", v1)
 	// A listing merges in batches of loadBatch entries: the hook acts
-	// between the batch holding a-grown.bin and the rest of the listing,
-	// after the new version is recorded and before its stale local data
-	// is dropped.
+	// between the batch holding a-grown.bin and the rest of the listing.
+	// (The merge recorded the new version there, and the drop of the old
+	// content came after the listing; now both come after it, in one
+	// step, so the chunks recorded here are the old version's, dropped
+	// with it.)
 	for i := range loadBatch {
 		putObject(t, mem, fmt.Sprintf("filler-%04d", i), []byte("x"))
 	}
