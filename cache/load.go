@@ -109,6 +109,9 @@ type listing struct {
 	// is dropped and tried again later.
 	mtime      int64
 	nextCookie uint64
+	// busy reports a file being written (Cache.busyWriting): like a
+	// dirty one, it stays when its object is gone.
+	busy func(t *txn, n *inode) bool
 }
 
 // errRaced ends a refresh whose directory changed during the listing.
@@ -144,7 +147,7 @@ func (l *listing) isPending(key string) bool {
 
 func (c *Cache) loadDir(ctx context.Context, dir Ino, refresh bool) error {
 	start := time.Now()
-	l := &listing{dir: dir, refresh: refresh, pending: map[string]bool{}, seen: map[string]bool{}}
+	l := &listing{dir: dir, refresh: refresh, pending: map[string]bool{}, seen: map[string]bool{}, busy: c.busyWriting}
 	err := c.view(func(t *txn) error {
 		d, err := t.getDir(dir)
 		if err != nil {
@@ -425,7 +428,7 @@ func (t *txn) dropVanished(l *listing) ([]Ino, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !n.has(flagRemote) || n.has(flagDirty) || n.nlink > 1 && !n.mode.IsDir() {
+		if !n.has(flagRemote) || n.has(flagDirty) || n.nlink > 1 && !n.mode.IsDir() || l.busy(t, n) {
 			continue
 		}
 		if n.mode.IsDir() && !t.empty(n.ino) {

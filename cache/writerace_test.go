@@ -256,3 +256,45 @@ func TestSafeSaveWhileTheCloudChanges(t *testing.T) {
 		t.Errorf("doc.bak reads %q after a refresh, want the cloud's version", got)
 	}
 }
+
+// TestUnstableWriteRacingACloudDeleteIsKept: an UNSTABLE write to a
+// file deleted in the cloud right after its upload (as in
+// TestUnstableWriteRacingACloudChangeIsKept) is kept by the COMMIT that
+// follows, and uploaded again: the refresh does not remove a file with
+// a write in flight or unstable writes pending.
+func TestUnstableWriteRacingACloudDeleteIsKept(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.New()
+	v1 := "version one of the document"
+	c, ino := raceCache(t, mem, v1)
+	if _, err := c.WriteAt(ctx, ino, []byte("OURS"), 0); err != nil {
+		t.Fatal(err)
+	}
+	onceAt(t, c, hookUnstableReady, ino, func() {
+		flush(t, c)
+		if err := mem.Delete(ctx, "doc.txt"); err != nil {
+			t.Error(err)
+		}
+		if err := c.Refresh(ctx, RootIno); err != nil {
+			t.Error(err)
+		}
+	})
+	if _, err := c.WriteUnstable(ctx, ino, []byte("MORE"), 5); err != nil {
+		t.Fatal(err)
+	}
+	// Once the write is pending, a refresh leaves the file too.
+	if err := c.Refresh(ctx, RootIno); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Commit(ctx, ino); err != nil {
+		t.Fatal(err)
+	}
+	ours := "OURS" + v1[4:5] + "MORE" + v1[9:]
+	if got := readAll(t, c, ino); got != ours {
+		t.Fatalf("reads %q, want %q", got, ours)
+	}
+	flush(t, c)
+	if got := storeBody(t, mem, "doc.txt"); got != ours {
+		t.Fatalf("backend has %q, want %q", got, ours)
+	}
+}
