@@ -200,6 +200,9 @@ type Cache struct {
 	maxBytes, highMark, lowMark, dirtyLimit atomic.Int64
 	// journalOps counts the records in the journal.
 	journalOps atomic.Int64
+	// dbReserved is how far the namespace database's blocks are
+	// allocated (reserveDB).
+	dbReserved atomic.Int64
 	// inlineBytes is about the bytes in inline records (inline.go);
 	// inlineStamp numbers the records written.
 	inlineBytes, inlineStamp atomic.Int64
@@ -275,6 +278,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		db.Close()
 		return nil, err
 	}
+	c.reserveDB()
 	c.life, c.stop = context.WithCancel(context.WithoutCancel(ctx))
 	c.wg.Add(5)
 	go c.runJournal(c.life)

@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -140,5 +141,37 @@ func TestRemoveCancelsItsUpload(t *testing.T) {
 	}
 	if _, err := s.Stat(ctx, "big"); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("backend has the removed file: %v", err)
+	}
+}
+
+// TestNamespaceCommitsOnAFullDisk: with the cache disk full, the
+// namespace database still commits (into the room reserveDB keeps), so
+// files can be made and, above all, removed to free space.
+func TestNamespaceCommitsOnAFullDisk(t *testing.T) {
+	ctx := context.Background()
+	dir := smallDisk(t, "4m")
+	c := newTestCache(t, dir, memstore.New())
+	f, err := os.Create(dir + "/ballast")
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64<<10)
+	for {
+		if _, err = f.Write(buf); err != nil {
+			break
+		}
+	}
+	f.Close()
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("filling the disk: %v", err)
+	}
+	d := mustMkdir(t, c, RootIno, "d")
+	for i := range 300 {
+		mustCreate(t, c, d.Ino, fmt.Sprintf("entry-with-a-longish-name-%04d", i))
+	}
+	for i := range 300 {
+		if err := c.Remove(ctx, d.Ino, fmt.Sprintf("entry-with-a-longish-name-%04d", i)); err != nil {
+			t.Fatalf("remove on a full disk: %v", err)
+		}
 	}
 }

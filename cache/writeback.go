@@ -34,6 +34,7 @@ func (c *Cache) runScanner(ctx context.Context) {
 		case <-t.C:
 		}
 		c.guard("scan", func() { c.scanDirty(false) })
+		c.reserveDB()
 	}
 }
 
