@@ -27,7 +27,9 @@
 #   sqlite-*  rollback-journal and WAL databases, many transactions from
 #             concurrent processes (locks are local: nolock = local_lock=all),
 #             integrity_check
-#   parallel-* 8 processes writing files at once, sync, checksums
+#   parallel-* 8 processes writing files at once, sync, checksums; 4
+#             appending lines to one log
+#   hardlink-* a file's first name removed, the others renamed and written
 #   restart-* the whole tree listed (type, mode, owner, size, mtime, links,
 #             sha256) into $KNFS_SHARE/work-listing.txt, the server SIGKILLed
 #             and restarted, caches dropped: the listing, git fsck and
@@ -507,6 +509,44 @@ parallel() {
   is "log last line" "$(U tail -n 1 "$W/par/log/app.log")" "entry 400 of the log"
 }
 check parallel-writers parallel
+
+# several processes appending lines to one log (O_APPEND)
+appenders() {
+  local w pids=()
+  for w in 1 2 3 4; do
+    US "for i in \$(seq 1 100); do printf 'writer %d line %03d\n' $w \$i >>'$W/par/shared.log'; done" &
+    pids+=($!)
+  done
+  for w in "${pids[@]}"; do wait "$w" || die "an appender failed"; done
+  drop_caches
+  US "cat '$W/par/shared.log'" >$L/shared.log
+  is "lines" "$(wc -l <$L/shared.log)" 400
+  is "distinct lines" "$(sort -u $L/shared.log | wc -l)" 400
+  is "malformed lines" "$(grep -cvE '^writer [1-4] line [0-9]{3}$' $L/shared.log)" 0
+  for w in 1 2 3 4; do # each writer's lines in its own order
+    grep "^writer $w " $L/shared.log | sort -c || die "writer $w's lines out of order"
+  done
+}
+check parallel-appenders appenders
+
+# ---- hard links whose first name goes --------------------------------------
+# The backend holds a hard-linked file once, at its first name; removing
+# that name moves it to another (run.sh's backend check looks).
+hardlinks() {
+  U mkdir "$W/links" "$W/links/sub"
+  US "cd '$W/links' && printf 'v1\n' >first && ln first second && ln first sub/third && rm first &&
+      printf 'v2\n' >>second && mv sub/third sub/moved"
+  drop_caches
+  is content "$(U cat "$W/links/sub/moved")" "$(printf 'v1\nv2')"
+  is links "$(stat -c %h "$W/links/second")" 2
+  US "cd '$W/links' && ln second sub/fourth && rm second && printf 'v3\n' >>sub/fourth"
+  drop_caches
+  is content "$(U cat "$W/links/sub/moved")" "$(printf 'v1\nv2\nv3')"
+  is links "$(stat -c %h "$W/links/sub/moved")" 2
+  is "same inode" "$(stat -c %i "$W/links/sub/moved")" "$(stat -c %i "$W/links/sub/fourth")"
+  is "files left" "$(cd "$W/links" && find . -mindepth 1 | sort | tr '\n' ' ')" "./sub ./sub/fourth ./sub/moved "
+}
+check hardlink-first-name-removed hardlinks
 
 # ---- restart ----------------------------------------------------------------
 list_all() {
