@@ -323,3 +323,29 @@ func TestDataFolderMadeAgain(t *testing.T) {
 		t.Fatalf("read %q", got)
 	}
 }
+
+// TestNewNameSyncedWithItsData: creating a data file syncs no folder;
+// the sync that makes its data durable (a large COMMIT here) syncs its
+// folder too, once.
+func TestNewNameSyncedWithItsData(t *testing.T) {
+	holdRecords(t)
+	c := newSizedCache(t, t.TempDir(), memstore.New(), nil)
+	f := mustCreate(t, c, RootIno, "f")
+	if _, err := c.WriteUnstable(context.Background(), f.Ino, []byte(strings.Repeat("x", inlineMaxBytes+1)), 0); err != nil {
+		t.Fatal(err)
+	}
+	fresh := func() bool {
+		c.files.mu.Lock()
+		defer c.files.mu.Unlock()
+		return c.files.fresh[f.Ino]
+	}
+	if !fresh() {
+		t.Fatal("a new data file is not marked for a folder sync")
+	}
+	if err := c.Commit(context.Background(), f.Ino); err != nil {
+		t.Fatal(err)
+	}
+	if fresh() {
+		t.Fatal("COMMIT synced the data file but not its folder")
+	}
+}
