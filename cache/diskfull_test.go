@@ -4,15 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"syscall"
 	"testing"
 	"time"
 
-	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/memstore"
 )
 
@@ -80,8 +77,8 @@ func TestCacheDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Freeing space lets writes through again, once the space is free: an
-	// upload of the filler in flight holds its data file open until the
-	// remove has cancelled it.
+	// upload of the filler in flight holds its data file open until it
+	// ends.
 	if err := c.Remove(ctx, RootIno, "filler"); err != nil {
 		t.Fatal(err)
 	}
@@ -100,47 +97,6 @@ func TestCacheDiskFull(t *testing.T) {
 	c2 := newTestCache(t, dir, s)
 	if got := readAll(t, c2, keep.Ino); got != "precious" {
 		t.Fatalf("after restart keep reads %q", got)
-	}
-}
-
-// stuckPut is a store whose Puts of key hang until their context ends.
-type stuckPut struct {
-	backend.Store
-	key     string
-	started chan struct{}
-}
-
-func (s *stuckPut) Put(ctx context.Context, key string, r io.ReadSeeker, size int64, attrs *backend.Attrs) (backend.ObjectInfo, error) {
-	if key != s.key {
-		return s.Store.Put(ctx, key, r, size, attrs)
-	}
-	select {
-	case s.started <- struct{}{}:
-	default:
-	}
-	<-ctx.Done()
-	return backend.ObjectInfo{}, ctx.Err()
-}
-
-// TestRemoveCancelsItsUpload: removing a file whose upload is in flight
-// ends the upload (it holds the data file open, so the space would stay
-// taken until it finished), as done rather than failed.
-func TestRemoveCancelsItsUpload(t *testing.T) {
-	ctx := context.Background()
-	s := &stuckPut{Store: memstore.New(), key: "big", started: make(chan struct{}, 1)}
-	c := newTestCache(t, t.TempDir(), s)
-	f := mustCreate(t, c, RootIno, "big")
-	mustWrite(t, c, f.Ino, 0, "data")
-	<-s.started // the uploader picked it up
-	if err := c.Remove(ctx, RootIno, "big"); err != nil {
-		t.Fatal(err)
-	}
-	flush(t, c) // within OpTimeout (minutes) only if the remove ended the upload
-	if st := c.Stats(); st.UploadErrors != 0 || st.Uploads != 0 {
-		t.Fatalf("after the remove: %d uploads, %d upload errors; want none", st.Uploads, st.UploadErrors)
-	}
-	if _, err := s.Stat(ctx, "big"); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("backend has the removed file: %v", err)
 	}
 }
 

@@ -180,9 +180,7 @@ func (t *txn) dropLink(n *inode, dir Ino, name string, now int64) error {
 }
 
 // forget drops what the cache keeps in memory and on disk of ino's
-// content: the inode was removed, or its content is stale. An upload of
-// it in flight is cancelled, so the data file it holds open frees its
-// space.
+// content: the inode was removed, or its content is stale.
 func (c *Cache) forget(ino Ino) {
 	if ino == 0 {
 		return
@@ -190,9 +188,6 @@ func (c *Cache) forget(ino Ino) {
 	defer c.beginDrop(ino)()
 	c.noteDrop(ino)
 	c.mu.Lock()
-	if cancel := c.uploading[ino]; cancel != nil {
-		cancel()
-	}
 	delete(c.lastWrite, ino)
 	delete(c.nextRead, ino)
 	c.mu.Unlock()

@@ -464,20 +464,12 @@ func (c *Cache) applyPut(ctx context.Context, seq []byte, o op) error {
 				return err
 			}
 		}
-		// A remove cancels the upload (forget), so the removed data
-		// file, which the upload holds open, frees its space at once.
-		upCtx, cancelUp := context.WithCancel(ctx)
-		c.mu.Lock()
-		c.uploading[o.ino] = cancelUp
-		c.mu.Unlock()
-		info, err = c.putFile(upCtx, o.key, n, attrs)
-		c.mu.Lock()
-		delete(c.uploading, o.ino)
-		c.mu.Unlock()
-		cancelUp()
-		if err != nil && ctx.Err() == nil && c.removed(o.ino) {
-			return c.finish(seq, o, nil)
-		}
+		// A remove does not cancel the upload, though it holds the
+		// removed data file open (its space is free when it ends): a
+		// store may still apply an aborted PUT after the DELETE that
+		// follows (versitygw stored a cut body so), and the removed
+		// file would be back.
+		info, err = c.putFile(ctx, o.key, n, attrs)
 		if err != nil && ctx.Err() == nil && c.changedSince(o.ino, n, pend, unstable) {
 			return fmt.Errorf("%w: %w", errUploadRaced, err)
 		}
@@ -518,15 +510,6 @@ func (c *Cache) applyPut(ctx context.Context, seq []byte, o op) error {
 		}
 		return t.put(cur)
 	})
-}
-
-// removed reports whether ino is gone from the namespace.
-func (c *Cache) removed(ino Ino) bool {
-	err := c.view(func(t *txn) error {
-		_, err := t.get(ino)
-		return err
-	})
-	return errors.Is(err, syscall.ESTALE)
 }
 
 // changedSince reports whether ino's content changed since it was n,
