@@ -112,6 +112,8 @@ type listing struct {
 	// busy reports a file being written (Cache.busyWriting): like a
 	// dirty one, it stays when its object is gone.
 	busy func(t *txn, n *inode) bool
+	// wasDirty holds the files dirty when the listing began.
+	wasDirty map[Ino]bool
 }
 
 // errRaced ends a refresh whose directory changed during the listing.
@@ -147,7 +149,8 @@ func (l *listing) isPending(key string) bool {
 
 func (c *Cache) loadDir(ctx context.Context, dir Ino, refresh bool) error {
 	start := time.Now()
-	l := &listing{dir: dir, refresh: refresh, pending: map[string]bool{}, seen: map[string]bool{}, busy: c.busyWriting}
+	l := &listing{dir: dir, refresh: refresh, pending: map[string]bool{}, seen: map[string]bool{}, busy: c.busyWriting,
+		wasDirty: map[Ino]bool{}}
 	err := c.view(func(t *txn) error {
 		d, err := t.getDir(dir)
 		if err != nil {
@@ -158,6 +161,15 @@ func (c *Cache) loadDir(ctx context.Context, dir Ino, refresh bool) error {
 			if l.prefix, err = t.key(d); err != nil {
 				return err
 			}
+		}
+		// A file dirty now may be uploaded while the listing runs: the
+		// listing then shows the cloud from before, which says nothing
+		// of it.
+		if err := t.dirty.ForEach(func(k, _ []byte) error {
+			l.wasDirty[Ino(beUint64(k))] = true
+			return nil
+		}); err != nil {
+			return err
 		}
 		return t.journal.ForEach(func(_, v []byte) error {
 			o, err := unmarshalOp(v)
@@ -349,7 +361,7 @@ func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]
 			if err != nil {
 				return nil, err
 			}
-			if !n.mode.IsRegular() || n.has(flagDirty) || !changedRemotely(n, o) {
+			if !n.mode.IsRegular() || n.has(flagDirty) || l.wasDirty[n.ino] || !changedRemotely(n, o) {
 				continue
 			}
 			changed = append(changed, changedFile{n.ino, o})
@@ -428,7 +440,7 @@ func (t *txn) dropVanished(l *listing) ([]Ino, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !n.has(flagRemote) || n.has(flagDirty) || n.nlink > 1 && !n.mode.IsDir() || l.busy(t, n) {
+		if !n.has(flagRemote) || n.has(flagDirty) || l.wasDirty[n.ino] || n.nlink > 1 && !n.mode.IsDir() || l.busy(t, n) {
 			continue
 		}
 		if n.mode.IsDir() && !t.empty(n.ino) {

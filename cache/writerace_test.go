@@ -298,3 +298,33 @@ func TestUnstableWriteRacingACloudDeleteIsKept(t *testing.T) {
 		t.Fatalf("backend has %q, want %q", got, ours)
 	}
 }
+
+// TestRefreshKeepsAFileUploadedDuringTheListing: a file written here and
+// uploaded while a refresh lists its directory is not in that listing;
+// the refresh must not take it for deleted in the cloud (it removed it,
+// and its handles went stale).
+func TestRefreshKeepsAFileUploadedDuringTheListing(t *testing.T) {
+	ctx := context.Background()
+	mem := memstore.New()
+	putObject(t, mem, "old.txt", []byte("old"))
+	s := &hookList{Store: mem}
+	c := newSizedCache(t, t.TempDir(), s, func(cfg *Config) { cfg.UploadDelay = time.Hour })
+	if _, err := c.Lookup(ctx, RootIno, "old.txt"); err != nil {
+		t.Fatal(err)
+	}
+	f := mustCreate(t, c, RootIno, "mine.txt")
+	mustWrite(t, c, f.Ino, 0, "local")
+	s.during = func() { flush(t, c) }
+	if err := c.Refresh(ctx, RootIno); err != nil {
+		t.Fatal(err)
+	}
+	if s.during != nil {
+		t.Fatal("the hook did not run")
+	}
+	if got := readAll(t, c, f.Ino); got != "local" {
+		t.Fatalf("reads %q", got)
+	}
+	if _, err := c.Lookup(ctx, RootIno, "mine.txt"); err != nil {
+		t.Fatal(err)
+	}
+}
