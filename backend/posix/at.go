@@ -281,13 +281,15 @@ func info(key string, st *unix.Stat_t) backend.ObjectInfo {
 		Key:     key,
 		Size:    size,
 		ModTime: a.MTime,
-		ETag:    fmt.Sprintf("%s-%x", contentTag(st), st.Ctim.Nano()),
+		ETag:    fmt.Sprintf("%s-%x-%x", contentTag(st), st.Ino, st.Ctim.Nano()),
 		Attrs:   a,
 	}
 }
 
-// contentTag is the part of an ETag that changes with the content: size,
-// mtime and inode.
+// contentTag is the part of an ETag that a change of content always
+// changes: size and mtime. (The inode number, which a replacement
+// changes too, is left out: filesystems that do not keep it stable, as
+// some FUSE ones, would make every version-checked Get fail.)
 func contentTag(st *unix.Stat_t) string {
-	return fmt.Sprintf("%x-%x-%x", st.Size, st.Mtim.Nano(), st.Ino)
+	return fmt.Sprintf("%x-%x", st.Size, st.Mtim.Nano())
 }

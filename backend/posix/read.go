@@ -31,9 +31,9 @@ func (s *Store) Stat(ctx context.Context, key string) (backend.ObjectInfo, error
 // Get implements backend.Store. Get of a marker fails with EISDIR. The
 // body reads the file opened at the call, so a Put racing with it does
 // not tear it; it ignores ctx once returned. A version named by etag is
-// checked against the file opened: its size, mtime and inode number,
-// the content's part of the ETag (ctime moves with a chmod or a rename,
-// which leave the content alone).
+// checked against the file opened: its size and mtime, the content's
+// part of the ETag (ctime moves with a chmod or a rename, which leave
+// the content alone).
 func (s *Store) Get(ctx context.Context, key string, off, length int64, etag string) (io.ReadCloser, error) {
 	body, err := s.get(ctx, key, off, length, etag)
 	if err != nil {
@@ -144,13 +144,14 @@ func notExistIfNotDir(err error) error {
 }
 
 // checkVersion fails with backend.ErrChanged unless st holds the content
-// of the version etag names (see info).
+// of the version etag names (see info). An ETag not of this store's
+// form names no version it can check.
 func checkVersion(etag string, st *unix.Stat_t) error {
-	content := etag
-	if i := strings.LastIndexByte(etag, '-'); i >= 0 {
-		content = etag[:i]
+	parts := strings.SplitN(etag, "-", 3)
+	if len(parts) < 3 {
+		return nil
 	}
-	if now := contentTag(st); content != now {
+	if content, now := parts[0]+"-"+parts[1], contentTag(st); content != now {
 		return fmt.Errorf("holds version %s, not %s: %w", now, content, backend.ErrChanged)
 	}
 	return nil
