@@ -20,12 +20,11 @@ const (
 	Down            // Get bodies, from the backend
 )
 
-// Store is a backend.Store whose Put and Get bodies pass through the
-// schedule's limiters. Other calls pass straight through. New returns it
-// with Rename and Usage when the wrapped store has them.
-type Store struct {
-	inner backend.Store
-	now   func() time.Time
+// Limiter holds the schedule and the token buckets of both directions.
+// Every Store wrapped by one Limiter shares its rates, so several exports
+// of one gateway together stay within the office link's limit.
+type Limiter struct {
+	now func() time.Time
 	// wait takes n tokens of dir's limiter; tests replace it.
 	wait func(ctx context.Context, d Dir, n int) error
 
@@ -36,21 +35,43 @@ type Store struct {
 	lim     [2]*rate.Limiter
 }
 
+// NewLimiter returns a Limiter with sched (nil: no limits until
+// SetSchedule).
+func NewLimiter(sched Schedule) *Limiter {
+	l := &Limiter{now: time.Now, sched: sched,
+		lim: [2]*rate.Limiter{rate.NewLimiter(rate.Inf, 0), rate.NewLimiter(rate.Inf, 0)}}
+	l.wait = l.waitN
+	l.refreshLocked(l.now(), true)
+	return l
+}
+
+// Store is a backend.Store whose Put and Get bodies pass through its
+// Limiter's buckets. Other calls pass straight through. Wrap returns it
+// with Rename and Usage when the wrapped store has them.
+type Store struct {
+	inner backend.Store
+	*Limiter
+}
+
 var _ backend.Store = (*Store)(nil)
 
-// New wraps inner with sched (nil: no limits until SetSchedule).
+// New wraps inner with a Limiter of its own following sched (nil: no
+// limits until SetSchedule).
 func New(inner backend.Store, sched Schedule) backend.Store {
-	s := &Store{inner: inner, now: time.Now, sched: sched,
-		lim: [2]*rate.Limiter{rate.NewLimiter(rate.Inf, 0), rate.NewLimiter(rate.Inf, 0)}}
-	s.wait = s.waitN
-	s.refreshLocked(s.now(), true)
+	return NewLimiter(sched).Wrap(inner)
+}
+
+// Wrap returns inner limited by l, sharing l's rates with every other
+// store l wraps.
+func (l *Limiter) Wrap(inner backend.Store) backend.Store {
+	s := &Store{inner: inner, Limiter: l}
 	// Renames and usage queries move no file bytes: they pass unlimited.
 	ren, _ := inner.(backend.Renamer)
 	use, _ := inner.(backend.UsageReporter)
 	return backend.Extend(s, ren, use)
 }
 
-// Of returns the *Store that New returned as st, or nil.
+// Of returns the *Store that New or Wrap returned as st, or nil.
 func Of(st backend.Store) *Store {
 	s, _ := backend.Base(st).(*Store)
 	return s
@@ -61,7 +82,7 @@ func (s *Store) Unwrap() backend.Store { return s.inner }
 
 // SetSchedule replaces the schedule (a config reload); transfers in
 // progress take the new rates from their next read.
-func (s *Store) SetSchedule(sched Schedule) {
+func (s *Limiter) SetSchedule(sched Schedule) {
 	s.mu.Lock()
 	s.sched = sched
 	s.refreshLocked(s.now(), true)
@@ -69,14 +90,14 @@ func (s *Store) SetSchedule(sched Schedule) {
 }
 
 // Schedule returns the schedule.
-func (s *Store) Schedule() Schedule {
+func (s *Limiter) Schedule() Schedule {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.sched
 }
 
 // Current returns the rates in force now.
-func (s *Store) Current() Rates {
+func (s *Limiter) Current() Rates {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refreshLocked(s.now(), false)
@@ -91,7 +112,7 @@ func burstFor(bps int64) int {
 
 // refreshLocked sets the limiters to the rates at now, looked at once a
 // second at most unless forced.
-func (s *Store) refreshLocked(now time.Time, force bool) {
+func (s *Limiter) refreshLocked(now time.Time, force bool) {
 	if !force && now.Sub(s.checked) < time.Second && now.Sub(s.checked) >= 0 {
 		return
 	}
@@ -113,7 +134,7 @@ func (s *Store) refreshLocked(now time.Time, force bool) {
 
 // limiter returns dir's limiter and the most bytes one read may pass,
 // 0 when there is no limit.
-func (s *Store) limiter(d Dir) (*rate.Limiter, int) {
+func (s *Limiter) limiter(d Dir) (*rate.Limiter, int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.refreshLocked(s.now(), false)
@@ -126,7 +147,7 @@ func (s *Store) limiter(d Dir) (*rate.Limiter, int) {
 
 // waitN takes n tokens of d's limiter, in pieces no bigger than its
 // burst (which may change meanwhile).
-func (s *Store) waitN(ctx context.Context, d Dir, n int) error {
+func (s *Limiter) waitN(ctx context.Context, d Dir, n int) error {
 	for n > 0 {
 		l, chunk := s.limiter(d)
 		if chunk == 0 {

@@ -254,3 +254,29 @@ func (s rereadStore) Put(ctx context.Context, key string, r io.ReadSeeker, size 
 	}
 	return s.Store.Put(ctx, key, r, size, attrs)
 }
+
+// TestStoresOfOneLimiterShareItsRates: two exports' stores wrapped by one
+// Limiter draw on the same buckets, so together they stay within the rate.
+func TestStoresOfOneLimiterShareItsRates(t *testing.T) {
+	ctx := context.Background()
+	// 16 KiB/s with a 16 KiB bucket that starts empty: a's upload of 16
+	// KiB takes a second, after which a bucket of b's own would be full
+	// and the shared one is empty (it takes half a second to fill half).
+	rule, _ := ParseRule("", "", 16<<10, 0)
+	lim := NewLimiter(Schedule{rule})
+	a, b := lim.Wrap(memstore.New()), lim.Wrap(memstore.New())
+	if Of(a).Limiter != Of(b).Limiter {
+		t.Fatal("two wraps of one Limiter hold different limiters")
+	}
+	body := bytes.Repeat([]byte("x"), 16<<10)
+	if _, err := a.Put(ctx, "f", bytes.NewReader(body), int64(len(body)), nil); err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := Of(b).limiter(Up); l.Tokens() > 8<<10 {
+		t.Errorf("b's bucket holds %.0f bytes after a emptied the bucket they share", l.Tokens())
+	}
+	lim.SetSchedule(nil)
+	if Of(a).Current() != (Rates{}) || Of(b).Current() != (Rates{}) {
+		t.Error("a schedule change reached one store only")
+	}
+}

@@ -47,20 +47,20 @@ type serveEnv struct {
 // layer: cache → retry → limit → metered → store. The metered layer
 // counts every request actually sent (retries included) and the probe
 // calls it directly; the limit layer throttles the bodies the store
-// reads and writes. Each export has its own: the [[limits]] rates apply
-// to each export's backend apart (backend/limit has no limiter shared
-// between stores).
+// reads and writes. Each export has its own stack; the limit layers of
+// all exports share one limit.Limiter, so the [[limits]] rates bound
+// their sum.
 type observed struct {
 	metered *metered.Store
 	limits  *limit.Store
 }
 
 // wrap puts the limit and metered layers around st.
-func (o *observed) wrap(cfg Config) func(backend.Store) backend.Store {
+func (o *observed) wrap(lim *limit.Limiter) func(backend.Store) backend.Store {
 	return func(st backend.Store) backend.Store {
 		m := metered.New(st)
 		o.metered = metered.Of(m)
-		l := limit.New(m, cfg.Schedule())
+		l := lim.Wrap(m)
 		o.limits = limit.Of(l)
 		return l
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/backend"
+	"github.com/filegate/filegate/backend/limit"
 	"github.com/filegate/filegate/backend/metered"
 	"github.com/filegate/filegate/backend/posix"
 	"github.com/filegate/filegate/backend/retry"
@@ -53,12 +54,15 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv
 	}
 	units := cfg.ExportUnits()
 	xs := make([]*served, len(units))
+	// One limiter for all exports: the [[limits]] rates are the office
+	// link's, whichever export's uploads use it.
+	lim := limit.NewLimiter(cfg.Schedule())
 	for i, u := range units {
 		x := &served{unit: u, log: logger}
 		if len(units) > 1 {
 			x.log = logger.With("export", u.Config.Server.ExportName)
 		}
-		store, closeStore, err := openBackend(ctx, u.Config, x.log, x.obs.wrap(cfg))
+		store, closeStore, err := openBackend(ctx, u.Config, x.log, x.obs.wrap(lim))
 		if err != nil {
 			return exportErr(units, u, err)
 		}
