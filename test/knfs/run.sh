@@ -35,7 +35,8 @@
 #               backend folder (work-nfsd) or the versitygw bucket (work-s3)
 #               with the listing the guest wrote into the share. Needs
 #               debootstrap: the first build takes 1-5 minutes, then each
-#               scenario about 3-4 minutes in the emulator.
+#               scenario 2-5 minutes in the emulator (about 16 s of it the
+#               kernel client's reconnect backoff after the restart).
 #
 # For each scenario it starts `bin/filegate serve --listen 127.0.0.1:PORT
 # --state DIR` on a free port with a fresh state directory, waits until the
