@@ -139,7 +139,8 @@ setup() {
   is "owner of $W" "$(stat -c %u:%g "$W")" 1000:1000
   for t in git sqlite3 vi xz tar perl strace setpriv; do command -v $t >/dev/null || die "$t missing in the guest"; done
 }
-check setup setup || { summary; exit 1; }
+check setup setup # (not in a || list: that would turn off its set -e)
+[ "$FAIL" = 0 ] || { summary; exit 1; }
 
 # ---- tar -----------------------------------------------------------------
 # make_tree DIR: the source tree, built as alice on the guest's tmpfs.
