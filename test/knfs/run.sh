@@ -36,10 +36,11 @@
 #               with the listing the guest wrote into the share. Needs
 #               debootstrap: the first build takes 1-5 minutes, then each
 #               scenario 2-5 minutes in the emulator. About 16 s of it is
-#               the reconnect after the restart: the client reuses its
-#               source port, and qemu's user network drops those SYNs until
-#               its TIME_WAIT for the old connection ends (SYN retries at
-#               1+2+4+8 s); a real network does not do that.
+#               the reconnect after the restart: the guest's SYNs go
+#               unanswered by qemu's user network until the 4th retry
+#               (1+2+4+8 s; rpc_debug shows the connect, ss no connection
+#               to the listening server meanwhile), likely because the
+#               client reuses its source port, still in TIME_WAIT there.
 #
 # For each scenario it starts `bin/filegate serve --listen 127.0.0.1:PORT
 # --state DIR` on a free port with a fresh state directory, waits until the
