@@ -400,7 +400,8 @@ run_scenario() { # name guest-script share(0|1) backend(posix|s3|nfsd) guest(min
 # work_backend_check dir backend: after a work scenario's VM, flush the
 # server and compare its backend with the guest's listing.
 work_backend_check() {
-  local dir=$1 backend=$2 where=(-posix "$dir/state/backend")
+  local dir=$1 backend=$2
+  local where=(-posix "$dir/state/backend")
   [ "$backend" != s3 ] || where=(-s3 "$dir/filegate.toml")
   [ -s "$dir/share/work-listing.txt" ] || { echo "the guest wrote no work-listing.txt"; return 1; }
   [ -n "$SERVER_PID" ] || { echo "no server left to flush"; return 1; }

@@ -39,6 +39,8 @@
 # Output: "ok   NAME" or "FAIL NAME: why" per check, "time NAME SECONDS" after
 # each, then "WORK: P passed, F failed ..."; exit status 1 if any failed.
 # Environment: WORK_RESTART_WAIT seconds to wait for the host (default 120).
+# ls is what people type: the checks use it on purpose.
+# shellcheck disable=SC2012
 set -u -o pipefail
 umask 022
 export LC_ALL=C.UTF-8 TZ=UTC
