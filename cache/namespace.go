@@ -152,8 +152,9 @@ func mustKey(t *txn, d *inode, name string, isDir bool) string {
 }
 
 // Create makes a new regular file, or a special file (FIFO, socket,
-// device) by the type bits of a.Mode, named name in dir. EEXIST when
-// name exists. Special files live in the cache only: no store keeps them.
+// device) by the type bits of a.Mode, named name in dir, with a.Atime and
+// a.Mtime when set. EEXIST when name exists. Special files live in the
+// cache only: no store keeps them.
 func (c *Cache) Create(ctx context.Context, dir Ino, name string, a NewAttr) (Attr, error) {
 	typ := a.Mode.Type()
 	switch typ {
@@ -164,6 +165,12 @@ func (c *Cache) Create(ctx context.Context, dir Ino, name string, a NewAttr) (At
 	return c.create(ctx, dir, name, func(n *inode) {
 		n.mode = typ | a.Mode&permBits
 		n.uid, n.gid, n.major, n.minor = a.UID, a.GID, a.Major, a.Minor
+		if !a.Atime.IsZero() {
+			n.atime = a.Atime.UnixNano()
+		}
+		if !a.Mtime.IsZero() {
+			n.mtime = a.Mtime.UnixNano()
+		}
 	})
 }
 

@@ -56,6 +56,10 @@ type NewAttr struct {
 	Mode         fs.FileMode
 	UID, GID     uint32
 	Major, Minor uint32
+	// Atime and Mtime, when set, replace the time of creation: NFS's
+	// exclusive CREATE keeps its verifier there, in the transaction that
+	// makes the file rather than a SETATTR's of its own.
+	Atime, Mtime time.Time
 }
 
 // DirEntry is one entry of a directory listing.
