@@ -471,11 +471,11 @@ func nfsCreate(r *call, d *decoder) error {
 		vm = time.Unix(int64(binary.BigEndian.Uint32(verf[0:4])&0x7fffffff), 0)
 		va = time.Unix(int64(binary.BigEndian.Uint32(verf[4:8])&0x7fffffff), 0)
 		na.Mode = 0o600
+		na.Atime, na.Mtime = va, vm // in the create's own transaction
 	}
 	a, err := r.x.c.Create(r.ctx, dir.Ino, name, na)
 	switch {
 	case err == nil && how == createExclusive:
-		a, err = r.x.c.SetAttr(r.ctx, a.Ino, cache.SetAttr{Atime: &va, Mtime: &vm})
 	case err == nil:
 		a, err = r.applyNew(a, &s)
 	case errors.Is(err, syscall.EEXIST) && how != createGuarded:
