@@ -2,8 +2,8 @@
 // inodes, directory entries and attributes in an embedded crash-safe
 // database, file contents on local disk, and the write-back of changes to
 // a backend.Store. Its API is inode based, the shape NFS itself has, so
-// any front end (go-nfs today, an NFS server of our own later) sits on it
-// without touching the cache.
+// a front end (gateway/nfsd today; a FUSE mount or a lock manager could
+// follow) sits on it without touching the cache.
 //
 // Errors returned by the API satisfy errors.Is(err, syscall.EXXX) for the
 // errno a local filesystem would give, so front ends map them to their
@@ -69,9 +69,8 @@ type Config struct {
 	// SyncInterval, when positive, batches the fsync of data files that
 	// Commit asks for: a commit is then durable against a crash of the
 	// process at once (the data is in the page cache) and against power
-	// loss within SyncInterval. 0 fsyncs at every Commit: the go-nfs
-	// front end commits every WRITE, so every acknowledged WRITE is on
-	// disk.
+	// loss within SyncInterval. 0 fsyncs at every Commit, so a FILE_SYNC
+	// WRITE or a COMMIT is on disk when it is acknowledged.
 	SyncInterval time.Duration
 	// OpTimeout bounds one backend change of the journal (an upload
 	// gets more in proportion to its size), so a hung backend cannot

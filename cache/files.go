@@ -8,9 +8,9 @@ import (
 	"sync"
 )
 
-// fileTable keeps local data files open between calls, because go-nfs
-// opens and closes a file on every READ and WRITE and an open(2) per RPC
-// would dominate small I/O. Files in use are never closed; idle ones are
+// fileTable keeps local data files open between calls, because NFS is
+// stateless (no open or close reaches the server) and an open(2) per
+// READ or WRITE would dominate small I/O. Files in use are never closed; idle ones are
 // closed once more than max are open.
 type fileTable struct {
 	dir string
