@@ -296,6 +296,21 @@ func dialRawNFS(port int) (*rawNFS, error) {
 	return &rawNFS{nc: nc, r: bufio.NewReaderSize(nc, 64<<10), buf: make([]byte, 0, 1024)}, nil
 }
 
+// dialExport connects a rawNFS client to s and mounts s's export,
+// returning the client and the export's root handle.
+func dialExport(s feServer) (*rawNFS, []byte, error) {
+	c, err := dialRawNFS(s.port)
+	if err != nil {
+		return nil, nil, err
+	}
+	root, err := mountAt(s.mountPort, s.export)
+	if err != nil {
+		c.nc.Close()
+		return nil, nil, err
+	}
+	return c, root, nil
+}
+
 func (c *rawNFS) call(prog, vers, proc uint32, args []byte) ([]byte, error) {
 	c.xid++
 	b := c.buf[:4]
@@ -543,15 +558,11 @@ func lastLines(s string, n int) string {
 // pipelinedRead reads name (feSeqBytes) in 1 MiB READs with fePipeDepth
 // in flight on one connection, discarding the data, and returns MB/s.
 func pipelinedRead(s feServer, name string) (float64, error) {
-	c, err := dialRawNFS(s.port)
+	c, root, err := dialExport(s)
 	if err != nil {
 		return 0, err
 	}
 	defer c.nc.Close()
-	root, err := mountAt(s.mountPort, s.export)
-	if err != nil {
-		return 0, err
-	}
 	fh, err := c.lookup(root, name)
 	if err != nil {
 		return 0, err
@@ -619,15 +630,11 @@ func pipelinedRead(s feServer, name string) (float64, error) {
 // of feCreateBytes in it, each by CREATE, WRITE UNSTABLE and COMMIT, one
 // call at a time on one connection, and returns the files per second.
 func createFiles(s feServer, dir string) (float64, error) {
-	c, err := dialRawNFS(s.port)
+	c, root, err := dialExport(s)
 	if err != nil {
 		return 0, err
 	}
 	defer c.nc.Close()
-	root, err := mountAt(s.mountPort, s.export)
-	if err != nil {
-		return 0, err
-	}
 	d, err := c.makeNode(9, root, dir, 0o755) // MKDIR
 	if err != nil {
 		return 0, err
