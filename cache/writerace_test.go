@@ -70,20 +70,68 @@ func wantBoth(t *testing.T, s backend.Store, key, ours, theirs string) {
 	}
 }
 
-// raceCache is a cache over mem holding doc.txt (v1) wholly local and
-// clean, with uploads only at Flush.
-func raceCache(t *testing.T, mem *memstore.Store, v1 string) (*Cache, Ino) {
+// raceV1 and raceV2 are doc.txt's first version and the cloud's second.
+const (
+	raceV1 = "version one of the document"
+	raceV2 = "theirs: the cloud's second version"
+)
+
+// raceCache is a cache over a new memstore holding doc.txt (raceV1)
+// wholly local and clean, with uploads only at Flush.
+func raceCache(t *testing.T) (*Cache, *memstore.Store, Ino) {
 	t.Helper()
-	putObject(t, mem, "doc.txt", []byte(v1))
+	mem := memstore.New()
+	putObject(t, mem, "doc.txt", []byte(raceV1))
 	c := newSizedCache(t, t.TempDir(), mem, func(cfg *Config) { cfg.UploadDelay = time.Hour })
 	a, err := c.Lookup(context.Background(), RootIno, "doc.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := readAll(t, c, a.Ino); got != v1 {
+	if got := readAll(t, c, a.Ino); got != raceV1 {
 		t.Fatalf("doc.txt reads %q", got)
 	}
-	return c, a.Ino
+	return c, mem, a.Ino
+}
+
+// refreshAt has the first operation on ino that reaches p refresh the
+// root, the cloud's change then noted in the middle of that operation.
+func refreshAt(t *testing.T, c *Cache, p hookPoint, ino Ino) {
+	t.Helper()
+	onceAt(t, c, p, ino, func() {
+		if err := c.Refresh(context.Background(), RootIno); err != nil {
+			t.Error(err)
+		}
+	})
+}
+
+// unstableRace writes OURS at 0 and MORE at 5 UNSTABLE, running during
+// between the upload that makes the file clean and the unstable write,
+// and returns the content the file must then have.
+func unstableRace(t *testing.T, c *Cache, ino Ino, during func()) string {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := c.WriteAt(ctx, ino, []byte("OURS"), 0); err != nil {
+		t.Fatal(err)
+	}
+	onceAt(t, c, hookUnstableReady, ino, func() {
+		flush(t, c) // the upload makes the file clean
+		during()
+	})
+	if _, err := c.WriteUnstable(ctx, ino, []byte("MORE"), 5); err != nil {
+		t.Fatal(err)
+	}
+	return "OURS" + raceV1[4:5] + "MORE" + raceV1[9:]
+}
+
+// wantKept checks that ino reads ours here and, after a flush, that the
+// backend holds ours at doc.txt and raceV2 in a conflict copy beside it.
+func wantKept(t *testing.T, c *Cache, mem *memstore.Store, ino Ino, ours string) {
+	t.Helper()
+	if got := readAll(t, c, ino); got != ours {
+		t.Fatalf("reads %q, want %q", got, ours)
+	}
+	flush(t, c)
+	wantBoth(t, mem, "doc.txt", ours, raceV2)
 }
 
 // TestWriteRacingACloudChangeIsKept: a WRITE whose file changed in the
@@ -94,27 +142,16 @@ func raceCache(t *testing.T, mem *memstore.Store, v1 string) (*Cache, Ino) {
 // longer local, and the upload skipped it.
 func TestWriteRacingACloudChangeIsKept(t *testing.T) {
 	ctx := context.Background()
-	mem := memstore.New()
-	v1, v2 := "version one of the document", "theirs: the cloud's second version"
-	c, ino := raceCache(t, mem, v1)
-	putObject(t, mem, "doc.txt", []byte(v2))
-	onceAt(t, c, hookWritten, ino, func() {
-		if err := c.Refresh(ctx, RootIno); err != nil {
-			t.Error(err)
-		}
-	})
+	c, mem, ino := raceCache(t)
+	putObject(t, mem, "doc.txt", []byte(raceV2))
+	refreshAt(t, c, hookWritten, ino)
 	if _, err := c.WriteAt(ctx, ino, []byte("OURS"), 0); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Commit(ctx, ino); err != nil {
 		t.Fatal(err)
 	}
-	ours := "OURS" + v1[4:]
-	if got := readAll(t, c, ino); got != ours {
-		t.Fatalf("reads %q, want %q", got, ours)
-	}
-	flush(t, c)
-	wantBoth(t, mem, "doc.txt", ours, v2)
+	wantKept(t, c, mem, ino, "OURS"+raceV1[4:])
 }
 
 // TestUnstableWriteRacingACloudChangeIsKept: an UNSTABLE write to a
@@ -124,31 +161,17 @@ func TestWriteRacingACloudChangeIsKept(t *testing.T) {
 // the file under it.
 func TestUnstableWriteRacingACloudChangeIsKept(t *testing.T) {
 	ctx := context.Background()
-	mem := memstore.New()
-	v1, v2 := "version one of the document", "theirs: the cloud's second version"
-	c, ino := raceCache(t, mem, v1)
-	if _, err := c.WriteAt(ctx, ino, []byte("OURS"), 0); err != nil {
-		t.Fatal(err)
-	}
-	onceAt(t, c, hookUnstableReady, ino, func() {
-		flush(t, c) // the upload makes the file clean
-		putObject(t, mem, "doc.txt", []byte(v2))
+	c, mem, ino := raceCache(t)
+	ours := unstableRace(t, c, ino, func() {
+		putObject(t, mem, "doc.txt", []byte(raceV2))
 		if err := c.Refresh(ctx, RootIno); err != nil {
 			t.Error(err)
 		}
 	})
-	if _, err := c.WriteUnstable(ctx, ino, []byte("MORE"), 5); err != nil {
-		t.Fatal(err)
-	}
 	if err := c.Commit(ctx, ino); err != nil {
 		t.Fatal(err)
 	}
-	ours := "OURS" + v1[4:5] + "MORE" + v1[9:]
-	if got := readAll(t, c, ino); got != ours {
-		t.Fatalf("reads %q, want %q", got, ours)
-	}
-	flush(t, c)
-	wantBoth(t, mem, "doc.txt", ours, v2)
+	wantKept(t, c, mem, ino, ours)
 }
 
 // TestTruncateRacingACloudChangeIsKept: a SETATTR of the size whose
@@ -156,26 +179,14 @@ func TestUnstableWriteRacingACloudChangeIsKept(t *testing.T) {
 // the transaction storing the size is uploaded, the cloud's version kept
 // beside it.
 func TestTruncateRacingACloudChangeIsKept(t *testing.T) {
-	ctx := context.Background()
-	mem := memstore.New()
-	v1, v2 := "version one of the document", "theirs: the cloud's second version"
-	c, ino := raceCache(t, mem, v1)
-	putObject(t, mem, "doc.txt", []byte(v2))
-	onceAt(t, c, hookWritten, ino, func() {
-		if err := c.Refresh(ctx, RootIno); err != nil {
-			t.Error(err)
-		}
-	})
+	c, mem, ino := raceCache(t)
+	putObject(t, mem, "doc.txt", []byte(raceV2))
+	refreshAt(t, c, hookWritten, ino)
 	size := int64(7)
-	if _, err := c.SetAttr(ctx, ino, SetAttr{Size: &size}); err != nil {
+	if _, err := c.SetAttr(context.Background(), ino, SetAttr{Size: &size}); err != nil {
 		t.Fatal(err)
 	}
-	ours := v1[:7]
-	if got := readAll(t, c, ino); got != ours {
-		t.Fatalf("reads %q, want %q", got, ours)
-	}
-	flush(t, c)
-	wantBoth(t, mem, "doc.txt", ours, v2)
+	wantKept(t, c, mem, ino, raceV1[:7])
 }
 
 // TestTruncateRacingEvictionIsKept: a truncate is not undone by an
@@ -183,21 +194,18 @@ func TestTruncateRacingACloudChangeIsKept(t *testing.T) {
 // storing the size (the file is not dirty yet, so eviction would take
 // it, and the size would then be stored for content no longer local).
 func TestTruncateRacingEvictionIsKept(t *testing.T) {
-	ctx := context.Background()
-	mem := memstore.New()
-	v1 := "version one of the document"
-	c, ino := raceCache(t, mem, v1)
+	c, mem, ino := raceCache(t)
 	onceAt(t, c, hookWritten, ino, func() { c.evictTo(0) })
 	size := int64(7)
-	if _, err := c.SetAttr(ctx, ino, SetAttr{Size: &size}); err != nil {
+	if _, err := c.SetAttr(context.Background(), ino, SetAttr{Size: &size}); err != nil {
 		t.Fatal(err)
 	}
-	if got := readAll(t, c, ino); got != v1[:7] {
-		t.Fatalf("reads %q, want %q", got, v1[:7])
+	if got := readAll(t, c, ino); got != raceV1[:7] {
+		t.Fatalf("reads %q, want %q", got, raceV1[:7])
 	}
 	flush(t, c)
-	if got := storeBody(t, mem, "doc.txt"); got != v1[:7] {
-		t.Fatalf("backend has %q, want %q", got, v1[:7])
+	if got := storeBody(t, mem, "doc.txt"); got != raceV1[:7] {
+		t.Fatalf("backend has %q, want %q", got, raceV1[:7])
 	}
 }
 
@@ -205,21 +213,13 @@ func TestTruncateRacingEvictionIsKept(t *testing.T) {
 // refresh listed a change and before it gives the file the new version
 // wins; the cloud's version is kept beside it.
 func TestWriteBeforeTheNewVersionIsKept(t *testing.T) {
-	ctx := context.Background()
-	mem := memstore.New()
-	v1, v2 := "version one of the document", "theirs: the cloud's second version"
-	c, ino := raceCache(t, mem, v1)
-	putObject(t, mem, "doc.txt", []byte(v2))
+	c, mem, ino := raceCache(t)
+	putObject(t, mem, "doc.txt", []byte(raceV2))
 	onceAt(t, c, hookNewVersion, ino, func() { mustWrite(t, c, ino, 0, "OURS") })
-	if err := c.Refresh(ctx, RootIno); err != nil {
+	if err := c.Refresh(context.Background(), RootIno); err != nil {
 		t.Fatal(err)
 	}
-	ours := "OURS" + v1[4:]
-	if got := readAll(t, c, ino); got != ours {
-		t.Fatalf("reads %q, want %q", got, ours)
-	}
-	flush(t, c)
-	wantBoth(t, mem, "doc.txt", ours, v2)
+	wantKept(t, c, mem, ino, "OURS"+raceV1[4:])
 }
 
 // TestSafeSaveWhileTheCloudChanges: an office "safe save" (rename the
@@ -228,10 +228,8 @@ func TestWriteBeforeTheNewVersionIsKept(t *testing.T) {
 // cloud's version survives under the name the old file moved to.
 func TestSafeSaveWhileTheCloudChanges(t *testing.T) {
 	ctx := context.Background()
-	mem := memstore.New()
-	v1, v2 := "version one of the document", "theirs: the cloud's second version"
-	c, ino := raceCache(t, mem, v1)
-	putObject(t, mem, "doc.txt", []byte(v2))
+	c, mem, ino := raceCache(t)
+	putObject(t, mem, "doc.txt", []byte(raceV2))
 	onceAt(t, c, hookNewVersion, ino, func() {
 		if err := c.Rename(ctx, RootIno, "doc.txt", RootIno, "doc.bak"); err != nil {
 			t.Error(err)
@@ -246,13 +244,13 @@ func TestSafeSaveWhileTheCloudChanges(t *testing.T) {
 	if got := storeBody(t, mem, "doc.txt"); got != "saved here" {
 		t.Errorf("backend doc.txt = %q", got)
 	}
-	if got := storeBody(t, mem, "doc.bak"); got != v2 {
+	if got := storeBody(t, mem, "doc.bak"); got != raceV2 {
 		t.Errorf("backend doc.bak = %q, want the cloud's version", got)
 	}
 	if err := c.Refresh(ctx, RootIno); err != nil {
 		t.Fatal(err)
 	}
-	if got := readAll(t, c, ino); got != v2 {
+	if got := readAll(t, c, ino); got != raceV2 {
 		t.Errorf("doc.bak reads %q after a refresh, want the cloud's version", got)
 	}
 }
@@ -264,14 +262,8 @@ func TestSafeSaveWhileTheCloudChanges(t *testing.T) {
 // a write in flight or unstable writes pending.
 func TestUnstableWriteRacingACloudDeleteIsKept(t *testing.T) {
 	ctx := context.Background()
-	mem := memstore.New()
-	v1 := "version one of the document"
-	c, ino := raceCache(t, mem, v1)
-	if _, err := c.WriteAt(ctx, ino, []byte("OURS"), 0); err != nil {
-		t.Fatal(err)
-	}
-	onceAt(t, c, hookUnstableReady, ino, func() {
-		flush(t, c)
+	c, mem, ino := raceCache(t)
+	ours := unstableRace(t, c, ino, func() {
 		if err := mem.Delete(ctx, "doc.txt"); err != nil {
 			t.Error(err)
 		}
@@ -279,9 +271,6 @@ func TestUnstableWriteRacingACloudDeleteIsKept(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	if _, err := c.WriteUnstable(ctx, ino, []byte("MORE"), 5); err != nil {
-		t.Fatal(err)
-	}
 	// Once the write is pending, a refresh leaves the file too.
 	if err := c.Refresh(ctx, RootIno); err != nil {
 		t.Fatal(err)
@@ -289,7 +278,6 @@ func TestUnstableWriteRacingACloudDeleteIsKept(t *testing.T) {
 	if err := c.Commit(ctx, ino); err != nil {
 		t.Fatal(err)
 	}
-	ours := "OURS" + v1[4:5] + "MORE" + v1[9:]
 	if got := readAll(t, c, ino); got != ours {
 		t.Fatalf("reads %q, want %q", got, ours)
 	}
