@@ -165,6 +165,24 @@ func (d *daemon) status() gateway.Status {
 	return s
 }
 
+// wantMetrics scrapes d's metrics and fails the test for each of wants
+// (a line or the start of one) they lack.
+func (d *daemon) wantMetrics(wants ...string) {
+	d.t.Helper()
+	m := d.waitLog(`msg="serving metrics" addr=([0-9.:]+)`)
+	resp, err := http.Get("http://" + m[1] + "/metrics")
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range wants {
+		if !bytes.Contains(metrics, []byte(want)) {
+			d.t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
 func TestEndToEnd(t *testing.T) {
 	d := startDaemon(t)
 
@@ -257,24 +275,13 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// Metrics.
-	m := d.waitLog(`msg="serving metrics" addr=([0-9.:]+)`)
-	resp, err := http.Get("http://" + m[1] + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{
+	d.wantMetrics(
 		`filegate_rpc_calls_total{proc="WRITE",program="nfs"}`,
 		`filegate_rpc_duration_seconds_bucket{proc="LOOKUP",program="nfs",le="+Inf"}`,
 		`filegate_backend_up{export="/"} 1`, `filegate_cache_hit_ratio{export="/"}`, `filegate_dirty_ratio{export="/"} 0`,
 		`filegate_limit_upload_bytes_per_second 6.7108864e+07`, `filegate_backend_sent_bytes_total{export="/"} 90000`,
 		`filegate_upload_queue_ops{export="/"} 0`, `filegate_nfs_clients 1`,
-	} {
-		if !bytes.Contains(metrics, []byte(want)) {
-			t.Errorf("metrics lack %s", want)
-		}
-	}
+	)
 
 	// SIGHUP: the limit and log level change live; the metrics address
 	// needs a restart and says so.
@@ -391,18 +398,7 @@ func TestEndToEndNFSD(t *testing.T) {
 	if got, err := os.ReadFile(filepath.Join(d.state, "backend", "n.txt")); err != nil || string(got) != "via nfsd" {
 		t.Fatalf("backend n.txt = %q, %v", got, err)
 	}
-	m := d.waitLog(`msg="serving metrics" addr=([0-9.:]+)`)
-	resp, err := http.Get("http://" + m[1] + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{`filegate_rpc_calls_total{proc="WRITE",program="nfs"} 1`, `filegate_rpc_calls_total{proc="MNT",program="mount"} 1`, `filegate_nfs_clients 1`} {
-		if !bytes.Contains(metrics, []byte(want)) {
-			t.Errorf("metrics lack %s", want)
-		}
-	}
+	d.wantMetrics(`filegate_rpc_calls_total{proc="WRITE",program="nfs"} 1`, `filegate_rpc_calls_total{proc="MNT",program="mount"} 1`, `filegate_nfs_clients 1`)
 }
 
 // TestStatusFitsOneScreen: the worst case (unhealthy, many clients,
@@ -610,20 +606,9 @@ func TestEndToEndExports(t *testing.T) {
 		t.Errorf("flush of everything: projects p.txt = %q, %v", got, err)
 	}
 
-	m := d.waitLog(`msg="serving metrics" addr=([0-9.:]+)`)
-	resp, err := http.Get("http://" + m[1] + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	metrics, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	for _, want := range []string{`filegate_dirty_files{export="/office"} 0`, `filegate_dirty_files{export="/projects"} 0`,
+	d.wantMetrics(`filegate_dirty_files{export="/office"} 0`, `filegate_dirty_files{export="/projects"} 0`,
 		`filegate_uploads_total{export="/projects"} 1`, `filegate_backend_up{export="/office"} 1`, `filegate_backend_up{export="/projects"} 1`,
-		`filegate_cache_size_bytes{export="/projects"}`, `filegate_nfs_clients 2`} {
-		if !bytes.Contains(metrics, []byte(want)) {
-			t.Errorf("metrics lack %s", want)
-		}
-	}
+		`filegate_cache_size_bytes{export="/projects"}`, `filegate_nfs_clients 2`)
 
 	// Written after the flushes: the shutdown flush uploads them.
 	write(office, "o2.txt")
