@@ -42,23 +42,32 @@ func records(t *testing.T, dir string) (map[Ino]string, uint64) {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	got := map[Ino]string{}
+	var got map[Ino]string
 	var format uint64
 	err = db.View(func(tx *bolt.Tx) error {
-		t := newTxn(tx)
-		format = t.counter(keyFormat)
-		if t.inline == nil {
-			return nil
-		}
-		return t.inline.ForEach(func(k, v []byte) error {
-			got[Ino(beUint64(k))] = string(v[8:])
-			return nil
-		})
+		var err error
+		got, format, err = txnRecords(newTxn(tx))
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return got, format
+}
+
+// txnRecords returns the inodes with an inline record in t, and the
+// format.
+func txnRecords(t *txn) (map[Ino]string, uint64, error) {
+	got := map[Ino]string{}
+	format := t.counter(keyFormat)
+	if t.inline == nil {
+		return got, format, nil
+	}
+	err := t.inline.ForEach(func(k, v []byte) error {
+		got[Ino(beUint64(k))] = string(v[8:])
+		return nil
+	})
+	return got, format, err
 }
 
 // commitUnstable writes data at 0 as the kernel client does a small
@@ -202,14 +211,12 @@ func TestSettle(t *testing.T) {
 // records0 is records of a running cache.
 func records0(t *testing.T, c *Cache) (map[Ino]string, uint64) {
 	t.Helper()
-	got := map[Ino]string{}
+	var got map[Ino]string
 	var format uint64
 	err := c.view(func(t *txn) error {
-		format = t.counter(keyFormat)
-		return t.inline.ForEach(func(k, v []byte) error {
-			got[Ino(beUint64(k))] = string(v[8:])
-			return nil
-		})
+		var err error
+		got, format, err = txnRecords(t)
+		return err
 	})
 	if err != nil {
 		t.Fatal(err)
