@@ -124,23 +124,32 @@ func BenchmarkReaddir(b *testing.B) {
 	})
 }
 
+// eachChunk serves a file "big" holding data and, on each iteration of
+// b, calls op on one connection for each 1 MiB chunk of its bigFile
+// bytes in order.
+func eachChunk(b *testing.B, data []byte, op func(c *rawClient, fh []byte, off uint64)) {
+	e := newEnv(b)
+	e.writeFile("big", data)
+	fh, c := e.lookupPath("big"), e.raw()
+	b.SetBytes(bigFile)
+	b.ReportAllocs()
+	for b.Loop() {
+		for off := 0; off < bigFile; off += chunk {
+			op(c, fh, uint64(off))
+		}
+	}
+}
+
 // BenchmarkWrite writes a 64 MiB file front to back in 1 MiB FILE_SYNC
 // WRITEs, one at a time.
 func BenchmarkWrite(b *testing.B) {
 	buf := bytes.Repeat([]byte{0xa5}, chunk)
 	b.Run("nfs", func(b *testing.B) {
-		e := newEnv(b)
-		e.writeFile("big", nil)
-		fh, c := e.lookupPath("big"), e.raw()
-		b.SetBytes(bigFile)
-		b.ReportAllocs()
-		for b.Loop() {
-			for off := 0; off < bigFile; off += chunk {
-				if st, _, _ := write(b, c, rootCred, fh, uint64(off), fileSync, buf); st != 0 {
-					b.Fatal(st)
-				}
+		eachChunk(b, nil, func(c *rawClient, fh []byte, off uint64) {
+			if st, _, _ := write(b, c, rootCred, fh, off, fileSync, buf); st != 0 {
+				b.Fatal(st)
 			}
-		}
+		})
 	})
 	b.Run("disk", func(b *testing.B) {
 		p := filepath.Join(b.TempDir(), "big")
@@ -157,22 +166,15 @@ func BenchmarkWrite(b *testing.B) {
 func BenchmarkRead(b *testing.B) {
 	data := bytes.Repeat([]byte{0x5a}, bigFile)
 	b.Run("nfs", func(b *testing.B) {
-		e := newEnv(b)
-		e.writeFile("big", data)
-		fh, c := e.lookupPath("big"), e.raw()
-		b.SetBytes(bigFile)
-		b.ReportAllocs()
-		for b.Loop() {
-			for off := 0; off < bigFile; off += chunk {
-				st, d := c.nfs(b, rootCred, 6, new(args).fh(fh).u64(uint64(off)).u32(chunk).bytes())
-				if d.bool() {
-					d.fattr3()
-				}
-				if n := d.uint32(); st != 0 || n != chunk {
-					b.Fatal(st, n)
-				}
+		eachChunk(b, data, func(c *rawClient, fh []byte, off uint64) {
+			st, d := c.nfs(b, rootCred, 6, new(args).fh(fh).u64(off).u32(chunk).bytes())
+			if d.bool() {
+				d.fattr3()
 			}
-		}
+			if n := d.uint32(); st != 0 || n != chunk {
+				b.Fatal(st, n)
+			}
+		})
 	})
 	b.Run("disk", func(b *testing.B) {
 		p := filepath.Join(b.TempDir(), "big")
