@@ -185,22 +185,13 @@ func (c *Cache) snapshot(ino Ino, size int64) ([]byte, error) {
 // runSettler settles records every settleInterval, or sooner when they
 // pile up.
 func (c *Cache) runSettler(ctx context.Context) {
-	defer c.wg.Done()
-	t := time.NewTicker(c.settleEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-c.settleKick:
-		}
+	c.every(ctx, c.settleEvery, c.settleKick, func() {
 		c.guard("settle", func() {
 			if err := c.settle(); err != nil {
 				c.log.Warn("sync small files committed in the database", "op", "settle", "err", err)
 			}
 		})
-	}
+	})
 }
 
 // settle fsyncs the data files of the records there are and deletes the

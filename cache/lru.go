@@ -80,20 +80,11 @@ func (c *Cache) kickEvict() {
 // background and never inside a client request: past the high mark it
 // evicts least recently used clean files down to the low mark.
 func (c *Cache) runEvictor(ctx context.Context) {
-	defer c.wg.Done()
-	t := time.NewTicker(2 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-c.evictKick:
-		}
+	c.every(ctx, 2*time.Second, c.evictKick, func() {
 		if c.UsedBytes() > c.highBytes() {
 			c.guard("evict", func() { c.evictTo(c.lowBytes()) })
 		}
-	}
+	})
 }
 
 // evictTo evicts clean, unused files, oldest first, until at most target

@@ -23,19 +23,11 @@ import (
 
 // runScanner journals an upload for every dirty file that has settled.
 func (c *Cache) runScanner(ctx context.Context) {
-	defer c.wg.Done()
 	tick := max(min(c.cfg.UploadDelay/2, time.Second), 20*time.Millisecond)
-	t := time.NewTicker(tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	c.every(ctx, tick, nil, func() {
 		c.guard("scan", func() { c.scanDirty(false) })
 		c.reserveDB()
-	}
+	})
 }
 
 // scanDirty queues uploads of dirty files unchanged for UploadDelay, or
@@ -213,6 +205,24 @@ func (c *Cache) hurry() {
 	select {
 	case c.urgent <- struct{}{}:
 	default:
+	}
+}
+
+// every is the loop of a background goroutine counted in c.wg: it runs
+// fn each period, and at once on a send to kick (nil: never), until ctx
+// ends.
+func (c *Cache) every(ctx context.Context, period time.Duration, kick <-chan struct{}, fn func()) {
+	defer c.wg.Done()
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-kick:
+		}
+		fn()
 	}
 }
 
