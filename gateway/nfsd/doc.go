@@ -38,8 +38,9 @@
 // all, and an NFS call is served by the export whose id its first handle
 // carries (every NFSv3 procedure's arguments start with one), so each
 // export's client list, squash and read-only rule apply to its own
-// calls. A handle of one export is STALE in every other, including the
-// second handle of a RENAME or LINK.
+// calls. A handle of one export is STALE in every other; as the second
+// handle of a RENAME or LINK it is XDEV, as between two file systems, so
+// mv falls back to copying.
 //
 // # Concurrency and buffers
 //

@@ -137,10 +137,20 @@ func TestSeveralExports(t *testing.T) {
 	if _, st := lookup(t, c, rootCred, rootP, "memo.txt"); st != nfs3ErrNoEnt {
 		t.Errorf("lookup memo.txt in /projects: %d", st)
 	}
-	// RENAME from one export to the other: the second handle is STALE.
-	st, _ := c.nfs(t, rootCred, 14, new(args).fh(rootO).name("memo.txt").fh(rootP).name("memo.txt").bytes())
-	if st == nfs3OK {
-		t.Errorf("rename across exports succeeded")
+	// RENAME or LINK from one export to the other is XDEV, as between
+	// two file systems (mv then copies), and the file stays where it was.
+	if st, _ := c.nfs(t, rootCred, 14, new(args).fh(rootO).name("memo.txt").fh(rootP).name("memo.txt").bytes()); st != nfs3ErrXDev {
+		t.Errorf("rename across exports = %d, want XDEV", st)
+	}
+	if st, _ := c.nfs(t, rootCred, 15, new(args).fh(memo).fh(rootP).name("memo.txt").bytes()); st != nfs3ErrXDev {
+		t.Errorf("link across exports = %d, want XDEV", st)
+	}
+	if _, st := getattr(t, c, rootCred, memo); st != nfs3OK {
+		t.Errorf("memo.txt after the refused rename: %d", st)
+	}
+	// A second handle of an export this server does not have is STALE.
+	if st, _ := c.nfs(t, rootCred, 14, new(args).fh(rootO).name("memo.txt").fh(fileHandle{ExportID: 9, Ino: 1, Gen: 1}.append(nil)).name("memo.txt").bytes()); st != nfs3ErrStale {
+		t.Errorf("rename into an unknown export = %d, want STALE", st)
 	}
 
 	r := c.call(t, progMount, 3, 5, nil, nil) // EXPORT

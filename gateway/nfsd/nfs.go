@@ -67,6 +67,16 @@ func (r *call) resolve(fh []byte) (cache.Attr, uint32) {
 	return a, nfs3OK
 }
 
+// resolveTarget resolves the second handle of RENAME or LINK: one of
+// another export of this server is XDEV, as between two file systems
+// (mv then copies and removes), not STALE.
+func (r *call) resolveTarget(fh []byte) (cache.Attr, uint32) {
+	if h, ok := parseHandle(fh); ok && h.ExportID != r.fsid() && r.s.byID[h.ExportID] != nil {
+		return cache.Attr{}, nfs3ErrXDev
+	}
+	return r.resolve(fh)
+}
+
 // attr is the current attributes of ino for a post_op_attr, or nil.
 func (r *call) attr(ino cache.Ino) *cache.Attr {
 	a, err := r.x.c.GetAttr(r.ctx, ino)
@@ -665,7 +675,7 @@ func nfsRename(r *call, d *decoder) error {
 		return d.err
 	}
 	from, fst := r.resolve(ffh)
-	to, tst := r.resolve(tfh)
+	to, tst := r.resolveTarget(tfh)
 	st := fst
 	if st == nfs3OK {
 		st = tst
@@ -745,7 +755,7 @@ func nfsLink(r *call, d *decoder) error {
 	if st == nfs3OK {
 		fp = &file
 	}
-	dir, dst := r.resolve(dfh)
+	dir, dst := r.resolveTarget(dfh)
 	if st == nfs3OK {
 		st = dst
 	}
