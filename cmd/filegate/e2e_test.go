@@ -608,7 +608,8 @@ func TestEndToEndExports(t *testing.T) {
 
 	d.wantMetrics(`filegate_dirty_files{export="/office"} 0`, `filegate_dirty_files{export="/projects"} 0`,
 		`filegate_uploads_total{export="/projects"} 1`, `filegate_backend_up{export="/office"} 1`, `filegate_backend_up{export="/projects"} 1`,
-		`filegate_cache_size_bytes{export="/projects"}`, `filegate_nfs_clients 2`)
+		`filegate_cache_size_bytes{export="/projects"}`, `filegate_cache_db_commits_total{export="/office"}`,
+		`filegate_cache_data_syncs_total{export="/projects"}`, `filegate_nfs_clients 2`)
 
 	// Written after the flushes: the shutdown flush uploads them.
 	write(office, "o2.txt")
