@@ -930,13 +930,21 @@ func (a *Admin) handleRefresh(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) handlePin(w http.ResponseWriter, r *http.Request) {
+	a.progressOp(w, r, func(ctx context.Context, c adminCache, ino cache.Ino) (cache.Progress, error) {
+		return c.Pin(ctx, ino, nil)
+	})
+}
+
+// progressOp runs op on every target of the request's path and answers
+// with the files and bytes it reports in all.
+func (a *Admin) progressOp(w http.ResponseWriter, r *http.Request, op func(context.Context, adminCache, cache.Ino) (cache.Progress, error)) {
 	_, ts, shown, ok := a.pathOp(w, r)
 	if !ok {
 		return
 	}
 	var sum cache.Progress
 	for _, t := range ts {
-		p, err := t.x.c.Pin(r.Context(), t.attr.Ino, nil)
+		p, err := op(r.Context(), t.x.c, t.attr.Ino)
 		if err != nil {
 			writeErr(w, err)
 			return
@@ -964,20 +972,9 @@ func (a *Admin) handleUnpin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) handleEvict(w http.ResponseWriter, r *http.Request) {
-	_, ts, shown, ok := a.pathOp(w, r)
-	if !ok {
-		return
-	}
-	var sum cache.Progress
-	for _, t := range ts {
-		p, err := t.x.c.Evict(r.Context(), t.attr.Ino)
-		if err != nil {
-			writeErr(w, err)
-			return
-		}
-		sum.Files, sum.Bytes = sum.Files+p.Files, sum.Bytes+p.Bytes
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"path": shown, "files": sum.Files, "bytes": sum.Bytes})
+	a.progressOp(w, r, func(ctx context.Context, c adminCache, ino cache.Ino) (cache.Progress, error) {
+		return c.Evict(ctx, ino)
+	})
 }
 
 type levelBody struct {
