@@ -152,6 +152,27 @@ func (d *daemon) verb(args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
+// mount dials the daemon's NFS port and mounts export as auth; the
+// connection closes when the test ends.
+func (d *daemon) mount(export string, auth rpc.Auth) (*nfsc.Target, *rpc.Client) {
+	t := d.t
+	t.Helper()
+	addr, err := net.ResolveTCPAddr("tcp", d.status().Exports[0].Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := nfsc.DialServiceAtPort(addr.IP.String(), addr.Port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	target, err := (&nfsc.Mount{Client: c}).Mount(export, auth)
+	if err != nil {
+		t.Fatalf("mount %s: %v", export, err)
+	}
+	return target, c
+}
+
 func (d *daemon) status() gateway.Status {
 	d.t.Helper()
 	code, out, errs := d.verb("status", "--json")
@@ -199,19 +220,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// Write through NFS: the file stays dirty (upload_delay 1h) until
 	// flush --wait puts it in the backend.
-	addr, err := net.ResolveTCPAddr("tcp", s.Exports[0].Listen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := nfsc.DialServiceAtPort(addr.IP.String(), addr.Port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	target, err := (&nfsc.Mount{Client: c}).Mount("/", rpc.AuthNull)
-	if err != nil {
-		t.Fatal(err)
-	}
+	target, c := d.mount("/", rpc.AuthNull)
 	if _, err := target.Mkdir("docs", 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -367,20 +376,7 @@ func TestProgressBar(t *testing.T) {
 // and RPCs.
 func TestEndToEndNFSD(t *testing.T) {
 	d := startDaemon(t, "[server]\nsquash = \"none\"\nportmap = false\n")
-	s := d.status()
-	addr, err := net.ResolveTCPAddr("tcp", s.Exports[0].Listen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := nfsc.DialServiceAtPort(addr.IP.String(), addr.Port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	target, err := (&nfsc.Mount{Client: c}).Mount("/", rpc.NewAuthUnix("e2e", 0, 0).Auth())
-	if err != nil {
-		t.Fatal(err)
-	}
+	target, _ := d.mount("/", rpc.NewAuthUnix("e2e", 0, 0).Auth())
 	f, err := target.OpenFile("n.txt", 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -467,20 +463,8 @@ func TestStatusFitsOneScreen(t *testing.T) {
 // other's.
 func TestEndToEndNFSDRootSquash(t *testing.T) {
 	d := startDaemon(t, "[server]\nanonuid = 4000\nanongid = 4000\nportmap = false\n")
-	addr, err := net.ResolveTCPAddr("tcp", d.status().Exports[0].Listen)
-	if err != nil {
-		t.Fatal(err)
-	}
 	mount := func(uid uint32) *nfsc.Target {
-		c, err := nfsc.DialServiceAtPort(addr.IP.String(), addr.Port)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		target, err := (&nfsc.Mount{Client: c}).Mount("/", rpc.NewAuthUnix("e2e", uid, uid).Auth())
-		if err != nil {
-			t.Fatal(err)
-		}
+		target, _ := d.mount("/", rpc.NewAuthUnix("e2e", uid, uid).Auth())
 		return target
 	}
 	root, user := mount(0), mount(1000)
@@ -522,20 +506,8 @@ func TestEndToEndExports(t *testing.T) {
 		s.Exports[1].Backend.Name != filepath.Join(d.state, "exports", "projects", "backend") {
 		t.Fatalf("status exports %+v", s.Exports)
 	}
-	addr, err := net.ResolveTCPAddr("tcp", s.Exports[0].Listen)
-	if err != nil {
-		t.Fatal(err)
-	}
 	mount := func(name string) *nfsc.Target {
-		c, err := nfsc.DialServiceAtPort(addr.IP.String(), addr.Port)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		tg, err := (&nfsc.Mount{Client: c}).Mount(name, rpc.NewAuthUnix("e2e", 0, 0).Auth())
-		if err != nil {
-			t.Fatalf("mount %s: %v", name, err)
-		}
+		tg, _ := d.mount(name, rpc.NewAuthUnix("e2e", 0, 0).Auth())
 		return tg
 	}
 	office, projects := mount("/office"), mount("/projects")
