@@ -56,7 +56,7 @@ type feServer struct {
 	stop      func()
 }
 
-func runFrontends(rounds int, base string) error {
+func runFrontends(rounds int, base, only string) error {
 	tmp, err := os.MkdirTemp(base, "filegate-bench-fe-")
 	if err != nil {
 		return err
@@ -167,6 +167,9 @@ func runFrontends(rounds int, base string) error {
 	}
 	fmt.Println()
 	for _, w := range rows {
+		if !strings.Contains(w.name, only) {
+			continue
+		}
 		med := make([]float64, len(servers))
 		for i, s := range servers {
 			var v []float64

@@ -33,6 +33,7 @@ func main() {
 	dir := flag.String("dir", "", "folder for temporary data (default: the system temp folder)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	suite := flag.String("suite", "nfs", `"nfs" (the gateway beside the bare disk), "frontends" (our NFS server beside NFS-Ganesha if installed: pipelined and random reads, small-file creates), "cache" (cached/cold reads, writes, creates, upload drain; POSIX and S3 backends) or "s3" (the S3 store beside raw SDK calls, on versitygw)`)
+	only := flag.String("only", "", "with -suite frontends: run only the rows whose name contains this text")
 	skipMissing := flag.Bool("skip-missing", false, "with -suite s3: exit 0 with a note when versitygw is not installed")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -53,7 +54,7 @@ func main() {
 	case "cache":
 		err = runCache(*rounds, *mib, *dir)
 	case "frontends":
-		err = runFrontends(*rounds, *dir)
+		err = runFrontends(*rounds, *dir, *only)
 	case "s3":
 		err = runS3(*rounds, *dir)
 		if errors.Is(err, errNoServer) && *skipMissing {
