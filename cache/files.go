@@ -11,10 +11,13 @@ import (
 // fileTable keeps local data files open between calls, because NFS is
 // stateless (no open or close reaches the server) and an open(2) per
 // READ or WRITE would dominate small I/O. Files in use are never closed; idle ones are
-// closed once more than max are open.
+// closed once more than max are open. New data files are spares renamed
+// into place when one is ready (spares.go); the spares' descriptors,
+// at most spareTarget, are not counted in max.
 type fileTable struct {
-	dir string
-	max int
+	dir    string
+	max    int
+	spares *sparePool
 
 	mu    sync.Mutex
 	files map[Ino]*openFile
@@ -39,7 +42,8 @@ type openFile struct {
 }
 
 func newFileTable(dir string, max int) *fileTable {
-	ft := &fileTable{dir: dir, max: max, files: map[Ino]*openFile{}, pins: map[Ino]int{}, evicting: map[Ino]bool{}, fresh: map[Ino]bool{}}
+	ft := &fileTable{dir: dir, max: max, spares: newSparePool(filepath.Join(dir, spareDirName), spareTarget),
+		files: map[Ino]*openFile{}, pins: map[Ino]int{}, evicting: map[Ino]bool{}, fresh: map[Ino]bool{}}
 	ft.changed = sync.NewCond(&ft.mu)
 	return ft
 }
@@ -162,7 +166,9 @@ func (ft *fileTable) remove(ino Ino) error {
 	return err
 }
 
+// closeAll closes every data file and stops the spares' refiller.
 func (ft *fileTable) closeAll() error {
+	ft.spares.close()
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
 	var first error
@@ -177,10 +183,15 @@ func (ft *fileTable) closeAll() error {
 
 func (ft *fileTable) dirOf(ino Ino) string { return filepath.Dir(ft.path(ino)) }
 
-// createLocked makes a new data file. Its name is durable only after a
-// sync of its folder (see fresh); the folder itself, made at start (see
+// createLocked makes a new data file: a spare renamed to p when one is
+// ready, else a file created there. Either way its name is durable only
+// after a sync of its folder (see fresh): a rename adds an entry to the
+// folder just as a create does. The folder itself, made at start (see
 // makeDirs), is made and synced here only if it went missing.
 func (ft *fileTable) createLocked(p string) (*os.File, error) {
+	if f := ft.spares.place(p); f != nil {
+		return f, nil
+	}
 	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
 	if !errors.Is(err, os.ErrNotExist) {
 		return f, err
@@ -196,11 +207,15 @@ func (ft *fileTable) createLocked(p string) (*os.File, error) {
 }
 
 // makeDirs makes the 256 folders of data files, so that no create pays
-// for a folder of its own.
+// for a folder of its own, and the folder of spares.
 func (ft *fileTable) makeDirs() error {
 	made := false
-	for i := range 256 {
-		err := os.Mkdir(filepath.Join(ft.dir, fmt.Sprintf("%02x", i)), 0o700)
+	for i := range 257 {
+		name := fmt.Sprintf("%02x", i)
+		if i == 256 {
+			name = spareDirName
+		}
+		err := os.Mkdir(filepath.Join(ft.dir, name), 0o700)
 		if err != nil && !errors.Is(err, os.ErrExist) {
 			return err
 		}

@@ -132,7 +132,7 @@ func (c *Cache) removeOrphans(owned map[Ino]bool) error {
 	}
 	removed := 0
 	for _, d := range dirs {
-		if !d.IsDir() {
+		if !d.IsDir() || d.Name() == spareDirName {
 			continue
 		}
 		sub := filepath.Join(c.dataDir, d.Name())

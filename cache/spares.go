@@ -1,0 +1,295 @@
+package cache
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// spareDirName is the folder, beside the 256 folders of data files, of
+// the spare data files: empty files made ahead of need, so that the
+// first write to a new inode renames one into place (about 20 µs on
+// ext4) instead of creating its data file (about 600 µs).
+//
+// Crash safety. A spare is made without any fsync and holds no data
+// until it is renamed to a data file's name; from then on it is that
+// data file, and the rules of new data files hold unchanged: its name
+// is durable only once its data folder is synced (fileTable.fresh), as
+// for a file created there, because a rename adds an entry to the data
+// folder just as a create does. After a crash, a spare name may survive:
+//   - an empty spare never taken, or one whose rename was lost: with or
+//     without data written through it, which was never made durable, so
+//     never acknowledged by a COMMIT (the data file is missing or
+//     short, and the start handles that as ever);
+//   - a second name of a data file whose rename was made durable by its
+//     folder's sync while the spare folder's removal of the name was
+//     not (ext4 and XFS journal a rename as one transaction, so this
+//     should not happen; the case costs nothing to handle): unlinking
+//     it leaves the data under the data file's name.
+//
+// So the refiller, before it makes any spare, unlinks everything in the
+// spare folder, and never writes to what it finds there. Start-up
+// reconciliation (removeOrphans) skips the folder: spares are no
+// inode's data and no cached bytes. An older release, which knows no
+// spare folder, deletes what it finds there as data files no inode
+// owns: also right.
+const spareDirName = "spare"
+
+const (
+	// spareTarget is how many spares the refiller keeps ready; it
+	// refills when fewer than half are left. Spares are counted apart
+	// from the file table's max: their descriptors are few and fixed,
+	// and trimming them would only waste the create they cost.
+	spareTarget = 32
+	// spareRetryMin and spareRetryMax bound the refiller's backoff
+	// when it cannot make spares (a full disk, no inodes or
+	// descriptors left): it retries quietly, the writes' own creates
+	// report the failure.
+	spareRetryMin = 100 * time.Millisecond
+	spareRetryMax = 10 * time.Second
+)
+
+// sparePool is the spare data files of a fileTable and the goroutine
+// that makes them. It starts with the first data file created, so a
+// cache that fails to open or only reads starts no goroutine, and
+// closeAll stops it.
+type sparePool struct {
+	dir    string
+	target int
+
+	mu sync.Mutex
+	// ready holds the spares made and not yet taken.
+	ready []spare
+	// next numbers spare names; a name in use is skipped.
+	next uint64
+	// started: the refiller runs (or ran); closed: close was called;
+	// disabled: renaming without replacing is not supported here.
+	started, closed, disabled bool
+	// changed is broadcast whenever ready or the state changes.
+	changed *sync.Cond
+
+	kick chan struct{}
+	stop chan struct{}
+	done chan struct{}
+}
+
+// spare is one spare file: its path in the spare folder and its open
+// descriptor, kept raw so the *os.File made when it is placed carries
+// the data file's name into error messages.
+type spare struct {
+	path string
+	fd   int
+}
+
+func newSparePool(dir string, target int) *sparePool {
+	if !sparesSupported {
+		target = 0
+	}
+	p := &sparePool{dir: dir, target: target, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	p.changed = sync.NewCond(&p.mu)
+	return p
+}
+
+// place renames a spare to path, which must not exist, and returns it
+// open, or nil when no spare is ready or the rename failed: the caller
+// then creates the file itself. It never waits for the refiller.
+func (p *sparePool) place(path string) *os.File {
+	s, ok := p.take()
+	if !ok {
+		return nil
+	}
+	err := renameNoReplace(s.path, path)
+	if err == nil {
+		return os.NewFile(uintptr(s.fd), path)
+	}
+	// The spare's name may be gone (the spare vanished) or kept (the
+	// data folder is missing, or path exists after all): drop it
+	// either way, the refiller makes more.
+	unix.Close(s.fd)
+	os.Remove(s.path)
+	if errors.Is(err, syscall.EINVAL) || errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.EOPNOTSUPP) ||
+		errors.Is(err, syscall.EXDEV) || errors.Is(err, errors.ErrUnsupported) {
+		// This file system cannot rename without replacing (or the
+		// folders are on different ones): spares are of no use.
+		p.disable()
+	}
+	return nil
+}
+
+// take returns a ready spare, if any, and has the refiller make more
+// when few are left; the first call starts the refiller.
+func (p *sparePool) take() (spare, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.disabled || p.target <= 0 {
+		return spare{}, false
+	}
+	if !p.started {
+		p.started = true
+		go p.run()
+		p.wake()
+	}
+	n := len(p.ready)
+	if n == 0 {
+		p.wake()
+		return spare{}, false
+	}
+	s := p.ready[n-1]
+	p.ready = p.ready[:n-1]
+	if len(p.ready) < p.target/2 {
+		p.wake()
+	}
+	p.changed.Broadcast()
+	return s, true
+}
+
+func (p *sparePool) wake() {
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+}
+
+// run is the refiller: it clears the spare folder, then keeps target
+// spares ready until close.
+func (p *sparePool) run() {
+	defer close(p.done)
+	p.clear()
+	retry := spareRetryMin
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-p.kick:
+		}
+		for {
+			path, ok := p.nextPath()
+			if !ok {
+				break
+			}
+			fd, err := createSpare(path)
+			if errors.Is(err, os.ErrExist) {
+				continue
+			}
+			if err != nil {
+				if errors.Is(err, os.ErrNotExist) {
+					// The folder went missing; makeDirs made it.
+					os.Mkdir(p.dir, 0o700)
+				}
+				select {
+				case <-p.stop:
+					return
+				case <-time.After(retry):
+				}
+				retry = min(2*retry, spareRetryMax)
+				continue
+			}
+			retry = spareRetryMin
+			if !p.put(spare{path, fd}) {
+				unix.Close(fd)
+				os.Remove(path)
+				return
+			}
+		}
+	}
+}
+
+// clear removes what a previous run left in the spare folder (see
+// spareDirName): unlinking only, never writing, since a name found
+// there may be a second name of a data file.
+func (p *sparePool) clear() {
+	ents, err := os.ReadDir(p.dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		os.RemoveAll(filepath.Join(p.dir, e.Name()))
+	}
+}
+
+// nextPath names the next spare to make, or reports that none is
+// needed.
+func (p *sparePool) nextPath() (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.disabled || len(p.ready) >= p.target {
+		return "", false
+	}
+	p.next++
+	return filepath.Join(p.dir, "s"+strconv.FormatUint(p.next, 10)), true
+}
+
+// put adds a spare made, unless the pool was closed or disabled meanwhile.
+func (p *sparePool) put(s spare) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.disabled {
+		return false
+	}
+	p.ready = append(p.ready, s)
+	p.changed.Broadcast()
+	return true
+}
+
+// disable drops the ready spares for good; the refiller idles until close.
+func (p *sparePool) disable() {
+	p.mu.Lock()
+	p.disabled = true
+	p.dropLocked()
+	p.mu.Unlock()
+}
+
+// close stops the refiller and closes the ready spares' descriptors; their
+// names stay for the next start to remove (one unlink each, off the
+// shutdown path).
+func (p *sparePool) close() {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.closed = true
+	started := p.started
+	p.mu.Unlock()
+	if started {
+		close(p.stop)
+		<-p.done
+	}
+	p.mu.Lock()
+	for _, s := range p.ready {
+		unix.Close(s.fd)
+	}
+	p.ready = nil
+	p.changed.Broadcast()
+	p.mu.Unlock()
+}
+
+func (p *sparePool) dropLocked() {
+	for _, s := range p.ready {
+		unix.Close(s.fd)
+		os.Remove(s.path)
+	}
+	p.ready = nil
+	p.changed.Broadcast()
+}
+
+// createSpare makes an empty file at path, which must not exist, and
+// returns its descriptor.
+func createSpare(path string) (int, error) {
+	for {
+		fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return -1, &os.PathError{Op: "create", Path: path, Err: err}
+		}
+		return fd, nil
+	}
+}
