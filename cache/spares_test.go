@@ -1,0 +1,441 @@
+package cache
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/filegate/filegate/backend/memstore"
+)
+
+// waitSpares waits until p holds n spares ready (the refiller runs in
+// the background; a generous deadline only turns a hang into a failure).
+func waitSpares(t *testing.T, p *sparePool, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		p.mu.Lock()
+		got := len(p.ready)
+		p.mu.Unlock()
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d spares ready, want %d", got, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// spareInodes maps the inode numbers of the files in the spare folder to
+// their names.
+func spareInodes(t *testing.T, dataDir string) map[uint64]string {
+	t.Helper()
+	dir := filepath.Join(dataDir, spareDirName)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inos := map[uint64]string{}
+	for _, e := range ents {
+		st, err := os.Stat(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		inos[st.Sys().(*syscall.Stat_t).Ino] = e.Name()
+	}
+	return inos
+}
+
+func fileIno(t *testing.T, p string) uint64 {
+	t.Helper()
+	st, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st.Sys().(*syscall.Stat_t).Ino
+}
+
+// startSpares has ft make its first data file, which starts the
+// refiller, and waits for a full pool.
+func startSpares(t *testing.T, ft *fileTable) {
+	t.Helper()
+	of, err := ft.acquire(1<<40, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ft.release(of)
+	waitSpares(t, ft.spares, ft.spares.target)
+}
+
+func newTestFileTable(t *testing.T, dir string) *fileTable {
+	t.Helper()
+	ft := newFileTable(dir, 16)
+	if err := ft.makeDirs(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ft.closeAll() })
+	return ft
+}
+
+// TestSpareTakenByFirstWrite: the first write to a new file renames a
+// spare into place: the data file is a former spare's inode, no longer in
+// the spare folder, and holds what was written.
+func TestSpareTakenByFirstWrite(t *testing.T) {
+	if !sparesSupported {
+		t.Skip("spares are Linux only")
+	}
+	c := newTestCache(t, t.TempDir(), memstore.New())
+	first := mustCreate(t, c, RootIno, "first")
+	mustWrite(t, c, first.Ino, 0, "starts the refiller")
+	waitSpares(t, c.files.spares, spareTarget)
+	before := spareInodes(t, c.dataDir)
+	if len(before) != spareTarget {
+		t.Fatalf("%d files in the spare folder, want %d", len(before), spareTarget)
+	}
+
+	f := mustCreate(t, c, RootIno, "f")
+	mustWrite(t, c, f.Ino, 0, "hello")
+	ino := fileIno(t, c.files.path(f.Ino))
+	name, ok := before[ino]
+	if !ok {
+		t.Fatalf("data file inode %d is none of the spares %v", ino, before)
+	}
+	after := spareInodes(t, c.dataDir)
+	if _, still := after[ino]; still || len(after) != spareTarget-1 {
+		t.Fatalf("spare %s still in the spare folder, or %d spares left, want %d", name, len(after), spareTarget-1)
+	}
+	if got, err := os.ReadFile(c.files.path(f.Ino)); err != nil || string(got) != "hello" {
+		t.Fatalf("data file holds %q, %v", got, err)
+	}
+	if got := readAll(t, c, f.Ino); got != "hello" {
+		t.Fatalf("read %q", got)
+	}
+	// Its name is not durable until its folder is synced, as for a
+	// created file.
+	c.files.mu.Lock()
+	fresh := c.files.fresh[f.Ino]
+	c.files.mu.Unlock()
+	if !fresh {
+		t.Fatal("a data file made from a spare is not fresh: its folder would never be synced")
+	}
+}
+
+// TestSpareSurvivesReopen: data written through spares, small (inline
+// at COMMIT) and large (data file synced at COMMIT), is there after
+// Close and a new start, in the data files themselves.
+func TestSpareSurvivesReopen(t *testing.T) {
+	if !sparesSupported {
+		t.Skip("spares are Linux only")
+	}
+	ctx := context.Background()
+	dir, s := t.TempDir(), memstore.New()
+	c := newTestCache(t, dir, s)
+	mustWrite(t, c, mustCreate(t, c, RootIno, "first").Ino, 0, "starts the refiller")
+	waitSpares(t, c.files.spares, spareTarget)
+	spares := spareInodes(t, c.dataDir)
+
+	small := mustCreate(t, c, RootIno, "small")
+	large := mustCreate(t, c, RootIno, "large")
+	big := bytes.Repeat([]byte("0123456789abcdef"), 16<<10) // 256 KiB
+	want := map[Ino][]byte{small.Ino: []byte("small file"), large.Ino: big}
+	for ino, data := range want {
+		if _, err := c.WriteUnstable(ctx, ino, data[:1], 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.WriteUnstable(ctx, ino, data[1:], 1); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := spares[fileIno(t, c.files.path(ino))]; !ok {
+			t.Fatalf("inode %d: data file is not a former spare", ino)
+		}
+		if err := c.Commit(ctx, ino); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.files.mu.Lock()
+	largeFresh := c.files.fresh[large.Ino]
+	c.files.mu.Unlock()
+	if largeFresh {
+		t.Fatal("a committed large file's folder was not synced")
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	c2 := newTestCache(t, dir, s)
+	for ino, data := range want {
+		got, err := os.ReadFile(c2.files.path(ino))
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("inode %d: data file holds %d bytes (%v), want %d", ino, len(got), err, len(data))
+		}
+		if got := readAll(t, c2, ino); got != string(data) {
+			t.Fatalf("inode %d reads %d bytes, want %d", ino, len(got), len(data))
+		}
+	}
+}
+
+// TestSpareEmptyPool: with no spare ready, a new data file is created as
+// ever, and the write does not wait.
+func TestSpareEmptyPool(t *testing.T) {
+	dir := t.TempDir()
+	ft := newTestFileTable(t, dir)
+	ft.spares = newSparePool(filepath.Join(dir, spareDirName), 0)
+	of, err := ft.acquire(7, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := of.f.WriteAt([]byte("x"), 0); err != nil {
+		t.Fatal(err)
+	}
+	ft.release(of)
+	if got, err := os.ReadFile(ft.path(7)); err != nil || string(got) != "x" {
+		t.Fatalf("data file holds %q, %v", got, err)
+	}
+	if n := len(spareInodes(t, dir)); n != 0 {
+		t.Fatalf("%d spares made with a target of 0", n)
+	}
+	if !ft.fresh[7] {
+		t.Fatal("a created data file is not fresh")
+	}
+}
+
+// TestSpareRenameFails: a spare that vanished, or a data folder that
+// did, makes the create fall back to creating the file, never failing
+// the write; the pool goes on.
+func TestSpareRenameFails(t *testing.T) {
+	if !sparesSupported {
+		t.Skip("spares are Linux only")
+	}
+	dir := t.TempDir()
+	ft := newTestFileTable(t, dir)
+	startSpares(t, ft)
+	for _, name := range spareInodes(t, dir) {
+		if err := os.Remove(filepath.Join(dir, spareDirName, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const gone, noFolder = Ino(0x1234), Ino(0x5678)
+	if err := os.Remove(ft.dirOf(noFolder)); err != nil {
+		t.Fatal(err)
+	}
+	for _, ino := range []Ino{gone, noFolder} {
+		of, err := ft.acquire(ino, true)
+		if err != nil {
+			t.Fatalf("inode %x: %v", ino, err)
+		}
+		if _, err := of.f.WriteAt([]byte("data"), 0); err != nil {
+			t.Fatal(err)
+		}
+		ft.release(of)
+		if got, err := os.ReadFile(ft.path(ino)); err != nil || string(got) != "data" {
+			t.Fatalf("inode %x: data file holds %q, %v", ino, got, err)
+		}
+	}
+	ft.spares.mu.Lock()
+	disabled, ready := ft.spares.disabled, len(ft.spares.ready)
+	ft.spares.mu.Unlock()
+	if disabled || ready != spareTarget-2 {
+		t.Fatalf("after two failed renames: disabled %v, %d ready, want %d", disabled, ready, spareTarget-2)
+	}
+}
+
+// TestSpareNeverReplaces: placing a spare where a file exists leaves the
+// file as it is.
+func TestSpareNeverReplaces(t *testing.T) {
+	if !sparesSupported {
+		t.Skip("spares are Linux only")
+	}
+	dir := t.TempDir()
+	ft := newTestFileTable(t, dir)
+	startSpares(t, ft)
+	p := ft.path(9)
+	if err := os.WriteFile(p, []byte("keep"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if f := ft.spares.place(p); f != nil {
+		f.Close()
+		t.Fatal("a spare was placed over an existing file")
+	}
+	if got, err := os.ReadFile(p); err != nil || string(got) != "keep" {
+		t.Fatalf("file holds %q, %v", got, err)
+	}
+}
+
+// TestSpareLeftoversRemoved: what a crash left in the spare folder is
+// removed at the next start, by unlinking: a leftover that is a second
+// name of a data file (a rename whose source removal was lost) leaves
+// the data file whole. The start-up sweep neither removes the spares
+// nor counts them.
+func TestSpareLeftoversRemoved(t *testing.T) {
+	if !sparesSupported {
+		t.Skip("spares are Linux only")
+	}
+	dir, s := t.TempDir(), memstore.New()
+	c := newTestCache(t, dir, s)
+	f := mustCreate(t, c, RootIno, "f")
+	mustWrite(t, c, f.Ino, 0, "precious")
+	if err := c.Commit(context.Background(), f.Ino); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	spareDir := filepath.Join(dir, "data", spareDirName)
+	if err := os.WriteFile(filepath.Join(spareDir, "junk"), []byte("never acknowledged"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(spareDir, "d", "e"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(c.files.path(f.Ino), filepath.Join(spareDir, "link")); err != nil {
+		t.Fatal(err)
+	}
+
+	c2 := newTestCache(t, dir, s)
+	if got := readAll(t, c2, f.Ino); got != "precious" {
+		t.Fatalf("f reads %q", got)
+	}
+	c2.lruMu.Lock()
+	used := c2.usage.used
+	c2.lruMu.Unlock()
+	if used != int64(len("precious")) {
+		t.Fatalf("%d cached bytes counted, want %d", used, len("precious"))
+	}
+	g := mustCreate(t, c2, RootIno, "g")
+	mustWrite(t, c2, g.Ino, 0, "starts the refiller")
+	waitSpares(t, c2.files.spares, spareTarget)
+	ents, err := os.ReadDir(spareDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), "s") {
+			t.Errorf("leftover %s still in the spare folder", e.Name())
+		}
+	}
+	if len(ents) != spareTarget {
+		t.Errorf("%d files in the spare folder, want %d", len(ents), spareTarget)
+	}
+	st, err := os.Stat(c2.files.path(f.Ino))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := st.Sys().(*syscall.Stat_t).Nlink; n != 1 {
+		t.Fatalf("data file has %d links, want 1", n)
+	}
+	if got, err := os.ReadFile(c2.files.path(f.Ino)); err != nil || string(got) != "precious" {
+		t.Fatalf("data file holds %q, %v", got, err)
+	}
+	// A sweep at a later start leaves the spares of a running pool
+	// alone (they are no inode's), and counts nothing for them.
+	if err := c2.removeOrphans(map[Ino]bool{f.Ino: true, g.Ino: true}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(spareInodes(t, c2.dataDir)); n != spareTarget {
+		t.Fatalf("%d spares left after the sweep, want %d", n, spareTarget)
+	}
+}
+
+// TestSpareCloseStopsRefiller: closeAll stops the refiller and closes
+// the spares' descriptors.
+func TestSpareCloseStopsRefiller(t *testing.T) {
+	if !sparesSupported {
+		t.Skip("spares are Linux only")
+	}
+	ignore := goleak.IgnoreCurrent()
+	fds := openFDs(t)
+	ft := newFileTable(t.TempDir(), 16)
+	if err := ft.makeDirs(); err != nil {
+		t.Fatal(err)
+	}
+	startSpares(t, ft)
+	if err := ft.closeAll(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ft.spares.done:
+	default:
+		t.Fatal("closeAll returned with the refiller running")
+	}
+	if err := goleak.Find(ignore); err != nil {
+		t.Fatal(err)
+	}
+	if now := openFDs(t); now > fds {
+		t.Fatalf("%d descriptors open after closeAll, %d before", now, fds)
+	}
+	// Closed, the pool starts nothing again.
+	if _, ok := ft.spares.take(); ok {
+		t.Fatal("a closed pool handed out a spare")
+	}
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
+}
+
+// TestSpareDiskFull: when no inode is left, the refiller backs off and
+// the write fails as a create would (ENOSPC); once room is made, writes
+// work again and the pool fills up; Close stops a refiller backing off.
+func TestSpareDiskFull(t *testing.T) {
+	if !sparesSupported {
+		t.Skip("spares are Linux only")
+	}
+	dir := smallDisk(t, "4m,nr_inodes=400")
+	ft := newTestFileTable(t, dir)
+	// Use up every inode left.
+	var fillers []string
+	for i := 0; ; i++ {
+		p := filepath.Join(dir, "filler", strconv.Itoa(i))
+		if i == 0 {
+			if err := os.Mkdir(filepath.Dir(p), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}
+		err := os.WriteFile(p, nil, 0o600)
+		if errors.Is(err, syscall.ENOSPC) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		fillers = append(fillers, p)
+	}
+	_, err := ft.acquire(3, true)
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("create with no inode left: %v, want ENOSPC", err)
+	}
+	ft.spares.mu.Lock()
+	started, ready := ft.spares.started, len(ft.spares.ready)
+	ft.spares.mu.Unlock()
+	if !started || ready != 0 {
+		t.Fatalf("refiller started %v, %d spares ready with no inode left", started, ready)
+	}
+	for _, p := range fillers[:spareTarget+8] {
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Room again: the write works (from a spare or created), and the
+	// refiller, past its backoff, fills the pool.
+	of, err := ft.acquire(3, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ft.release(of)
+	waitSpares(t, ft.spares, spareTarget)
+}
