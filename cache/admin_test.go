@@ -74,6 +74,9 @@ func TestPinAndEvict(t *testing.T) {
 	if c.UsedBytes() != 3*chunkSize {
 		t.Fatalf("pinned content evicted: %d bytes left", c.UsedBytes())
 	}
+	// Room again, so the background evictor leaves the unpinned files
+	// to Evict.
+	c.setMarks(1<<40, 0.9, 0.5)
 	if n, err := c.Unpin(ctx, p.Ino); err != nil || n != 2 {
 		t.Fatalf("unpin %d %v", n, err)
 	}
