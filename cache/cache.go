@@ -138,6 +138,7 @@ type Cache struct {
 	cfg     Config
 	log     *slog.Logger
 	db      *bolt.DB
+	ns      *nsDB
 	store   backend.Store
 	dataDir string
 	files   *fileTable
@@ -267,17 +268,29 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		db.Close()
 		return nil, err
 	}
+	if c.ns, err = openNS(db, cfg.Dir, cfg.Logger); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := c.countJournal(); err != nil {
+		c.ns.close((*txn).closingFormat)
+		db.Close()
+		return nil, err
+	}
 	if err := c.restoreInline(); err != nil {
+		c.ns.close((*txn).closingFormat)
 		db.Close()
 		return nil, err
 	}
 	if err := c.recover(); err != nil {
+		c.ns.close((*txn).closingFormat)
 		db.Close()
 		return nil, err
 	}
 	c.reserveDB()
 	c.life, c.stop = context.WithCancel(context.WithoutCancel(ctx))
-	c.wg.Add(5)
+	c.wg.Add(6)
+	go c.runCheckpointer(c.life)
 	go c.runJournal(c.life)
 	go c.runScanner(c.life)
 	go c.runEvictor(c.life)
@@ -290,8 +303,8 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	return c, nil
 }
 
-// init creates the buckets and the root on first use, checks the format,
-// and rebuilds the in-memory queue state from the journal.
+// init creates the buckets and the root on first use and checks the
+// format.
 func (c *Cache) init() error {
 	return c.db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketMeta, bucketInodes, bucketDirents, bucketCookies, bucketLinks, bucketDirty, bucketJournal, bucketChunks, bucketInline} {
@@ -299,7 +312,7 @@ func (c *Cache) init() error {
 				return fmt.Errorf("cache: create bucket %s: %w", b, err)
 			}
 		}
-		t := newTxn(tx)
+		t := newTxn(tx, &recorder{})
 		switch f := t.counter(keyFormat); f {
 		case 0:
 			if err := t.meta.Put(keyFormat, inoKey(dbFormat)); err != nil {
@@ -315,13 +328,20 @@ func (c *Cache) init() error {
 			if err := t.put(root); err != nil {
 				return err
 			}
-		case dbFormat, dbFormatInline:
+		case dbFormat, dbFormatInline, dbFormatLog:
 		default:
-			return fmt.Errorf("cache: database format %d in %s is newer than this filegate understands (%d)", f, c.cfg.Dir, dbFormatInline)
+			return fmt.Errorf("cache: database format %d in %s is newer than this filegate understands (%d)", f, c.cfg.Dir, dbFormatLog)
 		}
 		if _, err := t.get(RootIno); err != nil {
 			return fmt.Errorf("cache: root inode: %w", err)
 		}
+		return nil
+	})
+}
+
+// countJournal rebuilds the in-memory queue state from the journal.
+func (c *Cache) countJournal() error {
+	return c.view(func(t *txn) error {
 		return t.journal.ForEach(func(k, v []byte) error {
 			o, err := unmarshalOp(v)
 			if err != nil {
@@ -353,8 +373,12 @@ func (c *Cache) Close() error {
 		c.log.Warn("sync small files committed in the database; the next start restores them", "op", "settle", "err", err)
 	}
 	ferr := c.files.closeAll()
+	nerr := c.ns.close((*txn).closingFormat)
 	if err := c.db.Close(); err != nil {
 		return fmt.Errorf("cache: close: %w", err)
+	}
+	if nerr != nil {
+		return fmt.Errorf("cache: close: %w", nerr)
 	}
 	return ferr
 }
@@ -386,11 +410,28 @@ func (c *Cache) update(fn func(t *txn) error) error {
 }
 
 func (c *Cache) view(fn func(t *txn) error) error {
-	return c.db.View(func(tx *bolt.Tx) error {
-		t := newTxn(tx)
+	return c.ns.view(func(t *txn) error {
 		t.pending = c.pendingOf
 		return fn(t)
 	})
+}
+
+// runCheckpointer commits the namespace's open transaction now and then,
+// so the log is short to replay and live's memory stays small.
+func (c *Cache) runCheckpointer(ctx context.Context) {
+	defer c.wg.Done()
+	tick := time.NewTicker(checkpointEvery / 2)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if err := c.ns.checkpoint(false); err != nil {
+				c.log.Error("namespace checkpoint", "op", "checkpoint", "err", err)
+			}
+		}
+	}
 }
 
 func (c *Cache) wake() {

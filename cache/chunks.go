@@ -51,7 +51,7 @@ func (b bitmap) full(n int64) bool { return b.count(n) == n }
 
 // chunks returns the chunk bitmap of ino (nil when none are recorded).
 func (t *txn) chunks(ino Ino) bitmap {
-	v := t.tx.Bucket(bucketChunks).Get(inoKey(ino))
+	v := t.chunkBits.Get(inoKey(ino))
 	if v == nil {
 		return nil
 	}
@@ -59,7 +59,7 @@ func (t *txn) chunks(ino Ino) bitmap {
 }
 
 func (t *txn) putChunks(ino Ino, b bitmap) error {
-	bk := t.tx.Bucket(bucketChunks)
+	bk := t.chunkBits
 	if len(b) == 0 {
 		return bk.Delete(inoKey(ino))
 	}

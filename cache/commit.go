@@ -1,14 +1,12 @@
 package cache
 
 import (
-	"errors"
 	"fmt"
 	"runtime/debug"
-
-	bolt "go.etcd.io/bbolt"
 )
 
-// Group commit: every bbolt commit costs two fdatasyncs, so concurrent
+// Group commit: every round costs an fdatasync of the namespace log (or
+// two, of the database, in direct mode: see nsdb.go), so concurrent
 // updates share one. A caller that finds no commit running leads: it
 // takes every update queued so far, runs them one after another in one
 // transaction and commits once. Callers arriving meanwhile queue up, and
@@ -16,10 +14,10 @@ import (
 // caller waits for nobody: there is no timer, so a serial client's
 // latency is one commit, as before.
 //
-// An update's function may therefore run more than once (when another
-// in its round fails, the round is rolled back and run again without
-// it), and on another goroutine than its caller: it must only read and
-// write the transaction and set (not append to) variables of its caller.
+// An update's function runs on another goroutine than its caller: it
+// must only read and write the transaction and set (not append to)
+// variables of its caller (an update that fails is undone, and a
+// function may yet be run again by a later version of this code).
 
 // maxGroup bounds the updates in one transaction.
 const maxGroup = 256
@@ -35,9 +33,6 @@ type commitReq struct {
 	// when its update is over.
 	done chan bool
 }
-
-// errRoundFailed rolls back a round in which one update failed.
-var errRoundFailed = errors.New("cache: an update of the round failed")
 
 // groupCommit runs fn in a transaction shared with concurrent updates
 // and returns the view fn ran with, for what is done after the commit.
@@ -89,40 +84,13 @@ func (c *Cache) leadRound() {
 	// round[0] is the leader itself: it returns without waiting.
 }
 
-// runRound runs the updates in one transaction. When one fails, the
-// transaction is rolled back, that update gets its error (it saw the
-// state the updates before it in the round left, which is a state the
-// database goes through) and the rest run again without it.
+// runRound runs the updates in one round (nsDB.round): an update that
+// fails is undone and gets its error (it saw the state the updates
+// before it in the round left, which is a state the namespace goes
+// through); the rest are made durable together.
 func (c *Cache) runRound(round []*commitReq) {
-	live := round
-	for len(live) > 0 {
-		failed := -1
-		err := c.db.Update(func(tx *bolt.Tx) error {
-			for i, r := range live {
-				t := newTxn(tx)
-				t.pending = c.pendingOf
-				if err := runFn(r, t); err != nil {
-					r.err, failed = err, i
-					return errRoundFailed
-				}
-				r.t = t
-			}
-			return nil
-		})
-		if failed >= 0 {
-			live[failed].t = nil
-			live = append(live[:failed:failed], live[failed+1:]...)
-			continue
-		}
-		for _, r := range live {
-			if r.err = err; err != nil {
-				r.t = nil
-			}
-		}
-		if err == nil {
-			c.stats.commits.Add(1)
-		}
-		return
+	if c.ns.round(round, func(t *txn) { t.pending = c.pendingOf }) {
+		c.stats.commits.Add(1)
 	}
 }
 

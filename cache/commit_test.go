@@ -33,7 +33,7 @@ func TestGroupCommit(t *testing.T) {
 
 	entered, release := make(chan struct{}), make(chan struct{})
 	leaderDone := make(chan error, 1)
-	var leaderTx int
+	var leaderTx *recorder
 	go func() {
 		first := true
 		leaderDone <- c.update(func(t *txn) error {
@@ -42,7 +42,7 @@ func TestGroupCommit(t *testing.T) {
 				close(entered)
 				<-release // holds this round until the others queue up
 			}
-			leaderTx = t.tx.ID()
+			leaderTx = t.meta.rec // one recorder per round
 			return t.meta.Put([]byte("leader"), []byte("x"))
 		})
 	}()
@@ -50,7 +50,7 @@ func TestGroupCommit(t *testing.T) {
 
 	const writers = 6
 	errs := make([]error, writers)
-	txs := make([]int, writers)
+	txs := make([]*recorder, writers)
 	var panicked any
 	var wg sync.WaitGroup
 	for i := range writers {
@@ -61,7 +61,7 @@ func TestGroupCommit(t *testing.T) {
 				defer func() { panicked = recover() }()
 			}
 			errs[i] = c.update(func(t *txn) error {
-				txs[i] = t.tx.ID()
+				txs[i] = t.meta.rec
 				key := []byte(fmt.Sprintf("k%d", i))
 				if err := t.meta.Put(key, []byte("v")); err != nil {
 					return err
@@ -94,11 +94,11 @@ func TestGroupCommit(t *testing.T) {
 	if s, _ := panicked.(string); !strings.Contains(s, "boom") {
 		t.Errorf("panic in the caller: %v", panicked)
 	}
-	// The four that succeeded committed in one transaction, after the
-	// leader's. (A failed attempt rolls back; the last run commits.)
+	// The four that succeeded were made durable in one round, after the
+	// leader's; the failed and the panicking ones were undone.
 	for _, i := range []int{0, 1, 3, 4} {
 		if txs[i] != txs[0] || txs[i] == leaderTx {
-			t.Errorf("transactions: leader %d, updates %v: want the four successful ones in one after it", leaderTx, txs)
+			t.Errorf("rounds: leader %p, updates %v: want the four successful ones in one after it", leaderTx, txs)
 			break
 		}
 	}

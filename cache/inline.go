@@ -62,7 +62,7 @@ const dbFormatInline = 2
 
 // putInline stores content as ino's committed content.
 func (t *txn) putInline(ino Ino, stamp uint64, content []byte) error {
-	if t.counter(keyFormat) != dbFormatInline {
+	if t.counter(keyFormat) < dbFormatInline {
 		if err := t.meta.Put(keyFormat, inoKey(dbFormatInline)); err != nil {
 			return err
 		}
@@ -87,7 +87,8 @@ func (t *txn) settleInline(ino Ino, stamp uint64) error {
 }
 
 // inlineLeft returns the content bytes in records, and turns the format
-// back to dbFormat when there are none.
+// back to dbFormat when there are none (while the namespace is open, it
+// stays dbFormatLog: see closingFormat).
 func (t *txn) inlineLeft() (int64, error) {
 	var left int64
 	cur := t.inline.Cursor()
@@ -98,6 +99,15 @@ func (t *txn) inlineLeft() (int64, error) {
 		return 0, t.meta.Put(keyFormat, inoKey(dbFormat))
 	}
 	return left, nil
+}
+
+// closingFormat is the format an orderly close leaves: what a release
+// without the namespace log reads, unless records are left.
+func (t *txn) closingFormat() uint64 {
+	if k, _ := t.inline.Cursor().First(); k != nil {
+		return dbFormatInline
+	}
+	return dbFormat
 }
 
 // written notes that ino's data file changed since its last Commit.

@@ -31,22 +31,19 @@ func crash(c *Cache) {
 	c.stop()
 	c.wg.Wait()
 	c.files.closeAll()
+	c.ns.abandon()
 	c.db.Close()
 }
 
 // records returns the inodes with an inline record, and the format.
 func records(t *testing.T, dir string) (map[Ino]string, uint64) {
 	t.Helper()
-	db, err := bolt.Open(filepath.Join(dir, "namespace.db"), 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := recoveredDB(t, dir)
 	var got map[Ino]string
 	var format uint64
-	err = db.View(func(tx *bolt.Tx) error {
+	err := db.View(func(tx *bolt.Tx) error {
 		var err error
-		got, format, err = txnRecords(newTxn(tx))
+		got, format, err = txnRecords(newTxn(tx, nil))
 		return err
 	})
 	if err != nil {
@@ -60,7 +57,7 @@ func records(t *testing.T, dir string) (map[Ino]string, uint64) {
 func txnRecords(t *txn) (map[Ino]string, uint64, error) {
 	got := map[Ino]string{}
 	format := t.counter(keyFormat)
-	if t.inline == nil {
+	if t.inline.b == nil {
 		return got, format, nil
 	}
 	err := t.inline.ForEach(func(k, v []byte) error {
@@ -119,7 +116,7 @@ func TestSmallCommitNeedsNoDataFile(t *testing.T) {
 	crash(c)
 
 	recs, format := records(t, dir)
-	if len(recs) != 3 || format != dbFormatInline {
+	if len(recs) != 3 || format != dbFormatLog {
 		t.Fatalf("after the crash: %d records, format %d", len(recs), format)
 	}
 	// What a power cut may leave of files never synced.
@@ -208,14 +205,16 @@ func TestSettle(t *testing.T) {
 	}
 }
 
-// records0 is records of a running cache.
+// records0 is records of a running cache, with the format it would
+// leave if closed now.
 func records0(t *testing.T, c *Cache) (map[Ino]string, uint64) {
 	t.Helper()
 	var got map[Ino]string
 	var format uint64
 	err := c.view(func(t *txn) error {
 		var err error
-		got, format, err = txnRecords(t)
+		got, _, err = txnRecords(t)
+		format = t.closingFormat()
 		return err
 	})
 	if err != nil {

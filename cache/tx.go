@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"syscall"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // Bucket names of the namespace database. See docs/ARCHITECTURE.md.
@@ -29,11 +27,10 @@ var (
 
 const dbFormat = 1
 
-// txn is one database transaction with the namespace's helpers.
+// txn is a view of the namespace (see nsdb.go) with its helpers.
 type txn struct {
-	tx                                           *bolt.Tx
-	meta, inodes, dirents, cookies, links, dirty *bolt.Bucket
-	journal, inline                              *bolt.Bucket
+	meta, inodes, dirents, cookies, links, dirty *bucket
+	journal, inline, chunkBits                   *bucket
 	// queued is set when the transaction added journal records, so the
 	// caller wakes the write-back worker after commit.
 	queued bool
@@ -47,15 +44,6 @@ type txn struct {
 	// dirtied maps inodes whose dirty state changed to their size, or
 	// to -1 when they turned clean, for the in-memory dirty accounting.
 	dirtied map[Ino]int64
-}
-
-func newTxn(tx *bolt.Tx) *txn {
-	return &txn{
-		tx: tx, meta: tx.Bucket(bucketMeta), inodes: tx.Bucket(bucketInodes),
-		dirents: tx.Bucket(bucketDirents), cookies: tx.Bucket(bucketCookies),
-		links: tx.Bucket(bucketLinks), dirty: tx.Bucket(bucketDirty),
-		journal: tx.Bucket(bucketJournal), inline: tx.Bucket(bucketInline),
-	}
 }
 
 func (t *txn) counter(key []byte) uint64 {
