@@ -51,6 +51,31 @@ type nsDB struct {
 	lastCheckpoint time.Time
 
 	checkpoints, appends atomic.Int64
+	// trouble says what is wrong, for status: direct mode or broken.
+	trouble atomic.Pointer[string]
+}
+
+// goDirect gives up the log until the next start.
+func (s *nsDB) goDirect(why string, err error) {
+	s.lg.Error(why+"; every update now commits the database itself, which is slower, until a restart", "err", err)
+	msg := fmt.Sprintf("namespace log not in use (%s: %v): updates are slower until a restart", why, err)
+	s.trouble.Store(&msg)
+	s.direct = true
+}
+
+func (s *nsDB) setBroken(err error) {
+	s.lg.Error("namespace", "err", err)
+	msg := err.Error()
+	s.trouble.Store(&msg)
+	s.broken = err
+}
+
+// problem is what needs an admin's attention, "" when nothing.
+func (s *nsDB) problem() string {
+	if p := s.trouble.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // nsBuckets lists the namespace's buckets; a log record names a bucket
@@ -238,8 +263,7 @@ func openNS(db *bolt.DB, dir string, lg *slog.Logger) (*nsDB, error) {
 	case errors.Is(err, errLogCreate):
 		// Most likely a full disk: serve all the same, more slowly; the
 		// next start tries again.
-		lg.Error("no namespace log: every update commits the database itself", "err", err)
-		s.direct = true
+		s.goDirect("no namespace log", err)
 	case err != nil:
 		return nil, err
 	default:
@@ -289,8 +313,7 @@ func (s *nsDB) replay(path string) error {
 		s.lg.Info("namespace updates recovered from the log", "records", applied)
 	}
 	if err := l.reset(); err != nil {
-		s.lg.Error("the namespace log cannot be started over; every update now commits the database itself", "err", err)
-		s.direct = true
+		s.goDirect("the namespace log cannot be started over", err)
 	}
 	return nil
 }
@@ -420,8 +443,7 @@ func (s *nsDB) failLocked(reqs []*commitReq, rec *recorder, cause error) {
 	if s.direct {
 		return
 	}
-	s.lg.Error("a namespace log record could not be written; every update now commits the database itself", "err", cause)
-	s.direct = true
+	s.goDirect("a namespace log record could not be written", cause)
 	if err := s.checkpointLocked(); err != nil {
 		s.lg.Error("namespace checkpoint", "err", err)
 	}
@@ -453,15 +475,14 @@ func (s *nsDB) checkpointLocked() error {
 	s.lastCheckpoint = time.Now()
 	s.checkpoints.Add(1)
 	if s.live, err = s.db.Begin(true); err != nil {
-		s.broken = fmt.Errorf("cache: namespace: %w (restart filegate)", err)
+		s.setBroken(fmt.Errorf("cache: namespace: %w (restart filegate)", err))
 		return s.broken
 	}
 	if s.direct {
 		return nil
 	}
 	if err := s.log.reset(); err != nil {
-		s.lg.Error("the namespace log cannot be started over; every update now commits the database itself", "err", err)
-		s.direct = true
+		s.goDirect("the namespace log cannot be started over", err)
 		if err := s.live.Bucket(bucketMeta).Put(keyLogApplied, logPos(math.MaxUint64, math.MaxUint64)); err != nil {
 			return err
 		}
@@ -489,8 +510,7 @@ func (s *nsDB) rebuildLocked(cause error) {
 		if tx != nil {
 			tx.Rollback()
 		}
-		s.broken = fmt.Errorf("cache: namespace lost its open transaction (%v) and cannot rebuild it: %w (restart filegate)", cause, err)
-		s.lg.Error("namespace", "err", s.broken)
+		s.setBroken(fmt.Errorf("cache: namespace lost its open transaction (%v) and cannot rebuild it: %w (restart filegate)", cause, err))
 		return
 	}
 	s.live = tx

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -303,6 +304,9 @@ func TestLogWriteFailure(t *testing.T) {
 	}
 	if has(t, c, "failed") {
 		t.Fatal("the failed create is visible")
+	}
+	if p := c.Stats().NamespaceProblem; !strings.Contains(p, "log") {
+		t.Fatalf("status shows no namespace problem: %q", p)
 	}
 	mustCreate(t, c, RootIno, "direct")
 	if !rawHas(t, dir, "direct") || !rawHas(t, dir, "before") {

@@ -33,9 +33,16 @@ type Stats struct {
 	Conflicts int64
 	// DataSyncs counts fsyncs of data files.
 	DataSyncs int64
-	// Commits counts namespace database commits (two fdatasyncs each;
-	// concurrent updates share one).
-	Commits                         int64
+	// Commits counts namespace updates made durable: log records (one
+	// fdatasync each) or, when the log is not in use, database commits
+	// (two). Concurrent updates share one.
+	Commits int64
+	// Checkpoints counts commits of the namespace database that took
+	// what the log held.
+	Checkpoints int64
+	// NamespaceProblem says what is wrong with the namespace's log or
+	// database, "" when nothing.
+	NamespaceProblem                string
 	UsedBytes, MaxBytes, DirtyBytes int64
 	DirtyLimitBytes                 int64
 	DirtyFiles                      int
@@ -69,6 +76,7 @@ func (c *Cache) Stats() Stats {
 		LocalReads: c.stats.localReads.Load(), LocalReadBytes: c.stats.localReadBytes.Load(),
 		Writes: c.stats.writes.Load(), WriteBytes: c.stats.writeBytes.Load(),
 		Conflicts: c.stats.conflicts.Load(), DataSyncs: c.stats.fsyncs.Load(), Commits: c.stats.commits.Load(),
+		Checkpoints: c.ns.checkpoints.Load(), NamespaceProblem: c.ns.problem(),
 		Misses: c.stats.misses.Load(), MissBytes: c.stats.missBytes.Load(),
 		Evictions: c.stats.evictions.Load(), DirtyRefusals: c.stats.dirtyRefusals.Load(),
 		UsedBytes: c.UsedBytes(), MaxBytes: c.maxBytes.Load(), DirtyBytes: c.DirtyBytes(), DirtyLimitBytes: c.dirtyLimit.Load(),

@@ -135,7 +135,10 @@ type ExportStatus struct {
 	Dirty   DirtyStatus   `json:"dirty"`
 	Uploads UploadStatus  `json:"uploads"`
 	Failing []Failing     `json:"failing"`
-	Health  Health        `json:"health"`
+	// NamespaceProblem says what is wrong with the namespace's log or
+	// database (updates slower, or refused until a restart).
+	NamespaceProblem string `json:"namespace_problem,omitempty"`
+	Health           Health `json:"health"`
 }
 
 // ClientStatus is one connected client.
@@ -535,6 +538,7 @@ func (a *Admin) exportStatus(x *export, now time.Time) ExportStatus {
 		e.Failing = append(e.Failing, Failing{Export: x.name, Path: x.adminPath(f.Key), Op: f.Op, Error: f.Err,
 			Attempts: f.Attempts, Since: f.Since})
 	}
+	e.NamespaceProblem = st.NamespaceProblem
 	e.Health = a.health(e, now)
 	return e
 }
@@ -593,6 +597,9 @@ func (a *Admin) health(e ExportStatus, now time.Time) Health {
 	var p []string
 	if e.Backend.Probed && !e.Backend.Reachable {
 		p = append(p, fmt.Sprintf("backend unreachable: %s", e.Backend.ProbeError))
+	}
+	if e.NamespaceProblem != "" {
+		p = append(p, e.NamespaceProblem)
 	}
 	failing := 0
 	for _, f := range e.Failing {

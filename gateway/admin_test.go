@@ -283,6 +283,7 @@ func TestAdminHealth(t *testing.T) {
 		{"failing long", ExportStatus{Failing: []Failing{{Attempts: 1, Since: now.Add(-2 * time.Minute)}}}, "1 backend change(s) failing"},
 		{"failing often", ExportStatus{Failing: []Failing{{Attempts: 3, Since: now}}}, "failing"},
 		{"failed once", ExportStatus{Failing: []Failing{{Attempts: 1, Since: now}}}, ""},
+		{"namespace log", ExportStatus{NamespaceProblem: "namespace log not in use (x)"}, "namespace log not in use"},
 	}
 	for _, tt := range tests {
 		h := a.health(tt.s, now)

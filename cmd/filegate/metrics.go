@@ -73,7 +73,8 @@ var (
 	mUploadErrors  = desc("upload_errors_total", "Failed attempts of backend changes.", "export")
 	mFailing       = desc("upload_failing_files", "Backend changes failing right now.", "export")
 	mConflicts     = desc("conflicts_total", "Files changed both here and in the cloud.", "export")
-	mDBCommits     = desc("cache_db_commits_total", "Commits of the namespace database (two fdatasyncs each; concurrent updates share one).", "export")
+	mDBCommits     = desc("cache_db_commits_total", "Namespace updates made durable: log records (one fdatasync each), or database commits (two) when the log is not in use; concurrent updates share one.", "export")
+	mCheckpoints   = desc("cache_db_checkpoints_total", "Commits of the namespace database that took what the namespace log held.", "export")
 	mDataSyncs     = desc("cache_data_syncs_total", "fsyncs of local data files.", "export")
 	mClients       = desc("nfs_clients", "Connected NFS clients.")
 	mRPCs          = desc("rpc_calls_total", "RPC calls read, by program and procedure.", "program", "proc")
@@ -92,7 +93,7 @@ var (
 func (c *metricsCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{mBuild, mHitRatio, mByteHitRatio, mReads, mMisses, mReadBytes, mMissBytes,
 		mUsed, mMax, mUsedRatio, mEvictions, mDirtyBytes, mDirtyFiles, mDirtyLimit, mDirtyRatio, mDirtyOldest,
-		mQueue, mUploads, mUploadBytes, mUploadErrors, mFailing, mConflicts, mDBCommits, mDataSyncs, mClients, mRPCs, mRPCDur,
+		mQueue, mUploads, mUploadBytes, mUploadErrors, mFailing, mConflicts, mDBCommits, mCheckpoints, mDataSyncs, mClients, mRPCs, mRPCDur,
 		mBackendUp, mBackendProbe, mBackendSent, mBackendRecv, mBackendReqs, mBackendErrs, mBackendTime,
 		mLimitUpload, mLimitDownload} {
 		ch <- d
@@ -183,6 +184,7 @@ func (c *metricsCollector) collectExport(ch chan<- prometheus.Metric, x metricEx
 	g(mFailing, float64(len(st.Failing)))
 	n(mConflicts, st.Conflicts)
 	n(mDBCommits, st.Commits)
+	n(mCheckpoints, st.Checkpoints)
 	n(mDataSyncs, st.DataSyncs)
 	if x.backend == nil {
 		return
