@@ -157,9 +157,10 @@ func (p *sparePool) wake() {
 }
 
 // run is the refiller: it clears the spare folder, then keeps target
-// spares ready until close.
+// spares ready until close, at low priority (see lowerPriority).
 func (p *sparePool) run() {
 	defer close(p.done)
+	lowerPriority()
 	p.clear()
 	retry := spareRetryMin
 	for {
