@@ -71,8 +71,6 @@ type sparePool struct {
 	// started: the refiller runs (or ran); closed: close was called;
 	// disabled: renaming without replacing is not supported here.
 	started, closed, disabled bool
-	// changed is broadcast whenever ready or the state changes.
-	changed *sync.Cond
 
 	kick chan struct{}
 	stop chan struct{}
@@ -91,9 +89,7 @@ func newSparePool(dir string, target int) *sparePool {
 	if !sparesSupported {
 		target = 0
 	}
-	p := &sparePool{dir: dir, target: target, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
-	p.changed = sync.NewCond(&p.mu)
-	return p
+	return &sparePool{dir: dir, target: target, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 }
 
 // place renames a spare to path, which must not exist, and returns it
@@ -145,7 +141,6 @@ func (p *sparePool) take() (spare, bool) {
 	if len(p.ready) < p.target/2 {
 		p.wake()
 	}
-	p.changed.Broadcast()
 	return s, true
 }
 
@@ -234,7 +229,6 @@ func (p *sparePool) put(s spare) bool {
 		return false
 	}
 	p.ready = append(p.ready, s)
-	p.changed.Broadcast()
 	return true
 }
 
@@ -267,7 +261,6 @@ func (p *sparePool) close() {
 		unix.Close(s.fd)
 	}
 	p.ready = nil
-	p.changed.Broadcast()
 	p.mu.Unlock()
 }
 
@@ -277,7 +270,6 @@ func (p *sparePool) dropLocked() {
 		os.Remove(s.path)
 	}
 	p.ready = nil
-	p.changed.Broadcast()
 }
 
 // createSpare makes an empty file at path, which must not exist, and
