@@ -75,6 +75,17 @@ func recoveredDB(t *testing.T, dir string) *bolt.DB {
 	return db
 }
 
+// logState is how many bytes of records the log holds and whether the
+// namespace is in direct mode, read as a round would.
+func (s *nsDB) logState() (used int64, direct bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.log != nil {
+		used = s.log.used()
+	}
+	return used, s.direct
+}
+
 // holdCheckpoints keeps updates in the log for the test's caches.
 func holdCheckpoints(t *testing.T) {
 	old := checkpointEvery
@@ -151,9 +162,9 @@ func TestLogRecoversUpdatesAfterACrash(t *testing.T) {
 	if _, err := c.SetAttr(ctx, a.Ino, SetAttr{Mode: &mode}); err != nil {
 		t.Fatal(err)
 	}
-	if c.ns.appends.Load() == 0 || c.ns.log.used() == 0 || c.ns.checkpoints.Load() != 0 {
+	if used, _ := c.ns.logState(); c.ns.appends.Load() == 0 || used == 0 || c.ns.checkpoints.Load() != 0 {
 		t.Fatalf("appends %d, log %d bytes, checkpoints %d: want the updates in the log only",
-			c.ns.appends.Load(), c.ns.log.used(), c.ns.checkpoints.Load())
+			c.ns.appends.Load(), used, c.ns.checkpoints.Load())
 	}
 	crash(c)
 	if rawHas(t, dir, "a") {
@@ -321,8 +332,8 @@ func TestLogWriteFailure(t *testing.T) {
 	}
 	// The next start uses a log again.
 	mustCreate(t, c2, RootIno, "logged")
-	if c2.ns.direct || c2.ns.appends.Load() == 0 {
-		t.Fatalf("direct %v, appends %d after a restart", c2.ns.direct, c2.ns.appends.Load())
+	if _, direct := c2.ns.logState(); direct || c2.ns.appends.Load() == 0 {
+		t.Fatalf("direct %v, appends %d after a restart", direct, c2.ns.appends.Load())
 	}
 }
 
@@ -340,8 +351,8 @@ func TestCheckpoint(t *testing.T) {
 	if err := c.ns.checkpoint(true); err != nil {
 		t.Fatal(err)
 	}
-	if !rawHas(t, dir, "a") || c.ns.log.used() != 0 {
-		t.Fatalf("after a checkpoint: in the database %v, log %d bytes", rawHas(t, dir, "a"), c.ns.log.used())
+	if used, _ := c.ns.logState(); !rawHas(t, dir, "a") || used != 0 {
+		t.Fatalf("after a checkpoint: in the database %v, log %d bytes", rawHas(t, dir, "a"), used)
 	}
 	mustCreate(t, c, RootIno, "b")
 	if err := c.Close(); err != nil {
