@@ -1,27 +1,14 @@
 package cache
 
 import (
-	"os"
 	"runtime"
 
 	"golang.org/x/sys/unix"
 )
 
-// sparesSupported: Linux renames without replacing (renameat2).
+// sparesSupported: spares are made at low priority (lowerPriority),
+// which is Linux only.
 const sparesSupported = true
-
-// renameNoReplace renames from to to, failing with EEXIST when to exists.
-func renameNoReplace(from, to string) error {
-	for {
-		err := unix.Renameat2(unix.AT_FDCWD, from, unix.AT_FDCWD, to, unix.RENAME_NOREPLACE)
-		if err != unix.EINTR {
-			if err != nil {
-				return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
-			}
-			return nil
-		}
-	}
-}
 
 // lowerPriority gives the calling goroutine a thread of its own, at the
 // lowest priority (nice 19), for the rest of its life: the thread ends

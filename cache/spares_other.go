@@ -2,13 +2,9 @@
 
 package cache
 
-import "errors"
-
-// sparesSupported: only Linux renames without replacing (renameat2).
+// sparesSupported: spares are made at low priority (lowerPriority),
+// which is Linux only.
 const sparesSupported = false
-
-// renameNoReplace is Linux only: elsewhere, spares are not used.
-func renameNoReplace(from, to string) error { return errors.ErrUnsupported }
 
 // lowerPriority does nothing: no spares are made.
 func lowerPriority() {}
