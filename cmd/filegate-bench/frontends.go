@@ -170,16 +170,20 @@ func runFrontends(rounds int, base, only string) error {
 		if !strings.Contains(w.name, only) {
 			continue
 		}
-		med := make([]float64, len(servers))
-		for i, s := range servers {
-			var v []float64
-			for range rounds {
+		// Rounds alternate between the servers, so a drift of the
+		// machine (other load, the disk's state) weighs on both alike.
+		vals := make([][]float64, len(servers))
+		for range rounds {
+			for i, s := range servers {
 				x, err := w.run(s)
 				if err != nil {
 					return fmt.Errorf("%s on %s: %w", w.name, s.name, err)
 				}
-				v = append(v, x)
+				vals[i] = append(vals[i], x)
 			}
+		}
+		med := make([]float64, len(servers))
+		for i, v := range vals {
 			if len(v) > 0 {
 				med[i] = median(v)
 			}
