@@ -161,7 +161,7 @@ func (p *sparePool) wake() {
 // spares ready until close, at low priority (see lowerPriority).
 func (p *sparePool) run() {
 	defer close(p.done)
-	lowerPriority()
+	defer lowerPriority()()
 	p.clear()
 	retry := spareRetryMin
 	for {

@@ -7,4 +7,4 @@ package cache
 const sparesSupported = false
 
 // lowerPriority does nothing: no spares are made.
-func lowerPriority() {}
+func lowerPriority() (restore func()) { return func() {} }

@@ -542,3 +542,59 @@ func BenchmarkCreateSmallFile(b *testing.B) {
 		})
 	}
 }
+
+// niceThreads lists the threads of this process at a nice value other
+// than 0.
+func niceThreads(t *testing.T) []string {
+	t.Helper()
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Skip("no /proc/self/task")
+	}
+	var nice []string
+	for _, task := range tasks {
+		b, err := os.ReadFile(filepath.Join("/proc/self/task", task.Name(), "stat"))
+		if err != nil {
+			continue // ended meanwhile
+		}
+		// Fields after the command's closing parenthesis: state is 3,
+		// nice is 19.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		if len(f) > 16 && f[16] != "0" {
+			nice = append(nice, task.Name()+":"+f[16])
+		}
+	}
+	return nice
+}
+
+// TestSpareRefillerLeavesNoLowPriorityThread: the refiller runs at nice
+// 19 on a thread of its own; once it stops, no thread of the process is
+// left at that priority to serve other goroutines, and the thread is
+// given back rather than ended where the priority can be restored (a
+// thread ending kills children started from it with Pdeathsig).
+func TestSpareRefillerLeavesNoLowPriorityThread(t *testing.T) {
+	if !sparesSupported {
+		t.Skip("spares are Linux only")
+	}
+	if n := niceThreads(t); len(n) != 0 {
+		t.Skipf("threads already at another priority: %v", n)
+	}
+	dir := t.TempDir()
+	ft := newTestFileTable(t, dir)
+	startSpares(t, ft)
+	low := niceThreads(t)
+	if len(low) != 1 {
+		t.Fatalf("threads at low priority: %v, want the refiller's", low)
+	}
+	ft.closeAll()
+	if n := niceThreads(t); len(n) != 0 {
+		t.Fatalf("threads left at low priority after close: %v", n)
+	}
+	if os.Geteuid() != 0 {
+		return // raising a priority again needs CAP_SYS_NICE: the thread ends
+	}
+	tid := strings.Split(low[0], ":")[0]
+	if _, err := os.Stat(filepath.Join("/proc/self/task", tid)); err != nil {
+		t.Fatalf("the refiller's thread ended: %v", err)
+	}
+}
