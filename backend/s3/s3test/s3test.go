@@ -23,6 +23,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -156,7 +157,23 @@ func start(bin, dir, data, credFile string) (*Server, error) {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// If the test binary dies without cleaning up, the server goes too.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	err = cmd.Start()
+	started, exited := make(chan error, 1), make(chan struct{})
+	go func() {
+		// Pdeathsig fires when the thread that started the child ends,
+		// not the process; a thread ends when a goroutine that locked it
+		// returns (the cache's spare refiller may). This one is locked
+		// here and ends only after the child has.
+		runtime.LockOSThread()
+		err := cmd.Start()
+		started <- err
+		if err == nil {
+			// Reap only to notice an early exit; Close waits via the
+			// channel.
+			cmd.Wait()
+			close(exited)
+		}
+	}()
+	err = <-started
 	// The server has its own copy; ours would count as a leaked file.
 	logf.Close()
 	if err != nil {
@@ -171,12 +188,6 @@ func start(bin, dir, data, credFile string) (*Server, error) {
 		UsePathStyle: true,
 		Credentials:  credentials.NewStaticCredentialsProvider(AccessKey, SecretKey, ""),
 	})
-	exited := make(chan struct{})
-	go func() {
-		// Reap only to notice an early exit; Close waits via the channel.
-		cmd.Wait()
-		close(exited)
-	}()
 	s.exited = exited
 	deadline := time.Now().Add(20 * time.Second)
 	for {
