@@ -28,10 +28,12 @@ import (
 // again: the database plus the log is always the state of the last
 // record made durable.
 //
-// mu is held by views, by updates until their record is durable (so no
-// view ever reports a state a crash could take back) and by
-// checkpoints. Readers of the namespace therefore take turns; each holds
-// it for microseconds.
+// Views take turns with each other and with rounds applying their
+// updates (microseconds each), not with a round's fdatasync: a view may
+// see an update before it is durable, as a process sees another's new
+// file before its fsync; a crash then loses what no caller was told of
+// yet. The uploader, which acts on what it sees, first waits for the
+// round in progress (barrier).
 //
 // When the log cannot be written, filegate falls back to committing live
 // after every round (direct mode), as it did before the log existed.
@@ -40,8 +42,12 @@ type nsDB struct {
 	log *nsLog
 	lg  *slog.Logger
 
-	mu   sync.Mutex
-	live *bolt.Tx
+	// roundMu is held by a round from its first update until its record
+	// is durable, and by checkpoints; mu by views, by a round while it
+	// changes live (not while it syncs the log) and by checkpoints.
+	roundMu sync.Mutex
+	mu      sync.Mutex
+	live    *bolt.Tx
 	// direct is set when the log is unusable: every round commits.
 	direct bool
 	// broken is set when live could not be rebuilt: updates and views
@@ -51,6 +57,9 @@ type nsDB struct {
 	lastCheckpoint time.Time
 
 	checkpoints, appends atomic.Int64
+	// undone counts rounds undone after being applied (their record
+	// could not be made durable), for barrier's callers.
+	undone atomic.Int64
 	// trouble says what is wrong, for status: direct mode or broken.
 	trouble atomic.Pointer[string]
 }
@@ -368,12 +377,14 @@ func (s *nsDB) view(fn func(t *txn) error) error {
 // round runs the updates of one group commit round (see commit.go) and
 // makes them durable together. It reports whether it wrote anything.
 func (s *nsDB) round(reqs []*commitReq, prep func(t *txn)) (wrote bool) {
+	s.roundMu.Lock()
+	defer s.roundMu.Unlock()
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.live == nil {
 		for _, r := range reqs {
 			r.err = s.broken
 		}
+		s.mu.Unlock()
 		return false
 	}
 	rec := &recorder{tx: s.live}
@@ -385,6 +396,7 @@ func (s *nsDB) round(reqs []*commitReq, prep func(t *txn)) (wrote bool) {
 			r.err = err
 			if uerr := rec.rollbackTo(m); uerr != nil {
 				s.failLocked(reqs, rec, uerr)
+				s.mu.Unlock()
 				return false
 			}
 			continue
@@ -392,10 +404,31 @@ func (s *nsDB) round(reqs []*commitReq, prep func(t *txn)) (wrote bool) {
 		r.t = t
 	}
 	if len(rec.undo) == 0 {
+		s.mu.Unlock()
 		return false
 	}
-	if err := s.persistLocked(rec.payload); err != nil {
+	var err error
+	if s.direct {
+		err = s.checkpointLocked()
+	} else if err = s.log.write(rec.payload); errors.Is(err, errLogFull) {
+		// No room left: the checkpoint makes this round durable with
+		// all before it.
+		err = s.checkpointLocked()
+	} else if err == nil {
+		// Views go on while the record is synced: they may see the
+		// round before it is durable, as processes see a file before
+		// its fsync. Nothing irreversible follows from a view alone:
+		// the uploader passes barrier first.
+		s.mu.Unlock()
+		err = s.log.sync()
+		s.mu.Lock()
+		if err == nil {
+			s.appends.Add(1)
+		}
+	}
+	if err != nil {
 		s.failLocked(reqs, rec, err)
+		s.mu.Unlock()
 		return false
 	}
 	if !s.direct && s.log.used() >= logCheckpointAt {
@@ -403,24 +436,15 @@ func (s *nsDB) round(reqs []*commitReq, prep func(t *txn)) (wrote bool) {
 			s.lg.Error("namespace checkpoint", "err", err)
 		}
 	}
+	s.mu.Unlock()
 	return true
 }
 
-// persistLocked makes the round's changes durable: as a log record, or
-// in direct mode by committing live.
-func (s *nsDB) persistLocked(payload []byte) error {
-	if !s.direct {
-		err := s.log.append(payload)
-		if err == nil {
-			s.appends.Add(1)
-		}
-		if !errors.Is(err, errLogFull) {
-			return err
-		}
-		// No room left: the checkpoint makes this round durable with
-		// all before it.
-	}
-	return s.checkpointLocked()
+// barrier returns once no round is being made durable: what a view saw
+// before is durable then (or was undone, when its round failed).
+func (s *nsDB) barrier() {
+	s.roundMu.Lock()
+	s.roundMu.Unlock() //nolint:staticcheck // an empty critical section is the point
 }
 
 // failLocked undoes the whole round after its record could not be made
@@ -428,6 +452,7 @@ func (s *nsDB) persistLocked(payload []byte) error {
 // applied at start, so the log starts over (in a checkpoint) or is given
 // up for direct mode.
 func (s *nsDB) failLocked(reqs []*commitReq, rec *recorder, cause error) {
+	s.undone.Add(1)
 	for _, r := range reqs {
 		if r.err == nil {
 			r.err, r.t = cause, nil
@@ -519,6 +544,8 @@ func (s *nsDB) rebuildLocked(cause error) {
 // checkpoint commits live when it holds updates older than
 // checkpointEvery.
 func (s *nsDB) checkpoint(force bool) error {
+	s.roundMu.Lock()
+	defer s.roundMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.live == nil || s.direct || s.log.used() == 0 || !force && time.Since(s.lastCheckpoint) < checkpointEvery {
@@ -530,6 +557,8 @@ func (s *nsDB) checkpoint(force bool) error {
 // close checkpoints, then stores the format a release without the log
 // reads (format returns it) and closes the log.
 func (s *nsDB) close(format func(t *txn) uint64) error {
+	s.roundMu.Lock()
+	defer s.roundMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var first error

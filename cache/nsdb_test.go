@@ -376,3 +376,51 @@ func TestCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestViewsDoNotWaitForTheLogSync: while a round's record is being
+// synced, views go on (and see the round), and barrier waits for the
+// sync to end.
+func TestViewsDoNotWaitForTheLogSync(t *testing.T) {
+	c := newLogCache(t, t.TempDir(), memstore.New())
+	mustCreate(t, c, RootIno, "first") // loads the root
+	entered, release := make(chan struct{}), make(chan struct{})
+	c.ns.roundMu.Lock()
+	c.ns.log.beforeSync = func() {
+		close(entered)
+		<-release
+	}
+	c.ns.roundMu.Unlock()
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Create(context.Background(), RootIno, "f", NewAttr{Mode: 0o644})
+		done <- err
+	}()
+	<-entered
+	viewed := make(chan bool, 1)
+	go func() { viewed <- has(t, c, "f") }()
+	select {
+	case seen := <-viewed:
+		if !seen {
+			t.Error("a view during the sync does not see the round")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a view waited for the log sync")
+	}
+	barred := make(chan struct{})
+	go func() {
+		c.ns.barrier()
+		close(barred)
+	}()
+	time.Sleep(20 * time.Millisecond)
+	select {
+	case <-barred:
+		t.Fatal("barrier returned while a round was being synced")
+	default:
+	}
+	c.ns.log.beforeSync = nil // safe: the round is past reading it
+	close(release)
+	<-barred
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}

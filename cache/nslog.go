@@ -53,9 +53,12 @@ type nsLog struct {
 	epoch    uint64
 	slot     int   // header slot holding epoch
 	off      int64 // where the next record goes
+	next     int64 // where the one after goes, once the written one is synced
 	seq      uint64
 	capacity int64
 	buf      []byte
+	// beforeSync, when set (by tests), runs before each record's sync.
+	beforeSync func()
 	// bad is set when a new header may or may not be on disk: records
 	// appended under the old epoch might then be skipped at replay, so
 	// nothing more is appended until a restart.
@@ -208,8 +211,9 @@ func (l *nsLog) records(fn func(payload []byte) error) error {
 	return nil
 }
 
-// append writes payload as the next record and makes it durable.
-func (l *nsLog) append(payload []byte) error {
+// write puts payload in the log as the next record, not yet durable:
+// sync makes it so and moves past it.
+func (l *nsLog) write(payload []byte) error {
 	if l.bad != nil {
 		return l.bad
 	}
@@ -232,10 +236,19 @@ func (l *nsLog) append(payload []byte) error {
 	if _, err := l.f.WriteAt(b, l.off); err != nil {
 		return fmt.Errorf("cache: namespace log: %w", err)
 	}
+	l.next = l.off + int64(len(b))
+	return nil
+}
+
+// sync makes the record write put durable.
+func (l *nsLog) sync() error {
+	if l.beforeSync != nil {
+		l.beforeSync()
+	}
 	if err := unix.Fdatasync(int(l.f.Fd())); err != nil {
 		return fmt.Errorf("cache: namespace log: sync: %w", err)
 	}
-	l.off += logRecordHead + n
+	l.off = l.next
 	l.seq++
 	return nil
 }

@@ -111,6 +111,7 @@ func (c *Cache) runJournal(ctx context.Context) {
 	defer c.wg.Done()
 	backoff := c.cfg.RetryMin
 	for ctx.Err() == nil {
+		undone := c.ns.undone.Load()
 		batch, err := c.journalHead(c.cfg.UploadConcurrency)
 		if err != nil {
 			c.log.Error("read journal", "op", "journal", "err", err)
@@ -123,6 +124,12 @@ func (c *Cache) runJournal(ctx context.Context) {
 			case <-ctx.Done():
 			case <-c.kick:
 			}
+			continue
+		}
+		// The ops read may belong to a round not yet durable: never
+		// apply to the backend what a crash could still take back here,
+		// nor what a failed round's undo took back.
+		if c.ns.barrier(); c.ns.undone.Load() != undone {
 			continue
 		}
 		errs := make([]error, len(batch))
