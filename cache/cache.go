@@ -272,20 +272,12 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		db.Close()
 		return nil, err
 	}
-	if err := c.countJournal(); err != nil {
-		c.ns.close((*txn).closingFormat)
-		db.Close()
-		return nil, err
-	}
-	if err := c.restoreInline(); err != nil {
-		c.ns.close((*txn).closingFormat)
-		db.Close()
-		return nil, err
-	}
-	if err := c.recover(); err != nil {
-		c.ns.close((*txn).closingFormat)
-		db.Close()
-		return nil, err
+	for _, step := range []func() error{c.countJournal, c.restoreInline, c.recover} {
+		if err := step(); err != nil {
+			c.ns.close((*txn).closingFormat)
+			db.Close()
+			return nil, err
+		}
 	}
 	c.reserveDB()
 	c.life, c.stop = context.WithCancel(context.WithoutCancel(ctx))

@@ -30,10 +30,9 @@ func (s *nsDB) abandon() {
 	s.broken = errors.New("cache: abandoned")
 }
 
-// recoveredDB opens a copy of the namespace database in dir with what
-// the log holds applied, as the next start would find it, leaving dir
-// untouched.
-func recoveredDB(t *testing.T, dir string) *bolt.DB {
+// copyDB opens a copy of the namespace database in dir: the file may be
+// open (and locked) by a cache.
+func copyDB(t *testing.T, dir string, readOnly bool) *bolt.DB {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "namespace.db"))
 	if err != nil {
@@ -43,11 +42,20 @@ func recoveredDB(t *testing.T, dir string) *bolt.DB {
 	if err := os.WriteFile(cp, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	db, err := bolt.Open(cp, 0o600, &bolt.Options{Timeout: time.Second})
+	db, err := bolt.Open(cp, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: readOnly})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// recoveredDB opens a copy of the namespace database in dir with what
+// the log holds applied, as the next start would find it, leaving dir
+// untouched.
+func recoveredDB(t *testing.T, dir string) *bolt.DB {
+	t.Helper()
+	db := copyDB(t, dir, false)
 	f, err := os.Open(filepath.Join(dir, "namespace.log"))
 	if errors.Is(err, os.ErrNotExist) {
 		return db
@@ -101,25 +109,12 @@ func newLogCache(t *testing.T, dir string, s backend.Store) *Cache {
 }
 
 // rawHas reports whether the database file in dir alone, without its
-// log, has name in the root folder. It reads a copy: the file may be
-// open (and locked) by a cache.
+// log, has name in the root folder.
 func rawHas(t *testing.T, dir, name string) bool {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "namespace.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp := filepath.Join(t.TempDir(), "namespace.db")
-	if err := os.WriteFile(cp, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	db, err := bolt.Open(cp, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := copyDB(t, dir, true)
 	found := false
-	err = db.View(func(tx *bolt.Tx) error {
+	err := db.View(func(tx *bolt.Tx) error {
 		found = tx.Bucket(bucketDirents).Get(direntKey(RootIno, name)) != nil
 		return nil
 	})
