@@ -58,9 +58,9 @@ func TestPinAndEvict(t *testing.T) {
 	s := memstore.New()
 	putObject(t, s, "p/a", randBytes(2*chunkSize, 5))
 	putObject(t, s, "p/b", randBytes(chunkSize, 6))
-	c := newSizedCache(t, t.TempDir(), s, func(cfg *Config) {
-		cfg.MaxBytes, cfg.HighWater, cfg.LowWater = 2*chunkSize, 0.9, 0.5
-	})
+	// Room enough that the background evictor never runs: evictTo below
+	// puts the cache under pressure, and Evict must find both files.
+	c := newSizedCache(t, t.TempDir(), s, func(cfg *Config) { cfg.MaxBytes = 1 << 40 })
 	p, err := c.Lookup(ctx, RootIno, "p")
 	if err != nil {
 		t.Fatal(err)
@@ -69,14 +69,11 @@ func TestPinAndEvict(t *testing.T) {
 	if err != nil || got.Files != 2 || got.Bytes != 3*chunkSize {
 		t.Fatalf("pin %+v %v", got, err)
 	}
-	// Over the cache size, but pinned files stay.
+	// Evicting down to nothing, pinned files stay.
 	c.evictTo(0)
 	if c.UsedBytes() != 3*chunkSize {
 		t.Fatalf("pinned content evicted: %d bytes left", c.UsedBytes())
 	}
-	// Room again, so the background evictor leaves the unpinned files
-	// to Evict.
-	c.setMarks(1<<40, 0.9, 0.5)
 	if n, err := c.Unpin(ctx, p.Ino); err != nil || n != 2 {
 		t.Fatalf("unpin %d %v", n, err)
 	}
