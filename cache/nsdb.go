@@ -43,8 +43,9 @@ type nsDB struct {
 	lg  *slog.Logger
 
 	// roundMu is held by a round from its first update until its record
-	// is durable, and by checkpoints; mu by views, by a round while it
-	// changes live (not while it syncs the log) and by checkpoints.
+	// is durable, and by checkpoints: it guards log. mu is held by views,
+	// by a round while it changes live (not while it syncs the log) and
+	// by checkpoints: it guards live.
 	roundMu sync.Mutex
 	mu      sync.Mutex
 	live    *bolt.Tx

@@ -86,6 +86,8 @@ func recoveredDB(t *testing.T, dir string) *bolt.DB {
 // logState is how many bytes of records the log holds and whether the
 // namespace is in direct mode, read as a round would.
 func (s *nsDB) logState() (used int64, direct bool) {
+	s.roundMu.Lock() // a round syncs the log outside mu
+	defer s.roundMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.log != nil {
