@@ -317,6 +317,26 @@ func changedRemotely(n *inode, o backend.ObjectInfo) bool {
 	return o.ETag != n.etag && (o.Size != n.remoteSize || remoteMtime(o) != n.remoteMtime)
 }
 
+// takeListedAttrs gives the clean file n, whose content the object o
+// still holds, o's mode and owner when another version of o's metadata
+// was listed (a chmod or chown by a tool on the POSIX backend; on S3, a
+// listing shows no metadata, so only objects it read for other reasons).
+func (t *txn) takeListedAttrs(n *inode, o backend.ObjectInfo) error {
+	if o.ETag == "" || o.ETag == n.etag {
+		return nil
+	}
+	n.etag = o.ETag
+	if a := o.Attrs; a != nil && a.Mode.Type() == 0 {
+		mode := a.Mode & permBits
+		if mode != n.mode&permBits || a.UID != n.uid || a.GID != n.gid {
+			n.mode = n.mode&^permBits | mode
+			n.uid, n.gid = a.UID, a.GID
+			n.ctime = time.Now().UnixNano()
+		}
+	}
+	return t.put(n)
+}
+
 // changedFile is a file a refresh found changed in the cloud: o is what
 // the listing holds at its key.
 type changedFile struct {
@@ -361,7 +381,13 @@ func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]
 			if err != nil {
 				return nil, err
 			}
-			if !n.mode.IsRegular() || n.has(flagDirty) || l.wasDirty[n.ino] || !changedRemotely(n, o) {
+			if !n.mode.IsRegular() || n.has(flagDirty) || l.wasDirty[n.ino] {
+				continue
+			}
+			if !changedRemotely(n, o) {
+				if err := t.takeListedAttrs(n, o); err != nil {
+					return nil, err
+				}
 				continue
 			}
 			changed = append(changed, changedFile{n.ino, o})

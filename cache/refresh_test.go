@@ -1,6 +1,7 @@
 package cache
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io/fs"
@@ -217,5 +218,48 @@ func TestRefreshKeepsEntriesMadeDuringTheListing(t *testing.T) {
 	}
 	if _, err := c.Lookup(ctx, RootIno, "made-meanwhile"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRefreshTakesMetadataChanges: a chmod or chown made in the cloud
+// without changing the content (a tool on the POSIX backend; a metadata
+// rewrite) reaches the namespace at the next refresh, and the content
+// is kept, not fetched again as a new version.
+func TestRefreshTakesMetadataChanges(t *testing.T) {
+	for name, newStore := range stores(t) {
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			s := newStore()
+			mtime := time.Unix(1700000000, 0)
+			put := func(mode fs.FileMode, uid uint32) {
+				attrs := &backend.Attrs{Mode: mode, UID: uid, GID: uid, MTime: mtime}
+				if _, err := s.Put(ctx, "f", bytes.NewReader([]byte("same")), 4, attrs); err != nil {
+					t.Fatal(err)
+				}
+			}
+			put(0o644, 1000)
+			c := newTestCache(t, t.TempDir(), s)
+			f, err := c.Lookup(ctx, RootIno, "f")
+			if err != nil || f.Mode.Perm() != 0o644 || f.UID != 1000 {
+				t.Fatalf("before: %+v %v", f, err)
+			}
+			if got := readAll(t, c, f.Ino); got != "same" {
+				t.Fatalf("read %q", got)
+			}
+			put(0o600, 1001)
+			if err := c.Refresh(ctx, RootIno); err != nil {
+				t.Fatal(err)
+			}
+			a, err := c.GetAttr(ctx, f.Ino)
+			if err != nil || a.Mode.Perm() != 0o600 || a.UID != 1001 || a.GID != 1001 || a.Mtime.Unix() != mtime.Unix() {
+				t.Fatalf("after the cloud's chmod and chown: %+v %v", a, err)
+			}
+			if got := readAll(t, c, f.Ino); got != "same" {
+				t.Fatalf("read %q after the change", got)
+			}
+			if st := c.Stats(); st.Conflicts != 0 || st.DirtyFiles != 0 {
+				t.Fatalf("a metadata change made %d conflicts, %d dirty files", st.Conflicts, st.DirtyFiles)
+			}
+		})
 	}
 }
