@@ -167,7 +167,7 @@ func (t *txn) dropLink(n *inode, dir Ino, name string, now int64) error {
 		if err != nil {
 			return err
 		}
-		if err := t.enqueue(op{kind: opRename, key: oldKey, key2: newKey}); err != nil {
+		if err := t.enqueue(op{kind: opRename, ino: n.ino, key: oldKey, key2: newKey}); err != nil {
 			return err
 		}
 	}

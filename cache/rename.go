@@ -172,5 +172,5 @@ func (t *txn) rename(srcDir Ino, srcName string, dstDir Ino, dstName string, gon
 	if err != nil {
 		return err
 	}
-	return t.enqueue(op{kind: opRename, key: oldKey, key2: newKey})
+	return t.enqueue(op{kind: opRename, ino: n.ino, key: oldKey, key2: newKey})
 }

@@ -369,6 +369,21 @@ func (c *Cache) apply(ctx context.Context, seq []byte, o op) error {
 		if err := c.moveKey(ctx, o.key, o.key2); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
+		if !strings.HasSuffix(o.key2, "/") {
+			// A move may give the object another ETag (a POSIX rename
+			// changes its ctime): note it, or the next refresh would
+			// take our own move for someone else's metadata change.
+			if info, err := c.store.Stat(ctx, o.key2); err == nil {
+				return c.finish(seq, o, func(t *txn) error {
+					n, err := t.get(o.ino)
+					if err != nil || n.has(flagDirty) || info.Size != n.remoteSize || remoteMtime(info) != n.remoteMtime {
+						return nil
+					}
+					n.etag = info.ETag
+					return t.put(n)
+				})
+			}
+		}
 	case opSetMeta:
 		var attrs *backend.Attrs
 		var skip bool
