@@ -283,8 +283,9 @@ func TestRecordGoesWithItsContent(t *testing.T) {
 	}
 }
 
-// TestFormatOneStillOpens: a database of the previous release (format 1,
-// no inline bucket) opens and works.
+// TestFormatOneStillOpens: a state folder of an earlier release (format
+// 1, no inline bucket, no namespace log) opens and works, and a clean
+// close leaves it in a format that release opens.
 func TestFormatOneStillOpens(t *testing.T) {
 	dir := t.TempDir()
 	s := memstore.New()
@@ -300,12 +301,21 @@ func TestFormatOneStillOpens(t *testing.T) {
 		if err := tx.DeleteBucket(bucketInline); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketMeta).Put(keyFormat, inoKey(1))
+		meta := tx.Bucket(bucketMeta)
+		for _, k := range [][]byte{keyLogID, keyLogApplied} {
+			if err := meta.Delete(k); err != nil {
+				return err
+			}
+		}
+		return meta.Put(keyFormat, inoKey(1))
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	db.Close()
+	if err := os.Remove(filepath.Join(dir, "namespace.log")); err != nil {
+		t.Fatal(err)
+	}
 	c2 := newSizedCache(t, dir, s, nil)
 	if got := readAll(t, c2, f.Ino); got != "old" {
 		t.Fatalf("read %q", got)
@@ -313,6 +323,12 @@ func TestFormatOneStillOpens(t *testing.T) {
 	commitUnstable(t, c2, f.Ino, "new")
 	if got := readAll(t, c2, f.Ino); got != "new" {
 		t.Fatalf("read %q", got)
+	}
+	if err := c2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, format := records(t, dir); format != dbFormat {
+		t.Fatalf("format %d after a clean close, want %d", format, dbFormat)
 	}
 }
 
