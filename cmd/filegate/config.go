@@ -163,6 +163,9 @@ type S3Config struct {
 	PartSize Size `toml:"part_size"`
 	// UploadConcurrency is how many parts of one file go up at once.
 	UploadConcurrency int `toml:"upload_concurrency"`
+	// StatConcurrency is how many objects of a listing are read (HEAD)
+	// at once, for their metadata, the first time a folder is listed.
+	StatConcurrency int `toml:"stat_concurrency"`
 }
 
 // CacheConfig is the [cache] table.
@@ -236,6 +239,7 @@ func DefaultConfig() Config {
 				Checksum:          s3.ChecksumWhenSupported,
 				PartSize:          Size(s3.DefaultConfig().PartSize),
 				UploadConcurrency: s3.DefaultConfig().UploadConcurrency,
+				StatConcurrency:   s3.DefaultConfig().StatConcurrency,
 			},
 		},
 		Cache: CacheConfig{
@@ -396,6 +400,9 @@ func decodeConfig(text string) (Config, error) {
 		}
 		if b.UploadConcurrency == 0 {
 			b.UploadConcurrency = d.UploadConcurrency
+		}
+		if b.StatConcurrency == 0 {
+			b.StatConcurrency = d.StatConcurrency
 		}
 	}
 	return cfg, nil
@@ -724,6 +731,7 @@ func (bc BackendConfig) s3Config() s3.Config {
 	sc.Bucket, sc.Prefix, sc.Region, sc.Endpoint, sc.PathStyle = b.Bucket, b.Prefix, b.Region, b.Endpoint, b.PathStyle
 	sc.Profile, sc.SSE, sc.KMSKeyID, sc.StorageClass = b.Profile, b.SSE, b.KMSKeyID, b.StorageClass
 	sc.Checksum, sc.PartSize, sc.UploadConcurrency = b.Checksum, int64(b.PartSize), b.UploadConcurrency
+	sc.StatConcurrency = b.StatConcurrency
 	return sc
 }
 
@@ -733,7 +741,7 @@ var s3Keys = map[string]string{
 	"Endpoint": "backend.s3.endpoint", "Profile": "backend.s3.profile", "SSE": "backend.s3.sse",
 	"KMSKeyID": "backend.s3.kms_key_id", "StorageClass": "backend.s3.storage_class",
 	"Checksum": "backend.s3.checksum", "PartSize": "backend.s3.part_size",
-	"UploadConcurrency": "backend.s3.upload_concurrency",
+	"UploadConcurrency": "backend.s3.upload_concurrency", "StatConcurrency": "backend.s3.stat_concurrency",
 }
 
 // validateS3 checks [backend.s3] with backend/s3's own rules, naming

@@ -167,6 +167,7 @@ format = "json"
 		{name: "s3 kms key without kms", text: "[backend]\ntype = \"s3\"\n[backend.s3]\nbucket = \"b-1\"\nkms_key_id = \"alias/x\"\n",
 			errs: []string{"backend.s3.kms_key_id", `"kms"`}},
 		{name: "s3 bad size", text: "[backend.s3]\npart_size = \"16MB\"\n", errs: []string{"line 2", "backend.s3.part_size", `"16MiB"`}},
+		{name: "bad s3 stat concurrency", text: "[backend]\ntype = \"s3\"\n[backend.s3]\nbucket = \"b\"\nregion = \"eu-west-1\"\nstat_concurrency = 1000\n", errs: []string{"backend.s3.stat_concurrency", "1 to 256"}},
 		{name: "s3 unknown key", text: "[backend.s3]\nsecret_key = \"x\"\n", errs: []string{"unknown key", "backend.s3.secret_key"}},
 		{name: "bad backend type", text: "[backend]\ntype = \"gcs\"\n", errs: []string{`backend.type "gcs"`, `want "posix" or "s3"`}},
 		{name: "empty backend type", text: "[backend]\ntype = \"\"\n", errs: []string{`backend.type ""`}},
@@ -220,6 +221,7 @@ storage_class = "STANDARD_IA"
 checksum = "when_required"
 part_size = "64MiB"
 upload_concurrency = 8
+stat_concurrency = 64
 `
 
 var s3Want = func() Config {
@@ -227,14 +229,14 @@ var s3Want = func() Config {
 	c.Backend.Type = "s3"
 	c.Backend.S3 = S3Config{Bucket: "office-files", Prefix: "site-a/", Region: "eu-west-1", Endpoint: "https://s3.example.com",
 		PathStyle: true, Profile: "filegate", SSE: "kms", KMSKeyID: "alias/filegate", StorageClass: "STANDARD_IA",
-		Checksum: "when_required", PartSize: 64 << 20, UploadConcurrency: 8}
+		Checksum: "when_required", PartSize: 64 << 20, UploadConcurrency: 8, StatConcurrency: 64}
 	return c
 }()
 
 func TestS3Config(t *testing.T) {
 	sc := s3Want.S3()
 	if sc.Bucket != "office-files" || sc.Prefix != "site-a/" || !sc.PathStyle || sc.PartSize != 64<<20 ||
-		sc.UploadConcurrency != 8 || sc.SSE != "kms" || sc.KMSKeyID != "alias/filegate" || sc.Checksum != "when_required" {
+		sc.UploadConcurrency != 8 || sc.StatConcurrency != 64 || sc.SSE != "kms" || sc.KMSKeyID != "alias/filegate" || sc.Checksum != "when_required" {
 		t.Errorf("S3() = %+v", sc)
 	}
 	if err := sc.Validate(); err != nil {
