@@ -421,3 +421,62 @@ func TestViewsDoNotWaitForTheLogSync(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestLogDamaged: a log whose headers are both unreadable stops the
+// start with an error that names it and says what to do, and changes
+// nothing; a log cut short is written out to its size again.
+func TestLogDamaged(t *testing.T) {
+	dir := t.TempDir()
+	s := memstore.New()
+	c := newLogCache(t, dir, s)
+	mustCreate(t, c, RootIno, "a")
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "namespace.log")
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := []byte("not a header")
+	for _, off := range []int64{0, logHeaderSlot} {
+		if _, err := f.WriteAt(junk, off); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+	cfg := DefaultConfig()
+	cfg.Dir, cfg.Store = dir, s
+	if _, err := New(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), path) ||
+		!strings.Contains(err.Error(), "move the log away") {
+		t.Fatalf("start with a damaged log: %v", err)
+	}
+	if !rawHas(t, dir, "a") {
+		t.Fatal("the failed start changed the database")
+	}
+
+	// Moved away, as the error says: a new log is made.
+	if err := os.Rename(path, path+".bad"); err != nil {
+		t.Fatal(err)
+	}
+	c2 := newLogCache(t, dir, s)
+	if !has(t, c2, "a") {
+		t.Fatal("a lost")
+	}
+	if err := c2.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, logDataStart+100); err != nil {
+		t.Fatal(err)
+	}
+	c3 := newLogCache(t, dir, s)
+	mustCreate(t, c3, RootIno, "b")
+	if st, err := os.Stat(path); err != nil || st.Size() != logCapacity {
+		t.Fatalf("log after a start: %v, %v; want %d bytes", st, err, logCapacity)
+	}
+	crash(c3)
+	c4 := newLogCache(t, dir, s)
+	if !has(t, c4, "a") || !has(t, c4, "b") {
+		t.Fatal("updates lost with a log that was cut short")
+	}
+}
