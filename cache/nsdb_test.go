@@ -22,6 +22,8 @@ import (
 // abandon leaves the namespace as a crash would: the open transaction
 // is dropped, not committed, and the log closed as it is.
 func (s *nsDB) abandon() {
+	s.roundMu.Lock() // not in the middle of a round's log write
+	defer s.roundMu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.live != nil {
