@@ -15,8 +15,8 @@ import (
 // Small files are made durable at Commit by the namespace database
 // rather than by an fsync of their data file. A new file's fsync costs a
 // filesystem journal commit (its name, its blocks), about what the whole
-// create costs on a bare disk; a commit of the database costs two
-// fdatasyncs of a file already allocated. So Commit of a file of at most
+// create costs on a bare disk; a namespace update costs one fdatasync
+// of the namespace log, a file already allocated. So Commit of a file of at most
 // inlineMaxBytes copies its content into the `inline` bucket, in the
 // transaction that records its size, and fsyncs nothing else. The data
 // file stays where reads and uploads find it. A background settler later
