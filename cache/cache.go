@@ -274,7 +274,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	}
 	for _, step := range []func() error{c.countJournal, c.restoreInline, c.recover} {
 		if err := step(); err != nil {
-			c.ns.close((*txn).closingFormat)
+			c.ns.close()
 			db.Close()
 			return nil, err
 		}
@@ -365,7 +365,7 @@ func (c *Cache) Close() error {
 		c.log.Warn("sync small files committed in the database; the next start restores them", "op", "settle", "err", err)
 	}
 	ferr := c.files.closeAll()
-	nerr := c.ns.close((*txn).closingFormat)
+	nerr := c.ns.close()
 	if err := c.db.Close(); err != nil {
 		return fmt.Errorf("cache: close: %w", err)
 	}
@@ -411,19 +411,11 @@ func (c *Cache) view(fn func(t *txn) error) error {
 // runCheckpointer commits the namespace's open transaction now and then,
 // so the log is short to replay and live's memory stays small.
 func (c *Cache) runCheckpointer(ctx context.Context) {
-	defer c.wg.Done()
-	tick := time.NewTicker(checkpointEvery / 2)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-			if err := c.ns.checkpoint(false); err != nil {
-				c.log.Error("namespace checkpoint", "op", "checkpoint", "err", err)
-			}
+	c.every(ctx, checkpointEvery/2, nil, func() {
+		if err := c.ns.checkpoint(false); err != nil {
+			c.log.Error("namespace checkpoint", "op", "checkpoint", "err", err)
 		}
-	}
+	})
 }
 
 func (c *Cache) wake() {

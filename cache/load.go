@@ -326,15 +326,19 @@ func (t *txn) takeListedAttrs(n *inode, o backend.ObjectInfo) error {
 		return nil
 	}
 	n.etag = o.ETag
-	if a := o.Attrs; a != nil && a.Mode.Type() == 0 {
-		mode := a.Mode & permBits
-		if mode != n.mode&permBits || a.UID != n.uid || a.GID != n.gid {
-			n.mode = n.mode&^permBits | mode
-			n.uid, n.gid = a.UID, a.GID
-			n.ctime = time.Now().UnixNano()
-		}
+	if o.Attrs != nil && o.Attrs.Mode.Type() == 0 && n.takeOwnerMode(o.Attrs) {
+		n.ctime = time.Now().UnixNano()
 	}
 	return t.put(n)
+}
+
+// takeOwnerMode gives n the permission bits, owner and group of a, and
+// reports whether they changed.
+func (n *inode) takeOwnerMode(a *backend.Attrs) bool {
+	mode := n.mode&^permBits | a.Mode&permBits
+	changed := mode != n.mode || a.UID != n.uid || a.GID != n.gid
+	n.mode, n.uid, n.gid = mode, a.UID, a.GID
+	return changed
 }
 
 // changedFile is a file a refresh found changed in the cloud: o is what

@@ -509,10 +509,7 @@ func (s *nsDB) checkpointLocked() error {
 	}
 	if err := s.log.reset(); err != nil {
 		s.goDirect("the namespace log cannot be started over", err)
-		if err := s.live.Bucket(bucketMeta).Put(keyLogApplied, logPos(math.MaxUint64, math.MaxUint64)); err != nil {
-			return err
-		}
-		return s.checkpointLocked()
+		return s.checkpointLocked() // records no log position
 	}
 	return nil
 }
@@ -555,9 +552,9 @@ func (s *nsDB) checkpoint(force bool) error {
 	return s.checkpointLocked()
 }
 
-// close checkpoints, then stores the format a release without the log
-// reads (format returns it) and closes the log.
-func (s *nsDB) close(format func(t *txn) uint64) error {
+// close checkpoints, storing the format a release without the log
+// reads (closingFormat), and closes the log.
+func (s *nsDB) close() error {
 	s.roundMu.Lock()
 	defer s.roundMu.Unlock()
 	s.mu.Lock()
@@ -565,8 +562,7 @@ func (s *nsDB) close(format func(t *txn) uint64) error {
 	var first error
 	if s.live != nil {
 		t := s.txn(nil)
-		f := format(t)
-		err := t.meta.b.Put(keyFormat, inoKey(Ino(f)))
+		err := t.meta.b.Put(keyFormat, inoKey(Ino(t.closingFormat())))
 		if err == nil {
 			s.direct = true // the log's position is all in the database
 			err = s.checkpointLocked()

@@ -54,20 +54,15 @@ func copyDB(t *testing.T, dir string, readOnly bool) *bolt.DB {
 	return db
 }
 
-// recoveredDB opens a copy of the namespace database in dir with what
-// the log holds applied, as the next start would find it, leaving dir
-// untouched.
-func recoveredDB(t *testing.T, dir string) *bolt.DB {
+// readLog opens the log in dir for reading only (openLog would write it
+// out to its size), closed with the test.
+func readLog(t *testing.T, dir string) *nsLog {
 	t.Helper()
-	db := copyDB(t, dir, false)
 	f, err := os.Open(filepath.Join(dir, "namespace.log"))
-	if errors.Is(err, os.ErrNotExist) {
-		return db
-	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	t.Cleanup(func() { f.Close() })
 	l := &nsLog{f: f, path: f.Name()}
 	if err := l.readHeader(); err != nil {
 		t.Fatal(err)
@@ -77,7 +72,20 @@ func recoveredDB(t *testing.T, dir string) *bolt.DB {
 		t.Fatal(err)
 	}
 	l.capacity = st.Size()
-	err = db.Update(func(tx *bolt.Tx) error {
+	return l
+}
+
+// recoveredDB opens a copy of the namespace database in dir with what
+// the log holds applied, as the next start would find it, leaving dir
+// untouched.
+func recoveredDB(t *testing.T, dir string) *bolt.DB {
+	t.Helper()
+	db := copyDB(t, dir, false)
+	if _, err := os.Stat(filepath.Join(dir, "namespace.log")); errors.Is(err, os.ErrNotExist) {
+		return db
+	}
+	l := readLog(t, dir)
+	err := db.Update(func(tx *bolt.Tx) error {
 		_, _, err := replayLog(tx, l)
 		return err
 	})
@@ -204,18 +212,10 @@ func TestLogRecoversUpdatesAfterACrash(t *testing.T) {
 // the log in dir starts.
 func logRecordOffsets(t *testing.T, dir string) []int64 {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, "namespace.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	l := &nsLog{f: f, capacity: logCapacity}
-	if err := l.readHeader(); err != nil {
-		t.Fatal(err)
-	}
+	l := readLog(t, dir)
 	offs := []int64{}
 	next := int64(logDataStart)
-	err = l.records(func(p []byte) error {
+	err := l.records(func(p []byte) error {
 		offs = append(offs, next)
 		next += logRecordHead + int64(len(p))
 		return nil

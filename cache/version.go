@@ -68,7 +68,7 @@ func (c *Cache) takeVersion(ino Ino, o backend.ObjectInfo, ok func(t *txn, n *in
 		n.size, n.etag, n.remoteSize, n.remoteMtime = o.Size, o.ETag, o.Size, remoteMtime(o)
 		n.mtime, n.ctime = n.remoteMtime, time.Now().UnixNano()
 		if o.Attrs != nil {
-			n.mode, n.uid, n.gid = o.Attrs.Mode&permBits, o.Attrs.UID, o.Attrs.GID
+			n.takeOwnerMode(o.Attrs)
 		}
 		n.flags &^= flagLocal
 		if err := t.putChunks(ino, nil); err != nil {

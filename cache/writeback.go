@@ -366,23 +366,22 @@ func (c *Cache) apply(ctx context.Context, seq []byte, o op) error {
 			return err
 		}
 	case opRename:
-		if err := c.moveKey(ctx, o.key, o.key2); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		moved, err := c.moveKey(ctx, o.key, o.key2)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
-		if !strings.HasSuffix(o.key2, "/") {
+		if moved.ETag != "" {
 			// A move may give the object another ETag (a POSIX rename
 			// changes its ctime): note it, or the next refresh would
 			// take our own move for someone else's metadata change.
-			if info, err := c.store.Stat(ctx, o.key2); err == nil {
-				return c.finish(seq, o, func(t *txn) error {
-					n, err := t.get(o.ino)
-					if err != nil || n.has(flagDirty) || info.Size != n.remoteSize || remoteMtime(info) != n.remoteMtime {
-						return nil
-					}
-					n.etag = info.ETag
-					return t.put(n)
-				})
-			}
+			return c.finish(seq, o, func(t *txn) error {
+				n, err := t.get(o.ino)
+				if err != nil || n.has(flagDirty) || moved.Size != n.remoteSize || remoteMtime(moved) != n.remoteMtime {
+					return nil
+				}
+				n.etag = moved.ETag
+				return t.put(n)
+			})
 		}
 	case opSetMeta:
 		var attrs *backend.Attrs
@@ -601,16 +600,32 @@ func (c *Cache) putFile(ctx context.Context, key string, n *inode, attrs *backen
 const moveConcurrency = 16
 
 // moveKey renames a key, or a directory marker and everything below it.
-func (c *Cache) moveKey(ctx context.Context, from, to string) error {
+// For a key, it returns the object now at to, when it could tell.
+func (c *Cache) moveKey(ctx context.Context, from, to string) (backend.ObjectInfo, error) {
+	dir := strings.HasSuffix(from, "/")
 	if r, ok := c.store.(backend.Renamer); ok {
-		return r.Rename(ctx, from, to)
-	}
-	if !strings.HasSuffix(from, "/") {
-		if _, err := c.store.Copy(ctx, from, to, nil); err != nil {
-			return err
+		if err := r.Rename(ctx, from, to); err != nil || dir {
+			return backend.ObjectInfo{}, err
 		}
-		return c.store.Delete(ctx, from)
+		moved, err := c.store.Stat(ctx, to)
+		if err != nil {
+			return backend.ObjectInfo{}, nil // moved; only its new version is unknown
+		}
+		return moved, nil
 	}
+	if dir {
+		return backend.ObjectInfo{}, c.moveTree(ctx, from, to)
+	}
+	moved, err := c.store.Copy(ctx, from, to, nil)
+	if err != nil {
+		return backend.ObjectInfo{}, err
+	}
+	return moved, c.store.Delete(ctx, from)
+}
+
+// moveTree moves a directory marker and everything below it on a store
+// that cannot rename.
+func (c *Cache) moveTree(ctx context.Context, from, to string) error {
 	// Copy a batch of keys, then delete that batch, so a crash midway
 	// leaves every object in at least one place and a replay finishes
 	// the move. Keys alone are listed: their metadata is not needed.

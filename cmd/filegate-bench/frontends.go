@@ -400,15 +400,25 @@ func (c *rawNFS) mount(export string) ([]byte, error) {
 	return append([]byte(nil), fh...), err
 }
 
-func (c *rawNFS) lookup(dir []byte, name string) ([]byte, error) {
-	args := xdrString(nil, string(dir))
-	args = xdrString(args, name)
-	res, err := c.call(100003, 3, 3, args)
+// nfs calls NFSv3 procedure proc and returns its reply, which must say
+// NFS3_OK and be at least minLen bytes long; what names the call in errors.
+func (c *rawNFS) nfs(proc uint32, args []byte, minLen int, what string) ([]byte, error) {
+	res, err := c.call(100003, 3, proc, args)
 	if err != nil {
 		return nil, err
 	}
-	if len(res) < 4 || binary.BigEndian.Uint32(res) != 0 {
-		return nil, fmt.Errorf("LOOKUP %s failed", name)
+	if len(res) < minLen || binary.BigEndian.Uint32(res) != 0 {
+		return nil, fmt.Errorf("%s failed", what)
+	}
+	return res, nil
+}
+
+func (c *rawNFS) lookup(dir []byte, name string) ([]byte, error) {
+	args := xdrString(nil, string(dir))
+	args = xdrString(args, name)
+	res, err := c.nfs(3, args, 4, "LOOKUP "+name)
+	if err != nil {
+		return nil, err
 	}
 	fh, _, err := xdrOpaque(res[4:])
 	return append([]byte(nil), fh...), err
@@ -418,12 +428,9 @@ func (c *rawNFS) read(fh []byte, off uint64, count uint32) error {
 	args := xdrString(make([]byte, 0, 96), string(fh))
 	args = binary.BigEndian.AppendUint64(args, off)
 	args = binary.BigEndian.AppendUint32(args, count)
-	res, err := c.call(100003, 3, 6, args)
+	res, err := c.nfs(6, args, 8, "READ")
 	if err != nil {
 		return err
-	}
-	if len(res) < 8 || binary.BigEndian.Uint32(res) != 0 {
-		return errors.New("READ failed")
 	}
 	p := res[4:]
 	if binary.BigEndian.Uint32(p) == 1 { // post_op_attr
@@ -683,12 +690,9 @@ func (c *rawNFS) makeNode(proc uint32, dir []byte, name string, mode uint32) ([]
 		args = binary.BigEndian.AppendUint32(args, 0) // UNCHECKED
 	}
 	args = sattrMode(args, mode)
-	res, err := c.call(100003, 3, proc, args)
+	res, err := c.nfs(proc, args, 8, "CREATE/MKDIR "+name)
 	if err != nil {
 		return nil, err
-	}
-	if len(res) < 8 || binary.BigEndian.Uint32(res) != 0 {
-		return nil, fmt.Errorf("CREATE/MKDIR %s failed", name)
 	}
 	if binary.BigEndian.Uint32(res[4:]) != 1 {
 		return nil, fmt.Errorf("CREATE/MKDIR %s: no handle in the reply", name)
@@ -704,14 +708,8 @@ func (c *rawNFS) write(fh, data []byte) error {
 	args = binary.BigEndian.AppendUint32(args, uint32(len(data)))
 	args = binary.BigEndian.AppendUint32(args, 0) // UNSTABLE
 	args = xdrString(args, string(data))
-	res, err := c.call(100003, 3, 7, args)
-	if err != nil {
-		return err
-	}
-	if len(res) < 4 || binary.BigEndian.Uint32(res) != 0 {
-		return errors.New("WRITE failed")
-	}
-	return nil
+	_, err := c.nfs(7, args, 4, "WRITE")
+	return err
 }
 
 // commit asks for everything written to fh to be on disk.
@@ -719,12 +717,6 @@ func (c *rawNFS) commit(fh []byte) error {
 	args := xdrString(make([]byte, 0, 80), string(fh))
 	args = binary.BigEndian.AppendUint64(args, 0)
 	args = binary.BigEndian.AppendUint32(args, 0)
-	res, err := c.call(100003, 3, 21, args)
-	if err != nil {
-		return err
-	}
-	if len(res) < 4 || binary.BigEndian.Uint32(res) != 0 {
-		return errors.New("COMMIT failed")
-	}
-	return nil
+	_, err := c.nfs(21, args, 4, "COMMIT")
+	return err
 }
