@@ -10,15 +10,13 @@ import (
 	"os"
 	"path"
 	"runtime/debug"
-	"slices"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
 	"github.com/filegate/filegate/backend"
+	"github.com/filegate/filegate/backend/move"
 )
 
 // runScanner journals an upload for every dirty file that has settled.
@@ -366,7 +364,7 @@ func (c *Cache) apply(ctx context.Context, seq []byte, o op) error {
 			return err
 		}
 	case opRename:
-		moved, err := c.moveKey(ctx, o.key, o.key2)
+		moved, err := move.Key(ctx, c.store, o.key, o.key2)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
@@ -593,106 +591,6 @@ func (c *Cache) putFile(ctx context.Context, key string, n *inode, attrs *backen
 		}
 	}
 	return c.store.Put(ctx, key, io.NewSectionReader(f, 0, n.size), n.size, attrs)
-}
-
-// moveConcurrency bounds the copies and deletes of a directory move in
-// an object store, where each key is one request.
-const moveConcurrency = 16
-
-// moveKey renames a key, or a directory marker and everything below it.
-// For a key, it returns the object now at to, when it could tell.
-func (c *Cache) moveKey(ctx context.Context, from, to string) (backend.ObjectInfo, error) {
-	dir := strings.HasSuffix(from, "/")
-	if r, ok := c.store.(backend.Renamer); ok {
-		if err := r.Rename(ctx, from, to); err != nil || dir {
-			return backend.ObjectInfo{}, err
-		}
-		moved, err := c.store.Stat(ctx, to)
-		if err != nil {
-			return backend.ObjectInfo{}, nil // moved; only its new version is unknown
-		}
-		return moved, nil
-	}
-	if dir {
-		return backend.ObjectInfo{}, c.moveTree(ctx, from, to)
-	}
-	moved, err := c.store.Copy(ctx, from, to, nil)
-	if err != nil {
-		return backend.ObjectInfo{}, err
-	}
-	return moved, c.store.Delete(ctx, from)
-}
-
-// moveTree moves a directory marker and everything below it on a store
-// that cannot rename.
-func (c *Cache) moveTree(ctx context.Context, from, to string) error {
-	// Copy a batch of keys, then delete that batch, so a crash midway
-	// leaves every object in at least one place and a replay finishes
-	// the move. Keys alone are listed: their metadata is not needed.
-	var keys, markers []string
-	moveBatch := func() error {
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(moveConcurrency)
-		for _, k := range keys {
-			g.Go(func() error {
-				_, err := c.store.Copy(gctx, k, to+strings.TrimPrefix(k, from), nil)
-				if errors.Is(err, fs.ErrNotExist) {
-					return nil
-				}
-				return err
-			})
-		}
-		if err := g.Wait(); err != nil {
-			return err
-		}
-		g, gctx = errgroup.WithContext(ctx)
-		g.SetLimit(moveConcurrency)
-		for _, k := range keys {
-			if strings.HasSuffix(k, "/") {
-				// A directory goes after everything in it, on stores
-				// where a non-empty one cannot be deleted.
-				markers = append(markers, k)
-				continue
-			}
-			g.Go(func() error { return c.store.Delete(gctx, k) })
-		}
-		keys = keys[:0]
-		return g.Wait()
-	}
-	deleteMarkers := func() error {
-		slices.SortFunc(markers, func(a, b string) int { return len(b) - len(a) })
-		for _, k := range markers {
-			if err := c.store.Delete(ctx, k); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	seenMarker := map[string]bool{}
-	for {
-		err := c.store.List(ctx, backend.ListOptions{Prefix: from, KeysOnly: true}, func(o backend.ObjectInfo) error {
-			if seenMarker[o.Key] {
-				return nil // copied already; deleted at the end
-			}
-			if strings.HasSuffix(o.Key, "/") {
-				seenMarker[o.Key] = true
-			}
-			keys = append(keys, o.Key)
-			if len(keys) >= loadBatch {
-				return backend.ErrStopList
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if len(keys) == 0 {
-			return deleteMarkers()
-		}
-		if err := moveBatch(); err != nil {
-			return err
-		}
-	}
 }
 
 // uploadIntent is the size and mtime of a file being uploaded, kept in

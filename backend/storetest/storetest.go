@@ -70,6 +70,7 @@ func RunWith(t *testing.T, newStore func(t *testing.T) backend.Store, opts Optio
 		{"Concurrent", testConcurrent},
 		{"AtomicPut", testAtomicPut},
 		{"Rename", testRename},
+		{"Move", testMove},
 		{"Usage", testUsage},
 	}
 	for _, tc := range tests {
