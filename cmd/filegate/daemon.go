@@ -14,7 +14,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/limit"
 	"github.com/filegate/filegate/backend/metered"
 	"github.com/filegate/filegate/cache"
@@ -22,8 +21,8 @@ import (
 	"github.com/filegate/filegate/gateway/nfsd"
 )
 
-// The daemon's operational parts around runServe: the observed and
-// limited backend, the admin socket's status sources, the sd_notify
+// The daemon's operational parts around runServe: the observed
+// backend, the admin socket's status sources, the sd_notify
 // status line and the SIGHUP reload.
 
 // Backend probe: a Stat every probeEvery, bounded by probeTimeout.
@@ -43,27 +42,14 @@ type serveEnv struct {
 	notify *notifier
 }
 
-// observed is the store stack around the real store, below the retry
-// layer: cache → retry → limit → metered → store. The metered layer
-// counts every request actually sent (retries included) and the probe
-// calls it directly; the limit layer throttles the bodies the store
-// reads and writes. Each export has its own stack; the limit layers of
-// all exports share one limit.Limiter, so the [[limits]] rates bound
-// their sum.
+// observed are the layers of an export's store stack (backend/stack)
+// that the daemon reads and steers: the metered layer, which the probe
+// calls and status reports, and the limit layer, whose schedule a reload
+// changes. The limit layers of all exports share one limit.Limiter, so
+// the [[limits]] rates bound their sum.
 type observed struct {
 	metered *metered.Store
 	limits  *limit.Store
-}
-
-// wrap puts the limit and metered layers around st.
-func (o *observed) wrap(lim *limit.Limiter) func(backend.Store) backend.Store {
-	return func(st backend.Store) backend.Store {
-		m := metered.New(st)
-		o.metered = metered.Of(m)
-		l := lim.Wrap(m)
-		o.limits = limit.Of(l)
-		return l
-	}
 }
 
 // backendStatus returns the admin API's view of the backend.

@@ -17,6 +17,7 @@ import (
 	"github.com/filegate/filegate/backend/posix"
 	"github.com/filegate/filegate/backend/retry"
 	"github.com/filegate/filegate/backend/s3"
+	"github.com/filegate/filegate/backend/stack"
 	"github.com/filegate/filegate/cache"
 	"github.com/filegate/filegate/gateway"
 	"github.com/filegate/filegate/gateway/nfsd"
@@ -62,15 +63,16 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv
 		if len(units) > 1 {
 			x.log = logger.With("export", u.Config.Server.ExportName)
 		}
-		store, closeStore, err := openBackend(ctx, u.Config, x.log, x.obs.wrap(lim))
+		st, closeStore, err := openBackend(ctx, u.Config, x.log, lim)
 		if err != nil {
 			return exportErr(units, u, err)
 		}
 		// Deferred first, so it runs after the cache is closed.
 		defer closeStore()
+		x.obs = observed{metered: st.Metered, limits: st.Limits}
 		prober := metered.StartProber(x.obs.metered, probeEvery, probeTimeout)
 		defer prober.Close()
-		if x.cache, err = openCache(ctx, u.Config, store, x.log); err != nil {
+		if x.cache, err = openCache(ctx, u.Config, st.Store, x.log); err != nil {
 			return exportErr(units, u, err)
 		}
 		defer func() {
@@ -275,47 +277,48 @@ func nfsdExport(u ExportUnit) (nfsd.Export, error) {
 	return x, nil
 }
 
-// openBackend opens the configured store and returns it with its
-// closer. The embedded default is a folder under the state folder, made
-// on first start. An S3 store is wrapped in the retry layer, the only
-// one that retries its requests; opening it checks the bucket and the
-// credentials, so a mistake there stops the start with a clear message.
-//
-// wrap, if set, is put around the store itself, below the retry layer.
-func openBackend(ctx context.Context, cfg Config, logger *slog.Logger, wrap func(backend.Store) backend.Store) (backend.Store, func(), error) {
-	if wrap == nil {
-		wrap = func(s backend.Store) backend.Store { return s }
-	}
+// openBackend opens the configured store and composes its stack
+// (backend/stack) with lim, the limiter all exports share; it returns the
+// stack with the store's closer. The embedded default is a folder under
+// the state folder, made on first start. An S3 store gets the retry
+// layer, the only one that retries its requests; opening it checks the
+// bucket and the credentials, so a mistake there stops the start with a
+// clear message.
+func openBackend(ctx context.Context, cfg Config, logger *slog.Logger, lim *limit.Limiter) (stack.Stack, func(), error) {
+	sc := stack.Config{Limiter: lim}
+	var closeStore func()
 	if cfg.Backend.Type == BackendS3 {
-		sc := cfg.S3()
-		sc.Logger = logger.With("component", "s3")
-		s, err := s3.New(ctx, sc)
+		s3c := cfg.S3()
+		s3c.Logger = logger.With("component", "s3")
+		s, err := s3.New(ctx, s3c)
 		if err != nil {
-			return nil, nil, fmt.Errorf("backend: %w", err)
+			return stack.Stack{}, nil, fmt.Errorf("backend: %w", err)
 		}
 		rc := retry.DefaultConfig()
 		rc.Logger = logger.With("component", "retry")
-		r, err := retry.New(wrap(s), rc)
+		sc.Store, sc.Retry, closeStore = s, &rc, func() { s.Close() }
+	} else {
+		root := cfg.BackendPath()
+		if cfg.Backend.Path == "" {
+			if err := os.MkdirAll(root, 0o700); err != nil {
+				return stack.Stack{}, nil, fmt.Errorf("backend folder: %w", err)
+			}
+		}
+		pcfg := posix.DefaultConfig()
+		pcfg.Root = root
+		pcfg.Logger = logger.With("component", "posix")
+		s, err := posix.New(pcfg)
 		if err != nil {
-			s.Close()
-			return nil, nil, err
+			return stack.Stack{}, nil, fmt.Errorf("backend (backend.path %q): %w", root, err)
 		}
-		return r, func() { s.Close() }, nil
+		sc.Store, closeStore = s, func() { s.Close() }
 	}
-	root := cfg.BackendPath()
-	if cfg.Backend.Path == "" {
-		if err := os.MkdirAll(root, 0o700); err != nil {
-			return nil, nil, fmt.Errorf("backend folder: %w", err)
-		}
-	}
-	pcfg := posix.DefaultConfig()
-	pcfg.Root = root
-	pcfg.Logger = logger.With("component", "posix")
-	s, err := posix.New(pcfg)
+	st, err := stack.New(sc)
 	if err != nil {
-		return nil, nil, fmt.Errorf("backend (backend.path %q): %w", root, err)
+		closeStore()
+		return stack.Stack{}, nil, err
 	}
-	return wrap(s), func() { s.Close() }, nil
+	return st, closeStore, nil
 }
 
 // backendName says where the backend is, for the log.
