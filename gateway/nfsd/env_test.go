@@ -23,6 +23,7 @@ import (
 	"github.com/filegate/filegate/backend/retry"
 	"github.com/filegate/filegate/backend/s3"
 	"github.com/filegate/filegate/backend/s3/s3test"
+	"github.com/filegate/filegate/backend/stack"
 	"github.com/filegate/filegate/cache"
 )
 
@@ -88,11 +89,13 @@ func (e *env) start() {
 		if err != nil {
 			t.Fatal(err)
 		}
-		// As `filegate serve` composes it: the store behind the one
-		// retry layer.
-		if e.store, err = retry.New(s, retry.DefaultConfig()); err != nil {
+		// As `filegate serve` composes it, less the bandwidth limit.
+		rc := retry.DefaultConfig()
+		st, err := stack.New(stack.Config{Store: s, Retry: &rc})
+		if err != nil {
 			t.Fatal(err)
 		}
+		e.store = st.Store
 		e.closeS = s.Close
 		// Upload at once, so the tests exercise the bucket, not only
 		// the cache.
