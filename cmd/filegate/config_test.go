@@ -244,39 +244,6 @@ func TestS3Config(t *testing.T) {
 	}
 }
 
-func TestSize(t *testing.T) {
-	for text, want := range map[string]Size{"16MiB": 16 << 20, "16 MiB": 16 << 20, "512KiB": 512 << 10, "1GiB": 1 << 30, "100B": 100, "4096": 4096} {
-		var s Size
-		if err := s.UnmarshalText([]byte(text)); err != nil || s != want {
-			t.Errorf("Size(%q) = %d, %v; want %d", text, s, err, want)
-		}
-		var back Size
-		if err := back.UnmarshalText([]byte(s.String())); err != nil || back != s {
-			t.Errorf("Size %d formats as %q, which reads back as %d", s, s.String(), back)
-		}
-	}
-	for _, text := range []string{"", "16MB", "-1MiB", "1.5GiB", "MiB", "99999999999GiB"} {
-		var s Size
-		if err := s.UnmarshalText([]byte(text)); err == nil {
-			t.Errorf("Size(%q) = %d, want an error", text, s)
-		}
-	}
-}
-
-func TestValidateFieldError(t *testing.T) {
-	cfg := DefaultConfig()
-	cfg.Server.Listen = "abc"
-	err := cfg.Validate()
-	const want = `config: server.listen "abc": want HOST:PORT such as 127.0.0.1:2049`
-	if err == nil || err.Error() != want {
-		t.Fatalf("Validate = %v, want %s", err, want)
-	}
-	var fe *FieldError
-	if !errors.As(err, &fe) || fe.Key != "server.listen" {
-		t.Fatalf("Validate error %#v is not a *FieldError for server.listen", err)
-	}
-}
-
 func TestLoadConfigMissingFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "nope.toml")
 	_, err := LoadConfig(path)
@@ -352,42 +319,6 @@ func TestExampleConfig(t *testing.T) {
 		}
 		if !md.IsDefined(strings.Split(key, ".")...) {
 			t.Errorf("example config does not set %s", key)
-		}
-	}
-}
-
-func TestModeFileMode(t *testing.T) {
-	tests := []struct {
-		mode Mode
-		want fs.FileMode
-	}{
-		{0o644, 0o644},
-		{0o755, 0o755},
-		{0o4755, fs.ModeSetuid | 0o755},
-		{0o2775, fs.ModeSetgid | 0o775},
-		{0o1777, fs.ModeSticky | 0o777},
-	}
-	for _, tt := range tests {
-		t.Run(tt.mode.String(), func(t *testing.T) {
-			if got := tt.mode.FileMode(); got != tt.want {
-				t.Errorf("Mode(%s).FileMode() = %v, want %v", tt.mode, got, tt.want)
-			}
-		})
-	}
-}
-
-func TestCheckHostPort(t *testing.T) {
-	good := []string{"127.0.0.1:2049", ":2049", "0.0.0.0:0", "[::]:2049", "[::1]:12049", "localhost:2049", "nfs-gw.example.com:2049"}
-	bad := []string{"", "abc", "2049", "127.0.0.1", "127.0.0.1:", "127.0.0.1:65536", "127.0.0.1:-1", "127.0.0.1:+1",
-		"a_b:2049", "-x:2049", "a..b:2049", "::1:2049"}
-	for _, s := range good {
-		if err := checkHostPort(s); err != nil {
-			t.Errorf("checkHostPort(%q) = %v, want nil", s, err)
-		}
-	}
-	for _, s := range bad {
-		if err := checkHostPort(s); err == nil {
-			t.Errorf("checkHostPort(%q) = nil, want error", s)
 		}
 	}
 }
