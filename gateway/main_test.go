@@ -6,8 +6,8 @@ import (
 	"go.uber.org/goleak"
 )
 
-// TestMain fails the run if any goroutine of the admin server or the RPC
-// meter outlives the tests.
+// TestMain fails the run if any goroutine of the admin server outlives
+// the tests.
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }

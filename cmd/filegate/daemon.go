@@ -303,11 +303,10 @@ func monotonicUsec() int64 {
 	return ts.Nano() / 1000
 }
 
-// nfsStats are the NFS server's clients (gateway/nfsd's connections)
-// and RPC counters (a gateway.RPCMeter's).
+// nfsStats are the NFS server's clients and RPC counters.
 type nfsStats struct {
 	clients func() []nfsd.Client
-	rpc     func() []gateway.ProcStats
+	rpc     func() []nfsd.ProcStats
 }
 
 func (f nfsStats) count() int { return len(f.clients()) }

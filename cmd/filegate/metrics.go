@@ -16,12 +16,12 @@ import (
 	"github.com/filegate/filegate/backend/limit"
 	"github.com/filegate/filegate/backend/metered"
 	"github.com/filegate/filegate/cache"
-	"github.com/filegate/filegate/gateway"
+	"github.com/filegate/filegate/gateway/nfsd"
 )
 
 // The Prometheus exporter lives here, at the edge: it reads the Stats of
 // every export's cache and metered backend, of the NFS server's RPC
-// meter and of the limits at each scrape. The cache, dirty, upload and
+// counters and of the limits at each scrape. The cache, dirty, upload and
 // backend metrics carry an export label (the export's name, "/office").
 
 // metricSources are what the exporter reads.
@@ -32,7 +32,7 @@ type metricSources struct {
 	// clients counts the connected NFS clients; rpc returns the RPC
 	// counters. Either may be nil.
 	clients func() int
-	rpc     func() []gateway.ProcStats
+	rpc     func() []nfsd.ProcStats
 }
 
 // metricExport is one export's cache and backend (nil: not metered).
@@ -122,13 +122,14 @@ func (c *metricsCollector) Collect(ch chan<- prometheus.Metric) {
 		g(mClients, float64(c.src.clients()))
 	}
 	if c.src.rpc != nil {
+		bounds := nfsd.RPCBuckets()
 		for _, p := range c.src.rpc() {
 			if p.Calls == 0 && p.Replies == 0 {
 				continue
 			}
 			n(mRPCs, p.Calls, p.Program, p.Proc)
-			buckets := make(map[float64]uint64, len(gateway.RPCBuckets))
-			for i, ub := range gateway.RPCBuckets {
+			buckets := make(map[float64]uint64, len(bounds))
+			for i, ub := range bounds {
 				buckets[ub] = uint64(p.Buckets[i])
 			}
 			ch <- prometheus.MustNewConstHistogram(mRPCDur, uint64(p.Replies), p.Total.Seconds(), buckets, p.Program, p.Proc)

@@ -93,9 +93,7 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv
 		return fmt.Errorf("listen on %s (server.listen / --listen): %w", cfg.Server.Listen, err)
 	}
 	// The clients and RPC counters, for status and metrics.
-	meter := gateway.NewRPCMeter()
-	l = meter.Listener(l)
-	fe := nfsStats{clients: nsrv.Clients, rpc: meter.Stats}
+	fe := nfsStats{clients: nsrv.Clients, rpc: nsrv.RPCStats}
 	if cfg.Server.Portmap {
 		host, _, _ := net.SplitHostPort(cfg.Server.Listen)
 		pm, err := nfsd.StartPortmap(ctx, nfsd.PortmapConfig{Addr: net.JoinHostPort(host, "111"),

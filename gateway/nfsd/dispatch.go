@@ -3,6 +3,7 @@ package nfsd
 import (
 	"context"
 	"errors"
+	"time"
 )
 
 // RPC programs served.
@@ -26,6 +27,11 @@ type call struct {
 	// payload is READ data sent after e.b, from payloadBuf.
 	payload    []byte
 	payloadBuf *[]byte
+
+	// counters are the call's procedure's, once dispatch counted it;
+	// send times the reply from start.
+	counters *procCounters
+	start    time.Time
 }
 
 func (r *call) releasePayload() {
@@ -62,12 +68,19 @@ func init() {
 
 func procNull(*call, *decoder) error { return nil }
 
+// callHeaderLen covers xid, message type, RPC version, program, version
+// and procedure: what a call needs to be counted.
+const callHeaderLen = 24
+
 // dispatch decodes rec and writes the reply into r.e; false when the
 // record gets no reply (not a call, or too short to have an xid).
 func (r *call) dispatch(rec []byte) bool {
 	d := decoder{b: rec}
 	h, err := decodeCall(&d)
 	r.h = h
+	if !errors.Is(err, errNotCall) && len(rec) >= callHeaderLen {
+		r.count()
+	}
 	switch {
 	case errors.Is(err, errNotCall) || len(rec) < 4:
 		return false
@@ -169,6 +182,17 @@ func (r *call) panicked() {
 		return
 	}
 	replyAccepted(&r.e, r.h.xid, acceptSystemErr)
+}
+
+// count counts the call by its program and procedure, refused ones too,
+// so the metrics show what clients ask for; an RPC version other than 2
+// has no program or procedure to count by.
+func (r *call) count() {
+	if r.h.rpcvers != rpcVersion {
+		return
+	}
+	r.counters = r.s.rpc.counters(r.h.prog, r.h.proc)
+	r.counters.calls.Add(1)
 }
 
 func (r *call) mismatch(low, high uint32) {

@@ -54,6 +54,13 @@
 // write (net.Buffers), so no request allocates its payload. Memory is
 // thus bounded by MaxRequests × about 2 MiB.
 //
+// # Metrics
+//
+// dispatch counts every call with an RPC version 2 header by program and
+// procedure, refused ones too, and send times it from the record read to
+// its reply written (stats.go); RPCStats returns the counters, which
+// cmd/filegate exports to Prometheus.
+//
 // # Identity and policy
 //
 // AUTH_UNIX credentials, after the export's squash rule (root_squash by

@@ -166,6 +166,7 @@ type Server struct {
 	log     *slog.Logger
 	verf    [8]byte       // write verifier: random per start
 	global  chan struct{} // slots of MaxRequests
+	rpc     rpcStats
 
 	life context.Context // ends the server's cache calls
 	stop context.CancelFunc
@@ -446,7 +447,7 @@ func (c *conn) serve() {
 // handle answers one record and releases its buffer.
 func (c *conn) handle(buf *[]byte, n int) {
 	out := getSmall()
-	r := call{conn: c, s: c.s, e: encoder{b: (*out)[:4]}}
+	r := call{conn: c, s: c.s, e: encoder{b: (*out)[:4]}, start: time.Now()}
 	defer func() {
 		if v := recover(); v != nil {
 			c.s.log.Error("panic in request", "op", "rpc", "err", fmt.Sprint(v), "path", string(debug.Stack()))
@@ -467,7 +468,8 @@ func (c *conn) handle(buf *[]byte, n int) {
 }
 
 // send writes r's reply: header, then the READ payload and its padding,
-// in one vectored write.
+// in one vectored write. A counted call's time ends once its reply is
+// written, so a client slow to read shows in its latency.
 func (c *conn) send(r *call) {
 	pad := (4 - len(r.payload)&3) & 3
 	recordMark(r.e.b, len(r.payload)+pad)
@@ -486,5 +488,9 @@ func (c *conn) send(r *call) {
 	if err != nil {
 		c.s.log.Debug("reply not sent", "op", "write", "key", c.remote.String(), "err", err)
 		c.nc.Close()
+		return
+	}
+	if r.counters != nil {
+		r.counters.observe(time.Since(r.start))
 	}
 }
