@@ -1,10 +1,14 @@
-// Package gateway holds what filegate serves beside NFS itself: the admin
-// API. The NFSv3, MOUNT and portmapper server is gateway/nfsd; it counts
-// its own RPCs.
+// Package gateway is filegate's front door: what clients and operators
+// talk to, over the caches of the exports. Its subpackages:
 //
-// admin.go serves the admin API (status, flush, refresh, pin, unpin,
-// evict, log level) as HTTP and JSON on a unix socket for the admin verbs
-// of cmd/filegate. It sees every export, each over a cache of its own:
-// status reports each one and their sum, and a verb's path names its
-// export by the export's name ("/office/docs/a.txt").
+//   - gateway/nfsd is the NFSv3, MOUNT and portmapper server over the
+//     cache's inode API: file handles, export policy (client lists,
+//     squash, read-only), credentials checked per operation, and the RPC
+//     counters by procedure, counted where each call is dispatched.
+//   - gateway/admin is the admin API on a unix socket: the status
+//     document, health, and the verbs (flush, refresh, pin, unpin, evict,
+//     log level) of cmd/filegate's admin commands.
+//
+// Both serve several exports at once, each over a cache of its own,
+// and both name an export by the path a client gives.
 package gateway

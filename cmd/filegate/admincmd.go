@@ -22,7 +22,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/filegate/filegate/gateway"
+	"github.com/filegate/filegate/gateway/admin"
 )
 
 // The admin verbs talk to a running `filegate serve` over its admin
@@ -216,7 +216,7 @@ func cmdStatus(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return failed(stderr, err)
 	}
-	var s gateway.Status
+	var s admin.Status
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return failed(stderr, fmt.Errorf("bad status answer: %w", err))
 	}
@@ -279,7 +279,7 @@ func cutLeft(s string, n int) string {
 // printStatus writes s for a person, in one screen (at most about 24
 // lines of at most 100 columns): one export in full, several as a
 // table of one line each.
-func printStatus(w io.Writer, s gateway.Status, now time.Time) {
+func printStatus(w io.Writer, s admin.Status, now time.Time) {
 	fmt.Fprintf(w, "%s, pid %d, up %s, log level %s\n", s.Version, s.PID, fmtDur(time.Duration(s.UptimeSeconds*float64(time.Second))), s.LogLevel)
 	if s.Health.OK {
 		fmt.Fprintln(w, "Health:   OK")
@@ -325,7 +325,7 @@ func printStatus(w io.Writer, s gateway.Status, now time.Time) {
 	}
 }
 
-func printClients(w io.Writer, clients []gateway.ClientStatus, now time.Time) {
+func printClients(w io.Writer, clients []admin.ClientStatus, now time.Time) {
 	line := fmt.Sprintf("Clients:  %d", len(clients))
 	for i, c := range clients {
 		item := c.Addr
@@ -343,7 +343,7 @@ func printClients(w io.Writer, clients []gateway.ClientStatus, now time.Time) {
 }
 
 // reach says whether b answered its last probe.
-func reach(b gateway.BackendStatus, now time.Time) string {
+func reach(b admin.BackendStatus, now time.Time) string {
 	switch {
 	case !b.Probed:
 		return "not probed yet"
@@ -353,7 +353,7 @@ func reach(b gateway.BackendStatus, now time.Time) string {
 	return fmt.Sprintf("UNREACHABLE (probed %s): %s", ago(now, b.LastProbe), cut(b.ProbeError, 60))
 }
 
-func printBackend(w io.Writer, b gateway.BackendStatus, now time.Time) {
+func printBackend(w io.Writer, b admin.BackendStatus, now time.Time) {
 	fmt.Fprintf(w, "Backend:  %s\n          %s\n", cut(b.Name, 88), reach(b, now))
 	fmt.Fprintf(w, "          %d requests, %d errors; sent %s, received %s\n", b.Requests, b.Errors, humanBytes(b.BytesUp), humanBytes(b.BytesDown))
 	if b.LastError != "" {
@@ -361,7 +361,7 @@ func printBackend(w io.Writer, b gateway.BackendStatus, now time.Time) {
 	}
 }
 
-func printCache(w io.Writer, cs gateway.CacheStatus, d gateway.DirtyStatus) {
+func printCache(w io.Writer, cs admin.CacheStatus, d admin.DirtyStatus) {
 	used := 0.0
 	if cs.MaxBytes > 0 {
 		used = 100 * float64(cs.UsedBytes) / float64(cs.MaxBytes)
@@ -379,12 +379,12 @@ func printCache(w io.Writer, cs gateway.CacheStatus, d gateway.DirtyStatus) {
 	fmt.Fprintf(w, "Dirty:    %d files, %s (%s)%s\n", d.Files, humanBytes(d.Bytes), limit, oldest)
 }
 
-func printUploads(w io.Writer, u gateway.UploadStatus) {
+func printUploads(w io.Writer, u admin.UploadStatus) {
 	fmt.Fprintf(w, "Uploads:  %d changes queued; last minute %s/s up, %s/s down; %d files uploaded, %d errors\n",
 		u.QueueOps, humanBytes(int64(u.UpBytesPerSec)), humanBytes(int64(u.DownBytesPerSec)), u.Uploaded, u.UploadErrors)
 }
 
-func printLimits(w io.Writer, l gateway.LimitsStatus) {
+func printLimits(w io.Writer, l admin.LimitsStatus) {
 	if l.UploadBytesPerSec == 0 && l.DownloadBytesPerSec == 0 {
 		if len(l.Rules) == 0 {
 			fmt.Fprintln(w, "Limits:   none")
@@ -398,7 +398,7 @@ func printLimits(w io.Writer, l gateway.LimitsStatus) {
 
 // printExportTable writes one line per export: its cache, hit rate,
 // dirty data, upload queue and backend.
-func printExportTable(w io.Writer, xs []gateway.ExportStatus) {
+func printExportTable(w io.Writer, xs []admin.ExportStatus) {
 	var b strings.Builder
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  EXPORT\tCACHE USED\tHITS\tDIRTY\tQUEUED\tBACKEND")
@@ -473,7 +473,7 @@ func cmdFlush(args []string, stdout, stderr io.Writer) int {
 	}
 	shown := shownPath(export, p)
 	if !wait {
-		var pr gateway.Progress
+		var pr admin.Progress
 		if err := c.callJSON("POST", "/v1/flush", map[string]any{"path": p, "export": export}, &pr); err != nil {
 			return failed(stderr, err)
 		}
@@ -495,11 +495,11 @@ func cmdFlush(args []string, stdout, stderr io.Writer) int {
 		return failed(stderr, err)
 	}
 	defer resp.Body.Close()
-	var last gateway.Progress
+	var last admin.Progress
 	bar := newProgressBar(stdout, isTerminal(stdout))
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		var p gateway.Progress
+		var p admin.Progress
 		if err := json.Unmarshal(sc.Bytes(), &p); err != nil {
 			return failed(stderr, fmt.Errorf("bad progress line %q: %w", sc.Text(), err))
 		}
@@ -536,16 +536,16 @@ func cmdFlush(args []string, stdout, stderr io.Writer) int {
 type progressBar struct {
 	w         io.Writer
 	tty       bool
-	first     gateway.Progress
+	first     admin.Progress
 	started   bool
 	drawn     bool
 	lastPlain time.Time
-	last      gateway.Progress
+	last      admin.Progress
 }
 
 func newProgressBar(w io.Writer, tty bool) *progressBar { return &progressBar{w: w, tty: tty} }
 
-func (b *progressBar) update(p gateway.Progress) {
+func (b *progressBar) update(p admin.Progress) {
 	if !b.started {
 		b.first, b.started = p, true
 	}
@@ -624,7 +624,7 @@ func cmdLogLevel(args []string, stdout, stderr io.Writer) int {
 	if len(pos) == 0 {
 		err = c.callJSON("GET", "/v1/loglevel", nil, &out)
 	} else {
-		if _, perr := gateway.ParseLevel(pos[0]); perr != nil {
+		if _, perr := admin.ParseLevel(pos[0]); perr != nil {
 			fmt.Fprintf(stderr, "filegate: loglevel: %v\n", perr)
 			return exitUsage
 		}

@@ -17,7 +17,7 @@ import (
 	"github.com/filegate/filegate/backend/limit"
 	"github.com/filegate/filegate/backend/metered"
 	"github.com/filegate/filegate/cache"
-	"github.com/filegate/filegate/gateway"
+	"github.com/filegate/filegate/gateway/admin"
 	"github.com/filegate/filegate/gateway/nfsd"
 )
 
@@ -53,9 +53,9 @@ type observed struct {
 }
 
 // backendStatus returns the admin API's view of the backend.
-func (o *observed) backendStatus(name string) func() gateway.BackendStatus {
-	return func() gateway.BackendStatus {
-		b := gateway.BackendStatus{Name: name}
+func (o *observed) backendStatus(name string) func() admin.BackendStatus {
+	return func() admin.BackendStatus {
+		b := admin.BackendStatus{Name: name}
 		if o.metered == nil {
 			return b
 		}
@@ -73,12 +73,12 @@ func (o *observed) backendStatus(name string) func() gateway.BackendStatus {
 }
 
 // limitsStatus returns the admin API's view of the bandwidth limits.
-func (o *observed) limitsStatus() gateway.LimitsStatus {
+func (o *observed) limitsStatus() admin.LimitsStatus {
 	if o.limits == nil {
-		return gateway.LimitsStatus{}
+		return admin.LimitsStatus{}
 	}
 	r := o.limits.Current()
-	ls := gateway.LimitsStatus{UploadBytesPerSec: r.Upload, DownloadBytesPerSec: r.Download, Rule: r.Rule}
+	ls := admin.LimitsStatus{UploadBytesPerSec: r.Upload, DownloadBytesPerSec: r.Download, Rule: r.Rule}
 	for _, rule := range o.limits.Schedule() {
 		ls.Rules = append(ls.Rules, fmt.Sprintf("%s: upload %s, download %s", rule.Text, rateText(rule.Upload), rateText(rule.Download)))
 	}
@@ -195,7 +195,7 @@ func reloadConfig(old, next Config, lv live, logger *slog.Logger) Config {
 			}
 		}
 		if next.Log.Level != old.Log.Level {
-			if l, err := gateway.ParseLevel(next.Log.Level); err == nil {
+			if l, err := admin.ParseLevel(next.Log.Level); err == nil {
 				lv.level.Set(l)
 				inForce.Log.Level = next.Log.Level
 			}
@@ -311,12 +311,12 @@ type nfsStats struct {
 
 func (f nfsStats) count() int { return len(f.clients()) }
 
-func (f nfsStats) clientStatus() []gateway.ClientStatus {
+func (f nfsStats) clientStatus() []admin.ClientStatus {
 	cl := f.clients()
 	slices.SortFunc(cl, func(a, b nfsd.Client) int { return strings.Compare(a.Addr, b.Addr) })
-	out := make([]gateway.ClientStatus, len(cl))
+	out := make([]admin.ClientStatus, len(cl))
 	for i, c := range cl {
-		out[i] = gateway.ClientStatus{Addr: c.Addr, Since: c.Since}
+		out[i] = admin.ClientStatus{Addr: c.Addr, Since: c.Since}
 	}
 	return out
 }

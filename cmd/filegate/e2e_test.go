@@ -21,7 +21,7 @@ import (
 	nfsc "github.com/willscott/go-nfs-client/nfs"
 	"github.com/willscott/go-nfs-client/nfs/rpc"
 
-	"github.com/filegate/filegate/gateway"
+	"github.com/filegate/filegate/gateway/admin"
 )
 
 // The end-to-end test: the real binary's `serve` on 127.0.0.1:0 with a
@@ -173,10 +173,10 @@ func (d *daemon) mount(export string, auth rpc.Auth) (*nfsc.Target, *rpc.Client)
 	return target, c
 }
 
-func (d *daemon) status() gateway.Status {
+func (d *daemon) status() admin.Status {
 	d.t.Helper()
 	code, out, errs := d.verb("status", "--json")
-	var s gateway.Status
+	var s admin.Status
 	if err := json.Unmarshal([]byte(out), &s); err != nil {
 		d.t.Fatalf("status --json: exit %d, %v: %s %s", code, err, out, errs)
 	}
@@ -351,17 +351,17 @@ func TestStatusWithoutDaemon(t *testing.T) {
 func TestProgressBar(t *testing.T) {
 	var b bytes.Buffer
 	bar := newProgressBar(&b, true)
-	bar.update(gateway.Progress{Files: 4, Bytes: 400})
-	bar.update(gateway.Progress{Files: 2, Bytes: 100})
+	bar.update(admin.Progress{Files: 4, Bytes: 400})
+	bar.update(admin.Progress{Files: 2, Bytes: 100})
 	bar.finish()
 	if !strings.Contains(b.String(), "[----------") || !strings.Contains(b.String(), "\r[######################--------]  75%  2 files, 100 B to go") {
 		t.Errorf("terminal bar: %q", b.String())
 	}
 	b.Reset()
 	bar = newProgressBar(&b, false)
-	bar.update(gateway.Progress{Files: 4, Bytes: 400})
-	bar.update(gateway.Progress{Files: 4, Bytes: 400})
-	bar.update(gateway.Progress{Files: 1, Bytes: 10})
+	bar.update(admin.Progress{Files: 4, Bytes: 400})
+	bar.update(admin.Progress{Files: 4, Bytes: 400})
+	bar.update(admin.Progress{Files: 1, Bytes: 10})
 	sc := bufio.NewScanner(&b)
 	var lines []string
 	for sc.Scan() {
@@ -403,19 +403,19 @@ func TestEndToEndNFSD(t *testing.T) {
 func TestStatusFitsOneScreen(t *testing.T) {
 	now := time.Now()
 	hit := 0.975
-	export := func(name string) gateway.ExportStatus {
-		return gateway.ExportStatus{Name: name, Listen: "0.0.0.0:2049",
-			Backend: gateway.BackendStatus{Name: "s3://office-files/" + strings.Repeat("p", 120), Probed: true, ProbeError: strings.Repeat("dial tcp: timeout ", 20),
+	export := func(name string) admin.ExportStatus {
+		return admin.ExportStatus{Name: name, Listen: "0.0.0.0:2049",
+			Backend: admin.BackendStatus{Name: "s3://office-files/" + strings.Repeat("p", 120), Probed: true, ProbeError: strings.Repeat("dial tcp: timeout ", 20),
 				LastProbe: now, LastError: strings.Repeat("x", 300), LastErrorAt: now},
-			Cache: gateway.CacheStatus{UsedBytes: 40 << 30, MaxBytes: 100 << 30, HitRate: &hit, ByteHitRate: &hit, Reads: 123456},
-			Dirty: gateway.DirtyStatus{Files: 1200, Bytes: 7 << 30, LimitBytes: 8 << 30, OldestSeconds: 7200},
-			Health: gateway.Health{Problems: []string{"backend unreachable: " + strings.Repeat("y", 200), "3 backend change(s) failing",
+			Cache: admin.CacheStatus{UsedBytes: 40 << 30, MaxBytes: 100 << 30, HitRate: &hit, ByteHitRate: &hit, Reads: 123456},
+			Dirty: admin.DirtyStatus{Files: 1200, Bytes: 7 << 30, LimitBytes: 8 << 30, OldestSeconds: 7200},
+			Health: admin.Health{Problems: []string{"backend unreachable: " + strings.Repeat("y", 200), "3 backend change(s) failing",
 				"dirty data at 88% of the dirty limit (over 80%)", "a file has waited 2h0m0s for its upload (over 1h0m0s)"}},
 		}
 	}
 	for _, names := range [][]string{{"/"}, {"/office", "/projects", "/" + strings.Repeat("archive", 10), "/scans"}} {
-		s := gateway.Status{Version: "filegate v1.0.0 go1.26.8 linux/amd64", PID: 4242, UptimeSeconds: 3 * 86400,
-			Limits: gateway.LimitsStatus{UploadBytesPerSec: 2 << 20, Rule: "mon-fri 08:00-18:00"}}
+		s := admin.Status{Version: "filegate v1.0.0 go1.26.8 linux/amd64", PID: 4242, UptimeSeconds: 3 * 86400,
+			Limits: admin.LimitsStatus{UploadBytesPerSec: 2 << 20, Rule: "mon-fri 08:00-18:00"}}
 		for _, n := range names {
 			x := export(n)
 			s.Exports = append(s.Exports, x)
@@ -427,8 +427,8 @@ func TestStatusFitsOneScreen(t *testing.T) {
 			}
 		}
 		for i := range 50 {
-			s.Clients = append(s.Clients, gateway.ClientStatus{Addr: fmt.Sprintf("10.0.0.%d:812", i), Since: now})
-			s.Failing = append(s.Failing, gateway.Failing{Export: names[0], Path: names[0] + strings.Repeat("d/", 60) + "f.txt", Op: "put", Error: strings.Repeat("e", 200), Attempts: 9, Since: now})
+			s.Clients = append(s.Clients, admin.ClientStatus{Addr: fmt.Sprintf("10.0.0.%d:812", i), Since: now})
+			s.Failing = append(s.Failing, admin.Failing{Export: names[0], Path: names[0] + strings.Repeat("d/", 60) + "f.txt", Op: "put", Error: strings.Repeat("e", 200), Attempts: 9, Since: now})
 		}
 		var b bytes.Buffer
 		printStatus(&b, s, now)

@@ -12,7 +12,7 @@ import (
 	"github.com/filegate/filegate/backend/faultstore"
 	"github.com/filegate/filegate/backend/memstore"
 	"github.com/filegate/filegate/cache"
-	"github.com/filegate/filegate/gateway"
+	"github.com/filegate/filegate/gateway/admin"
 )
 
 // TestFlushWaitOnlyWhenInTheBackend: while the backend refuses uploads,
@@ -31,8 +31,8 @@ func TestFlushWaitOnlyWhenInTheBackend(t *testing.T) {
 	}
 	defer c.Close()
 	sock := filepath.Join(t.TempDir(), "admin.sock")
-	a, err := gateway.NewAdmin(gateway.AdminConfig{Socket: sock, Started: time.Now(),
-		Exports: []gateway.AdminExport{{Name: "/", Cache: c}}})
+	a, err := admin.New(admin.Config{Socket: sock, Started: time.Now(),
+		Exports: []admin.Export{{Name: "/", Cache: c}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ import (
 	"github.com/filegate/filegate/backend/s3"
 	"github.com/filegate/filegate/backend/stack"
 	"github.com/filegate/filegate/cache"
-	"github.com/filegate/filegate/gateway"
+	"github.com/filegate/filegate/gateway/admin"
 	"github.com/filegate/filegate/gateway/nfsd"
 )
 
@@ -104,27 +104,27 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv
 		}
 		defer pm.Close()
 	}
-	acfg := gateway.AdminConfig{
+	acfg := admin.Config{
 		Socket: filepath.Join(cfg.Server.StateDir, "admin.sock"), Version: versionString(), Started: started,
 		Listen: l.Addr().String(), Limits: xs[0].obs.limitsStatus, LogLevel: env.level,
 		Logger: logger.With("component", "admin"), Clients: fe.clientStatus,
 	}
 	for _, x := range xs {
-		acfg.Exports = append(acfg.Exports, gateway.AdminExport{Name: x.name(), Cache: x.cache,
+		acfg.Exports = append(acfg.Exports, admin.Export{Name: x.name(), Cache: x.cache,
 			Backend: x.obs.backendStatus(backendName(x.unit.Config)), Transferred: x.obs.transferred})
 	}
-	admin, err := gateway.NewAdmin(acfg)
+	adm, err := admin.New(acfg)
 	if err != nil {
 		l.Close()
 		return err
 	}
 	go func() {
-		if err := admin.Serve(); err != nil {
+		if err := adm.Serve(); err != nil {
 			logger.Error("admin socket failed", "err", err)
 		}
 	}()
 	// Closed after the shutdown flush: status answers while it runs.
-	defer admin.Close()
+	defer adm.Close()
 	if cfg.Metrics.Listen != "" {
 		src := metricSources{limits: xs[0].obs.limits, version: versionString(), clients: fe.count, rpc: fe.rpc}
 		for _, x := range xs {
@@ -141,7 +141,7 @@ func runServe(ctx context.Context, cfg Config, logger *slog.Logger, env serveEnv
 	defer hupDone()
 	for _, x := range xs {
 		logger.Info("serving NFSv3", "addr", l.Addr().String(), "export", x.name(),
-			"state", x.unit.Config.Server.StateDir, "backend", backendName(x.unit.Config), "admin", admin.Addr())
+			"state", x.unit.Config.Server.StateDir, "backend", backendName(x.unit.Config), "admin", adm.Addr())
 	}
 	loop := startNotifyLoop(env.notify, statusEvery, func() string { return notifyStatus(xs, fe.count()) })
 	defer loop.stop()

@@ -1,4 +1,4 @@
-package gateway
+package admin
 
 import (
 	"bufio"
@@ -29,7 +29,7 @@ type adminEnv struct {
 	t      *testing.T
 	xs     []*adminTestExport
 	cache  *cache.Cache // the first export's
-	admin  *Admin
+	admin  *Server
 	level  *slog.LevelVar
 	client *http.Client
 }
@@ -53,7 +53,7 @@ func newAdminEnv(t *testing.T, names ...string) *adminEnv {
 		names = []string{"/"}
 	}
 	e := &adminEnv{t: t, level: new(slog.LevelVar)}
-	var exports []AdminExport
+	var exports []Export
 	for _, name := range names {
 		x := &adminTestExport{name: name, storeDir: t.TempDir()}
 		pc := posix.DefaultConfig()
@@ -73,7 +73,7 @@ func newAdminEnv(t *testing.T, names ...string) *adminEnv {
 			ps.Close()
 		})
 		e.xs = append(e.xs, x)
-		exports = append(exports, AdminExport{Name: name, Cache: x.cache,
+		exports = append(exports, Export{Name: name, Cache: x.cache,
 			Backend: func() BackendStatus {
 				b := BackendStatus{Name: x.storeDir, Probed: true, Reachable: !x.down.Load()}
 				if x.down.Load() {
@@ -85,7 +85,7 @@ func newAdminEnv(t *testing.T, names ...string) *adminEnv {
 	e.cache = e.xs[0].cache
 	sock := filepath.Join(t.TempDir(), "admin.sock")
 	var err error
-	e.admin, err = NewAdmin(AdminConfig{Socket: sock, Version: "test", Started: time.Now(), Listen: "127.0.0.1:0",
+	e.admin, err = New(Config{Socket: sock, Version: "test", Started: time.Now(), Listen: "127.0.0.1:0",
 		Exports: exports, LogLevel: e.level, Logger: discardLogger(),
 		Limits: func() LimitsStatus { return LimitsStatus{UploadBytesPerSec: 100, Rule: "always"} },
 	})
@@ -266,7 +266,7 @@ func TestAdminLogLevel(t *testing.T) {
 }
 
 func TestAdminHealth(t *testing.T) {
-	a := &Admin{cfg: AdminConfig{Health: DefaultHealth()}}
+	a := &Server{cfg: Config{Health: DefaultHealth()}}
 	now := time.Now()
 	tests := []struct {
 		name string
@@ -301,8 +301,8 @@ func TestAdminSocket(t *testing.T) {
 		t.Fatalf("socket: %v %v", fi, err)
 	}
 	// A second daemon on the same socket is refused.
-	one := []AdminExport{{Name: "/", Cache: e.cache}}
-	if _, err := NewAdmin(AdminConfig{Socket: e.admin.Addr(), Exports: one}); err == nil || !strings.Contains(err.Error(), "another filegate is running") {
+	one := []Export{{Name: "/", Cache: e.cache}}
+	if _, err := New(Config{Socket: e.admin.Addr(), Exports: one}); err == nil || !strings.Contains(err.Error(), "another filegate is running") {
 		t.Errorf("second admin: %v", err)
 	}
 	// A stale socket file (nobody listening) is replaced.
@@ -313,7 +313,7 @@ func TestAdminSocket(t *testing.T) {
 	}
 	l.(*net.UnixListener).SetUnlinkOnClose(false)
 	l.Close()
-	a, err := NewAdmin(AdminConfig{Socket: stale, Exports: one})
+	a, err := New(Config{Socket: stale, Exports: one})
 	if err != nil {
 		t.Fatalf("stale socket: %v", err)
 	}
@@ -325,8 +325,8 @@ func TestAdminSocket(t *testing.T) {
 
 // TestAdminSplit: which export a path names, and the path inside it.
 func TestAdminSplit(t *testing.T) {
-	admin := func(names ...string) *Admin {
-		a := &Admin{}
+	admin := func(names ...string) *Server {
+		a := &Server{}
 		for _, n := range names {
 			a.xs = append(a.xs, &export{name: n})
 		}
@@ -334,7 +334,7 @@ func TestAdminSplit(t *testing.T) {
 	}
 	two, withRoot, single := admin("/office", "/projects"), admin("/", "/office"), admin("/office")
 	tests := []struct {
-		a             *Admin
+		a             *Server
 		path, export  string
 		wantX, wantIn string // wantX "*": every export's root
 		wantErr       string
@@ -497,7 +497,7 @@ func TestAdminFailingPaths(t *testing.T) {
 	fs := faultstore.New(mem)
 	fs.Set(faultstore.Put, faultstore.Fault{Err: errors.New("503 SlowDown")})
 	caches := map[string]*cache.Cache{}
-	var exports []AdminExport
+	var exports []Export
 	for _, name := range []string{"/", "/office"} {
 		cc := cache.DefaultConfig()
 		cc.Dir, cc.Store, cc.Logger, cc.UploadDelay = t.TempDir(), backend.Store(memstore.New()), discardLogger(), time.Hour
@@ -510,9 +510,9 @@ func TestAdminFailingPaths(t *testing.T) {
 		}
 		defer c.Close()
 		caches[name] = c
-		exports = append(exports, AdminExport{Name: name, Cache: c})
+		exports = append(exports, Export{Name: name, Cache: c})
 	}
-	a, err := NewAdmin(AdminConfig{Socket: filepath.Join(t.TempDir(), "admin.sock"), Exports: exports,
+	a, err := New(Config{Socket: filepath.Join(t.TempDir(), "admin.sock"), Exports: exports,
 		Health: HealthConfig{DirtyFraction: 1, OldestDirty: time.Hour, FailingFor: time.Hour, FailingAttempts: 1}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package gateway
+package admin
 
 import (
 	"context"
@@ -19,39 +19,8 @@ import (
 	"github.com/filegate/filegate/cache"
 )
 
-// The admin API: HTTP with JSON bodies on a unix socket (mode 0600, in
-// the state folder, itself 0700), for `filegate status` and the other
-// admin verbs. Endpoints, all under /v1/:
-//
-//	GET  status     the Status document: every export's
-//	POST flush      {"path": P, "export": X, "wait": W}: upload now what
-//	                is at or below P ("" for everything of every export).
-//	                Without wait it answers at once with what is pending;
-//	                with wait it streams NDJSON Progress lines until
-//	                everything is in the backend ({"done": true}) or it
-//	                fails ({"error"})
-//	POST refresh    {"path": P, "export": X}: list the directory P (or the
-//	                folder of the file P) from the backend now
-//	POST pin        {"path": P, "export": X}: fetch P (a file, or every
-//	                file below a directory) and keep it cached; unpin
-//	                undoes it
-//	POST unpin      {"path": P, "export": X}
-//	POST evict      {"path": P, "export": X}: drop the cached content the
-//	                backend holds
-//	GET  loglevel   {"level": "info"}
-//	PUT  loglevel   {"level": L}: debug, info, warn or error
-//
-// P is the export's name followed by a path inside it, as clients see it
-// from server:P ("/office/docs/a.txt"; with or without the leading "/"):
-// the export with the longest name that P starts with. With X (an
-// export's name) P is a path inside X instead. "/" (or "") names every
-// export's root, unless an export is named "/". With a single export, a
-// P that does not start with its name is a path inside it. The paths in
-// the answers, and in Status, are written the same way.
-// Errors are {"error": "message"} with a 4xx or 5xx status.
-
-// AdminConfig configures an Admin server.
-type AdminConfig struct {
+// Config configures a Server.
+type Config struct {
 	// Socket is the path of the unix socket to listen on.
 	Socket string
 	// Version and Started are reported as they are.
@@ -60,7 +29,7 @@ type AdminConfig struct {
 	// Listen is the NFS server's address, for status.
 	Listen string
 	// Exports are the exports served; at least one.
-	Exports []AdminExport
+	Exports []Export
 	// Clients lists the connected NFS clients; nil: none.
 	Clients func() []ClientStatus
 	// Limits reports the bandwidth limits; nil means none.
@@ -73,8 +42,8 @@ type AdminConfig struct {
 	Logger *slog.Logger
 }
 
-// AdminExport is one export, with its own cache and backend.
-type AdminExport struct {
+// Export is one export, with its own cache and backend.
+type Export struct {
 	// Name is the path clients mount, "/" or "/office".
 	Name  string
 	Cache *cache.Cache
@@ -262,7 +231,7 @@ type adminCache interface {
 	Evict(ctx context.Context, ino cache.Ino) (cache.Progress, error)
 }
 
-// export is one export as the Admin keeps it.
+// export is one export as the Server keeps it.
 type export struct {
 	name        string
 	c           adminCache
@@ -273,9 +242,9 @@ type export struct {
 // adminPath writes p, a path inside x, as the admin verbs take it.
 func (x *export) adminPath(p string) string { return path.Join(x.name, "/"+p) }
 
-// Admin serves the admin API.
-type Admin struct {
-	cfg  AdminConfig
+// Server serves the admin API.
+type Server struct {
+	cfg  Config
 	xs   []*export
 	log  *slog.Logger
 	l    net.Listener
@@ -301,30 +270,30 @@ const (
 	sampleWindow = time.Minute
 )
 
-// NewAdmin listens on cfg.Socket for the admin API of cfg.Exports. A
+// New listens on cfg.Socket for the admin API of cfg.Exports. A
 // socket file left by a daemon that is gone is replaced; one that
 // answers means another daemon runs, an error. Call Serve, then Close.
-func NewAdmin(cfg AdminConfig) (*Admin, error) {
+func New(cfg Config) (*Server, error) {
 	if len(cfg.Exports) == 0 {
-		return nil, errors.New("gateway: admin: no exports")
+		return nil, errors.New("admin: no exports")
 	}
 	xs := make([]*export, len(cfg.Exports))
 	seen := map[string]bool{}
 	for i, e := range cfg.Exports {
 		if e.Cache == nil {
-			return nil, fmt.Errorf("gateway: admin: export %q: cache is nil", e.Name)
+			return nil, fmt.Errorf("admin: export %q: cache is nil", e.Name)
 		}
 		name := path.Clean("/" + e.Name)
 		if seen[name] {
-			return nil, fmt.Errorf("gateway: admin: export %q twice", name)
+			return nil, fmt.Errorf("admin: export %q twice", name)
 		}
 		seen[name] = true
 		xs[i] = &export{name: name, c: e.Cache, backend: e.Backend, transferred: e.Transferred}
 	}
-	return newAdmin(cfg, xs)
+	return newServer(cfg, xs)
 }
 
-func newAdmin(cfg AdminConfig, xs []*export) (*Admin, error) {
+func newServer(cfg Config, xs []*export) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -336,7 +305,7 @@ func newAdmin(cfg AdminConfig, xs []*export) (*Admin, error) {
 		return nil, err
 	}
 	life, stop := context.WithCancel(context.Background())
-	a := &Admin{cfg: cfg, xs: xs, log: cfg.Logger, l: l, life: life, stop: stop}
+	a := &Server{cfg: cfg, xs: xs, log: cfg.Logger, l: l, life: life, stop: stop}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", a.handleStatus)
 	mux.HandleFunc("POST /v1/flush", a.handleFlush)
@@ -360,33 +329,33 @@ func newAdmin(cfg AdminConfig, xs []*export) (*Admin, error) {
 // listenUnix listens on a unix socket at p with mode 0600.
 func listenUnix(p string) (net.Listener, error) {
 	if len(p) >= 108 {
-		return nil, fmt.Errorf("gateway: admin socket path %q is longer than a unix socket allows (107 bytes)", p)
+		return nil, fmt.Errorf("admin: socket path %q is longer than a unix socket allows (107 bytes)", p)
 	}
 	if c, err := net.DialTimeout("unix", p, time.Second); err == nil {
 		c.Close()
-		return nil, fmt.Errorf("gateway: admin socket %s answers: another filegate is running with this state folder", p)
+		return nil, fmt.Errorf("admin: socket %s answers: another filegate is running with this state folder", p)
 	}
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("gateway: admin socket: %w", err)
+		return nil, fmt.Errorf("admin: socket: %w", err)
 	}
 	l, err := net.Listen("unix", p)
 	if err != nil {
-		return nil, fmt.Errorf("gateway: admin socket: %w", err)
+		return nil, fmt.Errorf("admin: socket: %w", err)
 	}
 	// The state folder is 0700, so nobody else reaches the socket before
 	// this.
 	if err := os.Chmod(p, 0o600); err != nil {
 		l.Close()
-		return nil, fmt.Errorf("gateway: admin socket: %w", err)
+		return nil, fmt.Errorf("admin: socket: %w", err)
 	}
 	return l, nil
 }
 
 // Addr returns the socket's path.
-func (a *Admin) Addr() string { return a.cfg.Socket }
+func (a *Server) Addr() string { return a.cfg.Socket }
 
 // Serve answers requests until Close; it returns nil then.
-func (a *Admin) Serve() error {
+func (a *Server) Serve() error {
 	err := a.http.Serve(a.l)
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
@@ -396,7 +365,7 @@ func (a *Admin) Serve() error {
 
 // Close stops the server, cancels running flushes and waits for them,
 // and removes the socket.
-func (a *Admin) Close() error {
+func (a *Server) Close() error {
 	a.stop()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -408,7 +377,7 @@ func (a *Admin) Close() error {
 	return err
 }
 
-func (a *Admin) recoverer(h http.Handler) http.Handler {
+func (a *Server) recoverer(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
@@ -432,7 +401,7 @@ func (x *export) transfer() (up, down int64) {
 }
 
 // transferredNow samples every export's transfer counters.
-func (a *Admin) transferredNow() sample {
+func (a *Server) transferredNow() sample {
 	s := sample{at: time.Now(), up: make([]int64, len(a.xs)), down: make([]int64, len(a.xs))}
 	for i, x := range a.xs {
 		s.up[i], s.down[i] = x.transfer()
@@ -440,7 +409,7 @@ func (a *Admin) transferredNow() sample {
 	return s
 }
 
-func (a *Admin) sample() {
+func (a *Server) sample() {
 	s := a.transferredNow()
 	a.mu.Lock()
 	a.samples = append(a.samples, s)
@@ -450,7 +419,7 @@ func (a *Admin) sample() {
 	a.mu.Unlock()
 }
 
-func (a *Admin) sampler() {
+func (a *Server) sampler() {
 	defer a.wg.Done()
 	t := time.NewTicker(sampleEvery)
 	defer t.Stop()
@@ -466,7 +435,7 @@ func (a *Admin) sampler() {
 
 // rates returns each export's bytes per second up and down since the
 // oldest sample of the last minute.
-func (a *Admin) rates() (up, down []float64) {
+func (a *Server) rates() (up, down []float64) {
 	cur := a.transferredNow()
 	a.mu.Lock()
 	first := a.samples[0]
@@ -483,7 +452,7 @@ func (a *Admin) rates() (up, down []float64) {
 }
 
 // Status returns the gateway's state now.
-func (a *Admin) Status() Status {
+func (a *Server) Status() Status {
 	now := time.Now()
 	s := Status{
 		Version: a.cfg.Version, PID: os.Getpid(), Started: a.cfg.Started,
@@ -520,7 +489,7 @@ func (a *Admin) Status() Status {
 }
 
 // exportStatus is x's state now, but for the transfer rates.
-func (a *Admin) exportStatus(x *export, now time.Time) ExportStatus {
+func (a *Server) exportStatus(x *export, now time.Time) ExportStatus {
 	st := x.c.Stats()
 	e := ExportStatus{Name: x.name, Listen: a.cfg.Listen, Failing: []Failing{}}
 	if x.backend != nil {
@@ -592,7 +561,7 @@ func totals(xs []ExportStatus) (CacheStatus, DirtyStatus, UploadStatus) {
 }
 
 // health lists what needs attention in the export e.
-func (a *Admin) health(e ExportStatus, now time.Time) Health {
+func (a *Server) health(e ExportStatus, now time.Time) Health {
 	h := a.cfg.Health
 	var p []string
 	if e.Backend.Probed && !e.Backend.Reachable {
@@ -623,7 +592,7 @@ func (a *Admin) health(e ExportStatus, now time.Time) Health {
 
 func levelName(l slog.Level) string { return strings.ToLower(l.String()) }
 
-func (a *Admin) handleStatus(w http.ResponseWriter, r *http.Request) {
+func (a *Server) handleStatus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, a.Status())
 }
 
@@ -661,7 +630,7 @@ type target struct {
 }
 
 // exportNames lists the exports' names, for messages.
-func (a *Admin) exportNames() string {
+func (a *Server) exportNames() string {
 	names := make([]string, len(a.xs))
 	for i, x := range a.xs {
 		names[i] = x.name
@@ -671,7 +640,7 @@ func (a *Admin) exportNames() string {
 
 // split finds the export p names and the path inside it (see the API
 // comment): nil for every export's root.
-func (a *Admin) split(p, exportName string) (*export, string, error) {
+func (a *Server) split(p, exportName string) (*export, string, error) {
 	clean := path.Clean("/" + p)
 	if exportName != "" {
 		name := path.Clean("/" + exportName)
@@ -702,7 +671,7 @@ func (a *Admin) split(p, exportName string) (*export, string, error) {
 
 // resolve returns what p names: a file or directory of one export, or
 // every export's root.
-func (a *Admin) resolve(ctx context.Context, p, exportName string) ([]target, error) {
+func (a *Server) resolve(ctx context.Context, p, exportName string) ([]target, error) {
 	x, inside, err := a.split(p, exportName)
 	if err != nil {
 		return nil, err
@@ -757,7 +726,7 @@ func shownPath(ts []target) string {
 }
 
 // pathOp decodes a path request and resolves its path.
-func (a *Admin) pathOp(w http.ResponseWriter, r *http.Request) (pathRequest, []target, string, bool) {
+func (a *Server) pathOp(w http.ResponseWriter, r *http.Request) (pathRequest, []target, string, bool) {
 	var req pathRequest
 	if err := decodeBody(r, &req); err != nil {
 		writeErr(w, err)
@@ -775,7 +744,7 @@ func (a *Admin) pathOp(w http.ResponseWriter, r *http.Request) (pathRequest, []t
 // once, and reports the sum of what remains: first once every target
 // has counted its part, then as it shrinks. progress calls never
 // overlap. The error names the export of each failure.
-func (a *Admin) flush(ctx context.Context, ts []target, progress func(Progress)) error {
+func (a *Server) flush(ctx context.Context, ts []target, progress func(Progress)) error {
 	var mu sync.Mutex
 	parts := make([]*cache.Progress, len(ts))
 	errs := make([]error, len(ts))
@@ -836,7 +805,7 @@ func lastFailing(ts []target) (int, string) {
 	return n, last
 }
 
-func (a *Admin) handleFlush(w http.ResponseWriter, r *http.Request) {
+func (a *Server) handleFlush(w http.ResponseWriter, r *http.Request) {
 	var req pathRequest
 	if err := decodeBody(r, &req); err != nil {
 		writeErr(w, err)
@@ -912,7 +881,7 @@ func (a *Admin) handleFlush(w http.ResponseWriter, r *http.Request) {
 	send(Progress{Done: true})
 }
 
-func (a *Admin) handleRefresh(w http.ResponseWriter, r *http.Request) {
+func (a *Server) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	_, ts, shown, ok := a.pathOp(w, r)
 	if !ok {
 		return
@@ -936,7 +905,7 @@ func (a *Admin) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"path": shown, "refreshed": true})
 }
 
-func (a *Admin) handlePin(w http.ResponseWriter, r *http.Request) {
+func (a *Server) handlePin(w http.ResponseWriter, r *http.Request) {
 	a.progressOp(w, r, func(ctx context.Context, c adminCache, ino cache.Ino) (cache.Progress, error) {
 		return c.Pin(ctx, ino, nil)
 	})
@@ -944,7 +913,7 @@ func (a *Admin) handlePin(w http.ResponseWriter, r *http.Request) {
 
 // progressOp runs op on every target of the request's path and answers
 // with the files and bytes it reports in all.
-func (a *Admin) progressOp(w http.ResponseWriter, r *http.Request, op func(context.Context, adminCache, cache.Ino) (cache.Progress, error)) {
+func (a *Server) progressOp(w http.ResponseWriter, r *http.Request, op func(context.Context, adminCache, cache.Ino) (cache.Progress, error)) {
 	_, ts, shown, ok := a.pathOp(w, r)
 	if !ok {
 		return
@@ -961,7 +930,7 @@ func (a *Admin) progressOp(w http.ResponseWriter, r *http.Request, op func(conte
 	writeJSON(w, http.StatusOK, map[string]any{"path": shown, "files": sum.Files, "bytes": sum.Bytes})
 }
 
-func (a *Admin) handleUnpin(w http.ResponseWriter, r *http.Request) {
+func (a *Server) handleUnpin(w http.ResponseWriter, r *http.Request) {
 	_, ts, shown, ok := a.pathOp(w, r)
 	if !ok {
 		return
@@ -978,7 +947,7 @@ func (a *Admin) handleUnpin(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"path": shown, "files": sum})
 }
 
-func (a *Admin) handleEvict(w http.ResponseWriter, r *http.Request) {
+func (a *Server) handleEvict(w http.ResponseWriter, r *http.Request) {
 	a.progressOp(w, r, func(ctx context.Context, c adminCache, ino cache.Ino) (cache.Progress, error) {
 		return c.Evict(ctx, ino)
 	})
@@ -988,7 +957,7 @@ type levelBody struct {
 	Level string `json:"level"`
 }
 
-func (a *Admin) handleGetLevel(w http.ResponseWriter, r *http.Request) {
+func (a *Server) handleGetLevel(w http.ResponseWriter, r *http.Request) {
 	lvl := "info"
 	if a.cfg.LogLevel != nil {
 		lvl = levelName(a.cfg.LogLevel.Level())
@@ -996,7 +965,7 @@ func (a *Admin) handleGetLevel(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, levelBody{lvl})
 }
 
-func (a *Admin) handleSetLevel(w http.ResponseWriter, r *http.Request) {
+func (a *Server) handleSetLevel(w http.ResponseWriter, r *http.Request) {
 	var req levelBody
 	if err := decodeBody(r, &req); err != nil {
 		writeErr(w, err)
