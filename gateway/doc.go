@@ -9,6 +9,7 @@
 //     document, health, and the verbs (flush, refresh, pin, unpin, evict,
 //     log level) of cmd/filegate's admin commands.
 //
-// Both serve several exports at once, each over a cache of its own,
-// and both name an export by the path a client gives.
+// Both serve several exports at once, each over a cache of its own.
+// This package holds what they share: ExportOf, which export a path
+// names, so MNT and the admin verbs agree on it.
 package gateway

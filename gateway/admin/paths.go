@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/filegate/filegate/cache"
+	"github.com/filegate/filegate/gateway"
 )
 
 // How a request's path names an export and a file or directory in it.
@@ -23,14 +24,17 @@ type target struct {
 	path   string // as the admin verbs take it
 }
 
-// exportNames lists the exports' names, for messages.
-func (a *Server) exportNames() string {
+// names lists the exports' names, in order.
+func (a *Server) names() []string {
 	names := make([]string, len(a.xs))
 	for i, x := range a.xs {
 		names[i] = x.name
 	}
-	return strings.Join(names, ", ")
+	return names
 }
+
+// exportNames lists the exports' names, for messages.
+func (a *Server) exportNames() string { return strings.Join(a.names(), ", ") }
 
 // split finds the export p names and the path inside it (see the API
 // comment): nil for every export's root.
@@ -45,15 +49,10 @@ func (a *Server) split(p, exportName string) (*export, string, error) {
 		}
 		return nil, "", &httpError{http.StatusNotFound, fmt.Errorf("no export %s (the exports: %s)", name, a.exportNames())}
 	}
-	var best *export
-	for _, x := range a.xs {
-		if (x.name == "/" || clean == x.name || strings.HasPrefix(clean, x.name+"/")) && (best == nil || len(x.name) > len(best.name)) {
-			best = x
-		}
-	}
+	i, inside := gateway.ExportOf(a.names(), clean)
 	switch {
-	case best != nil:
-		return best, path.Clean("/" + strings.TrimPrefix(clean, best.name)), nil
+	case i >= 0:
+		return a.xs[i], inside, nil
 	case clean == "/":
 		return nil, "/", nil
 	case len(a.xs) == 1:

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/filegate/filegate/cache"
+	"github.com/filegate/filegate/gateway"
 )
 
 // MOUNT v3 statuses (RFC 1813 appendix I).
@@ -18,21 +19,18 @@ const (
 	maxMountPath    = 1024
 )
 
-// exportOf returns the export with the longest name that is p or a
-// folder above it, and the rest of p; nil if none.
+// exportOf returns the export that holds p (gateway.ExportOf) and p's
+// path inside it; nil if none.
 func (s *Server) exportOf(p string) (*export, string) {
-	var best *export
-	var rest string
-	for _, x := range s.exports {
-		rel, under := strings.CutPrefix(p, x.Name)
-		if !under || rel != "" && x.Name != "/" && rel[0] != '/' {
-			continue
-		}
-		if best == nil || len(x.Name) > len(best.Name) {
-			best, rest = x, rel
-		}
+	names := make([]string, len(s.exports))
+	for i, x := range s.exports {
+		names[i] = x.Name
 	}
-	return best, rest
+	i, rest := gateway.ExportOf(names, p)
+	if i < 0 {
+		return nil, ""
+	}
+	return s.exports[i], rest
 }
 
 // cleanExport maps "", "/" and "/a/b/" to "/", "/a/b".
@@ -47,7 +45,7 @@ func mountMnt(r *call, d *decoder) error {
 	if d.err != nil {
 		return d.err
 	}
-	x, rel := r.s.exportOf(cleanExport(dirpath))
+	x, rel := r.s.exportOf(dirpath)
 	switch {
 	case x == nil:
 		r.s.log.Info("mount refused: no such export", "op", "mount", "path", dirpath, "key", r.clientHost())
