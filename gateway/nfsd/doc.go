@@ -1,7 +1,6 @@
 // Package nfsd is filegate's own NFSv3 server (RFC 1813) with MOUNT v3
 // and a portmapper v2 answering on the same TCP port, over the cache's
-// inode API: the front end `filegate serve` runs. It replaced a front
-// end over go-nfs.
+// inode API: the front end `filegate serve` runs.
 //
 // # Wire
 //
@@ -94,9 +93,10 @@
 //
 // # Handles, attributes and directories
 //
-// File handles are those the go-nfs front end made, byte for byte
-// (handle.go), so clients' handles survived the switch. A handle we never made is BADHANDLE, one
-// of another export, a removed inode or an older generation STALE.
+// A file handle (handle.go) holds the export id, the inode number and
+// its generation, so it outlives restarts and renames. A handle we never
+// made is BADHANDLE, one of another export, a removed inode or an older
+// generation STALE.
 // fileid is the inode number, fsid the export id, times have nanoseconds
 // (time_delta 1 ns). READDIR and READDIRPLUS cookies are the cache's
 // cookies plus 2 (1 and 2 follow "." and ".."); they stay valid for an
