@@ -232,7 +232,9 @@ func (stubNodes) StatFS(context.Context) (cache.FSStat, error) {
 
 // FuzzDispatch feeds arbitrary records to the request decoder and every
 // procedure: no panic, and a reply (if any) that is a well-formed RPC
-// reply to the record's xid.
+// reply to the record's xid. A record is counted in the RPC stats
+// exactly when it starts with an RPC version 2 call header, and then it
+// gets a reply.
 func FuzzDispatch(f *testing.F) {
 	s, err := New(DefaultConfig(), stubNodes{})
 	if err != nil {
@@ -261,7 +263,13 @@ func FuzzDispatch(f *testing.F) {
 	f.Fuzz(func(t *testing.T, rec []byte) {
 		out := make([]byte, 4, smallBuf)
 		r := call{conn: cn, s: s, e: encoder{b: out}}
-		if !r.dispatch(rec) {
+		replied := r.dispatch(rec)
+		u := func(i int) uint32 { return binary.BigEndian.Uint32(rec[4*i:]) }
+		counted := len(rec) >= callHeaderLen && u(1) == msgCall && u(2) == rpcVersion
+		if (r.counters != nil) != counted || counted && !replied {
+			t.Fatalf("counted %v, replied %v: %x", r.counters != nil, replied, rec)
+		}
+		if !replied {
 			return
 		}
 		defer r.releasePayload()
