@@ -6,158 +6,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/faultstore"
 	"github.com/filegate/filegate/backend/memstore"
-	"github.com/filegate/filegate/backend/posix"
 	"github.com/filegate/filegate/cache"
 )
-
-type adminEnv struct {
-	t      *testing.T
-	xs     []*adminTestExport
-	cache  *cache.Cache // the first export's
-	admin  *Server
-	level  *slog.LevelVar
-	client *http.Client
-}
-
-// adminTestExport is one export of an adminEnv: its cache over a posix
-// store in storeDir.
-type adminTestExport struct {
-	name     string
-	cache    *cache.Cache
-	storeDir string
-	down     atomic.Bool // the backend's last probe failed
-}
-
-func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
-// newAdminEnv serves the admin API of one export named "/", or of the
-// exports named.
-func newAdminEnv(t *testing.T, names ...string) *adminEnv {
-	t.Helper()
-	if len(names) == 0 {
-		names = []string{"/"}
-	}
-	e := &adminEnv{t: t, level: new(slog.LevelVar)}
-	var exports []Export
-	for _, name := range names {
-		x := &adminTestExport{name: name, storeDir: t.TempDir()}
-		pc := posix.DefaultConfig()
-		pc.Root = x.storeDir
-		ps, err := posix.New(pc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cc := cache.DefaultConfig()
-		cc.Dir, cc.Store, cc.Logger = t.TempDir(), ps, discardLogger()
-		cc.UploadDelay = time.Hour // nothing goes up unless flushed
-		if x.cache, err = cache.New(context.Background(), cc); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			x.cache.Close()
-			ps.Close()
-		})
-		e.xs = append(e.xs, x)
-		exports = append(exports, Export{Name: name, Cache: x.cache,
-			Backend: func() BackendStatus {
-				b := BackendStatus{Name: x.storeDir, Probed: true, Reachable: !x.down.Load()}
-				if x.down.Load() {
-					b.ProbeError = "timeout"
-				}
-				return b
-			}})
-	}
-	e.cache = e.xs[0].cache
-	sock := filepath.Join(t.TempDir(), "admin.sock")
-	var err error
-	e.admin, err = New(Config{Socket: sock, Version: "test", Started: time.Now(), Listen: "127.0.0.1:0",
-		Exports: exports, LogLevel: e.level, Logger: discardLogger(),
-		Limits: func() LimitsStatus { return LimitsStatus{UploadBytesPerSec: 100, Rule: "always"} },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- e.admin.Serve() }()
-	e.client = &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return new(net.Dialer).DialContext(ctx, "unix", sock)
-	}}}
-	// Registered last, so it runs before the caches close.
-	t.Cleanup(func() {
-		e.client.CloseIdleConnections()
-		if err := e.admin.Close(); err != nil {
-			t.Error(err)
-		}
-		if err := <-served; err != nil {
-			t.Error(err)
-		}
-	})
-	return e
-}
-
-func (e *adminEnv) do(method, path string, body any) (int, []byte) {
-	e.t.Helper()
-	var r io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		r = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, "http://filegate"+path, r)
-	resp, err := e.client.Do(req)
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
-}
-
-func (e *adminEnv) status() Status {
-	e.t.Helper()
-	code, b := e.do("GET", "/v1/status", nil)
-	var s Status
-	if code != 200 || json.Unmarshal(b, &s) != nil {
-		e.t.Fatalf("status: %d %s", code, b)
-	}
-	return s
-}
-
-func (e *adminEnv) writeFile(dir cache.Ino, name, data string) cache.Attr {
-	e.t.Helper()
-	return writeCacheFile(e.t, e.cache, dir, name, data)
-}
-
-// writeCacheFile writes a new file name in dir of c, dirty.
-func writeCacheFile(t *testing.T, c *cache.Cache, dir cache.Ino, name, data string) cache.Attr {
-	t.Helper()
-	ctx := context.Background()
-	a, err := c.Create(ctx, dir, name, cache.NewAttr{Mode: 0o644})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.WriteAt(ctx, a.Ino, []byte(data), 0); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Commit(ctx, a.Ino); err != nil {
-		t.Fatal(err)
-	}
-	return a
-}
 
 func TestAdminStatusAndFlush(t *testing.T) {
 	e := newAdminEnv(t)
@@ -214,57 +74,6 @@ func TestAdminStatusAndFlush(t *testing.T) {
 	}
 }
 
-func TestAdminPathVerbs(t *testing.T) {
-	e := newAdminEnv(t)
-	e.writeFile(cache.RootIno, "f.txt", strings.Repeat("x", 4096))
-	if code, b := e.do("POST", "/v1/flush", map[string]any{"path": "/f.txt", "wait": true}); code != 200 {
-		t.Fatalf("flush: %d %s", code, b)
-	}
-	for _, tt := range []struct {
-		path string
-		body any
-		code int
-		want string
-	}{
-		{"/v1/pin", map[string]any{"path": "/f.txt"}, 200, `"files": 1`},
-		{"/v1/evict", map[string]any{"path": "f.txt"}, 200, `"files": 0`}, // pinned: stays
-		{"/v1/unpin", map[string]any{"path": "/f.txt"}, 200, `"files": 1`},
-		{"/v1/evict", map[string]any{"path": "/"}, 200, `"bytes": 4096`},
-		{"/v1/refresh", map[string]any{"path": "/f.txt"}, 200, `"refreshed": true`},
-		{"/v1/refresh", map[string]any{"path": ""}, 200, `"path": "/"`},
-		{"/v1/pin", map[string]any{"path": "/nope/x"}, 404, "/nope/x: no such file or directory"},
-		{"/v1/evict", map[string]any{"path": "/f.txt/x"}, 404, "not a directory"},
-		{"/v1/pin", map[string]any{"pat": "/f.txt"}, 400, "unknown field"},
-		{"/v1/nothing", nil, 404, "no endpoint"},
-	} {
-		code, b := e.do("POST", tt.path, tt.body)
-		if code != tt.code || !strings.Contains(string(b), tt.want) {
-			t.Errorf("%s %v: %d %s, want %d with %q", tt.path, tt.body, code, b, tt.code, tt.want)
-		}
-	}
-	// The evicted file reads back from the backend.
-	s := e.status()
-	if s.Cache.UsedBytes != 0 {
-		t.Errorf("used %d after evicting everything", s.Cache.UsedBytes)
-	}
-}
-
-func TestAdminLogLevel(t *testing.T) {
-	e := newAdminEnv(t)
-	if code, b := e.do("GET", "/v1/loglevel", nil); code != 200 || !strings.Contains(string(b), `"info"`) {
-		t.Errorf("get: %d %s", code, b)
-	}
-	if code, b := e.do("PUT", "/v1/loglevel", map[string]any{"level": "debug"}); code != 200 || e.level.Level() != slog.LevelDebug {
-		t.Errorf("set debug: %d %s, level %v", code, b, e.level.Level())
-	}
-	if code, b := e.do("PUT", "/v1/loglevel", map[string]any{"level": "loud"}); code != 400 || !strings.Contains(string(b), "want debug, info, warn or error") {
-		t.Errorf("set loud: %d %s", code, b)
-	}
-	if e.status().LogLevel != "debug" {
-		t.Error("status does not show the new level")
-	}
-}
-
 func TestAdminHealth(t *testing.T) {
 	a := &Server{cfg: Config{Health: DefaultHealth()}}
 	now := time.Now()
@@ -290,94 +99,6 @@ func TestAdminHealth(t *testing.T) {
 		got := strings.Join(h.Problems, "; ")
 		if h.OK != (tt.want == "") || tt.want != "" && !strings.Contains(got, tt.want) {
 			t.Errorf("%s: %+v, want %q", tt.name, h, tt.want)
-		}
-	}
-}
-
-func TestAdminSocket(t *testing.T) {
-	e := newAdminEnv(t)
-	fi, err := os.Stat(e.admin.Addr())
-	if err != nil || fi.Mode().Perm() != 0o600 || fi.Mode().Type() != os.ModeSocket {
-		t.Fatalf("socket: %v %v", fi, err)
-	}
-	// A second daemon on the same socket is refused.
-	one := []Export{{Name: "/", Cache: e.cache}}
-	if _, err := New(Config{Socket: e.admin.Addr(), Exports: one}); err == nil || !strings.Contains(err.Error(), "another filegate is running") {
-		t.Errorf("second admin: %v", err)
-	}
-	// A stale socket file (nobody listening) is replaced.
-	stale := filepath.Join(t.TempDir(), "s.sock")
-	l, err := net.Listen("unix", stale)
-	if err != nil {
-		t.Fatal(err)
-	}
-	l.(*net.UnixListener).SetUnlinkOnClose(false)
-	l.Close()
-	a, err := New(Config{Socket: stale, Exports: one})
-	if err != nil {
-		t.Fatalf("stale socket: %v", err)
-	}
-	go a.Serve()
-	if err := a.Close(); err != nil {
-		t.Error(err)
-	}
-}
-
-// TestAdminSplit: which export a path names, and the path inside it.
-func TestAdminSplit(t *testing.T) {
-	admin := func(names ...string) *Server {
-		a := &Server{}
-		for _, n := range names {
-			a.xs = append(a.xs, &export{name: n})
-		}
-		return a
-	}
-	two, withRoot, single := admin("/office", "/projects"), admin("/", "/office"), admin("/office")
-	tests := []struct {
-		a             *Server
-		path, export  string
-		wantX, wantIn string // wantX "*": every export's root
-		wantErr       string
-	}{
-		{two, "/office/docs/a.txt", "", "/office", "/docs/a.txt", ""},
-		{two, "office/docs/", "", "/office", "/docs", ""},
-		{two, "/office", "", "/office", "/", ""},
-		{two, "/projects/../office/x", "", "/office", "/x", ""},
-		{two, "/", "", "*", "/", ""},
-		{two, "", "", "*", "/", ""},
-		{two, "/officex/a", "", "", "", "/officex/a is in no export: give the export's name first, such as /office/officex/a (the exports: /office, /projects)"},
-		{two, "/docs", "", "", "", "is in no export"},
-		{two, "/a/b", "/projects", "/projects", "/a/b", ""},
-		{two, "a", "projects/", "/projects", "/a", ""},
-		{two, "/office/a", "/projects", "/projects", "/office/a", ""},
-		{two, "/a", "/nope", "", "", "no export /nope (the exports: /office, /projects)"},
-		{withRoot, "/office/a", "", "/office", "/a", ""},
-		{withRoot, "/a", "", "/", "/a", ""},
-		{withRoot, "/", "", "/", "/", ""},
-		{single, "/docs/a", "", "/office", "/docs/a", ""},
-		{single, "/office/docs", "", "/office", "/docs", ""},
-		{single, "/", "", "*", "/", ""},
-	}
-	for _, tt := range tests {
-		x, in, err := tt.a.split(tt.path, tt.export)
-		name := tt.path + " export " + tt.export
-		switch {
-		case tt.wantErr != "":
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-				t.Errorf("%s: %v, want error %q", name, err, tt.wantErr)
-			}
-			var he *httpError
-			if !errors.As(err, &he) || he.code != http.StatusNotFound {
-				t.Errorf("%s: error %v is not a 404", name, err)
-			}
-		case err != nil:
-			t.Errorf("%s: %v", name, err)
-		case tt.wantX == "*":
-			if x != nil || in != "/" {
-				t.Errorf("%s: %v %q, want every export", name, x, in)
-			}
-		case x == nil || x.name != tt.wantX || in != tt.wantIn:
-			t.Errorf("%s: %v %q, want %s %q", name, x, in, tt.wantX, tt.wantIn)
 		}
 	}
 }
