@@ -1,13 +1,3 @@
-// Package cache is the gateway's local copy of the cloud: a namespace of
-// inodes, directory entries and attributes in an embedded crash-safe
-// database, file contents on local disk, and the write-back of changes to
-// a backend.Store. Its API is inode based, the shape NFS itself has, so
-// a front end (gateway/nfsd today; a FUSE mount or a lock manager could
-// follow) sits on it without touching the cache.
-//
-// Errors returned by the API satisfy errors.Is(err, syscall.EXXX) for the
-// errno a local filesystem would give, so front ends map them to their
-// protocol's status without parsing text.
 package cache
 
 import (
@@ -130,10 +120,7 @@ func (cfg Config) Validate() error {
 	return nil
 }
 
-// Cache is the local copy of one export.
-//
-// Lock order: Cache.mu before fileTable.mu. Neither is held across
-// backend calls or database transactions that wait on them.
+// Cache is the local copy of one export. Its lock order is in doc.go.
 type Cache struct {
 	cfg     Config
 	log     *slog.Logger

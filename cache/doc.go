@@ -1,0 +1,43 @@
+// Package cache is the gateway's local copy of the cloud: a namespace of
+// inodes, directory entries and attributes in an embedded crash-safe
+// database, file contents on local disk, and the write-back of changes to
+// a backend.Store. Its API is inode based, the shape NFS itself has, so
+// a front end (gateway/nfsd today; a FUSE mount or a lock manager could
+// follow) sits on it without touching the cache.
+//
+// Errors returned by the API satisfy errors.Is(err, syscall.EXXX) for the
+// errno a local filesystem would give, so front ends map them to their
+// protocol's status without parsing text.
+//
+// # Lock order
+//
+// Locks are taken in this order, outer first; a lock may be skipped, never
+// taken after one below it:
+//
+//  1. Cache.syncMu[ino]: Commit and truncate of one inode, so an inline
+//     record and the data file's sync do not cross. May be held across
+//     backend calls (a truncate fetches the part it keeps), fsyncs and
+//     namespace updates.
+//  2. fileTable pins and eviction marks (pin waits while an inode is
+//     being evicted, and eviction skips pinned inodes): held across
+//     namespace updates, as a lock would be.
+//  3. Cache.dataMu[ino]: writes into one inode's data file, so a late
+//     fetch never overwrites newer data, and drops of its content. Held
+//     across data file writes, their fsync and namespace updates, never
+//     across a backend call: a fetch reads from the backend first and
+//     takes it to write what it got.
+//  4. nsDB.roundMu, then nsDB.mu: the namespace (Cache.update and
+//     Cache.view). roundMu is held by a round until its log record is
+//     durable, mu while the open transaction is read or changed; both
+//     across a checkpoint's database commit. commitMu, the group
+//     commit's queue, is taken alone, before a round starts.
+//  5. Cache.mu and Cache.pendMu: may be taken inside update and view
+//     functions (busyWriting, the unstable-write overlay).
+//  6. Cache.lruMu; fileTable.mu, then sparePool.mu.
+//
+// Cache.mu, pendMu, commitMu, lruMu, fileTable.mu and sparePool.mu guard
+// maps and lists: nothing but sparePool.mu (under fileTable.mu) is locked
+// under them, and none is held across a backend call, an fsync or a
+// namespace update. Of the others, only syncMu is held across a backend
+// call.
+package cache
