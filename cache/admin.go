@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/filegate/filegate/cache/ns"
 )
 
 // Progress reports how much of a flush or prefetch remains.
@@ -192,13 +194,13 @@ func (c *Cache) setPinned(ctx context.Context, ino Ino, pinned bool) ([]Ino, err
 		files = files[:0]
 		for _, i := range inos {
 			n, err := t.get(i)
-			if err != nil || !n.mode.IsRegular() {
+			if err != nil || !n.Mode.IsRegular() {
 				continue
 			}
 			if pinned {
-				n.flags |= flagPinned
+				n.Flags |= ns.FlagPinned
 			} else {
-				n.flags &^= flagPinned
+				n.Flags &^= ns.FlagPinned
 			}
 			if err := t.put(n); err != nil {
 				return err

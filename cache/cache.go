@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/filegate/filegate/backend"
+	"github.com/filegate/filegate/cache/ns"
 )
 
 // Config configures a Cache.
@@ -294,14 +294,14 @@ func (c *Cache) init() error {
 		t := newTxn(tx, &recorder{})
 		switch f := t.counter(keyFormat); f {
 		case 0:
-			if err := t.meta.Put(keyFormat, inoKey(dbFormat)); err != nil {
+			if err := t.meta.Put(keyFormat, ns.InoKey(dbFormat)); err != nil {
 				return err
 			}
 			now := time.Now().UnixNano()
-			root := &inode{ino: RootIno, gen: newGen(), mode: fs.ModeDir | c.cfg.DefaultDirMode,
-				nlink: 2, uid: c.cfg.DefaultUID, gid: c.cfg.DefaultGID,
-				atime: now, mtime: now, ctime: now, flags: flagRemote}
-			if err := t.meta.Put(keyNextIno, inoKey(RootIno)); err != nil {
+			root := &ns.Inode{Ino: RootIno, Gen: ns.NewGen(), Mode: fs.ModeDir | c.cfg.DefaultDirMode,
+				Nlink: 2, UID: c.cfg.DefaultUID, GID: c.cfg.DefaultGID,
+				Atime: now, Mtime: now, Ctime: now, Flags: ns.FlagRemote}
+			if err := t.meta.Put(keyNextIno, ns.InoKey(RootIno)); err != nil {
 				return err
 			}
 			if err := t.put(root); err != nil {
@@ -361,8 +361,6 @@ func (c *Cache) Close() error {
 	}
 	return ferr
 }
-
-func newGen() uint32 { return rand.Uint32() | 1 }
 
 // update runs fn in a write transaction (shared with concurrent callers:
 // see commit.go) and wakes the write-back worker when it journalled

@@ -2,6 +2,8 @@ package cache
 
 import (
 	"math/bits"
+
+	"github.com/filegate/filegate/cache/ns"
 )
 
 // chunkSize is the unit in which file contents are fetched and tracked:
@@ -51,7 +53,7 @@ func (b bitmap) full(n int64) bool { return b.count(n) == n }
 
 // chunks returns the chunk bitmap of ino (nil when none are recorded).
 func (t *txn) chunks(ino Ino) bitmap {
-	v := t.chunkBits.Get(inoKey(ino))
+	v := t.chunkBits.Get(ns.InoKey(ino))
 	if v == nil {
 		return nil
 	}
@@ -61,15 +63,15 @@ func (t *txn) chunks(ino Ino) bitmap {
 func (t *txn) putChunks(ino Ino, b bitmap) error {
 	bk := t.chunkBits
 	if len(b) == 0 {
-		return bk.Delete(inoKey(ino))
+		return bk.Delete(ns.InoKey(ino))
 	}
-	return bk.Put(inoKey(ino), b)
+	return bk.Put(ns.InoKey(ino), b)
 }
 
 // localBytes is what ino's data occupies in the cache, for accounting.
-func localBytes(n *inode, b bitmap) int64 {
-	if n.has(flagLocal) {
-		return n.size
+func localBytes(n *ns.Inode, b bitmap) int64 {
+	if n.Has(ns.FlagLocal) {
+		return n.Size
 	}
-	return min(b.count(chunkCount(n.size))*chunkSize, n.size)
+	return min(b.count(chunkCount(n.Size))*chunkSize, n.Size)
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/backend"
+	"github.com/filegate/filegate/cache/ns"
 )
 
 // keepTheirs runs before a file is uploaded over key. When someone else
@@ -18,7 +19,7 @@ import (
 // it, their version is copied aside under a conflict name, so both
 // survive: ours at key, theirs beside it. It returns the conflict key,
 // or "" when there was nothing to keep.
-func (c *Cache) keepTheirs(ctx context.Context, key string, n *inode, earlier uploadIntent) (string, error) {
+func (c *Cache) keepTheirs(ctx context.Context, key string, n *ns.Inode, earlier uploadIntent) (string, error) {
 	info, err := c.store.Stat(ctx, key)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
@@ -26,13 +27,13 @@ func (c *Cache) keepTheirs(ctx context.Context, key string, n *inode, earlier up
 	if err != nil {
 		return "", fmt.Errorf("check %s before upload: %w", key, err)
 	}
-	if info.Size == n.size && remoteMtime(info) == n.mtime {
+	if info.Size == n.Size && remoteMtime(info) == n.Mtime {
 		return "", nil // our own upload, replayed after a crash
 	}
 	if earlier.ok && info.Size == earlier.size && remoteMtime(info) == earlier.mtime {
 		return "", nil // an earlier attempt of this upload landed before a crash
 	}
-	if n.has(flagRemote) && !changedRemotely(n, info) {
+	if n.Has(ns.FlagRemote) && !changedRemotely(n, info) {
 		return "", nil
 	}
 	aside := conflictKey(key, time.Now())
@@ -85,6 +86,6 @@ func (t *txn) markStale(dirPath string) error {
 	if err != nil {
 		return nil
 	}
-	d.loadedAt = 0
+	d.LoadedAt = 0
 	return t.put(d)
 }

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/filegate/filegate/cache/ns"
 )
 
 // ReadAt reads len(p) bytes at off. At the end of the file it returns the
@@ -41,14 +43,14 @@ func (c *Cache) ReadAt(ctx context.Context, ino Ino, p []byte, off int64) (int, 
 // fails with errVersionChanged and ReadAt reads again.
 func (c *Cache) readAt(ctx context.Context, ino Ino, p []byte, off int64) (int, error) {
 	seq := c.settledDropSeq(ino)
-	var n *inode
+	var n *ns.Inode
 	hit := true
 	err := c.view(func(t *txn) (err error) {
-		if n, err = t.get(ino); err != nil || n.has(flagLocal) || off >= n.size {
+		if n, err = t.get(ino); err != nil || n.Has(ns.FlagLocal) || off >= n.Size {
 			return err
 		}
 		b := c.present(t, ino)
-		first, last := chunkRange(off, min(off+int64(len(p)), n.size))
+		first, last := chunkRange(off, min(off+int64(len(p)), n.Size))
 		for i := first; i <= last; i++ {
 			hit = hit && b.has(i)
 		}
@@ -58,21 +60,21 @@ func (c *Cache) readAt(ctx context.Context, ino Ino, p []byte, off int64) (int, 
 		return 0, wrap("read", "", err)
 	}
 	switch {
-	case n.mode.IsDir():
+	case n.Mode.IsDir():
 		return 0, fmt.Errorf("cache: read: %w", syscall.EISDIR)
-	case !n.mode.IsRegular():
+	case !n.Mode.IsRegular():
 		return 0, fmt.Errorf("cache: read: %w", syscall.EINVAL)
 	}
-	if off >= n.size {
+	if off >= n.Size {
 		return 0, io.EOF
 	}
 	want := p
-	if rest := n.size - off; int64(len(want)) > rest {
+	if rest := n.Size - off; int64(len(want)) > rest {
 		want = want[:rest]
 	}
 	end := off + int64(len(want))
 	sequential := c.noteRead(ino, off, end)
-	if !n.has(flagLocal) {
+	if !n.Has(ns.FlagLocal) {
 		if !hit {
 			c.stats.misses.Add(1)
 			c.stats.missBytes.Add(int64(len(want)))
@@ -97,7 +99,7 @@ func (c *Cache) readAt(ctx context.Context, ino Ino, p []byte, off int64) (int, 
 		return 0, wrap("read", "", errVersionChanged)
 	}
 	c.touch(ino)
-	if off+int64(got) >= n.size || got < len(p) {
+	if off+int64(got) >= n.Size || got < len(p) {
 		return got, io.EOF
 	}
 	return got, nil
@@ -206,16 +208,16 @@ func (c *Cache) writeAt(ctx context.Context, ino Ino, p []byte, off int64, drops
 			if err != nil {
 				return err
 			}
-			if !n.has(flagLocal) {
+			if !n.Has(ns.FlagLocal) {
 				// Dropped after the write (writeData checked before):
 				// never a dirty file without its content.
 				return errContentDropped
 			}
-			n.size = max(n.size, end)
+			n.Size = max(n.Size, end)
 			now := time.Now().UnixNano()
-			n.mtime, n.ctime = now, now
-			n.version++
-			size = n.size
+			n.Mtime, n.Ctime = now, now
+			n.Version++
+			size = n.Size
 			if err := t.setDirty(n); err != nil {
 				return err
 			}
@@ -300,10 +302,10 @@ func (c *Cache) syncPending() {
 func (c *Cache) markLocal(ino Ino) error {
 	return c.update(func(t *txn) error {
 		n, err := t.get(ino)
-		if err != nil || n.has(flagLocal) {
+		if err != nil || n.Has(ns.FlagLocal) {
 			return err
 		}
-		n.flags |= flagLocal
+		n.Flags |= ns.FlagLocal
 		if err := t.putChunks(ino, nil); err != nil {
 			return err
 		}
@@ -340,7 +342,7 @@ func (c *Cache) fetchSymlink(ctx context.Context, ino Ino, key string) (string, 
 		if err != nil {
 			return err
 		}
-		n.target, n.size = target, int64(len(target))
+		n.Target, n.Size = target, int64(len(target))
 		return t.put(n)
 	})
 	return target, wrap("readlink", "", err)

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/filegate/filegate/backend"
+	"github.com/filegate/filegate/cache/ns"
 )
 
 // chunkBufs recycles the chunk-sized buffers of fetches, so a cold read
@@ -31,7 +32,7 @@ type chunkVer struct {
 	size, mtime int64
 }
 
-func verOf(n *inode) chunkVer { return chunkVer{n.etag, n.size, n.remoteMtime} }
+func verOf(n *ns.Inode) chunkVer { return chunkVer{n.ETag, n.Size, n.RemoteMtime} }
 
 // freshChunks are chunks of version ver fetched into the data file and
 // not yet recorded in the database.
@@ -87,7 +88,7 @@ func (c *Cache) ensureVersion(ctx context.Context, ino Ino, off, end int64) (chu
 		if err != nil {
 			return err
 		}
-		local, ver = n.has(flagLocal), verOf(n)
+		local, ver = n.Has(ns.FlagLocal), verOf(n)
 		if !local {
 			key, err = t.key(n)
 			have = c.presentFor(t, n)
@@ -129,7 +130,7 @@ func (c *Cache) ensureVersion(ctx context.Context, ino Ino, off, end int64) (chu
 	}
 	err = c.view(func(t *txn) error {
 		n, err := t.get(ino)
-		if err == nil && !n.has(flagLocal) && verOf(n) != ver {
+		if err == nil && !n.Has(ns.FlagLocal) && verOf(n) != ver {
 			err = errVersionChanged // fetched for nothing: a new version came
 		}
 		return err
@@ -159,11 +160,11 @@ func (c *Cache) present(t *txn, ino Ino) bitmap {
 }
 
 // presentFor is present for the version of n.
-func (c *Cache) presentFor(t *txn, n *inode) bitmap {
-	b := t.chunks(n.ino)
+func (c *Cache) presentFor(t *txn, n *ns.Inode) bitmap {
+	b := t.chunks(n.Ino)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	f := c.fresh[n.ino]
+	f := c.fresh[n.Ino]
 	if f == nil || f.ver != verOf(n) {
 		return b
 	}
@@ -242,7 +243,7 @@ func (c *Cache) persistChunks(ino Ino) error {
 	err := c.update(func(t *txn) error {
 		stale = false
 		n, err := t.get(ino)
-		if err != nil || n.has(flagLocal) {
+		if err != nil || n.Has(ns.FlagLocal) {
 			return err
 		}
 		if verOf(n) != snap.ver {
@@ -266,8 +267,8 @@ func (c *Cache) persistChunks(ino Ino) error {
 			}
 		}
 		c.mu.Unlock()
-		if b.full(chunkCount(n.size)) {
-			n.flags |= flagLocal
+		if b.full(chunkCount(n.Size)) {
+			n.Flags |= ns.FlagLocal
 			b = nil
 			if err := t.put(n); err != nil {
 				return err
@@ -356,7 +357,7 @@ func (c *Cache) fetchChunk(ctx context.Context, ino Ino, key string, ver chunkVe
 		switch {
 		case err != nil:
 			return err
-		case n.has(flagLocal):
+		case n.Has(ns.FlagLocal):
 			skip = true
 		case verOf(n) != ver:
 			return errVersionChanged
@@ -407,7 +408,7 @@ func (c *Cache) refreshOf(ino Ino) {
 	_ = c.view(func(t *txn) error {
 		n, err := t.get(ino)
 		if err == nil {
-			parent = n.parent
+			parent = n.Parent
 		}
 		return err
 	})
@@ -439,8 +440,8 @@ func (c *Cache) dropStale(ino Ino) {
 		if err != nil {
 			return err
 		}
-		dirty = n.has(flagDirty)
-		recorded = n.has(flagLocal) || len(t.chunks(ino)) > 0
+		dirty = n.Has(ns.FlagDirty)
+		recorded = n.Has(ns.FlagLocal) || len(t.chunks(ino)) > 0
 		return nil
 	})
 	if err == nil && !dirty && recorded {
@@ -449,10 +450,10 @@ func (c *Cache) dropStale(ino Ino) {
 			if errors.Is(err, syscall.ESTALE) {
 				return nil
 			}
-			if dirty = err == nil && n.has(flagDirty); err != nil || dirty {
+			if dirty = err == nil && n.Has(ns.FlagDirty); err != nil || dirty {
 				return err
 			}
-			n.flags &^= flagLocal
+			n.Flags &^= ns.FlagLocal
 			if err := t.putChunks(ino, nil); err != nil {
 				return err
 			}

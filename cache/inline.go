@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/filegate/filegate/cache/ns"
 )
 
 // Small files are made durable at Commit by the namespace database
@@ -63,23 +65,23 @@ const dbFormatInline = 2
 // putInline stores content as ino's committed content.
 func (t *txn) putInline(ino Ino, stamp uint64, content []byte) error {
 	if t.counter(keyFormat) < dbFormatInline {
-		if err := t.meta.Put(keyFormat, inoKey(dbFormatInline)); err != nil {
+		if err := t.meta.Put(keyFormat, ns.InoKey(dbFormatInline)); err != nil {
 			return err
 		}
 	}
 	v := make([]byte, 8, 8+len(content))
 	binary.BigEndian.PutUint64(v, stamp)
-	return t.inline.Put(inoKey(ino), append(v, content...))
+	return t.inline.Put(ns.InoKey(ino), append(v, content...))
 }
 
 // dropInline deletes ino's record, if any: its data file was synced
 // under the inode's sync lock, or its content no longer matters.
-func (t *txn) dropInline(ino Ino) error { return t.inline.Delete(inoKey(ino)) }
+func (t *txn) dropInline(ino Ino) error { return t.inline.Delete(ns.InoKey(ino)) }
 
 // settleInline deletes ino's record if it is still the one stamped
 // stamp, whose data file has been synced since.
 func (t *txn) settleInline(ino Ino, stamp uint64) error {
-	v := t.inline.Get(inoKey(ino))
+	v := t.inline.Get(ns.InoKey(ino))
 	if len(v) < 8 || binary.BigEndian.Uint64(v) != stamp {
 		return nil
 	}
@@ -96,7 +98,7 @@ func (t *txn) inlineLeft() (int64, error) {
 		left += int64(len(v))
 	}
 	if left == 0 && t.counter(keyFormat) == dbFormatInline {
-		return 0, t.meta.Put(keyFormat, inoKey(dbFormat))
+		return 0, t.meta.Put(keyFormat, ns.InoKey(dbFormat))
 	}
 	return left, nil
 }
@@ -131,7 +133,7 @@ func (c *Cache) takeWritten(ino Ino) bool {
 // the file is small, else by an fsync of its data file; then it stores
 // unstable writes' size. The caller holds ino's sync lock.
 func (c *Cache) commitData(ino Ino) error {
-	var n *inode
+	var n *ns.Inode
 	err := c.view(func(t *txn) (err error) {
 		n, err = t.get(ino)
 		return err
@@ -143,15 +145,15 @@ func (c *Cache) commitData(ino Ino) error {
 	if err != nil {
 		return err
 	}
-	if n.mode.IsRegular() && n.has(flagLocal) && n.size <= inlineMaxBytes &&
-		c.inlineBytes.Load()+n.size <= inlineBudgetBytes {
-		content, err := c.snapshot(ino, n.size)
+	if n.Mode.IsRegular() && n.Has(ns.FlagLocal) && n.Size <= inlineMaxBytes &&
+		c.inlineBytes.Load()+n.Size <= inlineBudgetBytes {
+		content, err := c.snapshot(ino, n.Size)
 		if err != nil {
 			return err
 		}
 		stamp := uint64(c.inlineStamp.Add(1))
 		err = c.storePendingWith(ino, func(t *txn) error {
-			if n, err := t.get(ino); err != nil || !n.has(flagLocal) {
+			if n, err := t.get(ino); err != nil || !n.Has(ns.FlagLocal) {
 				return err // removed: ESTALE; evicted meanwhile: nothing to keep
 			}
 			return t.putInline(ino, stamp, content)
@@ -278,7 +280,7 @@ func (c *Cache) restoreInline() error {
 		for k, v := cur.First(); k != nil; k, v = cur.Next() {
 			ino := Ino(beUint64(k))
 			n, err := t.get(ino)
-			if err != nil || len(v) < 8 || !n.mode.IsRegular() || !n.has(flagLocal) {
+			if err != nil || len(v) < 8 || !n.Mode.IsRegular() || !n.Has(ns.FlagLocal) {
 				drop = append(drop, ino)
 				continue
 			}

@@ -12,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/filegate/filegate/backend/memstore"
+	"github.com/filegate/filegate/cache/ns"
 )
 
 // holdRecords keeps the settler away for the test, so records stay until
@@ -167,7 +168,7 @@ func TestSettle(t *testing.T) {
 			commitUnstable(t, c, b.Ino, "bbbb")
 			var stamp uint64
 			if err := c.view(func(t *txn) error {
-				stamp = beUint64(t.inline.Get(inoKey(b.Ino)))
+				stamp = beUint64(t.inline.Get(ns.InoKey(b.Ino)))
 				return nil
 			}); err != nil {
 				t.Fatal(err)
@@ -307,7 +308,7 @@ func TestFormatOneStillOpens(t *testing.T) {
 				return err
 			}
 		}
-		return meta.Put(keyFormat, inoKey(1))
+		return meta.Put(keyFormat, ns.InoKey(1))
 	})
 	if err != nil {
 		t.Fatal(err)

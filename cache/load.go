@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/backend"
+	"github.com/filegate/filegate/cache/ns"
 )
 
 // loadBatch is how many listed entries go into one transaction, so a
@@ -28,7 +29,7 @@ func (c *Cache) ensureLoaded(ctx context.Context, dir Ino) error {
 	err := c.view(func(t *txn) error {
 		d, err := t.getDir(dir)
 		if err == nil {
-			loaded, loadedAt = d.has(flagLoaded), d.loadedAt
+			loaded, loadedAt = d.Has(ns.FlagLoaded), d.LoadedAt
 		}
 		return err
 	})
@@ -111,7 +112,7 @@ type listing struct {
 	nextCookie uint64
 	// busy reports a file being written (Cache.busyWriting): like a
 	// dirty one, it stays when its object is gone.
-	busy func(t *txn, n *inode) bool
+	busy func(t *txn, n *ns.Inode) bool
 	// wasDirty holds the files dirty when the listing began.
 	wasDirty map[Ino]bool
 }
@@ -121,14 +122,14 @@ var errRaced = errors.New("directory changed during the listing")
 
 // raced reports whether d changed since the listing began, or moved: a
 // listing of its old prefix says nothing about it any more.
-func (l *listing) raced(t *txn, d *inode) bool {
+func (l *listing) raced(t *txn, d *ns.Inode) bool {
 	if !l.refresh {
 		return false
 	}
-	if d.mtime != l.mtime || d.nextCookie != l.nextCookie {
+	if d.Mtime != l.mtime || d.NextCookie != l.nextCookie {
 		return true
 	}
-	if d.ino == RootIno {
+	if d.Ino == RootIno {
 		return false
 	}
 	key, err := t.key(d)
@@ -156,7 +157,7 @@ func (c *Cache) loadDir(ctx context.Context, dir Ino, refresh bool) error {
 		if err != nil {
 			return err
 		}
-		l.mtime, l.nextCookie = d.mtime, d.nextCookie
+		l.mtime, l.nextCookie = d.Mtime, d.NextCookie
 		if dir != RootIno {
 			if l.prefix, err = t.key(d); err != nil {
 				return err
@@ -241,8 +242,8 @@ func (c *Cache) loadDir(ctx context.Context, dir Ino, refresh bool) error {
 				return err
 			}
 		}
-		d.flags |= flagLoaded
-		d.loadedAt = time.Now().UnixNano()
+		d.Flags |= ns.FlagLoaded
+		d.LoadedAt = time.Now().UnixNano()
 		return t.put(d)
 	})
 	if errors.Is(err, errRaced) {
@@ -289,10 +290,10 @@ func (c *Cache) known(l *listing) func(key string) (backend.Known, bool) {
 				return nil
 			}
 			ok = true
-			if !n.mode.IsRegular() || n.has(flagDirty) {
+			if !n.Mode.IsRegular() || n.Has(ns.FlagDirty) {
 				k = anyVersion
 			} else {
-				k.Size, k.ETag = n.remoteSize, n.etag
+				k.Size, k.ETag = n.RemoteSize, n.ETag
 			}
 			return nil
 		})
@@ -313,31 +314,31 @@ func remoteMtime(o backend.ObjectInfo) int64 {
 // was last in step with. A different ETag alone is not enough: a rename
 // in the backend (a POSIX rename, an S3 copy) may change it without
 // changing the content.
-func changedRemotely(n *inode, o backend.ObjectInfo) bool {
-	return o.ETag != n.etag && (o.Size != n.remoteSize || remoteMtime(o) != n.remoteMtime)
+func changedRemotely(n *ns.Inode, o backend.ObjectInfo) bool {
+	return o.ETag != n.ETag && (o.Size != n.RemoteSize || remoteMtime(o) != n.RemoteMtime)
 }
 
 // takeListedAttrs gives the clean file n, whose content the object o
 // still holds, o's mode and owner when another version of o's metadata
 // was listed (a chmod or chown by a tool on the POSIX backend; on S3, a
 // listing shows no metadata, so only objects it read for other reasons).
-func (t *txn) takeListedAttrs(n *inode, o backend.ObjectInfo) error {
-	if o.ETag == "" || o.ETag == n.etag {
+func (t *txn) takeListedAttrs(n *ns.Inode, o backend.ObjectInfo) error {
+	if o.ETag == "" || o.ETag == n.ETag {
 		return nil
 	}
-	n.etag = o.ETag
-	if o.Attrs != nil && o.Attrs.Mode.Type() == 0 && n.takeOwnerMode(o.Attrs) {
-		n.ctime = time.Now().UnixNano()
+	n.ETag = o.ETag
+	if o.Attrs != nil && o.Attrs.Mode.Type() == 0 && takeOwnerMode(n, o.Attrs) {
+		n.Ctime = time.Now().UnixNano()
 	}
 	return t.put(n)
 }
 
 // takeOwnerMode gives n the permission bits, owner and group of a, and
 // reports whether they changed.
-func (n *inode) takeOwnerMode(a *backend.Attrs) bool {
-	mode := n.mode&^permBits | a.Mode&permBits
-	changed := mode != n.mode || a.UID != n.uid || a.GID != n.gid
-	n.mode, n.uid, n.gid = mode, a.UID, a.GID
+func takeOwnerMode(n *ns.Inode, a *backend.Attrs) bool {
+	mode := n.Mode&^permBits | a.Mode&permBits
+	changed := mode != n.Mode || a.UID != n.UID || a.GID != n.GID
+	n.Mode, n.UID, n.GID = mode, a.UID, a.GID
 	return changed
 }
 
@@ -385,7 +386,7 @@ func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]
 			if err != nil {
 				return nil, err
 			}
-			if !n.mode.IsRegular() || n.has(flagDirty) || l.wasDirty[n.ino] {
+			if !n.Mode.IsRegular() || n.Has(ns.FlagDirty) || l.wasDirty[n.Ino] {
 				continue
 			}
 			if !changedRemotely(n, o) {
@@ -394,7 +395,7 @@ func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]
 				}
 				continue
 			}
-			changed = append(changed, changedFile{n.ino, o})
+			changed = append(changed, changedFile{n.Ino, o})
 			continue
 		}
 		if l.refresh && l.isPending(o.Key) {
@@ -404,31 +405,31 @@ func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]
 		if err != nil {
 			return nil, err
 		}
-		n.parent, n.name, n.flags = l.dir, name, flagRemote
-		n.uid, n.gid = cfg.DefaultUID, cfg.DefaultGID
+		n.Parent, n.Name, n.Flags = l.dir, name, ns.FlagRemote
+		n.UID, n.GID = cfg.DefaultUID, cfg.DefaultGID
 		if isDir {
-			n.mode, n.nlink = fs.ModeDir|cfg.DefaultDirMode, 2
-			d.nlink++
+			n.Mode, n.Nlink = fs.ModeDir|cfg.DefaultDirMode, 2
+			d.Nlink++
 		} else {
-			n.mode, n.size, n.etag = cfg.DefaultFileMode, o.Size, o.ETag
-			n.remoteSize, n.remoteMtime = o.Size, remoteMtime(o)
+			n.Mode, n.Size, n.ETag = cfg.DefaultFileMode, o.Size, o.ETag
+			n.RemoteSize, n.RemoteMtime = o.Size, remoteMtime(o)
 		}
 		if a := o.Attrs; a != nil {
 			switch {
 			case isDir:
-				n.mode = fs.ModeDir | a.Mode&permBits
+				n.Mode = fs.ModeDir | a.Mode&permBits
 			case a.Mode&fs.ModeSymlink != 0:
-				n.mode = fs.ModeSymlink | a.Mode&permBits
+				n.Mode = fs.ModeSymlink | a.Mode&permBits
 			default:
-				n.mode = a.Mode & permBits
+				n.Mode = a.Mode & permBits
 			}
-			n.uid, n.gid = a.UID, a.GID
+			n.UID, n.GID = a.UID, a.GID
 		}
 		mtime := remoteMtime(o)
 		if o.Prefix && (o.Attrs == nil || o.Attrs.MTime.IsZero()) {
 			mtime = time.Now().UnixNano() // a bare prefix has no time
 		}
-		n.atime, n.mtime, n.ctime = mtime, mtime, mtime
+		n.Atime, n.Mtime, n.Ctime = mtime, mtime, mtime
 		if err := t.put(n); err != nil {
 			return nil, err
 		}
@@ -437,7 +438,7 @@ func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]
 		}
 	}
 	// Our own additions are no race.
-	l.mtime, l.nextCookie = d.mtime, d.nextCookie
+	l.mtime, l.nextCookie = d.Mtime, d.NextCookie
 	return changed, t.put(d)
 }
 
@@ -452,17 +453,17 @@ func (t *txn) dropVanished(l *listing) ([]Ino, error) {
 	}
 	type victim struct {
 		name string
-		n    *inode
+		n    *ns.Inode
 	}
 	var victims []victim
-	prefix := inoKey(l.dir)
+	prefix := ns.InoKey(l.dir)
 	cur := t.dirents.Cursor()
 	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
 		name := string(k[8:])
 		if l.seen[name] || l.isPending(l.prefix+name) {
 			continue
 		}
-		child, _, _, err := parseDirent(v)
+		child, _, _, err := ns.ParseDirent(v)
 		if err != nil {
 			return nil, err
 		}
@@ -470,10 +471,10 @@ func (t *txn) dropVanished(l *listing) ([]Ino, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !n.has(flagRemote) || n.has(flagDirty) || l.wasDirty[n.ino] || n.nlink > 1 && !n.mode.IsDir() || l.busy(t, n) {
+		if !n.Has(ns.FlagRemote) || n.Has(ns.FlagDirty) || l.wasDirty[n.Ino] || n.Nlink > 1 && !n.Mode.IsDir() || l.busy(t, n) {
 			continue
 		}
-		if n.mode.IsDir() && !t.empty(n.ino) {
+		if n.Mode.IsDir() && !t.empty(n.Ino) {
 			continue
 		}
 		victims = append(victims, victim{name, n})
@@ -483,19 +484,19 @@ func (t *txn) dropVanished(l *listing) ([]Ino, error) {
 		if err := t.unlink(l.dir, v.name); err != nil {
 			return nil, err
 		}
-		if v.n.mode.IsDir() {
-			d.nlink--
+		if v.n.Mode.IsDir() {
+			d.Nlink--
 		}
-		if err := t.putChunks(v.n.ino, nil); err != nil {
+		if err := t.putChunks(v.n.Ino, nil); err != nil {
 			return nil, err
 		}
-		if err := t.delete(v.n.ino); err != nil {
+		if err := t.delete(v.n.Ino); err != nil {
 			return nil, err
 		}
-		gone = append(gone, v.n.ino)
+		gone = append(gone, v.n.Ino)
 	}
 	if len(victims) > 0 {
-		d.mtime = time.Now().UnixNano()
+		d.Mtime = time.Now().UnixNano()
 	}
 	return gone, t.put(d)
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/filegate/filegate/cache/ns"
 	"github.com/hashicorp/golang-lru/v2/simplelru"
 )
 
@@ -127,10 +128,10 @@ func (c *Cache) evict(ino Ino) error {
 	err := c.update(func(t *txn) error {
 		evicted = false
 		n, err := t.get(ino)
-		if err != nil || n.has(flagDirty) || !n.has(flagRemote) || n.has(flagPinned) {
+		if err != nil || n.Has(ns.FlagDirty) || !n.Has(ns.FlagRemote) || n.Has(ns.FlagPinned) {
 			return nil // gone, holds the only copy, or pinned
 		}
-		n.flags &^= flagLocal
+		n.Flags &^= ns.FlagLocal
 		if err := t.putChunks(ino, nil); err != nil {
 			return err
 		}

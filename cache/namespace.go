@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"syscall"
 	"time"
+
+	"github.com/filegate/filegate/cache/ns"
 )
 
 const permBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
@@ -33,7 +35,7 @@ func (c *Cache) Lookup(ctx context.Context, dir Ino, name string) (Attr, error) 
 		case ".":
 			child = dir
 		case "..":
-			child = d.parent
+			child = d.Parent
 			if dir == RootIno {
 				child = RootIno
 			}
@@ -46,7 +48,7 @@ func (c *Cache) Lookup(ctx context.Context, dir Ino, name string) (Attr, error) 
 		if err != nil {
 			return err
 		}
-		a = n.attr()
+		a = attrOf(n)
 		return nil
 	})
 	return a, wrap("lookup", name, err)
@@ -58,7 +60,7 @@ func (c *Cache) GetAttr(ctx context.Context, ino Ino) (Attr, error) {
 	err := c.view(func(t *txn) error {
 		n, err := t.get(ino)
 		if err == nil {
-			a = n.attr()
+			a = attrOf(n)
 		}
 		return err
 	})
@@ -77,7 +79,7 @@ func (c *Cache) Path(ctx context.Context, ino Ino) (string, error) {
 }
 
 // create adds a new inode named name in dir, filled in by fill.
-func (c *Cache) create(ctx context.Context, dir Ino, name string, fill func(n *inode)) (Attr, error) {
+func (c *Cache) create(ctx context.Context, dir Ino, name string, fill func(n *ns.Inode)) (Attr, error) {
 	if err := checkName(name); err != nil {
 		return Attr{}, err
 	}
@@ -98,37 +100,37 @@ func (c *Cache) create(ctx context.Context, dir Ino, name string, fill func(n *i
 			return err
 		}
 		now := time.Now().UnixNano()
-		n.atime, n.mtime, n.ctime = now, now, now
-		n.parent, n.name = dir, name
+		n.Atime, n.Mtime, n.Ctime = now, now, now
+		n.Parent, n.Name = dir, name
 		fill(n)
-		if err := t.checkKeyRoom(dir, name, n.mode.IsDir()); err != nil {
+		if err := t.checkKeyRoom(dir, name, n.Mode.IsDir()); err != nil {
 			return err
 		}
 		switch {
-		case n.mode.IsDir():
-			d.nlink++
-			n.nlink = 2
+		case n.Mode.IsDir():
+			d.Nlink++
+			n.Nlink = 2
 			// Made here, so nothing in the backend to list yet.
-			n.flags |= flagLoaded
-			n.loadedAt = now
-			if err := t.enqueue(op{kind: opPut, ino: n.ino, key: mustKey(t, d, name, true)}); err != nil {
+			n.Flags |= ns.FlagLoaded
+			n.LoadedAt = now
+			if err := t.enqueue(op{kind: opPut, ino: n.Ino, key: mustKey(t, d, name, true)}); err != nil {
 				return err
 			}
-		case n.mode&fs.ModeSymlink != 0:
-			if err := t.enqueue(op{kind: opPut, ino: n.ino, key: mustKey(t, d, name, false)}); err != nil {
+		case n.Mode&fs.ModeSymlink != 0:
+			if err := t.enqueue(op{kind: opPut, ino: n.Ino, key: mustKey(t, d, name, false)}); err != nil {
 				return err
 			}
-		case n.mode.IsRegular():
-			n.flags |= flagLocal
+		case n.Mode.IsRegular():
+			n.Flags |= ns.FlagLocal
 			if err := t.setDirty(n); err != nil {
 				return err
 			}
 		}
-		d.mtime, d.ctime = now, now
+		d.Mtime, d.Ctime = now, now
 		if err := t.put(n); err != nil {
 			return err
 		}
-		a = n.attr()
+		a = attrOf(n)
 		return t.link(d, name, n)
 	})
 	if err == nil && a.Mode.IsRegular() {
@@ -139,8 +141,8 @@ func (c *Cache) create(ctx context.Context, dir Ino, name string, fill func(n *i
 
 // mustKey is the key of the new entry name in d; t.path of d cannot fail
 // inside the transaction that just read d.
-func mustKey(t *txn, d *inode, name string, isDir bool) string {
-	p, _ := t.path(d.ino)
+func mustKey(t *txn, d *ns.Inode, name string, isDir bool) string {
+	p, _ := t.path(d.Ino)
 	if p != "" {
 		p += "/"
 	}
@@ -162,23 +164,23 @@ func (c *Cache) Create(ctx context.Context, dir Ino, name string, a NewAttr) (At
 	default:
 		return Attr{}, fmt.Errorf("cache: create %q with type %v: %w", name, typ, syscall.EINVAL)
 	}
-	return c.create(ctx, dir, name, func(n *inode) {
-		n.mode = typ | a.Mode&permBits
-		n.uid, n.gid, n.major, n.minor = a.UID, a.GID, a.Major, a.Minor
+	return c.create(ctx, dir, name, func(n *ns.Inode) {
+		n.Mode = typ | a.Mode&permBits
+		n.UID, n.GID, n.Major, n.Minor = a.UID, a.GID, a.Major, a.Minor
 		if !a.Atime.IsZero() {
-			n.atime = a.Atime.UnixNano()
+			n.Atime = a.Atime.UnixNano()
 		}
 		if !a.Mtime.IsZero() {
-			n.mtime = a.Mtime.UnixNano()
+			n.Mtime = a.Mtime.UnixNano()
 		}
 	})
 }
 
 // Mkdir makes a directory. EEXIST when name exists.
 func (c *Cache) Mkdir(ctx context.Context, dir Ino, name string, a NewAttr) (Attr, error) {
-	return c.create(ctx, dir, name, func(n *inode) {
-		n.mode = fs.ModeDir | a.Mode&permBits
-		n.uid, n.gid = a.UID, a.GID
+	return c.create(ctx, dir, name, func(n *ns.Inode) {
+		n.Mode = fs.ModeDir | a.Mode&permBits
+		n.UID, n.GID = a.UID, a.GID
 	})
 }
 
@@ -187,10 +189,10 @@ func (c *Cache) Symlink(ctx context.Context, dir Ino, name, target string, a New
 	if target == "" || len(target) > 4096 {
 		return Attr{}, fmt.Errorf("cache: symlink target of %d bytes: %w", len(target), syscall.EINVAL)
 	}
-	return c.create(ctx, dir, name, func(n *inode) {
-		n.mode = fs.ModeSymlink | 0o777
-		n.uid, n.gid = a.UID, a.GID
-		n.target, n.size = target, int64(len(target))
+	return c.create(ctx, dir, name, func(n *ns.Inode) {
+		n.Mode = fs.ModeSymlink | 0o777
+		n.UID, n.GID = a.UID, a.GID
+		n.Target, n.Size = target, int64(len(target))
 	})
 }
 
@@ -210,7 +212,7 @@ func (c *Cache) Link(ctx context.Context, ino, dir Ino, name string) (Attr, erro
 		if err != nil {
 			return err
 		}
-		if n.mode.IsDir() {
+		if n.Mode.IsDir() {
 			return syscall.EPERM
 		}
 		d, err := t.getDir(dir)
@@ -220,22 +222,22 @@ func (c *Cache) Link(ctx context.Context, ino, dir Ino, name string) (Attr, erro
 		if _, _, err := t.lookup(dir, name); err == nil {
 			return syscall.EEXIST
 		}
-		if n.nlink == 1 {
-			if err := t.links.Put(linkKey(n.ino, n.parent, n.name), nil); err != nil {
+		if n.Nlink == 1 {
+			if err := t.links.Put(ns.LinkKey(n.Ino, n.Parent, n.Name), nil); err != nil {
 				return err
 			}
 		}
-		if err := t.links.Put(linkKey(n.ino, dir, name), nil); err != nil {
+		if err := t.links.Put(ns.LinkKey(n.Ino, dir, name), nil); err != nil {
 			return err
 		}
 		now := time.Now().UnixNano()
-		n.nlink++
-		n.ctime = now
-		d.mtime, d.ctime = now, now
+		n.Nlink++
+		n.Ctime = now
+		d.Mtime, d.Ctime = now, now
 		if err := t.put(n); err != nil {
 			return err
 		}
-		a = n.attr()
+		a = attrOf(n)
 		return t.link(d, name, n)
 	})
 	return a, wrap("link", name, err)
@@ -249,10 +251,10 @@ func (c *Cache) Readlink(ctx context.Context, ino Ino) (string, error) {
 		if err != nil {
 			return err
 		}
-		if n.mode&fs.ModeSymlink == 0 {
+		if n.Mode&fs.ModeSymlink == 0 {
 			return syscall.EINVAL
 		}
-		target = n.target
+		target = n.Target
 		if target == "" {
 			key, err = t.key(n)
 		}

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/filegate/filegate/cache/ns"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -314,7 +315,7 @@ func (s *nsDB) replay(path string) error {
 		if err := meta.Put(keyLogApplied, logPos(l.epoch, l.seq)); err != nil {
 			return err
 		}
-		return meta.Put(keyFormat, inoKey(dbFormatLog))
+		return meta.Put(keyFormat, ns.InoKey(dbFormatLog))
 	})
 	if err != nil {
 		return fmt.Errorf("cache: apply the namespace log: %w", err)
@@ -562,7 +563,7 @@ func (s *nsDB) close() error {
 	var first error
 	if s.live != nil {
 		t := s.txn(nil)
-		err := t.meta.b.Put(keyFormat, inoKey(Ino(t.closingFormat())))
+		err := t.meta.b.Put(keyFormat, ns.InoKey(Ino(t.closingFormat())))
 		if err == nil {
 			s.direct = true // the log's position is all in the database
 			err = s.checkpointLocked()

@@ -17,6 +17,7 @@ import (
 
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/memstore"
+	"github.com/filegate/filegate/cache/ns"
 )
 
 // abandon leaves the namespace as a crash would: the open transaction
@@ -129,7 +130,7 @@ func rawHas(t *testing.T, dir, name string) bool {
 	db := copyDB(t, dir, true)
 	found := false
 	err := db.View(func(tx *bolt.Tx) error {
-		found = tx.Bucket(bucketDirents).Get(direntKey(RootIno, name)) != nil
+		found = tx.Bucket(bucketDirents).Get(ns.DirentKey(RootIno, name)) != nil
 		return nil
 	})
 	if err != nil {

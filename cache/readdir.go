@@ -3,6 +3,8 @@ package cache
 import (
 	"bytes"
 	"context"
+
+	"github.com/filegate/filegate/cache/ns"
 )
 
 // ReadDir calls fn for the entries of dir after cookie (0: from the
@@ -24,10 +26,10 @@ func (c *Cache) ReadDir(ctx context.Context, dir Ino, cookie uint64, fn func(Dir
 			if _, err := t.getDir(dir); err != nil {
 				return err
 			}
-			prefix := inoKey(dir)
+			prefix := ns.InoKey(dir)
 			cur := t.cookies.Cursor()
-			for k, v := cur.Seek(cookieKey(dir, cookie+1)); k != nil && bytes.HasPrefix(k, prefix) && len(ents) < page; k, v = cur.Next() {
-				child, _, mode, err := parseDirent(t.dirents.Get(direntKey(dir, string(v))))
+			for k, v := cur.Seek(ns.CookieKey(dir, cookie+1)); k != nil && bytes.HasPrefix(k, prefix) && len(ents) < page; k, v = cur.Next() {
+				child, _, mode, err := ns.ParseDirent(t.dirents.Get(ns.DirentKey(dir, string(v))))
 				if err != nil {
 					return err
 				}

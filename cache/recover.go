@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/filegate/filegate/cache/ns"
 )
 
 // recover reconciles the database with the data files at start: it
@@ -30,52 +32,52 @@ func (c *Cache) recover() error {
 		clear(owned)
 		cur := t.inodes.Cursor()
 		for k, v := cur.First(); k != nil; k, v = cur.Next() {
-			n, err := unmarshalInode(v)
+			n, err := ns.UnmarshalInode(v)
 			if err != nil {
 				return fmt.Errorf("cache: inode %x: %w", k, err)
 			}
-			if !n.mode.IsRegular() {
+			if !n.Mode.IsRegular() {
 				continue
 			}
-			chunks := t.chunks(n.ino)
-			if !n.has(flagLocal) && len(chunks) == 0 {
-				if n.has(flagDirty) {
+			chunks := t.chunks(n.Ino)
+			if !n.Has(ns.FlagLocal) && len(chunks) == 0 {
+				if n.Has(ns.FlagDirty) {
 					c.noteDirtyAtStart(n)
 				}
 				continue
 			}
-			st, serr := os.Stat(c.files.path(n.ino))
-			missing := serr != nil && n.size > 0
+			st, serr := os.Stat(c.files.path(n.Ino))
+			missing := serr != nil && n.Size > 0
 			if missing {
 				changed, msg, err := t.forgetLocal(n)
 				if err != nil {
 					return err
 				}
 				if msg != "" {
-					p, _ := t.path(n.ino)
+					p, _ := t.path(n.Ino)
 					lost = append(lost, p+": "+msg)
 				}
 				if !changed {
 					continue
 				}
-				if n, err = t.get(n.ino); err != nil {
+				if n, err = t.get(n.Ino); err != nil {
 					return err
 				}
-				chunks = t.chunks(n.ino)
-			} else if serr == nil && n.has(flagLocal) && st.Size() > n.size {
+				chunks = t.chunks(n.Ino)
+			} else if serr == nil && n.Has(ns.FlagLocal) && st.Size() > n.Size {
 				// A write that never got its size recorded: not
 				// acknowledged, and must not show up after a later
 				// truncate up.
-				if err := os.Truncate(c.files.path(n.ino), n.size); err != nil {
+				if err := os.Truncate(c.files.path(n.Ino), n.Size); err != nil {
 					return err
 				}
 			}
-			if n.has(flagDirty) {
+			if n.Has(ns.FlagDirty) {
 				c.noteDirtyAtStart(n)
 			}
-			if n.has(flagLocal) || len(chunks) > 0 {
-				owned[n.ino] = true
-				cached = append(cached, held{n.ino, localBytes(n, chunks), n.mtime})
+			if n.Has(ns.FlagLocal) || len(chunks) > 0 {
+				owned[n.Ino] = true
+				cached = append(cached, held{n.Ino, localBytes(n, chunks), n.Mtime})
 			}
 		}
 		return nil
@@ -98,26 +100,26 @@ func (c *Cache) recover() error {
 // backend has is fetched again; content only we had is lost, and the
 // file becomes empty rather than a run of zeros. It returns whether the
 // inode changed and, for lost data, a message.
-func (t *txn) forgetLocal(n *inode) (bool, string, error) {
+func (t *txn) forgetLocal(n *ns.Inode) (bool, string, error) {
 	msg := ""
 	switch {
-	case n.has(flagRemote) && n.has(flagDirty):
+	case n.Has(ns.FlagRemote) && n.Has(ns.FlagDirty):
 		msg = "local changes not yet uploaded are lost; the backend's version is served"
 		if err := t.clearDirty(n); err != nil {
 			return false, "", err
 		}
-		n.size, n.mtime = n.remoteSize, n.remoteMtime
-	case n.has(flagRemote):
+		n.Size, n.Mtime = n.RemoteSize, n.RemoteMtime
+	case n.Has(ns.FlagRemote):
 	default:
 		msg = "the only copy is lost; the file is now empty"
-		n.size = 0
+		n.Size = 0
 		if err := t.put(n); err != nil {
 			return false, "", err
 		}
 		return true, msg, nil
 	}
-	n.flags &^= flagLocal
-	if err := t.putChunks(n.ino, nil); err != nil {
+	n.Flags &^= ns.FlagLocal
+	if err := t.putChunks(n.Ino, nil); err != nil {
 		return false, "", err
 	}
 	return true, msg, t.put(n)
@@ -159,8 +161,8 @@ func (c *Cache) removeOrphans(owned map[Ino]bool) error {
 
 // noteDirtyAtStart counts a file found dirty at start; its age counts
 // from this start.
-func (c *Cache) noteDirtyAtStart(n *inode) {
-	c.dirtySizes[n.ino] = n.size
-	c.dirtyTotal += n.size
-	c.dirtySince[n.ino] = time.Now()
+func (c *Cache) noteDirtyAtStart(n *ns.Inode) {
+	c.dirtySizes[n.Ino] = n.Size
+	c.dirtyTotal += n.Size
+	c.dirtySince[n.Ino] = time.Now()
 }

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"syscall"
 	"time"
+
+	"github.com/filegate/filegate/cache/ns"
 )
 
 // Remove unlinks the non-directory name from dir. EISDIR for a
@@ -31,7 +33,7 @@ func (c *Cache) Remove(ctx context.Context, dir Ino, name string) error {
 			return syscall.EISDIR
 		}
 		now := time.Now().UnixNano()
-		d.mtime, d.ctime = now, now
+		d.Mtime, d.Ctime = now, now
 		if err := t.put(d); err != nil {
 			return err
 		}
@@ -83,7 +85,7 @@ func (c *Cache) Rmdir(ctx context.Context, dir Ino, name string) error {
 			return syscall.ENOTEMPTY
 		}
 		now := time.Now().UnixNano()
-		d.mtime, d.ctime = now, now
+		d.Mtime, d.Ctime = now, now
 		if err := t.put(d); err != nil {
 			return err
 		}
@@ -97,18 +99,18 @@ func (c *Cache) Rmdir(ctx context.Context, dir Ino, name string) error {
 // the caller) and, with the inode's last name, the inode itself, queueing
 // the backend changes. It returns the inode number when the inode is
 // gone, so its local data can be deleted after commit.
-func (t *txn) dropName(d *inode, name string, child Ino) (Ino, error) {
+func (t *txn) dropName(d *ns.Inode, name string, child Ino) (Ino, error) {
 	n, err := t.get(child)
 	if err != nil {
 		return 0, err
 	}
-	if err := t.unlink(d.ino, name); err != nil {
+	if err := t.unlink(d.Ino, name); err != nil {
 		return 0, err
 	}
 	now := time.Now().UnixNano()
-	if n.mode.IsDir() {
+	if n.Mode.IsDir() {
 		// d was written by the caller; bump its link count for "..".
-		d.nlink--
+		d.Nlink--
 		if err := t.put(d); err != nil {
 			return 0, err
 		}
@@ -119,16 +121,16 @@ func (t *txn) dropName(d *inode, name string, child Ino) (Ino, error) {
 		if err := t.enqueue(op{kind: opDelete, key: key}); err != nil {
 			return 0, err
 		}
-		return n.ino, t.delete(n.ino)
+		return n.Ino, t.delete(n.Ino)
 	}
-	if n.nlink > 1 {
-		return 0, t.dropLink(n, d.ino, name, now)
+	if n.Nlink > 1 {
+		return 0, t.dropLink(n, d.Ino, name, now)
 	}
 	key, err := t.key(n)
 	if err != nil {
 		return 0, err
 	}
-	if n.mode.IsRegular() || n.mode&fs.ModeSymlink != 0 {
+	if n.Mode.IsRegular() || n.Mode&fs.ModeSymlink != 0 {
 		if err := t.enqueue(op{kind: opDelete, key: key}); err != nil {
 			return 0, err
 		}
@@ -136,29 +138,29 @@ func (t *txn) dropName(d *inode, name string, child Ino) (Ino, error) {
 	if err := t.clearDirty(n); err != nil {
 		return 0, err
 	}
-	return n.ino, t.delete(n.ino)
+	return n.Ino, t.delete(n.Ino)
 }
 
 // dropLink removes one of several names of n. When it was the primary
 // name, another name becomes primary and the backend object follows.
-func (t *txn) dropLink(n *inode, dir Ino, name string, now int64) error {
-	if err := t.links.Delete(linkKey(n.ino, dir, name)); err != nil {
+func (t *txn) dropLink(n *ns.Inode, dir Ino, name string, now int64) error {
+	if err := t.links.Delete(ns.LinkKey(n.Ino, dir, name)); err != nil {
 		return err
 	}
-	n.nlink--
-	n.ctime = now
-	if n.parent == dir && n.name == name {
+	n.Nlink--
+	n.Ctime = now
+	if n.Parent == dir && n.Name == name {
 		oldKey, err := t.key(n)
 		if err != nil {
 			return err
 		}
-		prefix := inoKey(n.ino)
+		prefix := ns.InoKey(n.Ino)
 		k, _ := t.links.Cursor().Seek(prefix)
 		if k == nil || !bytes.HasPrefix(k, prefix) || len(k) < 16 {
 			return syscall.EIO
 		}
-		n.parent = Ino(beUint64(k[8:16]))
-		n.name = string(k[16:])
+		n.Parent = Ino(beUint64(k[8:16]))
+		n.Name = string(k[16:])
 		// t.key reads the stored record: store the new primary first.
 		if err := t.put(n); err != nil {
 			return err
@@ -167,12 +169,12 @@ func (t *txn) dropLink(n *inode, dir Ino, name string, now int64) error {
 		if err != nil {
 			return err
 		}
-		if err := t.enqueue(op{kind: opRename, ino: n.ino, key: oldKey, key2: newKey}); err != nil {
+		if err := t.enqueue(op{kind: opRename, ino: n.Ino, key: oldKey, key2: newKey}); err != nil {
 			return err
 		}
 	}
-	if n.nlink == 1 {
-		if err := t.links.Delete(linkKey(n.ino, n.parent, n.name)); err != nil {
+	if n.Nlink == 1 {
+		if err := t.links.Delete(ns.LinkKey(n.Ino, n.Parent, n.Name)); err != nil {
 			return err
 		}
 	}

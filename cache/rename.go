@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"syscall"
 	"time"
+
+	"github.com/filegate/filegate/cache/ns"
 )
 
 // Rename moves srcName in srcDir to dstName in dstDir, replacing a
@@ -82,7 +84,7 @@ func (t *txn) rename(srcDir Ino, srcName string, dstDir Ino, dstName string, gon
 	if dst == src {
 		return nil // both names are one file: rename(2) does nothing
 	}
-	if n.mode.IsDir() {
+	if n.Mode.IsDir() {
 		// The destination must not lie inside the directory moved.
 		for p := dstDir; ; {
 			if p == src {
@@ -95,10 +97,10 @@ func (t *txn) rename(srcDir Ino, srcName string, dstDir Ino, dstName string, gon
 			if err != nil {
 				return err
 			}
-			p = pn.parent
+			p = pn.Parent
 		}
 	}
-	if err := t.checkKeyRoom(dstDir, dstName, n.mode.IsDir()); err != nil {
+	if err := t.checkKeyRoom(dstDir, dstName, n.Mode.IsDir()); err != nil {
 		return err
 	}
 	now := time.Now().UnixNano()
@@ -108,11 +110,11 @@ func (t *txn) rename(srcDir Ino, srcName string, dstDir Ino, dstName string, gon
 			return err
 		}
 		switch {
-		case n.mode.IsDir() && !dn.mode.IsDir():
+		case n.Mode.IsDir() && !dn.Mode.IsDir():
 			return syscall.ENOTDIR
-		case !n.mode.IsDir() && dn.mode.IsDir():
+		case !n.Mode.IsDir() && dn.Mode.IsDir():
 			return syscall.EISDIR
-		case dn.mode.IsDir() && !t.empty(dst):
+		case dn.Mode.IsDir() && !t.empty(dst):
 			return syscall.ENOTEMPTY
 		}
 		if *gone, err = t.dropName(dd, dstName, dst); err != nil {
@@ -130,31 +132,31 @@ func (t *txn) rename(srcDir Ino, srcName string, dstDir Ino, dstName string, gon
 	if err != nil {
 		return err
 	}
-	primary := n.parent == srcDir && n.name == srcName
+	primary := n.Parent == srcDir && n.Name == srcName
 	if err := t.unlink(srcDir, srcName); err != nil {
 		return err
 	}
-	if n.nlink > 1 && !n.mode.IsDir() {
-		if err := t.links.Delete(linkKey(n.ino, srcDir, srcName)); err != nil {
+	if n.Nlink > 1 && !n.Mode.IsDir() {
+		if err := t.links.Delete(ns.LinkKey(n.Ino, srcDir, srcName)); err != nil {
 			return err
 		}
-		if err := t.links.Put(linkKey(n.ino, dstDir, dstName), nil); err != nil {
+		if err := t.links.Put(ns.LinkKey(n.Ino, dstDir, dstName), nil); err != nil {
 			return err
 		}
 	}
 	if primary {
-		n.parent, n.name = dstDir, dstName
+		n.Parent, n.Name = dstDir, dstName
 	}
-	n.ctime = now
+	n.Ctime = now
 	if err := t.put(n); err != nil {
 		return err
 	}
-	sd.mtime, sd.ctime = now, now
+	sd.Mtime, sd.Ctime = now, now
 	if dstDir != srcDir {
-		dd.mtime, dd.ctime = now, now
-		if n.mode.IsDir() {
-			sd.nlink--
-			dd.nlink++
+		dd.Mtime, dd.Ctime = now, now
+		if n.Mode.IsDir() {
+			sd.Nlink--
+			dd.Nlink++
 		}
 		if err := t.put(sd); err != nil {
 			return err
@@ -165,12 +167,12 @@ func (t *txn) rename(srcDir Ino, srcName string, dstDir Ino, dstName string, gon
 	if err := t.link(dd, dstName, n); err != nil {
 		return err
 	}
-	if !primary || n.mode&(fs.ModeNamedPipe|fs.ModeSocket|fs.ModeDevice) != 0 {
+	if !primary || n.Mode&(fs.ModeNamedPipe|fs.ModeSocket|fs.ModeDevice) != 0 {
 		return nil
 	}
 	newKey, err := t.key(n)
 	if err != nil {
 		return err
 	}
-	return t.enqueue(op{kind: opRename, ino: n.ino, key: oldKey, key2: newKey})
+	return t.enqueue(op{kind: opRename, ino: n.Ino, key: oldKey, key2: newKey})
 }

@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"syscall"
 	"time"
+
+	"github.com/filegate/filegate/cache/ns"
 )
 
 // SetAttr changes the attributes selected in set (chmod, chown, utimes,
@@ -58,32 +60,32 @@ func (c *Cache) setAttr(ctx context.Context, ino Ino, set SetAttr, drops uint64)
 		now := time.Now().UnixNano()
 		metaChanged := false
 		if set.Mode != nil {
-			n.mode = n.mode.Type() | *set.Mode&permBits
+			n.Mode = n.Mode.Type() | *set.Mode&permBits
 			metaChanged = true
 		}
 		if set.UID != nil {
-			n.uid, metaChanged = *set.UID, true
+			n.UID, metaChanged = *set.UID, true
 		}
 		if set.GID != nil {
-			n.gid, metaChanged = *set.GID, true
+			n.GID, metaChanged = *set.GID, true
 		}
 		if set.Atime != nil {
-			n.atime = set.Atime.UnixNano()
+			n.Atime = set.Atime.UnixNano()
 		}
 		if set.Mtime != nil {
-			n.mtime, metaChanged = set.Mtime.UnixNano(), true
+			n.Mtime, metaChanged = set.Mtime.UnixNano(), true
 		}
 		if set.Size != nil {
-			if n.mode.IsRegular() && !n.has(flagLocal) {
+			if n.Mode.IsRegular() && !n.Has(ns.FlagLocal) {
 				// Dropped after the truncate: never a dirty file
 				// without its content.
 				return errContentDropped
 			}
-			n.size = *set.Size
+			n.Size = *set.Size
 			if set.Mtime == nil {
-				n.mtime = now
+				n.Mtime = now
 			}
-			n.version++
+			n.Version++
 			if err := t.setDirty(n); err != nil {
 				return err
 			}
@@ -91,12 +93,12 @@ func (c *Cache) setAttr(ctx context.Context, ino Ino, set SetAttr, drops uint64)
 				return err
 			}
 		}
-		n.ctime = now
+		n.Ctime = now
 		if err := t.put(n); err != nil {
 			return err
 		}
-		a = n.attr()
-		if !metaChanged || n.has(flagDirty) || n.mode&(fs.ModeNamedPipe|fs.ModeSocket|fs.ModeDevice) != 0 {
+		a = attrOf(n)
+		if !metaChanged || n.Has(ns.FlagDirty) || n.Mode&(fs.ModeNamedPipe|fs.ModeSocket|fs.ModeDevice) != 0 {
 			// A pending upload carries the new metadata.
 			return nil
 		}
@@ -104,10 +106,10 @@ func (c *Cache) setAttr(ctx context.Context, ino Ino, set SetAttr, drops uint64)
 		if err != nil {
 			return err
 		}
-		if n.ino == RootIno {
+		if n.Ino == RootIno {
 			return nil // the store's root has no object of its own
 		}
-		return t.enqueue(op{kind: opSetMeta, ino: n.ino, key: key})
+		return t.enqueue(op{kind: opSetMeta, ino: n.Ino, key: key})
 	})
 	if err == nil && set.Size != nil {
 		c.touched(ino)

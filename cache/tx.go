@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 	"syscall"
+
+	"github.com/filegate/filegate/cache/ns"
 )
 
 // Bucket names of the namespace database. See docs/ARCHITECTURE.md.
@@ -60,12 +62,12 @@ func (t *txn) bump(key []byte) (uint64, error) {
 }
 
 // get returns the inode, or ESTALE when it no longer exists.
-func (t *txn) get(ino Ino) (*inode, error) {
-	v := t.inodes.Get(inoKey(ino))
+func (t *txn) get(ino Ino) (*ns.Inode, error) {
+	v := t.inodes.Get(ns.InoKey(ino))
 	if v == nil {
 		return nil, syscall.ESTALE
 	}
-	n, err := unmarshalInode(v)
+	n, err := ns.UnmarshalInode(v)
 	if err != nil {
 		return nil, fmt.Errorf("inode %d: %w", ino, err)
 	}
@@ -78,12 +80,12 @@ func (t *txn) get(ino Ino) (*inode, error) {
 }
 
 // getDir returns the inode when it is a directory: ENOTDIR otherwise.
-func (t *txn) getDir(ino Ino) (*inode, error) {
+func (t *txn) getDir(ino Ino) (*ns.Inode, error) {
 	n, err := t.get(ino)
 	if err != nil {
 		return nil, err
 	}
-	if !n.mode.IsDir() {
+	if !n.Mode.IsDir() {
 		return nil, syscall.ENOTDIR
 	}
 	return n, nil
@@ -91,13 +93,13 @@ func (t *txn) getDir(ino Ino) (*inode, error) {
 
 // put stores n. A file whose content is no longer local loses its
 // inline record with it: what the record held is in the backend.
-func (t *txn) put(n *inode) error {
-	if n.mode.IsRegular() && !n.has(flagLocal) {
-		if err := t.dropInline(n.ino); err != nil {
+func (t *txn) put(n *ns.Inode) error {
+	if n.Mode.IsRegular() && !n.Has(ns.FlagLocal) {
+		if err := t.dropInline(n.Ino); err != nil {
 			return err
 		}
 	}
-	return t.inodes.Put(inoKey(n.ino), n.marshal())
+	return t.inodes.Put(ns.InoKey(n.Ino), n.Marshal())
 }
 
 // delete removes the inode ino and its inline record.
@@ -105,37 +107,37 @@ func (t *txn) delete(ino Ino) error {
 	if err := t.dropInline(ino); err != nil {
 		return err
 	}
-	return t.inodes.Delete(inoKey(ino))
+	return t.inodes.Delete(ns.InoKey(ino))
 }
 
 // newInode allocates the next inode number; numbers are never reused.
-func (t *txn) newInode() (*inode, error) {
+func (t *txn) newInode() (*ns.Inode, error) {
 	next, err := t.bump(keyNextIno)
 	if err != nil {
 		return nil, err
 	}
-	return &inode{ino: Ino(next), gen: newGen(), nlink: 1}, nil
+	return &ns.Inode{Ino: Ino(next), Gen: ns.NewGen(), Nlink: 1}, nil
 }
 
 // lookup returns the child of dir named name, or ENOENT.
 func (t *txn) lookup(dir Ino, name string) (Ino, fs.FileMode, error) {
-	v := t.dirents.Get(direntKey(dir, name))
+	v := t.dirents.Get(ns.DirentKey(dir, name))
 	if v == nil {
 		return 0, 0, syscall.ENOENT
 	}
-	child, _, mode, err := parseDirent(v)
+	child, _, mode, err := ns.ParseDirent(v)
 	return child, mode, err
 }
 
 // link adds the entry name -> child to parent, giving it the next
 // cookie; parent is written back.
-func (t *txn) link(parent *inode, name string, child *inode) error {
-	parent.nextCookie++
-	cookie := parent.nextCookie
-	if err := t.dirents.Put(direntKey(parent.ino, name), direntValue(child.ino, cookie, child.mode)); err != nil {
+func (t *txn) link(parent *ns.Inode, name string, child *ns.Inode) error {
+	parent.NextCookie++
+	cookie := parent.NextCookie
+	if err := t.dirents.Put(ns.DirentKey(parent.Ino, name), ns.DirentValue(child.Ino, cookie, child.Mode)); err != nil {
 		return err
 	}
-	if err := t.cookies.Put(cookieKey(parent.ino, cookie), []byte(name)); err != nil {
+	if err := t.cookies.Put(ns.CookieKey(parent.Ino, cookie), []byte(name)); err != nil {
 		return err
 	}
 	return t.put(parent)
@@ -143,24 +145,24 @@ func (t *txn) link(parent *inode, name string, child *inode) error {
 
 // unlink removes the entry name from dir.
 func (t *txn) unlink(dir Ino, name string) error {
-	k := direntKey(dir, name)
+	k := ns.DirentKey(dir, name)
 	v := t.dirents.Get(k)
 	if v == nil {
 		return syscall.ENOENT
 	}
-	_, cookie, _, err := parseDirent(v)
+	_, cookie, _, err := ns.ParseDirent(v)
 	if err != nil {
 		return err
 	}
 	if err := t.dirents.Delete(k); err != nil {
 		return err
 	}
-	return t.cookies.Delete(cookieKey(dir, cookie))
+	return t.cookies.Delete(ns.CookieKey(dir, cookie))
 }
 
 // empty reports whether dir has no entries.
 func (t *txn) empty(dir Ino) bool {
-	prefix := inoKey(dir)
+	prefix := ns.InoKey(dir)
 	k, _ := t.dirents.Cursor().Seek(prefix)
 	return k == nil || !bytes.HasPrefix(k, prefix)
 }
@@ -180,19 +182,19 @@ func (t *txn) enqueue(o op) error {
 }
 
 // setDirty marks n dirty; call it after n.size has its new value.
-func (t *txn) setDirty(n *inode) error {
-	t.noteDirty(n.ino, n.size)
-	if n.has(flagDirty) {
+func (t *txn) setDirty(n *ns.Inode) error {
+	t.noteDirty(n.Ino, n.Size)
+	if n.Has(ns.FlagDirty) {
 		return nil
 	}
-	n.flags |= flagDirty
-	return t.dirty.Put(inoKey(n.ino), nil)
+	n.Flags |= ns.FlagDirty
+	return t.dirty.Put(ns.InoKey(n.Ino), nil)
 }
 
-func (t *txn) clearDirty(n *inode) error {
-	t.noteDirty(n.ino, -1)
-	n.flags &^= flagDirty
-	return t.dirty.Delete(inoKey(n.ino))
+func (t *txn) clearDirty(n *ns.Inode) error {
+	t.noteDirty(n.Ino, -1)
+	n.Flags &^= ns.FlagDirty
+	return t.dirty.Delete(ns.InoKey(n.Ino))
 }
 
 func (t *txn) noteDirty(ino Ino, size int64) {
@@ -213,8 +215,8 @@ func (t *txn) path(ino Ino) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		parts = append(parts, n.name)
-		ino = n.parent
+		parts = append(parts, n.Name)
+		ino = n.Parent
 	}
 	var b []byte
 	for i := len(parts) - 1; i >= 0; i-- {
@@ -227,9 +229,9 @@ func (t *txn) path(ino Ino) (string, error) {
 }
 
 // key returns the backend key of n: its path, with "/" after a directory.
-func (t *txn) key(n *inode) (string, error) {
-	p, err := t.path(n.ino)
-	if err != nil || !n.mode.IsDir() {
+func (t *txn) key(n *ns.Inode) (string, error) {
+	p, err := t.path(n.Ino)
+	if err != nil || !n.Mode.IsDir() {
 		return p, err
 	}
 	return p + "/", nil

@@ -3,14 +3,16 @@ package cache
 import (
 	"io/fs"
 	"time"
+
+	"github.com/filegate/filegate/cache/ns"
 )
 
 // Ino is an inode number. Numbers are never reused within one cache
 // database; RootIno is the export's root directory.
-type Ino uint64
+type Ino = ns.Ino
 
 // RootIno is the inode number of the root directory.
-const RootIno Ino = 1
+const RootIno = ns.RootIno
 
 // Attr is the attributes of one inode, the shape of NFSv3's fattr3.
 type Attr struct {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"syscall"
 	"time"
+
+	"github.com/filegate/filegate/cache/ns"
 )
 
 // pendingAttr is what uncommitted unstable writes did to an inode: the
@@ -18,13 +20,13 @@ type pendingAttr struct {
 	writes int64
 }
 
-func (p pendingAttr) apply(n *inode) {
-	if !n.mode.IsRegular() {
+func (p pendingAttr) apply(n *ns.Inode) {
+	if !n.Mode.IsRegular() {
 		return
 	}
-	n.size = max(n.size, p.size)
-	if p.mtime > n.mtime {
-		n.mtime, n.ctime = p.mtime, max(n.ctime, p.mtime)
+	n.Size = max(n.Size, p.size)
+	if p.mtime > n.Mtime {
+		n.Mtime, n.Ctime = p.mtime, max(n.Ctime, p.mtime)
 	}
 }
 
@@ -56,8 +58,8 @@ func (c *Cache) WriteUnstable(ctx context.Context, ino Ino, p []byte, off int64)
 	err := c.view(func(t *txn) error {
 		n, err := t.get(ino)
 		if err == nil {
-			ready = n.mode.IsRegular() && n.has(flagLocal) && n.has(flagDirty)
-			size = n.size
+			ready = n.Mode.IsRegular() && n.Has(ns.FlagLocal) && n.Has(ns.FlagDirty)
+			size = n.Size
 		}
 		return err
 	})
@@ -122,7 +124,7 @@ func (c *Cache) storePendingWith(ino Ino, also func(t *txn) error) error {
 		if err != nil {
 			return err
 		}
-		n.version++
+		n.Version++
 		if err := t.setDirty(n); err != nil {
 			return err
 		}

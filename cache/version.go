@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/filegate/filegate/backend"
+	"github.com/filegate/filegate/cache/ns"
 )
 
 // takeListedVersions gives each file a refresh found changed in the
@@ -22,7 +23,7 @@ func (c *Cache) takeListedVersions(l *listing, changed []changedFile) error {
 	g.SetLimit(16)
 	for _, ch := range changed {
 		g.Go(func() error {
-			return c.takeVersion(ch.ino, ch.o, func(t *txn, n *inode) bool {
+			return c.takeVersion(ch.ino, ch.o, func(t *txn, n *ns.Inode) bool {
 				if !changedRemotely(n, ch.o) {
 					return false
 				}
@@ -46,7 +47,7 @@ func (c *Cache) takeListedVersions(l *listing, changed []changedFile) error {
 // has a write in flight (busyWriting) keeps its content and version:
 // ours wins, and its upload keeps the cloud's version beside it as a
 // conflict copy.
-func (c *Cache) takeVersion(ino Ino, o backend.ObjectInfo, ok func(t *txn, n *inode) bool) error {
+func (c *Cache) takeVersion(ino Ino, o backend.ObjectInfo, ok func(t *txn, n *ns.Inode) bool) error {
 	c.hooks.at(hookNewVersion, ino)
 	mu := c.dataLock(ino)
 	mu.Lock()
@@ -62,15 +63,15 @@ func (c *Cache) takeVersion(ino Ino, o backend.ObjectInfo, ok func(t *txn, n *in
 		if err != nil {
 			return err
 		}
-		if !n.mode.IsRegular() || n.has(flagDirty) || c.busyWriting(t, n) || !ok(t, n) {
+		if !n.Mode.IsRegular() || n.Has(ns.FlagDirty) || c.busyWriting(t, n) || !ok(t, n) {
 			return nil
 		}
-		n.size, n.etag, n.remoteSize, n.remoteMtime = o.Size, o.ETag, o.Size, remoteMtime(o)
-		n.mtime, n.ctime = n.remoteMtime, time.Now().UnixNano()
+		n.Size, n.ETag, n.RemoteSize, n.RemoteMtime = o.Size, o.ETag, o.Size, remoteMtime(o)
+		n.Mtime, n.Ctime = n.RemoteMtime, time.Now().UnixNano()
 		if o.Attrs != nil {
-			n.takeOwnerMode(o.Attrs)
+			takeOwnerMode(n, o.Attrs)
 		}
-		n.flags &^= flagLocal
+		n.Flags &^= ns.FlagLocal
 		if err := t.putChunks(ino, nil); err != nil {
 			return err
 		}
@@ -99,8 +100,8 @@ func (c *Cache) refreshFile(ctx context.Context, ino Ino, key string, ver chunkV
 		if err != nil {
 			return nil, err
 		}
-		return nil, c.takeVersion(ino, info, func(t *txn, n *inode) bool {
-			if n.has(flagLocal) || verOf(n) != ver || info.ETag == n.etag {
+		return nil, c.takeVersion(ino, info, func(t *txn, n *ns.Inode) bool {
+			if n.Has(ns.FlagLocal) || verOf(n) != ver || info.ETag == n.ETag {
 				return false // another took a new version already
 			}
 			now, err := t.key(n)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/move"
+	"github.com/filegate/filegate/cache/ns"
 )
 
 // runScanner journals an upload for every dirty file that has settled.
@@ -64,15 +65,15 @@ func (c *Cache) scanSome(settled []Ino) {
 		for _, ino := range settled {
 			n, err := t.get(ino)
 			if err != nil {
-				if err := t.dirty.Delete(inoKey(ino)); err != nil {
+				if err := t.dirty.Delete(ns.InoKey(ino)); err != nil {
 					return err
 				}
 				continue
 			}
-			if !n.has(flagDirty) {
+			if !n.Has(ns.FlagDirty) {
 				continue
 			}
-			if !n.mode.IsRegular() {
+			if !n.Mode.IsRegular() {
 				if err := t.clearDirty(n); err != nil {
 					return err
 				}
@@ -374,10 +375,10 @@ func (c *Cache) apply(ctx context.Context, seq []byte, o op) error {
 			// take our own move for someone else's metadata change.
 			return c.finish(seq, o, func(t *txn) error {
 				n, err := t.get(o.ino)
-				if err != nil || n.has(flagDirty) || moved.Size != n.remoteSize || remoteMtime(moved) != n.remoteMtime {
+				if err != nil || n.Has(ns.FlagDirty) || moved.Size != n.RemoteSize || remoteMtime(moved) != n.RemoteMtime {
 					return nil
 				}
-				n.etag = moved.ETag
+				n.ETag = moved.ETag
 				return t.put(n)
 			})
 		}
@@ -386,11 +387,11 @@ func (c *Cache) apply(ctx context.Context, seq []byte, o op) error {
 		var skip bool
 		err := c.view(func(t *txn) error {
 			n, err := t.get(o.ino)
-			if err != nil || n.has(flagDirty) {
+			if err != nil || n.Has(ns.FlagDirty) {
 				skip = true // gone, or an upload will carry it
 				return nil
 			}
-			attrs = n.backendAttrs()
+			attrs = backendAttrs(n)
 			return nil
 		})
 		if err != nil {
@@ -410,10 +411,10 @@ func (c *Cache) apply(ctx context.Context, seq []byte, o op) error {
 		// upload would take our own change for someone else's.
 		return c.finish(seq, o, func(t *txn) error {
 			n, err := t.get(o.ino)
-			if err != nil || n.has(flagDirty) {
+			if err != nil || n.Has(ns.FlagDirty) {
 				return nil
 			}
-			n.etag, n.remoteMtime = info.ETag, attrs.MTime.UnixNano()
+			n.ETag, n.RemoteMtime = info.ETag, attrs.MTime.UnixNano()
 			return t.put(n)
 		})
 	}
@@ -446,12 +447,12 @@ func (c *Cache) finish(seq []byte, o op, after func(t *txn) error) error {
 	return err
 }
 
-func (n *inode) backendAttrs() *backend.Attrs {
-	return &backend.Attrs{Mode: n.mode, UID: n.uid, GID: n.gid, MTime: time.Unix(0, n.mtime)}
+func backendAttrs(n *ns.Inode) *backend.Attrs {
+	return &backend.Attrs{Mode: n.Mode, UID: n.UID, GID: n.GID, MTime: time.Unix(0, n.Mtime)}
 }
 
 func (c *Cache) applyPut(ctx context.Context, seq []byte, o op) error {
-	var n *inode
+	var n *ns.Inode
 	var pend pendingAttr
 	var unstable bool
 	err := c.view(func(t *txn) error {
@@ -471,16 +472,16 @@ func (c *Cache) applyPut(ctx context.Context, seq []byte, o op) error {
 	}
 	// Even a slow link moves 256 KiB/s; slower than that, the upload is
 	// taken for hung and tried again.
-	ctx, cancel := context.WithTimeout(ctx, c.cfg.OpTimeout+time.Duration(n.size/(256<<10))*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.OpTimeout+time.Duration(n.Size/(256<<10))*time.Second)
 	defer cancel()
-	attrs := n.backendAttrs()
+	attrs := backendAttrs(n)
 	var info backend.ObjectInfo
 	switch {
-	case n.mode.IsDir():
+	case n.Mode.IsDir():
 		info, err = c.store.Put(ctx, o.key, strings.NewReader(""), 0, attrs)
-	case n.mode&fs.ModeSymlink != 0:
-		info, err = c.store.Put(ctx, o.key, strings.NewReader(n.target), int64(len(n.target)), attrs)
-	case n.mode.IsRegular() && n.has(flagLocal):
+	case n.Mode&fs.ModeSymlink != 0:
+		info, err = c.store.Put(ctx, o.key, strings.NewReader(n.Target), int64(len(n.Target)), attrs)
+	case n.Mode.IsRegular() && n.Has(ns.FlagLocal):
 		var conflict string
 		if conflict, err = c.keepTheirs(ctx, o.key, n, parseIntent(o.key2)); err != nil {
 			return err
@@ -512,7 +513,7 @@ func (c *Cache) applyPut(ctx context.Context, seq []byte, o op) error {
 			return fmt.Errorf("%w: %w", errUploadRaced, err)
 		}
 	default:
-		if n.mode.IsRegular() && n.has(flagDirty) {
+		if n.Mode.IsRegular() && n.Has(ns.FlagDirty) {
 			// Never so: a write makes its file local first, and a
 			// refresh leaves a file being written alone.
 			c.log.Error("a dirty file's content is not in the cache; not uploaded", "op", "upload", "key", o.key)
@@ -529,21 +530,21 @@ func (c *Cache) applyPut(ctx context.Context, seq []byte, o op) error {
 		if err != nil {
 			return nil
 		}
-		cur.flags |= flagRemote
-		cur.etag = info.ETag
-		if n.mode.IsRegular() {
-			cur.remoteSize, cur.remoteMtime = info.Size, n.mtime
+		cur.Flags |= ns.FlagRemote
+		cur.ETag = info.ETag
+		if n.Mode.IsRegular() {
+			cur.RemoteSize, cur.RemoteMtime = info.Size, n.Mtime
 		}
 		// Unstable writes not yet committed keep it dirty: they may
 		// have landed after the upload read the file.
 		_, unstable := t.pending(o.ino)
-		if !unstable && cur.version == n.version && cur.mtime == n.mtime && cur.mode == n.mode && cur.uid == n.uid && cur.gid == n.gid {
+		if !unstable && cur.Version == n.Version && cur.Mtime == n.Mtime && cur.Mode == n.Mode && cur.UID == n.UID && cur.GID == n.GID {
 			if err := t.clearDirty(cur); err != nil {
 				return err
 			}
-		} else if cur.has(flagDirty) {
+		} else if cur.Has(ns.FlagDirty) {
 			// Changed during the upload: the scanner queues it again.
-		} else if err := t.enqueue(op{kind: opSetMeta, ino: cur.ino, key: o.key}); err != nil {
+		} else if err := t.enqueue(op{kind: opSetMeta, ino: cur.Ino, key: o.key}); err != nil {
 			return err
 		}
 		return t.put(cur)
@@ -552,7 +553,7 @@ func (c *Cache) applyPut(ctx context.Context, seq []byte, o op) error {
 
 // changedSince reports whether ino's content changed since it was n,
 // with the unstable writes pend (if unstable) pending.
-func (c *Cache) changedSince(ino Ino, n *inode, pend pendingAttr, unstable bool) bool {
+func (c *Cache) changedSince(ino Ino, n *ns.Inode, pend pendingAttr, unstable bool) bool {
 	changed := false
 	_ = c.view(func(t *txn) error {
 		cur, err := t.get(ino)
@@ -560,7 +561,7 @@ func (c *Cache) changedSince(ino Ino, n *inode, pend pendingAttr, unstable bool)
 			return err // removed: the next attempt finds nothing to do
 		}
 		now, nowUnstable := t.pending(ino)
-		changed = cur.version != n.version || cur.size != n.size ||
+		changed = cur.Version != n.Version || cur.Size != n.Size ||
 			nowUnstable != unstable || now.writes != pend.writes
 		return nil
 	})
@@ -569,8 +570,8 @@ func (c *Cache) changedSince(ino Ino, n *inode, pend pendingAttr, unstable bool)
 
 // putFile uploads the local data of n. A write racing the upload bumps
 // n.version, which keeps the inode dirty for another upload.
-func (c *Cache) putFile(ctx context.Context, key string, n *inode, attrs *backend.Attrs) (backend.ObjectInfo, error) {
-	f, err := os.OpenFile(c.files.path(n.ino), os.O_RDWR, 0)
+func (c *Cache) putFile(ctx context.Context, key string, n *ns.Inode, attrs *backend.Attrs) (backend.ObjectInfo, error) {
+	f, err := os.OpenFile(c.files.path(n.Ino), os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		// Created, never written: an empty file.
 		return c.store.Put(ctx, key, strings.NewReader(""), 0, attrs)
@@ -583,14 +584,14 @@ func (c *Cache) putFile(ctx context.Context, key string, n *inode, attrs *backen
 	if err != nil {
 		return backend.ObjectInfo{}, err
 	}
-	if st.Size() < n.size {
+	if st.Size() < n.Size {
 		// The size was recorded but the data never reached the file
 		// (a crash between the two): the missing tail reads as zeros.
-		if err := f.Truncate(n.size); err != nil {
+		if err := f.Truncate(n.Size); err != nil {
 			return backend.ObjectInfo{}, err
 		}
 	}
-	return c.store.Put(ctx, key, io.NewSectionReader(f, 0, n.size), n.size, attrs)
+	return c.store.Put(ctx, key, io.NewSectionReader(f, 0, n.Size), n.Size, attrs)
 }
 
 // uploadIntent is the size and mtime of a file being uploaded, kept in
@@ -600,7 +601,7 @@ type uploadIntent struct {
 	size, mtime int64
 }
 
-func intent(n *inode) string { return fmt.Sprintf("%d:%d", n.size, n.mtime) }
+func intent(n *ns.Inode) string { return fmt.Sprintf("%d:%d", n.Size, n.Mtime) }
 
 func parseIntent(s string) uploadIntent {
 	var u uploadIntent

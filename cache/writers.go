@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
+
+	"github.com/filegate/filegate/cache/ns"
 )
 
 // A write (WriteAt, WriteUnstable, a truncate) registers itself from
@@ -88,17 +90,17 @@ func (c *Cache) noteDrop(ino Ino) {
 // busyWriting reports whether a refresh must leave ino's content alone:
 // a registered write may have written the local content n holds, or
 // unstable writes not yet committed are in it.
-func (c *Cache) busyWriting(t *txn, n *inode) bool {
-	if _, unstable := t.pending(n.ino); unstable {
+func (c *Cache) busyWriting(t *txn, n *ns.Inode) bool {
+	if _, unstable := t.pending(n.Ino); unstable {
 		return true
 	}
-	if !n.has(flagLocal) {
+	if !n.Has(ns.FlagLocal) {
 		// No write touched it: writes make a file local first.
 		return false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.writers[n.ino] != nil
+	return c.writers[n.Ino] != nil
 }
 
 // retryWrite runs attempt until it ends other than by errContentDropped,
