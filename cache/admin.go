@@ -138,7 +138,7 @@ func (c *Cache) pending(match func(Ino) bool, keyMatch func(string) bool) Progre
 	}
 	c.mu.Unlock()
 	_ = c.view(func(t *txn) error {
-		return t.journal.ForEach(func(_, v []byte) error {
+		return t.Journal.ForEach(func(_, v []byte) error {
 			o, err := unmarshalOp(v)
 			if err == nil && o.kind != opPut && (keyMatch(o.key) || keyMatch(strings.TrimSuffix(o.key, "/"))) {
 				p.Files++

@@ -12,7 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/filegate/filegate/backend"
@@ -124,8 +123,7 @@ func (cfg Config) Validate() error {
 type Cache struct {
 	cfg     Config
 	log     *slog.Logger
-	db      *bolt.DB
-	ns      *nsDB
+	ns      *ns.DB
 	store   backend.Store
 	dataDir string
 	files   *fileTable
@@ -174,20 +172,12 @@ type Cache struct {
 	// writers holds the writes in flight, by inode (writers.go).
 	writers map[Ino]*writeState
 
-	// commitMu guards the group commit's queue (commit.go).
-	commitMu    sync.Mutex
-	commitQueue []*commitReq
-	committing  bool
-
 	lruMu sync.Mutex
 	usage usage
 	// maxBytes, highMark, lowMark and dirtyLimit change on reload.
 	maxBytes, highMark, lowMark, dirtyLimit atomic.Int64
 	// journalOps counts the records in the journal.
 	journalOps atomic.Int64
-	// dbReserved is how far the namespace database's blocks are
-	// allocated (reserveDB).
-	dbReserved atomic.Int64
 	// inlineBytes is about the bytes in inline records (inline.go);
 	// inlineStamp numbers the records written.
 	inlineBytes, inlineStamp atomic.Int64
@@ -231,17 +221,19 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	if err := files.makeDirs(); err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
-	db, err := bolt.Open(filepath.Join(cfg.Dir, "namespace.db"), 0o600, &bolt.Options{Timeout: time.Second})
+	now := time.Now().UnixNano()
+	db, err := ns.Open(cfg.Dir, ns.Options{
+		Root: &ns.Inode{Ino: RootIno, Gen: ns.NewGen(), Mode: fs.ModeDir | cfg.DefaultDirMode,
+			Nlink: 2, UID: cfg.DefaultUID, GID: cfg.DefaultGID,
+			Atime: now, Mtime: now, Ctime: now, Flags: ns.FlagRemote},
+		CheckpointEvery: checkpointEvery,
+		Logger:          cfg.Logger,
+	})
 	if err != nil {
-		if errors.Is(err, bolt.ErrTimeout) {
-			return nil, fmt.Errorf("cache: %s is in use by another filegate process", cfg.Dir)
-		}
-		return nil, fmt.Errorf("cache: namespace database %s cannot be opened (%w); if it is damaged, move it away "+
-			"and filegate rebuilds the namespace from the backend (changes not yet uploaded would be lost)",
-			filepath.Join(cfg.Dir, "namespace.db"), err)
+		return nil, err
 	}
 	c := &Cache{
-		cfg: cfg, log: cfg.Logger, db: db, store: cfg.Store, dataDir: dataDir,
+		cfg: cfg, log: cfg.Logger, ns: db, store: cfg.Store, dataDir: dataDir,
 		files: files, lastWrite: map[Ino]time.Time{}, queued: map[Ino]bool{},
 		dirtySizes: map[Ino]int64{}, nextRead: map[Ino]int64{}, refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{}, writers: map[Ino]*writeState{},
 		failing: map[string]Failure{}, dirtySince: map[Ino]time.Time{}, fresh: map[Ino]*freshChunks{}, pendingWrites: map[Ino]pendingAttr{}, written: map[Ino]bool{}, settleKick: make(chan struct{}, 1), settleEvery: settleInterval,
@@ -251,22 +243,13 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	}
 	c.setMarks(cfg.MaxBytes, cfg.HighWater, cfg.LowWater)
 	c.dirtyLimit.Store(cfg.DirtyLimitBytes)
-	if err := c.init(); err != nil {
-		db.Close()
-		return nil, err
-	}
-	if c.ns, err = openNS(db, cfg.Dir, cfg.Logger); err != nil {
-		db.Close()
-		return nil, err
-	}
 	for _, step := range []func() error{c.countJournal, c.restoreInline, c.recover} {
 		if err := step(); err != nil {
-			c.ns.close()
 			db.Close()
 			return nil, err
 		}
 	}
-	c.reserveDB()
+	db.Reserve()
 	c.life, c.stop = context.WithCancel(context.WithoutCancel(ctx))
 	c.wg.Add(6)
 	go c.runCheckpointer(c.life)
@@ -282,46 +265,10 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	return c, nil
 }
 
-// init creates the buckets and the root on first use and checks the
-// format.
-func (c *Cache) init() error {
-	return c.db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketInodes, bucketDirents, bucketCookies, bucketLinks, bucketDirty, bucketJournal, bucketChunks, bucketInline} {
-			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
-				return fmt.Errorf("cache: create bucket %s: %w", b, err)
-			}
-		}
-		t := newTxn(tx, &recorder{})
-		switch f := t.counter(keyFormat); f {
-		case 0:
-			if err := t.meta.Put(keyFormat, ns.InoKey(dbFormat)); err != nil {
-				return err
-			}
-			now := time.Now().UnixNano()
-			root := &ns.Inode{Ino: RootIno, Gen: ns.NewGen(), Mode: fs.ModeDir | c.cfg.DefaultDirMode,
-				Nlink: 2, UID: c.cfg.DefaultUID, GID: c.cfg.DefaultGID,
-				Atime: now, Mtime: now, Ctime: now, Flags: ns.FlagRemote}
-			if err := t.meta.Put(keyNextIno, ns.InoKey(RootIno)); err != nil {
-				return err
-			}
-			if err := t.put(root); err != nil {
-				return err
-			}
-		case dbFormat, dbFormatInline, dbFormatLog:
-		default:
-			return fmt.Errorf("cache: database format %d in %s is newer than this filegate understands (%d)", f, c.cfg.Dir, dbFormatLog)
-		}
-		if _, err := t.get(RootIno); err != nil {
-			return fmt.Errorf("cache: root inode: %w", err)
-		}
-		return nil
-	})
-}
-
 // countJournal rebuilds the in-memory queue state from the journal.
 func (c *Cache) countJournal() error {
 	return c.view(func(t *txn) error {
-		return t.journal.ForEach(func(k, v []byte) error {
+		return t.Journal.ForEach(func(k, v []byte) error {
 			o, err := unmarshalOp(v)
 			if err != nil {
 				return err
@@ -352,21 +299,21 @@ func (c *Cache) Close() error {
 		c.log.Warn("sync small files committed in the database; the next start restores them", "op", "settle", "err", err)
 	}
 	ferr := c.files.closeAll()
-	nerr := c.ns.close()
-	if err := c.db.Close(); err != nil {
+	if err := c.ns.Close(); err != nil {
 		return fmt.Errorf("cache: close: %w", err)
-	}
-	if nerr != nil {
-		return fmt.Errorf("cache: close: %w", nerr)
 	}
 	return ferr
 }
 
 // update runs fn in a write transaction (shared with concurrent callers:
-// see commit.go) and wakes the write-back worker when it journalled
+// see ns.DB.Update) and wakes the write-back worker when it journalled
 // something.
 func (c *Cache) update(fn func(t *txn) error) error {
-	t, err := c.groupCommit(fn)
+	var t *txn
+	err := c.ns.Update(func(nt *ns.Tx) error {
+		t = &txn{Tx: nt, pending: c.pendingOf}
+		return fn(t)
+	})
 	if err != nil {
 		return err
 	}
@@ -387,17 +334,19 @@ func (c *Cache) update(fn func(t *txn) error) error {
 }
 
 func (c *Cache) view(fn func(t *txn) error) error {
-	return c.ns.view(func(t *txn) error {
-		t.pending = c.pendingOf
-		return fn(t)
+	return c.ns.View(func(nt *ns.Tx) error {
+		return fn(&txn{Tx: nt, pending: c.pendingOf})
 	})
 }
 
-// runCheckpointer commits the namespace's open transaction now and then,
-// so the log is short to replay and live's memory stays small.
+// checkpointEvery is how long namespace updates stay in its log at most.
+// Tests that crash with updates in the log make it longer before New.
+var checkpointEvery = 2 * time.Second
+
+// runCheckpointer checkpoints the namespace now and then (ns.DB.Checkpoint).
 func (c *Cache) runCheckpointer(ctx context.Context) {
 	c.every(ctx, checkpointEvery/2, nil, func() {
-		if err := c.ns.checkpoint(false); err != nil {
+		if err := c.ns.Checkpoint(false); err != nil {
 			c.log.Error("namespace checkpoint", "op", "checkpoint", "err", err)
 		}
 	})

@@ -10,8 +10,6 @@ import (
 // a file not wholly in the cache has a bitmap of the chunks it holds.
 const chunkSize = 1 << 20
 
-var bucketChunks = []byte("chunks") // ino -> bitmap of chunks present
-
 // chunkRange returns the chunks covering [off, end).
 func chunkRange(off, end int64) (first, last int64) {
 	return off / chunkSize, (end - 1) / chunkSize
@@ -53,7 +51,7 @@ func (b bitmap) full(n int64) bool { return b.count(n) == n }
 
 // chunks returns the chunk bitmap of ino (nil when none are recorded).
 func (t *txn) chunks(ino Ino) bitmap {
-	v := t.chunkBits.Get(ns.InoKey(ino))
+	v := t.Chunks.Get(ns.InoKey(ino))
 	if v == nil {
 		return nil
 	}
@@ -61,7 +59,7 @@ func (t *txn) chunks(ino Ino) bitmap {
 }
 
 func (t *txn) putChunks(ino Ino, b bitmap) error {
-	bk := t.chunkBits
+	bk := t.Chunks
 	if len(b) == 0 {
 		return bk.Delete(ns.InoKey(ino))
 	}

@@ -72,7 +72,7 @@ func (t *txn) markStale(dirPath string) error {
 	ino := RootIno
 	if dirPath != "." && dirPath != "" {
 		for _, name := range strings.Split(dirPath, "/") {
-			child, _, err := t.lookup(ino, name)
+			child, _, err := t.Lookup(ino, name)
 			if errors.Is(err, syscall.ENOENT) {
 				return nil // moved or removed since
 			}
@@ -82,7 +82,7 @@ func (t *txn) markStale(dirPath string) error {
 			ino = child
 		}
 	}
-	d, err := t.getDir(ino)
+	d, err := t.GetDir(ino)
 	if err != nil {
 		return nil
 	}

@@ -101,9 +101,9 @@ func TestCacheDiskFull(t *testing.T) {
 }
 
 // TestNamespaceCommitsOnAFullDisk: with the cache disk full, the
-// namespace database still commits (into the room reserveDB keeps: half
-// a megabyte here, which a hundred entries stay well within), so files
-// can be made and, above all, removed to free space.
+// namespace database still commits (into the room ns.DB.Reserve keeps:
+// half a megabyte here, which a hundred entries stay well within), so
+// files can be made and, above all, removed to free space.
 func TestNamespaceCommitsOnAFullDisk(t *testing.T) {
 	ctx := context.Background()
 	dir := smallDisk(t, "8m")

@@ -26,18 +26,19 @@
 //     across data file writes, their fsync and namespace updates, never
 //     across a backend call: a fetch reads from the backend first and
 //     takes it to write what it got.
-//  4. nsDB.roundMu, then nsDB.mu: the namespace (Cache.update and
-//     Cache.view). roundMu is held by a round until its log record is
-//     durable, mu while the open transaction is read or changed; both
-//     across a checkpoint's database commit. commitMu, the group
-//     commit's queue, is taken alone, before a round starts.
+//  4. ns.DB's roundMu, then its mu: the namespace (Cache.update and
+//     Cache.view; see cache/ns). roundMu is held by a round until its log
+//     record is durable, mu while the open transaction is read or
+//     changed; both across a checkpoint's database commit. ns.DB's
+//     commitMu, the group commit's queue, is taken alone, before a round
+//     starts.
 //  5. Cache.mu and Cache.pendMu: may be taken inside update and view
 //     functions (busyWriting, the unstable-write overlay).
 //  6. Cache.lruMu; fileTable.mu, then sparePool.mu.
 //
-// Cache.mu, pendMu, commitMu, lruMu, fileTable.mu and sparePool.mu guard
-// maps and lists: nothing but sparePool.mu (under fileTable.mu) is locked
-// under them, and none is held across a backend call, an fsync or a
-// namespace update. Of the others, only syncMu is held across a backend
-// call.
+// Cache.mu, pendMu, lruMu, fileTable.mu, sparePool.mu and ns.DB's
+// commitMu guard maps and lists: nothing but sparePool.mu (under
+// fileTable.mu) is locked under them, and none is held across a backend
+// call, an fsync or a namespace update. Of the others, only syncMu is
+// held across a backend call.
 package cache

@@ -90,7 +90,7 @@ func (c *Cache) ensureVersion(ctx context.Context, ino Ino, off, end int64) (chu
 		}
 		local, ver = n.Has(ns.FlagLocal), verOf(n)
 		if !local {
-			key, err = t.key(n)
+			key, err = t.Key(n)
 			have = c.presentFor(t, n)
 		}
 		return err

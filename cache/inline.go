@@ -51,37 +51,26 @@ const (
 // records before they are settled make it longer before New.
 var settleInterval = time.Second
 
-// bucketInline maps ino -> stamp (8) + content, for small files committed
-// but not yet fsynced in their data file.
-var bucketInline = []byte("inline")
-
-// dbFormatInline is the database format while the inline bucket holds
-// records: a filegate that does not know them refuses the database
-// instead of serving files without their content. It goes back to
-// dbFormat when the records are settled, so an orderly stop leaves a
-// database any release reads.
-const dbFormatInline = 2
-
 // putInline stores content as ino's committed content.
 func (t *txn) putInline(ino Ino, stamp uint64, content []byte) error {
-	if t.counter(keyFormat) < dbFormatInline {
-		if err := t.meta.Put(keyFormat, ns.InoKey(dbFormatInline)); err != nil {
+	if t.Counter(ns.KeyFormat) < ns.FormatInline {
+		if err := t.Meta.Put(ns.KeyFormat, ns.InoKey(ns.FormatInline)); err != nil {
 			return err
 		}
 	}
 	v := make([]byte, 8, 8+len(content))
 	binary.BigEndian.PutUint64(v, stamp)
-	return t.inline.Put(ns.InoKey(ino), append(v, content...))
+	return t.Inline.Put(ns.InoKey(ino), append(v, content...))
 }
 
 // dropInline deletes ino's record, if any: its data file was synced
 // under the inode's sync lock, or its content no longer matters.
-func (t *txn) dropInline(ino Ino) error { return t.inline.Delete(ns.InoKey(ino)) }
+func (t *txn) dropInline(ino Ino) error { return t.Inline.Delete(ns.InoKey(ino)) }
 
 // settleInline deletes ino's record if it is still the one stamped
 // stamp, whose data file has been synced since.
 func (t *txn) settleInline(ino Ino, stamp uint64) error {
-	v := t.inline.Get(ns.InoKey(ino))
+	v := t.Inline.Get(ns.InoKey(ino))
 	if len(v) < 8 || binary.BigEndian.Uint64(v) != stamp {
 		return nil
 	}
@@ -89,27 +78,18 @@ func (t *txn) settleInline(ino Ino, stamp uint64) error {
 }
 
 // inlineLeft returns the content bytes in records, and turns the format
-// back to dbFormat when there are none (while the namespace is open, it
-// stays dbFormatLog: see closingFormat).
+// back to ns.Format when there are none (while the namespace is open, it
+// stays ns.FormatLog: see ns.DB.Close).
 func (t *txn) inlineLeft() (int64, error) {
 	var left int64
-	cur := t.inline.Cursor()
+	cur := t.Inline.Cursor()
 	for k, v := cur.First(); k != nil; k, v = cur.Next() {
 		left += int64(len(v))
 	}
-	if left == 0 && t.counter(keyFormat) == dbFormatInline {
-		return 0, t.meta.Put(keyFormat, ns.InoKey(dbFormat))
+	if left == 0 && t.Counter(ns.KeyFormat) == ns.FormatInline {
+		return 0, t.Meta.Put(ns.KeyFormat, ns.InoKey(ns.Format))
 	}
 	return left, nil
-}
-
-// closingFormat is the format an orderly close leaves: what a release
-// without the namespace log reads, unless records are left.
-func (t *txn) closingFormat() uint64 {
-	if k, _ := t.inline.Cursor().First(); k != nil {
-		return dbFormatInline
-	}
-	return dbFormat
 }
 
 // written notes that ino's data file changed since its last Commit.
@@ -217,13 +197,13 @@ func (c *Cache) settle() error {
 	stale := false
 	err := c.view(func(t *txn) error {
 		recs = recs[:0]
-		cur := t.inline.Cursor()
+		cur := t.Inline.Cursor()
 		for k, v := cur.First(); k != nil; k, v = cur.Next() {
 			if len(k) == 8 && len(v) >= 8 {
 				recs = append(recs, rec{Ino(beUint64(k)), binary.BigEndian.Uint64(v)})
 			}
 		}
-		stale = len(recs) == 0 && t.counter(keyFormat) == dbFormatInline
+		stale = len(recs) == 0 && t.Counter(ns.KeyFormat) == ns.FormatInline
 		return nil
 	})
 	if err != nil || (len(recs) == 0 && !stale) {
@@ -276,7 +256,7 @@ func (c *Cache) restoreInline() error {
 	var restore []rec
 	var drop []Ino
 	err := c.view(func(t *txn) error {
-		cur := t.inline.Cursor()
+		cur := t.Inline.Cursor()
 		for k, v := cur.First(); k != nil; k, v = cur.Next() {
 			ino := Ino(beUint64(k))
 			n, err := t.get(ino)

@@ -32,8 +32,7 @@ func crash(c *Cache) {
 	c.stop()
 	c.wg.Wait()
 	c.files.closeAll()
-	c.ns.abandon()
-	c.db.Close()
+	c.ns.Abandon()
 }
 
 // records returns the inodes with an inline record, and the format.
@@ -43,9 +42,18 @@ func records(t *testing.T, dir string) (map[Ino]string, uint64) {
 	var got map[Ino]string
 	var format uint64
 	err := db.View(func(tx *bolt.Tx) error {
-		var err error
-		got, format, err = txnRecords(newTxn(tx, nil))
-		return err
+		got = map[Ino]string{}
+		if v := tx.Bucket([]byte("meta")).Get(ns.KeyFormat); len(v) == 8 {
+			format = beUint64(v)
+		}
+		inline := tx.Bucket([]byte("inline"))
+		if inline == nil {
+			return nil
+		}
+		return inline.ForEach(func(k, v []byte) error {
+			got[Ino(beUint64(k))] = string(v[8:])
+			return nil
+		})
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -53,19 +61,14 @@ func records(t *testing.T, dir string) (map[Ino]string, uint64) {
 	return got, format
 }
 
-// txnRecords returns the inodes with an inline record in t, and the
-// format.
-func txnRecords(t *txn) (map[Ino]string, uint64, error) {
+// txnRecords returns the inodes with an inline record in t.
+func txnRecords(t *txn) (map[Ino]string, error) {
 	got := map[Ino]string{}
-	format := t.counter(keyFormat)
-	if t.inline.b == nil {
-		return got, format, nil
-	}
-	err := t.inline.ForEach(func(k, v []byte) error {
+	err := t.Inline.ForEach(func(k, v []byte) error {
 		got[Ino(beUint64(k))] = string(v[8:])
 		return nil
 	})
-	return got, format, err
+	return got, err
 }
 
 // commitUnstable writes data at 0 as the kernel client does a small
@@ -117,7 +120,7 @@ func TestSmallCommitNeedsNoDataFile(t *testing.T) {
 	crash(c)
 
 	recs, format := records(t, dir)
-	if len(recs) != 3 || format != dbFormatLog {
+	if len(recs) != 3 || format != ns.FormatLog {
 		t.Fatalf("after the crash: %d records, format %d", len(recs), format)
 	}
 	// What a power cut may leave of files never synced.
@@ -144,7 +147,7 @@ func TestSmallCommitNeedsNoDataFile(t *testing.T) {
 		}
 	}
 	c2.Close()
-	if recs, format := records(t, dir); len(recs) != 0 || format != dbFormat {
+	if recs, format := records(t, dir); len(recs) != 0 || format != ns.Format {
 		t.Fatalf("after a restart: %d records, format %d", len(recs), format)
 	}
 }
@@ -168,7 +171,7 @@ func TestSettle(t *testing.T) {
 			commitUnstable(t, c, b.Ino, "bbbb")
 			var stamp uint64
 			if err := c.view(func(t *txn) error {
-				stamp = beUint64(t.inline.Get(ns.InoKey(b.Ino)))
+				stamp = beUint64(t.Inline.Get(ns.InoKey(b.Ino)))
 				return nil
 			}); err != nil {
 				t.Fatal(err)
@@ -183,7 +186,7 @@ func TestSettle(t *testing.T) {
 			if err := c.settle(); err != nil {
 				t.Fatal(err)
 			}
-			if recs, format := records0(t, c); len(recs) != 0 || format != dbFormat {
+			if recs, format := records0(t, c); len(recs) != 0 || format != ns.Format {
 				t.Fatalf("after settling: records %v, format %d", recs, format)
 			}
 			c.files.mu.Lock()
@@ -214,8 +217,12 @@ func records0(t *testing.T, c *Cache) (map[Ino]string, uint64) {
 	var format uint64
 	err := c.view(func(t *txn) error {
 		var err error
-		got, _, err = txnRecords(t)
-		format = t.closingFormat()
+		got, err = txnRecords(t)
+		// What ns.DB.Close stores: FormatInline while records are left.
+		format = ns.Format
+		if len(got) > 0 {
+			format = ns.FormatInline
+		}
 		return err
 	})
 	if err != nil {
@@ -299,16 +306,18 @@ func TestFormatOneStillOpens(t *testing.T) {
 		t.Fatal(err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		if err := tx.DeleteBucket(bucketInline); err != nil {
+		// A release before inline records and the namespace log had
+		// neither the bucket nor the log's keys.
+		if err := tx.DeleteBucket([]byte("inline")); err != nil {
 			return err
 		}
-		meta := tx.Bucket(bucketMeta)
-		for _, k := range [][]byte{keyLogID, keyLogApplied} {
+		meta := tx.Bucket([]byte("meta"))
+		for _, k := range [][]byte{[]byte("log-id"), []byte("log-applied")} {
 			if err := meta.Delete(k); err != nil {
 				return err
 			}
 		}
-		return meta.Put(keyFormat, ns.InoKey(1))
+		return meta.Put(ns.KeyFormat, ns.InoKey(1))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -328,8 +337,8 @@ func TestFormatOneStillOpens(t *testing.T) {
 	if err := c2.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, format := records(t, dir); format != dbFormat {
-		t.Fatalf("format %d after a clean close, want %d", format, dbFormat)
+	if _, format := records(t, dir); format != ns.Format {
+		t.Fatalf("format %d after a clean close, want %d", format, ns.Format)
 	}
 }
 

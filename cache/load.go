@@ -27,7 +27,7 @@ func (c *Cache) ensureLoaded(ctx context.Context, dir Ino) error {
 	var loaded bool
 	var loadedAt int64
 	err := c.view(func(t *txn) error {
-		d, err := t.getDir(dir)
+		d, err := t.GetDir(dir)
 		if err == nil {
 			loaded, loadedAt = d.Has(ns.FlagLoaded), d.LoadedAt
 		}
@@ -132,7 +132,7 @@ func (l *listing) raced(t *txn, d *ns.Inode) bool {
 	if d.Ino == RootIno {
 		return false
 	}
-	key, err := t.key(d)
+	key, err := t.Key(d)
 	return err != nil || key != l.prefix
 }
 
@@ -153,26 +153,26 @@ func (c *Cache) loadDir(ctx context.Context, dir Ino, refresh bool) error {
 	l := &listing{dir: dir, refresh: refresh, pending: map[string]bool{}, seen: map[string]bool{}, busy: c.busyWriting,
 		wasDirty: map[Ino]bool{}}
 	err := c.view(func(t *txn) error {
-		d, err := t.getDir(dir)
+		d, err := t.GetDir(dir)
 		if err != nil {
 			return err
 		}
 		l.mtime, l.nextCookie = d.Mtime, d.NextCookie
 		if dir != RootIno {
-			if l.prefix, err = t.key(d); err != nil {
+			if l.prefix, err = t.Key(d); err != nil {
 				return err
 			}
 		}
 		// A file dirty now may be uploaded while the listing runs: the
 		// listing then shows the cloud from before, which says nothing
 		// of it.
-		if err := t.dirty.ForEach(func(k, _ []byte) error {
+		if err := t.Dirty.ForEach(func(k, _ []byte) error {
 			l.wasDirty[Ino(beUint64(k))] = true
 			return nil
 		}); err != nil {
 			return err
 		}
-		return t.journal.ForEach(func(_, v []byte) error {
+		return t.Journal.ForEach(func(_, v []byte) error {
 			o, err := unmarshalOp(v)
 			if err == nil {
 				l.pending[o.key] = true
@@ -227,7 +227,7 @@ func (c *Cache) loadDir(ctx context.Context, dir Ino, refresh bool) error {
 	var vanished []Ino
 	err = c.update(func(t *txn) error {
 		vanished = nil
-		d, err := t.getDir(dir)
+		d, err := t.GetDir(dir)
 		if err != nil {
 			return err
 		}
@@ -238,7 +238,7 @@ func (c *Cache) loadDir(ctx context.Context, dir Ino, refresh bool) error {
 			if vanished, err = t.dropVanished(l); err != nil {
 				return err
 			}
-			if d, err = t.getDir(dir); err != nil {
+			if d, err = t.GetDir(dir); err != nil {
 				return err
 			}
 		}
@@ -274,7 +274,7 @@ func (c *Cache) known(l *listing) func(key string) (backend.Known, bool) {
 		var k backend.Known
 		var ok bool
 		err := c.view(func(t *txn) error {
-			child, _, err := t.lookup(l.dir, name)
+			child, _, err := t.Lookup(l.dir, name)
 			if err != nil {
 				if l.refresh && l.isPending(key) {
 					k, ok = anyVersion, true // removed or renamed here
@@ -354,7 +354,7 @@ type changedFile struct {
 // for everything made here. On a refresh, it returns the clean files
 // changed in the cloud, for takeListedVersions.
 func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]changedFile, error) {
-	d, err := t.getDir(l.dir)
+	d, err := t.GetDir(l.dir)
 	if err != nil {
 		return nil, err
 	}
@@ -377,7 +377,7 @@ func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]
 			// the name went away meanwhile (the next listing reads it).
 			continue
 		}
-		child, _, err := t.lookup(l.dir, name)
+		child, _, err := t.Lookup(l.dir, name)
 		if err == nil {
 			if !l.refresh || isDir || l.isPending(o.Key) {
 				continue
@@ -401,7 +401,7 @@ func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]
 		if l.refresh && l.isPending(o.Key) {
 			continue // removed or renamed here; the backend will follow
 		}
-		n, err := t.newInode()
+		n, err := t.NewInode()
 		if err != nil {
 			return nil, err
 		}
@@ -433,7 +433,7 @@ func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]
 		if err := t.put(n); err != nil {
 			return nil, err
 		}
-		if err := t.link(d, name, n); err != nil {
+		if err := t.Link(d, name, n); err != nil {
 			return nil, err
 		}
 	}
@@ -447,7 +447,7 @@ func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]
 // changes and are not hard-linked. Anything changed here stays; it will
 // be uploaded again.
 func (t *txn) dropVanished(l *listing) ([]Ino, error) {
-	d, err := t.getDir(l.dir)
+	d, err := t.GetDir(l.dir)
 	if err != nil {
 		return nil, err
 	}
@@ -457,7 +457,7 @@ func (t *txn) dropVanished(l *listing) ([]Ino, error) {
 	}
 	var victims []victim
 	prefix := ns.InoKey(l.dir)
-	cur := t.dirents.Cursor()
+	cur := t.Dirents.Cursor()
 	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
 		name := string(k[8:])
 		if l.seen[name] || l.isPending(l.prefix+name) {
@@ -474,14 +474,14 @@ func (t *txn) dropVanished(l *listing) ([]Ino, error) {
 		if !n.Has(ns.FlagRemote) || n.Has(ns.FlagDirty) || l.wasDirty[n.Ino] || n.Nlink > 1 && !n.Mode.IsDir() || l.busy(t, n) {
 			continue
 		}
-		if n.Mode.IsDir() && !t.empty(n.Ino) {
+		if n.Mode.IsDir() && !t.Empty(n.Ino) {
 			continue
 		}
 		victims = append(victims, victim{name, n})
 	}
 	var gone []Ino
 	for _, v := range victims {
-		if err := t.unlink(l.dir, v.name); err != nil {
+		if err := t.Unlink(l.dir, v.name); err != nil {
 			return nil, err
 		}
 		if v.n.Mode.IsDir() {

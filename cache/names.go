@@ -27,7 +27,7 @@ func checkName(name string) error {
 // than any store accepts, so the failure shows at create time and not
 // as a stuck upload. A directory key carries a trailing "/".
 func (t *txn) checkKeyRoom(dir Ino, name string, isDir bool) error {
-	p, err := t.path(dir)
+	p, err := t.Path(dir)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ func (c *Cache) Lookup(ctx context.Context, dir Ino, name string) (Attr, error) 
 	}
 	var a Attr
 	err := c.view(func(t *txn) error {
-		d, err := t.getDir(dir)
+		d, err := t.GetDir(dir)
 		if err != nil {
 			return err
 		}
@@ -40,7 +40,7 @@ func (c *Cache) Lookup(ctx context.Context, dir Ino, name string) (Attr, error) 
 				child = RootIno
 			}
 		default:
-			if child, _, err = t.lookup(dir, name); err != nil {
+			if child, _, err = t.Lookup(dir, name); err != nil {
 				return err
 			}
 		}
@@ -72,7 +72,7 @@ func (c *Cache) GetAttr(ctx context.Context, ino Ino) (Attr, error) {
 func (c *Cache) Path(ctx context.Context, ino Ino) (string, error) {
 	var p string
 	err := c.view(func(t *txn) (err error) {
-		p, err = t.path(ino)
+		p, err = t.Path(ino)
 		return err
 	})
 	return p, wrap("path", "", err)
@@ -88,14 +88,14 @@ func (c *Cache) create(ctx context.Context, dir Ino, name string, fill func(n *n
 	}
 	var a Attr
 	err := c.update(func(t *txn) error {
-		d, err := t.getDir(dir)
+		d, err := t.GetDir(dir)
 		if err != nil {
 			return err
 		}
-		if _, _, err := t.lookup(dir, name); err == nil {
+		if _, _, err := t.Lookup(dir, name); err == nil {
 			return syscall.EEXIST
 		}
-		n, err := t.newInode()
+		n, err := t.NewInode()
 		if err != nil {
 			return err
 		}
@@ -131,7 +131,7 @@ func (c *Cache) create(ctx context.Context, dir Ino, name string, fill func(n *n
 			return err
 		}
 		a = attrOf(n)
-		return t.link(d, name, n)
+		return t.Link(d, name, n)
 	})
 	if err == nil && a.Mode.IsRegular() {
 		c.touched(a.Ino)
@@ -142,7 +142,7 @@ func (c *Cache) create(ctx context.Context, dir Ino, name string, fill func(n *n
 // mustKey is the key of the new entry name in d; t.path of d cannot fail
 // inside the transaction that just read d.
 func mustKey(t *txn, d *ns.Inode, name string, isDir bool) string {
-	p, _ := t.path(d.Ino)
+	p, _ := t.Path(d.Ino)
 	if p != "" {
 		p += "/"
 	}
@@ -215,19 +215,19 @@ func (c *Cache) Link(ctx context.Context, ino, dir Ino, name string) (Attr, erro
 		if n.Mode.IsDir() {
 			return syscall.EPERM
 		}
-		d, err := t.getDir(dir)
+		d, err := t.GetDir(dir)
 		if err != nil {
 			return err
 		}
-		if _, _, err := t.lookup(dir, name); err == nil {
+		if _, _, err := t.Lookup(dir, name); err == nil {
 			return syscall.EEXIST
 		}
 		if n.Nlink == 1 {
-			if err := t.links.Put(ns.LinkKey(n.Ino, n.Parent, n.Name), nil); err != nil {
+			if err := t.Links.Put(ns.LinkKey(n.Ino, n.Parent, n.Name), nil); err != nil {
 				return err
 			}
 		}
-		if err := t.links.Put(ns.LinkKey(n.Ino, dir, name), nil); err != nil {
+		if err := t.Links.Put(ns.LinkKey(n.Ino, dir, name), nil); err != nil {
 			return err
 		}
 		now := time.Now().UnixNano()
@@ -238,7 +238,7 @@ func (c *Cache) Link(ctx context.Context, ino, dir Ino, name string) (Attr, erro
 			return err
 		}
 		a = attrOf(n)
-		return t.link(d, name, n)
+		return t.Link(d, name, n)
 	})
 	return a, wrap("link", name, err)
 }
@@ -256,7 +256,7 @@ func (c *Cache) Readlink(ctx context.Context, ino Ino) (string, error) {
 		}
 		target = n.Target
 		if target == "" {
-			key, err = t.key(n)
+			key, err = t.Key(n)
 		}
 		return err
 	})

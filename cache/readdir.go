@@ -23,13 +23,13 @@ func (c *Cache) ReadDir(ctx context.Context, dir Ino, cookie uint64, fn func(Dir
 	for {
 		var ents []DirEntry
 		err := c.view(func(t *txn) error {
-			if _, err := t.getDir(dir); err != nil {
+			if _, err := t.GetDir(dir); err != nil {
 				return err
 			}
 			prefix := ns.InoKey(dir)
-			cur := t.cookies.Cursor()
+			cur := t.Cookies.Cursor()
 			for k, v := cur.Seek(ns.CookieKey(dir, cookie+1)); k != nil && bytes.HasPrefix(k, prefix) && len(ents) < page; k, v = cur.Next() {
-				child, _, mode, err := ns.ParseDirent(t.dirents.Get(ns.DirentKey(dir, string(v))))
+				child, _, mode, err := ns.ParseDirent(t.Dirents.Get(ns.DirentKey(dir, string(v))))
 				if err != nil {
 					return err
 				}

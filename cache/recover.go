@@ -30,7 +30,7 @@ func (c *Cache) recover() error {
 	err := c.update(func(t *txn) error {
 		cached, lost = nil, nil
 		clear(owned)
-		cur := t.inodes.Cursor()
+		cur := t.Inodes.Cursor()
 		for k, v := cur.First(); k != nil; k, v = cur.Next() {
 			n, err := ns.UnmarshalInode(v)
 			if err != nil {
@@ -54,7 +54,7 @@ func (c *Cache) recover() error {
 					return err
 				}
 				if msg != "" {
-					p, _ := t.path(n.Ino)
+					p, _ := t.Path(n.Ino)
 					lost = append(lost, p+": "+msg)
 				}
 				if !changed {

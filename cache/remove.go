@@ -21,11 +21,11 @@ func (c *Cache) Remove(ctx context.Context, dir Ino, name string) error {
 	}
 	var gone Ino
 	err := c.update(func(t *txn) error {
-		d, err := t.getDir(dir)
+		d, err := t.GetDir(dir)
 		if err != nil {
 			return err
 		}
-		child, mode, err := t.lookup(dir, name)
+		child, mode, err := t.Lookup(dir, name)
 		if err != nil {
 			return err
 		}
@@ -56,7 +56,7 @@ func (c *Cache) Rmdir(ctx context.Context, dir Ino, name string) error {
 	var child Ino
 	err := c.view(func(t *txn) (err error) {
 		var mode fs.FileMode
-		child, mode, err = t.lookup(dir, name)
+		child, mode, err = t.Lookup(dir, name)
 		if err == nil && !mode.IsDir() {
 			err = syscall.ENOTDIR
 		}
@@ -70,18 +70,18 @@ func (c *Cache) Rmdir(ctx context.Context, dir Ino, name string) error {
 		return wrap("rmdir", name, err)
 	}
 	err = c.update(func(t *txn) error {
-		d, err := t.getDir(dir)
+		d, err := t.GetDir(dir)
 		if err != nil {
 			return err
 		}
-		got, mode, err := t.lookup(dir, name)
+		got, mode, err := t.Lookup(dir, name)
 		if err != nil {
 			return err
 		}
 		if got != child || !mode.IsDir() {
 			return syscall.ENOTDIR
 		}
-		if !t.empty(child) {
+		if !t.Empty(child) {
 			return syscall.ENOTEMPTY
 		}
 		now := time.Now().UnixNano()
@@ -104,7 +104,7 @@ func (t *txn) dropName(d *ns.Inode, name string, child Ino) (Ino, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := t.unlink(d.Ino, name); err != nil {
+	if err := t.Unlink(d.Ino, name); err != nil {
 		return 0, err
 	}
 	now := time.Now().UnixNano()
@@ -114,7 +114,7 @@ func (t *txn) dropName(d *ns.Inode, name string, child Ino) (Ino, error) {
 		if err := t.put(d); err != nil {
 			return 0, err
 		}
-		key, err := t.key(n)
+		key, err := t.Key(n)
 		if err != nil {
 			return 0, err
 		}
@@ -126,7 +126,7 @@ func (t *txn) dropName(d *ns.Inode, name string, child Ino) (Ino, error) {
 	if n.Nlink > 1 {
 		return 0, t.dropLink(n, d.Ino, name, now)
 	}
-	key, err := t.key(n)
+	key, err := t.Key(n)
 	if err != nil {
 		return 0, err
 	}
@@ -144,18 +144,18 @@ func (t *txn) dropName(d *ns.Inode, name string, child Ino) (Ino, error) {
 // dropLink removes one of several names of n. When it was the primary
 // name, another name becomes primary and the backend object follows.
 func (t *txn) dropLink(n *ns.Inode, dir Ino, name string, now int64) error {
-	if err := t.links.Delete(ns.LinkKey(n.Ino, dir, name)); err != nil {
+	if err := t.Links.Delete(ns.LinkKey(n.Ino, dir, name)); err != nil {
 		return err
 	}
 	n.Nlink--
 	n.Ctime = now
 	if n.Parent == dir && n.Name == name {
-		oldKey, err := t.key(n)
+		oldKey, err := t.Key(n)
 		if err != nil {
 			return err
 		}
 		prefix := ns.InoKey(n.Ino)
-		k, _ := t.links.Cursor().Seek(prefix)
+		k, _ := t.Links.Cursor().Seek(prefix)
 		if k == nil || !bytes.HasPrefix(k, prefix) || len(k) < 16 {
 			return syscall.EIO
 		}
@@ -165,7 +165,7 @@ func (t *txn) dropLink(n *ns.Inode, dir Ino, name string, now int64) error {
 		if err := t.put(n); err != nil {
 			return err
 		}
-		newKey, err := t.key(n)
+		newKey, err := t.Key(n)
 		if err != nil {
 			return err
 		}
@@ -174,7 +174,7 @@ func (t *txn) dropLink(n *ns.Inode, dir Ino, name string, now int64) error {
 		}
 	}
 	if n.Nlink == 1 {
-		if err := t.links.Delete(ns.LinkKey(n.Ino, n.Parent, n.Name)); err != nil {
+		if err := t.Links.Delete(ns.LinkKey(n.Ino, n.Parent, n.Name)); err != nil {
 			return err
 		}
 	}

@@ -31,10 +31,10 @@ func (c *Cache) Rename(ctx context.Context, srcDir Ino, srcName string, dstDir I
 	var src, dst Ino
 	var srcMode, dstMode fs.FileMode
 	err := c.view(func(t *txn) (err error) {
-		if src, srcMode, err = t.lookup(srcDir, srcName); err != nil {
+		if src, srcMode, err = t.Lookup(srcDir, srcName); err != nil {
 			return err
 		}
-		dst, dstMode, err = t.lookup(dstDir, dstName)
+		dst, dstMode, err = t.Lookup(dstDir, dstName)
 		if errors.Is(err, syscall.ENOENT) {
 			dst, err = 0, nil
 		}
@@ -59,17 +59,17 @@ func (c *Cache) Rename(ctx context.Context, srcDir Ino, srcName string, dstDir I
 }
 
 func (t *txn) rename(srcDir Ino, srcName string, dstDir Ino, dstName string, gone *Ino) error {
-	sd, err := t.getDir(srcDir)
+	sd, err := t.GetDir(srcDir)
 	if err != nil {
 		return err
 	}
 	dd := sd
 	if dstDir != srcDir {
-		if dd, err = t.getDir(dstDir); err != nil {
+		if dd, err = t.GetDir(dstDir); err != nil {
 			return err
 		}
 	}
-	src, _, err := t.lookup(srcDir, srcName)
+	src, _, err := t.Lookup(srcDir, srcName)
 	if err != nil {
 		return err
 	}
@@ -77,7 +77,7 @@ func (t *txn) rename(srcDir Ino, srcName string, dstDir Ino, dstName string, gon
 	if err != nil {
 		return err
 	}
-	dst, _, err := t.lookup(dstDir, dstName)
+	dst, _, err := t.Lookup(dstDir, dstName)
 	if err != nil && !errors.Is(err, syscall.ENOENT) {
 		return err
 	}
@@ -114,33 +114,33 @@ func (t *txn) rename(srcDir Ino, srcName string, dstDir Ino, dstName string, gon
 			return syscall.ENOTDIR
 		case !n.Mode.IsDir() && dn.Mode.IsDir():
 			return syscall.EISDIR
-		case dn.Mode.IsDir() && !t.empty(dst):
+		case dn.Mode.IsDir() && !t.Empty(dst):
 			return syscall.ENOTEMPTY
 		}
 		if *gone, err = t.dropName(dd, dstName, dst); err != nil {
 			return err
 		}
 		// dropName may have rewritten dd (and sd when it is the same).
-		if dd, err = t.getDir(dstDir); err != nil {
+		if dd, err = t.GetDir(dstDir); err != nil {
 			return err
 		}
-		if sd, err = t.getDir(srcDir); err != nil {
+		if sd, err = t.GetDir(srcDir); err != nil {
 			return err
 		}
 	}
-	oldKey, err := t.key(n)
+	oldKey, err := t.Key(n)
 	if err != nil {
 		return err
 	}
 	primary := n.Parent == srcDir && n.Name == srcName
-	if err := t.unlink(srcDir, srcName); err != nil {
+	if err := t.Unlink(srcDir, srcName); err != nil {
 		return err
 	}
 	if n.Nlink > 1 && !n.Mode.IsDir() {
-		if err := t.links.Delete(ns.LinkKey(n.Ino, srcDir, srcName)); err != nil {
+		if err := t.Links.Delete(ns.LinkKey(n.Ino, srcDir, srcName)); err != nil {
 			return err
 		}
-		if err := t.links.Put(ns.LinkKey(n.Ino, dstDir, dstName), nil); err != nil {
+		if err := t.Links.Put(ns.LinkKey(n.Ino, dstDir, dstName), nil); err != nil {
 			return err
 		}
 	}
@@ -164,13 +164,13 @@ func (t *txn) rename(srcDir Ino, srcName string, dstDir Ino, dstName string, gon
 	} else {
 		dd = sd
 	}
-	if err := t.link(dd, dstName, n); err != nil {
+	if err := t.Link(dd, dstName, n); err != nil {
 		return err
 	}
 	if !primary || n.Mode&(fs.ModeNamedPipe|fs.ModeSocket|fs.ModeDevice) != 0 {
 		return nil
 	}
-	newKey, err := t.key(n)
+	newKey, err := t.Key(n)
 	if err != nil {
 		return err
 	}

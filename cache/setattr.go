@@ -102,7 +102,7 @@ func (c *Cache) setAttr(ctx context.Context, ino Ino, set SetAttr, drops uint64)
 			// A pending upload carries the new metadata.
 			return nil
 		}
-		key, err := t.key(n)
+		key, err := t.Key(n)
 		if err != nil {
 			return err
 		}

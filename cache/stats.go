@@ -16,7 +16,6 @@ type stats struct {
 	misses, missBytes                  atomic.Int64
 	conflicts                          atomic.Int64
 	fsyncs                             atomic.Int64
-	commits                            atomic.Int64
 }
 
 // Stats is a snapshot of the cache's counters and queue.
@@ -75,8 +74,8 @@ func (c *Cache) Stats() Stats {
 		RemoteReads:  c.stats.remoteReads.Load(), RemoteReadBytes: c.stats.remoteReadBytes.Load(),
 		LocalReads: c.stats.localReads.Load(), LocalReadBytes: c.stats.localReadBytes.Load(),
 		Writes: c.stats.writes.Load(), WriteBytes: c.stats.writeBytes.Load(),
-		Conflicts: c.stats.conflicts.Load(), DataSyncs: c.stats.fsyncs.Load(), Commits: c.stats.commits.Load(),
-		Checkpoints: c.ns.checkpoints.Load(), NamespaceProblem: c.ns.problem(),
+		Conflicts: c.stats.conflicts.Load(), DataSyncs: c.stats.fsyncs.Load(), Commits: c.ns.Stats().Commits,
+		Checkpoints: c.ns.Stats().Checkpoints, NamespaceProblem: c.ns.Problem(),
 		Misses: c.stats.misses.Load(), MissBytes: c.stats.missBytes.Load(),
 		Evictions: c.stats.evictions.Load(), DirtyRefusals: c.stats.dirtyRefusals.Load(),
 		UsedBytes: c.UsedBytes(), MaxBytes: c.maxBytes.Load(), DirtyBytes: c.DirtyBytes(), DirtyLimitBytes: c.dirtyLimit.Load(),

@@ -27,11 +27,11 @@ func (c *Cache) takeListedVersions(l *listing, changed []changedFile) error {
 				if !changedRemotely(n, ch.o) {
 					return false
 				}
-				key, err := t.key(n)
+				key, err := t.Key(n)
 				if err != nil || key != ch.o.Key {
 					return false
 				}
-				d, err := t.getDir(l.dir)
+				d, err := t.GetDir(l.dir)
 				return err == nil && !l.raced(t, d)
 			})
 		})
@@ -104,7 +104,7 @@ func (c *Cache) refreshFile(ctx context.Context, ino Ino, key string, ver chunkV
 			if n.Has(ns.FlagLocal) || verOf(n) != ver || info.ETag == n.ETag {
 				return false // another took a new version already
 			}
-			now, err := t.key(n)
+			now, err := t.Key(n)
 			return err == nil && now == key
 		})
 	})

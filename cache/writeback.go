@@ -25,7 +25,7 @@ func (c *Cache) runScanner(ctx context.Context) {
 	tick := max(min(c.cfg.UploadDelay/2, time.Second), 20*time.Millisecond)
 	c.every(ctx, tick, nil, func() {
 		c.guard("scan", func() { c.scanDirty(false) })
-		c.reserveDB()
+		c.ns.Reserve()
 	})
 }
 
@@ -46,7 +46,7 @@ func (c *Cache) scanDirty(all bool) {
 	c.mu.Unlock()
 	var settled []Ino
 	err := c.view(func(t *txn) error {
-		return t.dirty.ForEach(func(k, _ []byte) error {
+		return t.Dirty.ForEach(func(k, _ []byte) error {
 			if ino := Ino(beUint64(k)); !skip[ino] {
 				settled = append(settled, ino)
 			}
@@ -65,7 +65,7 @@ func (c *Cache) scanSome(settled []Ino) {
 		for _, ino := range settled {
 			n, err := t.get(ino)
 			if err != nil {
-				if err := t.dirty.Delete(ns.InoKey(ino)); err != nil {
+				if err := t.Dirty.Delete(ns.InoKey(ino)); err != nil {
 					return err
 				}
 				continue
@@ -82,7 +82,7 @@ func (c *Cache) scanSome(settled []Ino) {
 				}
 				continue
 			}
-			key, err := t.key(n)
+			key, err := t.Key(n)
 			if err != nil {
 				return err
 			}
@@ -110,7 +110,7 @@ func (c *Cache) runJournal(ctx context.Context) {
 	defer c.wg.Done()
 	backoff := c.cfg.RetryMin
 	for ctx.Err() == nil {
-		undone := c.ns.undone.Load()
+		undone := c.ns.Stats().Undone
 		batch, err := c.journalHead(c.cfg.UploadConcurrency)
 		if err != nil {
 			c.log.Error("read journal", "op", "journal", "err", err)
@@ -128,7 +128,7 @@ func (c *Cache) runJournal(ctx context.Context) {
 		// The ops read may belong to a round not yet durable: never
 		// apply to the backend what a crash could still take back here,
 		// nor what a failed round's undo took back.
-		if c.ns.barrier(); c.ns.undone.Load() != undone {
+		if c.ns.Barrier(); c.ns.Stats().Undone != undone {
 			continue
 		}
 		errs := make([]error, len(batch))
@@ -257,7 +257,7 @@ func (c *Cache) journalHead(limit int) ([]journalEntry, error) {
 	var batch []journalEntry
 	err := c.view(func(t *txn) error {
 		keys := map[string]bool{}
-		cur := t.journal.Cursor()
+		cur := t.Journal.Cursor()
 		for k, v := cur.First(); k != nil && len(batch) < limit; k, v = cur.Next() {
 			o, err := unmarshalOp(v)
 			if err != nil {
@@ -280,7 +280,7 @@ func (c *Cache) journalHead(limit int) ([]journalEntry, error) {
 func (c *Cache) journalLen() int {
 	n := 0
 	_ = c.view(func(t *txn) error {
-		if k, _ := t.journal.Cursor().First(); k != nil {
+		if k, _ := t.Journal.Cursor().First(); k != nil {
 			n = 1
 		}
 		return nil
@@ -334,7 +334,7 @@ func (c *Cache) Flush(ctx context.Context) error {
 		dirty := 0
 		_ = c.view(func(t *txn) error {
 			// Stats would count the committed pages only.
-			if k, _ := t.dirty.Cursor().First(); k != nil {
+			if k, _ := t.Dirty.Cursor().First(); k != nil {
 				dirty = 1
 			}
 			return nil
@@ -430,11 +430,11 @@ func (c *Cache) finish(seq []byte, o op, after func(t *txn) error) error {
 				return err
 			}
 		}
-		if t.journal.Get(seq) == nil {
+		if t.Journal.Get(seq) == nil {
 			return nil
 		}
 		t.enqueued--
-		return t.journal.Delete(seq)
+		return t.Journal.Delete(seq)
 	})
 	if err == nil {
 		c.mu.Lock()
@@ -491,10 +491,10 @@ func (c *Cache) applyPut(ctx context.Context, seq []byte, o op) error {
 		// replay knows the object for ours, not someone else's.
 		o.key2 = intent(n)
 		if err := c.update(func(t *txn) error {
-			if t.journal.Get(seq) == nil {
+			if t.Journal.Get(seq) == nil {
 				return nil
 			}
-			return t.journal.Put(seq, o.marshal())
+			return t.Journal.Put(seq, o.marshal())
 		}); err != nil {
 			return err
 		}

@@ -1,4 +1,4 @@
-package cache
+package ns
 
 import (
 	"os"
@@ -11,14 +11,14 @@ import (
 // namespace database; a sixteenth of a smaller filesystem is kept.
 const dbReserveMax = 8 << 20
 
-// reserveDB keeps the blocks of the namespace database allocated, holes
+// Reserve keeps the blocks of the namespace database allocated, holes
 // included, and room past its end (not counted in its size), so that a
 // transaction commits on a cache disk that data files filled: a remove
 // that would free space, above all. bbolt grows its file by truncate,
 // and a hole takes blocks only when a page is written there. It is best
 // effort: without fallocate, or on a disk already full, nothing changes.
-func (c *Cache) reserveDB() {
-	path := filepath.Join(c.cfg.Dir, "namespace.db")
+func (d *DB) Reserve() {
+	path := filepath.Join(d.dir, "namespace.db")
 	st, err := os.Stat(path)
 	if err != nil {
 		return
@@ -29,7 +29,7 @@ func (c *Cache) reserveDB() {
 	}
 	room := min(int64(dbReserveMax), int64(fs.Blocks)*int64(fs.Bsize)/16)
 	want := st.Size() + room
-	if want <= c.dbReserved.Load() {
+	if want <= d.reserved.Load() {
 		return
 	}
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
@@ -38,6 +38,6 @@ func (c *Cache) reserveDB() {
 	}
 	defer f.Close()
 	if err := unix.Fallocate(int(f.Fd()), unix.FALLOC_FL_KEEP_SIZE, 0, want); err == nil {
-		c.dbReserved.Store(want)
+		d.reserved.Store(want)
 	}
 }

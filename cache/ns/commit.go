@@ -1,4 +1,4 @@
-package cache
+package ns
 
 import (
 	"fmt"
@@ -6,13 +6,13 @@ import (
 )
 
 // Group commit: every round costs an fdatasync of the namespace log (or
-// two, of the database, in direct mode: see nsdb.go), so concurrent
+// two, of the database, in direct mode: see db.go), so concurrent
 // updates share one. A caller that finds no commit running leads: it
 // takes every update queued so far, runs them one after another in one
 // transaction and commits once. Callers arriving meanwhile queue up, and
 // the first of them leads the next round when this one is over. A lone
 // caller waits for nobody: there is no timer, so a serial client's
-// latency is one commit, as before.
+// latency is one commit.
 //
 // An update's function runs on another goroutine than its caller: it
 // must only read and write the transaction and set (not append to)
@@ -24,8 +24,7 @@ const maxGroup = 256
 
 // commitReq is one update waiting for its round.
 type commitReq struct {
-	fn  func(t *txn) error
-	t   *txn // the transaction view fn ran with, when it succeeded
+	fn  func(t *Tx) error
 	err error
 	// panicked holds the value of a panic in fn, re-raised in its caller.
 	panicked any
@@ -34,47 +33,52 @@ type commitReq struct {
 	done chan bool
 }
 
-// groupCommit runs fn in a transaction shared with concurrent updates
-// and returns the view fn ran with, for what is done after the commit.
-func (c *Cache) groupCommit(fn func(t *txn) error) (*txn, error) {
+// Update runs fn in a transaction shared with concurrent updates and
+// returns once fn's changes are durable, or fn's error (its changes
+// undone), or the error that kept the round from being made durable
+// (all its changes undone). A panic in fn undoes its changes and panics
+// again in Update's caller.
+func (d *DB) Update(fn func(t *Tx) error) error {
 	r := &commitReq{fn: fn, done: make(chan bool, 1)}
-	c.commitMu.Lock()
-	c.commitQueue = append(c.commitQueue, r)
-	lead := !c.committing
-	c.committing = true
-	c.commitMu.Unlock()
+	d.commitMu.Lock()
+	d.commitQueue = append(d.commitQueue, r)
+	lead := !d.committing
+	d.committing = true
+	d.commitMu.Unlock()
 	if !lead {
 		lead = <-r.done
 	}
 	if lead {
-		c.leadRound()
+		d.leadRound()
 	}
 	if r.panicked != nil {
 		panic(r.panicked)
 	}
-	return r.t, r.err
+	return r.err
 }
 
 // leadRound commits the queued updates, then hands the lead to the
 // first update queued meanwhile, if any.
-func (c *Cache) leadRound() {
-	c.commitMu.Lock()
-	n := min(len(c.commitQueue), maxGroup)
-	round := c.commitQueue[:n:n]
-	c.commitQueue = c.commitQueue[n:]
-	c.commitMu.Unlock()
+func (d *DB) leadRound() {
+	d.commitMu.Lock()
+	n := min(len(d.commitQueue), maxGroup)
+	round := d.commitQueue[:n:n]
+	d.commitQueue = d.commitQueue[n:]
+	d.commitMu.Unlock()
 
-	c.runRound(round)
-
-	c.commitMu.Lock()
-	var next *commitReq
-	if len(c.commitQueue) > 0 {
-		next = c.commitQueue[0]
-	} else {
-		c.committing = false
-		c.commitQueue = nil
+	if d.round(round) {
+		d.commits.Add(1)
 	}
-	c.commitMu.Unlock()
+
+	d.commitMu.Lock()
+	var next *commitReq
+	if len(d.commitQueue) > 0 {
+		next = d.commitQueue[0]
+	} else {
+		d.committing = false
+		d.commitQueue = nil
+	}
+	d.commitMu.Unlock()
 	if next != nil {
 		next.done <- true
 	}
@@ -84,19 +88,9 @@ func (c *Cache) leadRound() {
 	// round[0] is the leader itself: it returns without waiting.
 }
 
-// runRound runs the updates in one round (nsDB.round): an update that
-// fails is undone and gets its error (it saw the state the updates
-// before it in the round left, which is a state the namespace goes
-// through); the rest are made durable together.
-func (c *Cache) runRound(round []*commitReq) {
-	if c.ns.round(round, func(t *txn) { t.pending = c.pendingOf }) {
-		c.stats.commits.Add(1)
-	}
-}
-
 // runFn calls r.fn, turning a panic into an error for the round and a
 // panic again in r's caller.
-func runFn(r *commitReq, t *txn) (err error) {
+func runFn(r *commitReq, t *Tx) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			r.panicked = fmt.Sprintf("%v\n%s", p, debug.Stack())

@@ -1,4 +1,4 @@
-package cache
+package ns
 
 import (
 	"errors"
@@ -8,16 +8,14 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-
-	"github.com/filegate/filegate/backend/memstore"
 )
 
 // queueLen waits until n updates wait behind the running round.
-func queueLen(c *Cache, n int) {
+func queueLen(d *DB, n int) {
 	for {
-		c.commitMu.Lock()
-		got := len(c.commitQueue)
-		c.commitMu.Unlock()
+		d.commitMu.Lock()
+		got := len(d.commitQueue)
+		d.commitMu.Unlock()
 		if got >= n {
 			return
 		}
@@ -29,21 +27,21 @@ func queueLen(c *Cache, n int) {
 // together in the next transaction, one failing update is rolled back
 // alone, and a panicking one panics in its own caller only.
 func TestGroupCommit(t *testing.T) {
-	c := newTestCache(t, t.TempDir(), memstore.New())
+	d := openTest(t, t.TempDir())
 
 	entered, release := make(chan struct{}), make(chan struct{})
 	leaderDone := make(chan error, 1)
 	var leaderTx *recorder
 	go func() {
 		first := true
-		leaderDone <- c.update(func(t *txn) error {
+		leaderDone <- d.Update(func(t *Tx) error {
 			if first {
 				first = false
 				close(entered)
 				<-release // holds this round until the others queue up
 			}
-			leaderTx = t.meta.rec // one recorder per round
-			return t.meta.Put([]byte("leader"), []byte("x"))
+			leaderTx = t.Meta.rec // one recorder per round
+			return t.Meta.Put([]byte("leader"), []byte("x"))
 		})
 	}()
 	<-entered
@@ -60,10 +58,10 @@ func TestGroupCommit(t *testing.T) {
 			if i == writers-1 {
 				defer func() { panicked = recover() }()
 			}
-			errs[i] = c.update(func(t *txn) error {
-				txs[i] = t.meta.rec
+			errs[i] = d.Update(func(t *Tx) error {
+				txs[i] = t.Meta.rec
 				key := []byte(fmt.Sprintf("k%d", i))
-				if err := t.meta.Put(key, []byte("v")); err != nil {
+				if err := t.Meta.Put(key, []byte("v")); err != nil {
 					return err
 				}
 				switch i {
@@ -76,7 +74,7 @@ func TestGroupCommit(t *testing.T) {
 			})
 		}()
 	}
-	queueLen(c, writers)
+	queueLen(d, writers)
 	close(release)
 	wg.Wait()
 	if err := <-leaderDone; err != nil {
@@ -102,9 +100,9 @@ func TestGroupCommit(t *testing.T) {
 			break
 		}
 	}
-	err := c.view(func(tx *txn) error {
+	err := d.View(func(tx *Tx) error {
 		for i := range writers {
-			got := tx.meta.Get([]byte(fmt.Sprintf("k%d", i)))
+			got := tx.Meta.Get([]byte(fmt.Sprintf("k%d", i)))
 			if want := i != 2 && i != writers-1; (got != nil) != want {
 				t.Errorf("k%d stored: %v, want %v", i, got != nil, want)
 			}

@@ -1,4 +1,4 @@
-package cache
+package ns
 
 import (
 	"encoding/binary"
@@ -18,7 +18,7 @@ import (
 // database costs two fdatasyncs, each of them often a journal commit.
 // Updates are applied to an open database transaction in memory and
 // logged; a checkpoint commits that transaction and starts the log over.
-// See nsdb.go for how the two meet, docs/ARCHITECTURE.md for the format.
+// See db.go for how the two meet, docs/ARCHITECTURE.md for the format.
 //
 // File layout: two header slots, each in a 4 KiB block of its own, then
 // records from logDataStart. A header holds the log's id (which the
@@ -45,8 +45,8 @@ const (
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
-// nsLog is the open namespace log file.
-type nsLog struct {
+// logFile is the open namespace log file.
+type logFile struct {
 	f        *os.File
 	path     string
 	id       uint64
@@ -75,7 +75,7 @@ var (
 // openLog opens the log at path, creating and zero-filling it (with a
 // new id) when missing. It returns the log positioned at its start;
 // call records to read what it holds, then reset.
-func openLog(path string, newID func() uint64) (*nsLog, error) {
+func openLog(path string, newID func() uint64) (*logFile, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return createLog(path, newID())
@@ -83,7 +83,7 @@ func openLog(path string, newID func() uint64) (*nsLog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("cache: namespace log: %w", err)
 	}
-	l := &nsLog{f: f, path: path}
+	l := &logFile{f: f, path: path}
 	if err := l.readHeader(); err != nil {
 		f.Close()
 		return nil, err
@@ -105,13 +105,13 @@ func openLog(path string, newID func() uint64) (*nsLog, error) {
 	return l, nil
 }
 
-func createLog(path string, id uint64) (*nsLog, error) {
+func createLog(path string, id uint64) (*logFile, error) {
 	tmp := path + ".new"
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %w", errLogCreate, path, err)
 	}
-	l := &nsLog{f: f, path: path, id: id, epoch: 1, slot: 0, off: logDataStart, capacity: logCapacity}
+	l := &logFile{f: f, path: path, id: id, epoch: 1, slot: 0, off: logDataStart, capacity: logCapacity}
 	err = fillZeros(f, 0, logCapacity)
 	if err == nil {
 		err = l.writeHeader(0)
@@ -145,7 +145,7 @@ func fillZeros(f *os.File, from, to int64) error {
 	return f.Sync()
 }
 
-func (l *nsLog) writeHeader(slot int) error {
+func (l *logFile) writeHeader(slot int) error {
 	h := make([]byte, 512)
 	copy(h, logHeaderMagic)
 	binary.BigEndian.PutUint64(h[8:], l.id)
@@ -156,7 +156,7 @@ func (l *nsLog) writeHeader(slot int) error {
 }
 
 // readHeader takes the valid header slot with the higher epoch.
-func (l *nsLog) readHeader() error {
+func (l *logFile) readHeader() error {
 	found := false
 	for slot := range 2 {
 		h := make([]byte, 28)
@@ -180,7 +180,7 @@ func (l *nsLog) readHeader() error {
 
 // records calls fn with each record's payload of the current epoch, in
 // order, and leaves the log positioned after the last one.
-func (l *nsLog) records(fn func(payload []byte) error) error {
+func (l *logFile) records(fn func(payload []byte) error) error {
 	off := int64(logDataStart)
 	head := make([]byte, logRecordHead)
 	var seq uint64
@@ -213,7 +213,7 @@ func (l *nsLog) records(fn func(payload []byte) error) error {
 
 // write puts payload in the log as the next record, not yet durable:
 // sync makes it so and moves past it.
-func (l *nsLog) write(payload []byte) error {
+func (l *logFile) write(payload []byte) error {
 	if l.bad != nil {
 		return l.bad
 	}
@@ -241,7 +241,7 @@ func (l *nsLog) write(payload []byte) error {
 }
 
 // sync makes the record write put durable.
-func (l *nsLog) sync() error {
+func (l *logFile) sync() error {
 	if l.beforeSync != nil {
 		l.beforeSync()
 	}
@@ -254,11 +254,11 @@ func (l *nsLog) sync() error {
 }
 
 // used is how many bytes of records the log holds.
-func (l *nsLog) used() int64 { return l.off - logDataStart }
+func (l *logFile) used() int64 { return l.off - logDataStart }
 
 // reset starts the log over with the next epoch, once everything it
 // holds is in the database.
-func (l *nsLog) reset() error {
+func (l *logFile) reset() error {
 	if l.bad != nil {
 		return l.bad
 	}
@@ -276,4 +276,17 @@ func (l *nsLog) reset() error {
 	return nil
 }
 
-func (l *nsLog) close() error { return l.f.Close() }
+func (l *logFile) close() error { return l.f.Close() }
+
+// syncDir makes the entries of a folder durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
