@@ -148,6 +148,16 @@ func (d *DB) logState() (used int64, direct bool) {
 	return used, d.direct
 }
 
+// roundInProgress reports whether a round holds roundMu, which Barrier
+// waits for.
+func (d *DB) roundInProgress() bool {
+	if d.roundMu.TryLock() {
+		d.roundMu.Unlock()
+		return false
+	}
+	return true
+}
+
 // logRecordOffsets returns where each record of the current epoch of
 // the log in dir starts.
 func logRecordOffsets(t *testing.T, dir string) []int64 {
@@ -346,7 +356,11 @@ func TestViewsDoNotWaitForTheLogSync(t *testing.T) {
 		d.Barrier()
 		close(barred)
 	}()
-	time.Sleep(20 * time.Millisecond)
+	// The round is held in beforeSync: Barrier cannot return while it
+	// holds roundMu.
+	if !d.roundInProgress() {
+		t.Fatal("the round does not hold roundMu while its record is being synced")
+	}
 	select {
 	case <-barred:
 		t.Fatal("Barrier returned while a round was being synced")
