@@ -79,8 +79,8 @@ const recordVersion = 2
 // nextCookie(8) version(8), then three length-prefixed strings.
 const fixedRecordLen = 1 + 8 + 4*5 + 8 + 4*3 + 8*3 + 8*3
 
-// ErrBadRecord is returned for a record that does not decode.
-var ErrBadRecord = errors.New("cache: damaged inode record")
+// errBadRecord is returned for a record that does not decode.
+var errBadRecord = errors.New("cache: damaged inode record")
 
 // Marshal encodes n as its database record.
 func (n *Inode) Marshal() []byte {
@@ -115,7 +115,7 @@ func (n *Inode) Marshal() []byte {
 // earlier one.
 func UnmarshalInode(b []byte) (*Inode, error) {
 	if len(b) < fixedRecordLen || b[0] < 1 || b[0] > recordVersion {
-		return nil, fmt.Errorf("%w: %d bytes", ErrBadRecord, len(b))
+		return nil, fmt.Errorf("%w: %d bytes", errBadRecord, len(b))
 	}
 	n := &Inode{}
 	p := b[1:]
@@ -140,19 +140,19 @@ func UnmarshalInode(b []byte) (*Inode, error) {
 	for _, s := range []*string{&n.Name, &n.ETag, &n.Target} {
 		l, k := binary.Uvarint(p)
 		if k <= 0 || l > uint64(len(p)-k) {
-			return nil, fmt.Errorf("%w: bad string length", ErrBadRecord)
+			return nil, fmt.Errorf("%w: bad string length", errBadRecord)
 		}
 		*s = string(p[k : k+int(l)])
 		p = p[k+int(l):]
 	}
 	if b[0] >= 2 {
 		if len(p) < 24 {
-			return nil, fmt.Errorf("%w: short version 2 tail", ErrBadRecord)
+			return nil, fmt.Errorf("%w: short version 2 tail", errBadRecord)
 		}
 		n.LoadedAt, n.RemoteSize, n.RemoteMtime = int64(u64()), int64(u64()), int64(u64())
 	}
 	if len(p) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes", ErrBadRecord, len(p))
+		return nil, fmt.Errorf("%w: %d trailing bytes", errBadRecord, len(p))
 	}
 	return n, nil
 }
@@ -167,9 +167,9 @@ func DirentKey(dir Ino, name string) []byte {
 	return append(binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(name)), uint64(dir)), name...)
 }
 
-// DirentValue is a directory entry's value: child ino(8) cookie(8) type
+// direntValue is a directory entry's value: child ino(8) cookie(8) type
 // bits(4).
-func DirentValue(child Ino, cookie uint64, mode fs.FileMode) []byte {
+func direntValue(child Ino, cookie uint64, mode fs.FileMode) []byte {
 	b := binary.BigEndian.AppendUint64(make([]byte, 0, 20), uint64(child))
 	b = binary.BigEndian.AppendUint64(b, cookie)
 	return binary.BigEndian.AppendUint32(b, uint32(mode.Type()))

@@ -57,11 +57,12 @@ const (
 // Tx is a view of the namespace: read-only in DB.View, an update in
 // DB.Update.
 //
-// Its fields are the database's buckets. The methods below keep Inodes,
-// Dirents, Cookies and Links consistent with each other, so those are
-// written through them; the other buckets belong to the rooms that use
-// them: Meta holds counters, Dirty and Journal the write-back's state,
-// Inline and Chunks the content's.
+// Its fields are the database's buckets. Inodes, Dirents and Cookies are
+// written through the methods below, which keep them consistent with
+// each other; the cache reads them directly to list and scan, and keeps
+// Links (the names of hard-linked inodes) itself. The other buckets
+// belong to the rooms that use them: Meta holds counters, Dirty and
+// Journal the write-back's state, Inline and Chunks the content's.
 type Tx struct {
 	Meta, Inodes, Dirents, Cookies, Links, Dirty *Bucket
 	Journal, Inline, Chunks                      *Bucket
@@ -147,7 +148,7 @@ func (t *Tx) Lookup(dir Ino, name string) (Ino, fs.FileMode, error) {
 func (t *Tx) Link(parent *Inode, name string, child *Inode) error {
 	parent.NextCookie++
 	cookie := parent.NextCookie
-	if err := t.Dirents.Put(DirentKey(parent.Ino, name), DirentValue(child.Ino, cookie, child.Mode)); err != nil {
+	if err := t.Dirents.Put(DirentKey(parent.Ino, name), direntValue(child.Ino, cookie, child.Mode)); err != nil {
 		return err
 	}
 	if err := t.Cookies.Put(CookieKey(parent.Ino, cookie), []byte(name)); err != nil {
