@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"log/slog"
-
 	nfsc "github.com/willscott/go-nfs-client/nfs"
 	"github.com/willscott/go-nfs-client/nfs/rpc"
 
@@ -25,6 +23,7 @@ import (
 	"github.com/filegate/filegate/backend/s3/s3test"
 	"github.com/filegate/filegate/backend/stack"
 	"github.com/filegate/filegate/cache"
+	"github.com/filegate/filegate/internal/testutil"
 )
 
 // env is one server over a cache over a store, served on 127.0.0.1 and
@@ -58,25 +57,18 @@ func newEnv(t testing.TB, opts ...func(*env)) *env {
 	t.Helper()
 	e := &env{t: t, cacheDir: t.TempDir(), storeDir: t.TempDir(), cfg: DefaultConfig()}
 	e.cfg.Export.Squash = SquashNone
-	e.cfg.Logger = testLogger()
+	e.cfg.Logger = testutil.Logger()
 	for _, o := range opts {
 		o(e)
 	}
 	// After the options: the shared S3 server they may start lives on.
-	fds := openFDs()
+	fds := testutil.OpenFDs()
 	t.Cleanup(func() {
 		e.stop()
-		checkFDs(t, fds)
+		testutil.CheckFDs(t, fds)
 	})
 	e.start()
 	return e
-}
-
-func testLogger() *slog.Logger {
-	if os.Getenv("FILEGATE_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
 }
 
 func (e *env) start() {
@@ -109,7 +101,7 @@ func (e *env) start() {
 		}
 		e.store, e.closeS = ps, ps.Close
 	}
-	cc.Dir, cc.Store, cc.Logger = e.cacheDir, e.store, testLogger()
+	cc.Dir, cc.Store, cc.Logger = e.cacheDir, e.store, testutil.Logger()
 	if e.cache, err = cache.New(context.Background(), cc); err != nil {
 		t.Fatal(err)
 	}
@@ -213,34 +205,6 @@ func forEachBackend(t *testing.T, fn func(t *testing.T, backend func(*env))) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) { fn(t, b.opt) })
 	}
-}
-
-func openFDs() int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return -1
-	}
-	return len(ents)
-}
-
-func checkFDs(t testing.TB, before int) {
-	if before < 0 {
-		return
-	}
-	var now int
-	for range 100 {
-		if now = openFDs(); now <= before {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	ents, _ := os.ReadDir("/proc/self/fd")
-	var names []string
-	for _, e := range ents {
-		l, _ := os.Readlink("/proc/self/fd/" + e.Name())
-		names = append(names, l)
-	}
-	t.Errorf("leaked file descriptors: %d open, %d before: %q", now, before, names)
 }
 
 // nfsStatus is the NFS3 status of an error from go-nfs-client, or 0.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/filegate/filegate/backend/posix"
 	"github.com/filegate/filegate/cache"
+	"github.com/filegate/filegate/internal/testutil"
 )
 
 // newCache opens a cache over a posix store, both in temporary folders,
@@ -25,7 +26,7 @@ func newCache(t *testing.T) *cache.Cache {
 		t.Fatal(err)
 	}
 	cc := cache.DefaultConfig()
-	cc.Dir, cc.Store, cc.Logger = t.TempDir(), ps, testLogger()
+	cc.Dir, cc.Store, cc.Logger = t.TempDir(), ps, testutil.Logger()
 	c, err := cache.New(context.Background(), cc)
 	if err != nil {
 		ps.Close()
@@ -46,7 +47,7 @@ func newCache(t *testing.T) *cache.Cache {
 func TestSeveralExports(t *testing.T) {
 	office, projects := newCache(t), newCache(t)
 	cfg := DefaultConfig()
-	cfg.Logger = testLogger()
+	cfg.Logger = testutil.Logger()
 	x1 := Export{Name: "/office", ID: 7, Squash: SquashNone, AnonUID: 65534, AnonGID: 65534}
 	x2 := Export{Name: "/projects", ID: 8, Squash: SquashNone, AnonUID: 65534, AnonGID: 65534, ReadOnly: true}
 	srv, err := NewExports(cfg, []Mount{{x1, office}, {x2, projects}})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/cache"
+	"github.com/filegate/filegate/internal/testutil"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -59,7 +60,7 @@ func TestServeUntilCancel(t *testing.T) {
 	must(t, err)
 	fn := &faultNodes{Nodes: c0}
 	cfg := DefaultConfig()
-	cfg.Logger = testLogger()
+	cfg.Logger = testutil.Logger()
 	srv, err := New(cfg, fn)
 	must(t, err)
 	t.Cleanup(func() { srv.Close() })
@@ -143,12 +144,8 @@ func TestClients(t *testing.T) {
 	// the client hangs up.
 	c.close()
 	e.client.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for len(e.srv.Clients()) != 0 {
-		if time.Now().After(deadline) {
-			t.Fatalf("clients after disconnect: %q", e.srv.Clients())
-		}
-		time.Sleep(10 * time.Millisecond)
+	if !testutil.Poll(10*time.Second, func() bool { return len(e.srv.Clients()) == 0 }) {
+		t.Fatalf("clients after disconnect: %q", e.srv.Clients())
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/cache"
+	"github.com/filegate/filegate/internal/testutil"
 )
 
 // needTool returns the path of a command-line tool, skipping the test
@@ -75,7 +76,7 @@ func pmapUDP(t *testing.T, addr net.Addr, vers, proc uint32, args ...uint32) rep
 }
 
 func TestPortmapAnswers(t *testing.T) {
-	pm, err := StartPortmap(context.Background(), PortmapConfig{Addr: "127.0.0.1:0", Port: 2049, Logger: testLogger()})
+	pm, err := StartPortmap(context.Background(), PortmapConfig{Addr: "127.0.0.1:0", Port: 2049, Logger: testutil.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +133,7 @@ func TestPortmapTools(t *testing.T) {
 	e := newEnv(t, func(e *env) {
 		e.cfg.Export.Clients = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("10.9.0.0/16")}
 	})
-	pm, err := StartPortmap(context.Background(), PortmapConfig{Addr: "127.0.0.1:111", Port: e.addr.Port, Logger: testLogger()})
+	pm, err := StartPortmap(context.Background(), PortmapConfig{Addr: "127.0.0.1:111", Port: e.addr.Port, Logger: testutil.Logger()})
 	if err != nil {
 		t.Fatal(err)
 	}

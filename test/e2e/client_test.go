@@ -204,18 +204,3 @@ func randomBytes(seed uint64, n int) []byte {
 	}
 	return b
 }
-
-// poll calls cond until it returns true or the deadline passes, and
-// reports whether it did.
-func poll(d time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(d)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}

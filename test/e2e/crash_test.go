@@ -17,6 +17,7 @@ import (
 
 	"github.com/filegate/filegate/backend/posix"
 	"github.com/filegate/filegate/backend/s3/s3test"
+	"github.com/filegate/filegate/internal/testutil"
 )
 
 // TestCrash kills a real `filegate serve` with SIGKILL again and again
@@ -80,7 +81,7 @@ profile = %q
 // write, so that kills land during uploads too.
 func crashConfig(extra string) string {
 	level := "info"
-	if os.Getenv("FILEGATE_TEST_LOG") != "" {
+	if os.Getenv(testutil.EnvLog) != "" {
 		level = "debug"
 	}
 	return fmt.Sprintf("[cache]\nupload_delay = \"50ms\"\n\n[log]\nlevel = %q\nformat = \"text\"\n%s", level, extra)

@@ -2,9 +2,7 @@ package e2e
 
 import (
 	"context"
-	"log/slog"
 	"net"
-	"os"
 	"testing"
 	"time"
 
@@ -13,6 +11,7 @@ import (
 	"github.com/filegate/filegate/backend/s3/s3test"
 	"github.com/filegate/filegate/cache"
 	"github.com/filegate/filegate/gateway/nfsd"
+	"github.com/filegate/filegate/internal/testutil"
 )
 
 // env is one gateway in this process: a cache over a faultstore over a
@@ -45,9 +44,9 @@ func newEnv(t *testing.T, kind string, ec envConfig) *env {
 	if kind == "s3" {
 		s3test.Shared(t) // its log file stays open for the whole run
 	}
-	fds := openFDs()
+	fds := testutil.OpenFDs()
 	// Runs last: after the env and the stores are closed.
-	t.Cleanup(func() { checkFDs(t, fds) })
+	t.Cleanup(func() { testutil.CheckFDs(t, fds) })
 	store, cl := openBackend(t, kind)
 	e := &env{t: t, cloud: cl, fault: faultstore.New(store)}
 	cc := cache.DefaultConfig()
@@ -56,7 +55,7 @@ func newEnv(t *testing.T, kind string, ec envConfig) *env {
 	if ec.wrap != nil {
 		cc.Store = ec.wrap(e.fault, store)
 	}
-	cc.Logger = testLogger()
+	cc.Logger = testutil.Logger()
 	// Retry failed uploads soon after a fault clears.
 	cc.RetryMin, cc.RetryMax = 20*time.Millisecond, 200*time.Millisecond
 	if ec.cache != nil {
@@ -71,7 +70,7 @@ func newEnv(t *testing.T, kind string, ec envConfig) *env {
 	// so these tests see the cache and the backend, not permissions
 	// (gateway/nfsd's own tests and knfs perms-nfsd cover those).
 	nc.Export.AnonUID, nc.Export.AnonGID = 0, 0
-	nc.Logger = testLogger()
+	nc.Logger = testutil.Logger()
 	if ec.opTimeout > 0 {
 		nc.OpTimeout = ec.opTimeout
 	}
@@ -167,42 +166,4 @@ func splitPath(p string) []string {
 		}
 	}
 	return out
-}
-
-// testLogger is the logger of in-process gateways: discarded unless
-// FILEGATE_TEST_LOG is set.
-func testLogger() *slog.Logger {
-	if os.Getenv("FILEGATE_TEST_LOG") != "" {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
-// openFDs counts the process's open file descriptors (Linux), or -1.
-func openFDs() int {
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		return -1
-	}
-	return len(ents)
-}
-
-// checkFDs fails t if more descriptors are open than before. The
-// server's connection goroutines may close theirs a moment after the
-// server closes them, so allow a moment.
-func checkFDs(t testing.TB, before int) {
-	if before < 0 {
-		return
-	}
-	var now int
-	if poll(2*time.Second, func() bool { now = openFDs(); return now <= before }) {
-		return
-	}
-	ents, _ := os.ReadDir("/proc/self/fd")
-	var names []string
-	for _, e := range ents {
-		l, _ := os.Readlink("/proc/self/fd/" + e.Name())
-		names = append(names, l)
-	}
-	t.Errorf("leaked file descriptors: %d open, %d before: %q", now, before, names)
 }

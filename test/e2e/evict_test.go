@@ -9,6 +9,7 @@ import (
 
 	"github.com/filegate/filegate/backend/faultstore"
 	"github.com/filegate/filegate/cache"
+	"github.com/filegate/filegate/internal/testutil"
 )
 
 // TestEvictionUnderPressure: a cache of 8 MiB holding 20 files of 1 MiB
@@ -43,7 +44,7 @@ func TestEvictionUnderPressure(t *testing.T) {
 			settled := func(when string) {
 				t.Helper()
 				var st cache.Stats
-				if !poll(6*time.Second, func() bool { st = e.cache.Stats(); return st.UsedBytes <= maxBytes }) {
+				if !testutil.Poll(6*time.Second, func() bool { st = e.cache.Stats(); return st.UsedBytes <= maxBytes }) {
 					t.Fatalf("%s: UsedBytes %d stays over MaxBytes %d (evictions %d, dirty %d bytes)",
 						when, st.UsedBytes, maxBytes, st.Evictions, st.DirtyBytes)
 				}

@@ -9,6 +9,7 @@ import (
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/faultstore"
 	"github.com/filegate/filegate/cache"
+	"github.com/filegate/filegate/internal/testutil"
 )
 
 // TestRefreshDuringRename: a directory is renamed while a background
@@ -66,7 +67,7 @@ func TestRefreshDuringRename(t *testing.T) {
 			sl.finish(t)              // the refresh lists d/ and merges
 			// The merge follows the listing at once; the handle must
 			// stay good well past it.
-			stale := poll(300*time.Millisecond, func() bool { _, err := e.nfs.GetAttr(fh); return err != nil })
+			stale := testutil.Poll(300*time.Millisecond, func() bool { _, err := e.nfs.GetAttr(fh); return err != nil })
 			if stale {
 				_, err := e.nfs.GetAttr(fh)
 				got, rerr := e.nfs.readFile("/e/f.txt")
