@@ -15,6 +15,7 @@ import (
 	"github.com/filegate/filegate/backend/metered"
 	"github.com/filegate/filegate/backend/posix"
 	"github.com/filegate/filegate/backend/storetest"
+	"github.com/filegate/filegate/internal/testutil"
 )
 
 func TestConformance(t *testing.T) {
@@ -103,12 +104,8 @@ func TestProbe(t *testing.T) {
 	fs.Clear()
 	p := metered.StartProber(m, time.Hour, time.Second)
 	defer p.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for !m.Stats().Probe.Reachable {
-		if time.Now().After(deadline) {
-			t.Fatal("the prober never probed")
-		}
-		time.Sleep(5 * time.Millisecond)
+	if !testutil.Poll(5*time.Second, func() bool { return m.Stats().Probe.Reachable }) {
+		t.Fatal("the prober never probed")
 	}
 	if m.Stats().Probe.Failures != 0 {
 		t.Error("failures not reset by a good probe")

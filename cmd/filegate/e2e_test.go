@@ -22,6 +22,7 @@ import (
 	"github.com/willscott/go-nfs-client/nfs/rpc"
 
 	"github.com/filegate/filegate/gateway/admin"
+	"github.com/filegate/filegate/internal/testutil"
 )
 
 // The end-to-end test: the real binary's `serve` on 127.0.0.1:0 with a
@@ -74,15 +75,11 @@ func (d *daemon) logText() string {
 func (d *daemon) waitLog(re string) []string {
 	d.t.Helper()
 	rx := regexp.MustCompile(re)
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if m := rx.FindStringSubmatch(d.logText()); m != nil {
-			return m
-		}
-		time.Sleep(20 * time.Millisecond)
+	var m []string
+	if !testutil.Poll(20*time.Second, func() bool { m = rx.FindStringSubmatch(d.logText()); return m != nil }) {
+		d.t.Fatalf("no log line matching %q in:\n%s", re, d.logText())
 	}
-	d.t.Fatalf("no log line matching %q in:\n%s", re, d.logText())
-	return nil
+	return m
 }
 
 // waitNotify waits for the notify message want.
@@ -532,12 +529,10 @@ func TestEndToEndExports(t *testing.T) {
 	}
 
 	// Both probed (the first probe runs at start), both dirty.
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	testutil.Poll(20*time.Second, func() bool {
 		s = d.status()
-		if s.Exports[0].Backend.Probed && s.Exports[1].Backend.Probed || time.Now().After(deadline) {
-			break
-		}
-	}
+		return s.Exports[0].Backend.Probed && s.Exports[1].Backend.Probed
+	})
 	if !s.Health.OK || !s.Exports[1].Backend.Reachable || s.Exports[0].Dirty.Files != 1 || s.Exports[1].Dirty.Files != 1 || s.Dirty.Files != 2 {
 		t.Errorf("status: health %+v, exports %+v, dirty %+v", s.Health, s.Exports, s.Dirty)
 	}

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/filegate/filegate/internal/testutil"
 )
 
 // daemon runs the real `filegate serve` as a child process, on a fixed
@@ -87,23 +89,24 @@ func (d *daemon) start() error {
 		d.err = cmd.Wait()
 		close(exited)
 	}(d.exited)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		select {
-		case <-d.exited:
-			return fmt.Errorf("filegate exited at start: %v\n%s", d.err, d.logTail(20))
-		default:
+	accepting := testutil.Poll(30*time.Second, func() bool {
+		if !d.running() {
+			return true
 		}
 		c, err := net.DialTimeout("tcp", d.addr, 200*time.Millisecond)
-		if err == nil {
-			c.Close()
-			return nil
+		if err != nil {
+			return false
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("filegate not accepting on %s after 30 s\n%s", d.addr, d.logTail(20))
-		}
-		time.Sleep(10 * time.Millisecond)
+		c.Close()
+		return true
+	})
+	switch {
+	case !d.running():
+		return fmt.Errorf("filegate exited at start: %v\n%s", d.err, d.logTail(20))
+	case !accepting:
+		return fmt.Errorf("filegate not accepting on %s after 30 s\n%s", d.addr, d.logTail(20))
 	}
+	return nil
 }
 
 func (d *daemon) running() bool {
@@ -156,14 +159,10 @@ func (d *daemon) logTail(n int) string {
 
 // dial mounts the daemon, retrying for a while: it may be starting.
 func (d *daemon) dial() (*nfsClient, error) {
-	var last error
-	for range 100 {
-		c, err := mount(d.addr)
-		if err == nil {
-			return c, nil
-		}
-		last = err
-		time.Sleep(50 * time.Millisecond)
+	var c *nfsClient
+	var err error
+	if testutil.Poll(5*time.Second, func() bool { c, err = mount(d.addr); return err == nil }) {
+		return c, nil
 	}
-	return nil, fmt.Errorf("mount %s: %w", d.addr, last)
+	return nil, fmt.Errorf("mount %s: %w", d.addr, err)
 }
