@@ -2,12 +2,14 @@ package cache
 
 import (
 	"context"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/filegate/filegate/backend/faultstore"
 	"github.com/filegate/filegate/backend/memstore"
+	"github.com/filegate/filegate/internal/testutil"
 )
 
 func TestFlushPathAndFailures(t *testing.T) {
@@ -98,7 +100,14 @@ func TestHungBackendDoesNotHoldTheJournal(t *testing.T) {
 	if err := c.Rename(ctx, RootIno, "f", RootIno, "g"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // uploads stall and time out
+	// An upload must have stalled and timed out before the backend
+	// comes back, or the flush below proves nothing about the timeout.
+	if !testutil.Poll(10*time.Second, func() bool {
+		st := c.Stats()
+		return st.UploadErrors > 0 && strings.Contains(st.LastError, "stalled")
+	}) {
+		t.Fatalf("no upload stalled and timed out: %+v", c.Stats())
+	}
 	s.Clear()
 	flush(t, c)
 	if got := storeBody(t, mem, "g"); got != "data" {
@@ -115,9 +124,8 @@ func TestFlushDoesNotWaitOutTheBackoff(t *testing.T) {
 	s.Set(faultstore.Put, faultstore.Fault{Err: syscall.ECONNREFUSED})
 	f := mustCreate(t, c, RootIno, "f")
 	mustWrite(t, c, f.Ino, 0, "x")
-	deadline := time.Now().Add(5 * time.Second)
-	for len(c.Stats().Failing) == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	if !testutil.Poll(10*time.Second, func() bool { return len(c.Stats().Failing) > 0 }) {
+		t.Fatal("the refused upload never failed")
 	}
 	s.Clear()
 	// The journal now backs off for an hour; a flush must not wait it out.

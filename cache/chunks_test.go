@@ -13,6 +13,7 @@ import (
 
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/memstore"
+	"github.com/filegate/filegate/internal/testutil"
 )
 
 func randBytes(n int, seed uint64) []byte {
@@ -136,11 +137,10 @@ func TestEvictionUnderPressure(t *testing.T) {
 		}
 		readAll(t, c, a.Ino)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for c.UsedBytes() > c.highBytes() && time.Now().Before(deadline) {
+	testutil.Poll(5*time.Second, func() bool {
 		c.kickEvict()
-		time.Sleep(10 * time.Millisecond)
-	}
+		return c.UsedBytes() <= c.highBytes()
+	})
 	if used := c.UsedBytes(); used > c.highBytes() {
 		t.Fatalf("used %d bytes, high mark %d", used, c.highBytes())
 	}
@@ -246,11 +246,7 @@ func TestSyncPolicy(t *testing.T) {
 			if syncs >= 20 {
 				t.Fatalf("%d fsyncs for 20 commits with a sync interval", syncs)
 			}
-			deadline := time.Now().Add(5 * time.Second)
-			for c.Stats().DataSyncs-base == syncs && time.Now().Before(deadline) {
-				time.Sleep(5 * time.Millisecond)
-			}
-			if c.Stats().DataSyncs-base == syncs {
+			if !testutil.Poll(5*time.Second, func() bool { return c.Stats().DataSyncs-base != syncs }) {
 				t.Fatal("pending commits never synced")
 			}
 		})

@@ -14,6 +14,7 @@ import (
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/memstore"
 	"github.com/filegate/filegate/backend/posix"
+	"github.com/filegate/filegate/internal/testutil"
 )
 
 func TestDamagedDatabaseIsAClearError(t *testing.T) {
@@ -54,9 +55,8 @@ func TestDirectoryRenameResumesAfterCrash(t *testing.T) {
 	if err := c.Rename(ctx, RootIno, "proj", RootIno, "moved"); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for s.left.Load() > 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	if !testutil.Poll(10*time.Second, func() bool { return s.left.Load() <= 0 }) {
+		t.Fatalf("%d copies of the move still to come", s.left.Load())
 	}
 	c.Close()
 	var before []string
@@ -150,7 +150,9 @@ func TestLostUploadReplyIsNoConflict(t *testing.T) {
 	c := newTestCache(t, t.TempDir(), s)
 	f := mustCreate(t, c, RootIno, "f")
 	s.during = func() {
-		time.Sleep(2 * time.Millisecond) // a new mtime
+		// The clock must move on for the second version to get an
+		// mtime of its own; this waits for the clock, not for an event.
+		time.Sleep(2 * time.Millisecond)
 		if _, err := c.WriteAt(ctx, f.Ino, []byte("second version"), 0); err != nil {
 			t.Error(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/backend/memstore"
+	"github.com/filegate/filegate/internal/testutil"
 )
 
 // smallDisk mounts a tmpfs of size bytes for the test, as root; it
@@ -34,20 +35,16 @@ func smallDisk(t *testing.T, size string) string {
 // waitFree waits until the filesystem of dir has bytes free.
 func waitFree(t *testing.T, dir string, bytes uint64) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	var free uint64
+	if !testutil.Poll(10*time.Second, func() bool {
 		var st syscall.Statfs_t
 		if err := syscall.Statfs(dir, &st); err != nil {
 			t.Fatal(err)
 		}
-		free := st.Bavail * uint64(st.Bsize)
-		if free >= bytes {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d bytes free after the remove, want %d", free, bytes)
-		}
-		time.Sleep(time.Millisecond)
+		free = st.Bavail * uint64(st.Bsize)
+		return free >= bytes
+	}) {
+		t.Fatalf("%d bytes free after the remove, want %d", free, bytes)
 	}
 }
 

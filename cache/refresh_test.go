@@ -37,7 +37,10 @@ func testRefresh(t *testing.T, s backend.Store) {
 	mine := mustCreate(t, c, RootIno, "mine.txt")
 	mustWrite(t, c, mine.Ino, 0, "local")
 
-	// Someone else changes the bucket. Sleep so POSIX mtimes differ.
+	// Someone else changes the bucket. The clock must move on for the
+	// changed object to get an mtime of its own (POSIX keeps the
+	// kernel's coarse file time); this waits for the clock, not for an
+	// event.
 	time.Sleep(10 * time.Millisecond)
 	putObject(t, s, "keep.txt", []byte("new content"))
 	putObject(t, s, "fresh.txt", []byte("hello"))
@@ -117,6 +120,8 @@ func testConflict(t *testing.T, s backend.Store) {
 		t.Fatal(err)
 	}
 	mustWrite(t, c, a.Ino, 0, "OURS")
+	// Their version needs an mtime later than the one this cache saw;
+	// this waits for the clock, not for an event.
 	time.Sleep(10 * time.Millisecond)
 	putObject(t, s, "doc.txt", []byte("theirs, longer"))
 	flush(t, c)

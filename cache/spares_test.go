@@ -15,24 +15,21 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/filegate/filegate/backend/memstore"
+	"github.com/filegate/filegate/internal/testutil"
 )
 
 // waitSpares waits until p holds n spares ready (the refiller runs in
 // the background; a generous deadline only turns a hang into a failure).
 func waitSpares(t *testing.T, p *sparePool, n int) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var got int
+	if !testutil.Poll(30*time.Second, func() bool {
 		p.mu.Lock()
-		got := len(p.ready)
+		got = len(p.ready)
 		p.mu.Unlock()
-		if got >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d spares ready, want %d", got, n)
-		}
-		time.Sleep(time.Millisecond)
+		return got >= n
+	}) {
+		t.Fatalf("%d spares ready, want %d", got, n)
 	}
 }
 
@@ -110,13 +107,8 @@ func TestSpareTakenByFirstWrite(t *testing.T) {
 	if !ok {
 		t.Fatalf("data file inode %d is none of the spares %v", ino, before)
 	}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Millisecond) {
-		if _, still := spareInodes(t, c.dataDir)[ino]; !still {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("spare %s still in the spare folder", name)
-		}
+	if !testutil.Poll(30*time.Second, func() bool { _, still := spareInodes(t, c.dataDir)[ino]; return !still }) {
+		t.Fatalf("spare %s still in the spare folder", name)
 	}
 	st, err := os.Stat(c.files.path(f.Ino))
 	if err != nil || st.Sys().(*syscall.Stat_t).Nlink != 1 {
@@ -362,7 +354,7 @@ func TestSpareCloseStopsRefiller(t *testing.T) {
 		t.Skip("spares are Linux only")
 	}
 	ignore := goleak.IgnoreCurrent()
-	fds := openFDs(t)
+	fds := testutil.OpenFDs()
 	ft := newFileTable(t.TempDir(), 16)
 	if err := ft.makeDirs(); err != nil {
 		t.Fatal(err)
@@ -379,22 +371,13 @@ func TestSpareCloseStopsRefiller(t *testing.T) {
 	if err := goleak.Find(ignore); err != nil {
 		t.Fatal(err)
 	}
-	if now := openFDs(t); now > fds {
+	if now := testutil.OpenFDs(); now > fds {
 		t.Fatalf("%d descriptors open after closeAll, %d before", now, fds)
 	}
 	// Closed, the pool starts nothing again.
 	if _, ok := ft.spares.take(); ok {
 		t.Fatal("a closed pool handed out a spare")
 	}
-}
-
-func openFDs(t *testing.T) int {
-	t.Helper()
-	ents, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(ents)
 }
 
 // TestSpareDiskFull: when no inode is left, the refiller backs off and
