@@ -200,7 +200,9 @@ func TestRestartWithoutDataFiles(t *testing.T) {
 	s := memstore.New()
 	body := randBytes(3*chunkSize, 3)
 	putObject(t, s, "remote.bin", body)
-	c := newTestCache(t, dir, s)
+	// Uploads wait, so local.txt is only here when the data goes.
+	hold := func(cfg *Config) { cfg.UploadDelay = time.Hour }
+	c := newSizedCache(t, dir, s, hold)
 	a, _ := c.Lookup(ctx, RootIno, "remote.bin")
 	if got := readAll(t, c, a.Ino); got != string(body) {
 		t.Fatal("first read differs")
@@ -212,7 +214,7 @@ func TestRestartWithoutDataFiles(t *testing.T) {
 	if err := os.RemoveAll(dir + "/data"); err != nil {
 		t.Fatal(err)
 	}
-	c2 := newTestCache(t, dir, s)
+	c2 := newSizedCache(t, dir, s, hold)
 	if got := readAll(t, c2, a.Ino); got != string(body) {
 		t.Fatal("clean file not fetched again after its data file vanished")
 	}
