@@ -54,22 +54,35 @@ func TestNotifyProtocol(t *testing.T) {
 			if err := n.send("READY=1"); err != nil {
 				t.Fatal(err)
 			}
+			var got []string
+			timeout := time.After(5 * time.Second)
+			next := func(want string) string {
+				select {
+				case m, ok := <-ch:
+					if !ok {
+						t.Fatalf("got %q, then the socket closed before %s", got, want)
+					}
+					got = append(got, m)
+					return m
+				case <-timeout:
+					t.Fatalf("got %q, no %s", got, want)
+					return ""
+				}
+			}
 			loop := startNotifyLoop(n, time.Hour, func() string { return "2 clients, 0 dirty files" })
-			time.Sleep(180 * time.Millisecond)
+			// A second ping comes only if the watchdog interval, not the
+			// hour asked for STATUS, paces the loop.
+			for pings := 0; pings < 2; {
+				if next("second WATCHDOG=1") == "WATCHDOG=1" {
+					pings++
+				}
+			}
 			loop.stop()
 			if err := n.send("STOPPING=1"); err != nil {
 				t.Fatal(err)
 			}
 			n.close()
-			var got []string
-			timeout := time.After(5 * time.Second)
-			for len(got) == 0 || got[len(got)-1] != "STOPPING=1" {
-				select {
-				case m := <-ch:
-					got = append(got, m)
-				case <-timeout:
-					t.Fatalf("got %q, no STOPPING=1", got)
-				}
+			for next("STOPPING=1") != "STOPPING=1" {
 			}
 			if got[0] != "READY=1" {
 				t.Errorf("first message %q, want READY=1", got[0])
@@ -85,8 +98,6 @@ func TestNotifyProtocol(t *testing.T) {
 					t.Errorf("unexpected message %q", m)
 				}
 			}
-			// At 0, 50, 100, 150 ms: the watchdog interval wins over
-			// the hour asked for STATUS.
 			if status < 2 || watchdog < 2 {
 				t.Errorf("%d STATUS and %d WATCHDOG in %q", status, watchdog, got)
 			}
