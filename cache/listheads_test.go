@@ -9,7 +9,6 @@ import (
 
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/filegate/filegate/backend/s3"
 	"github.com/filegate/filegate/backend/s3/s3test"
 )
 
@@ -25,11 +24,7 @@ func TestListHeadsS3(t *testing.T) {
 	srv := s3test.Start(t)
 	cfg := srv.NewBucket(t)
 	ctx := context.Background()
-	st, err := s3.New(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := s3test.Open(t, cfg)
 	c := newTestCache(t, t.TempDir(), st)
 	d, err := c.Mkdir(ctx, RootIno, "d", NewAttr{Mode: 0o750, UID: 1000, GID: 1000})
 	if err != nil {

@@ -24,7 +24,7 @@ import (
 func TestVersitygwHonoursIfMatch(t *testing.T) {
 	srv := s3test.Shared(t)
 	cfg := srv.NewBucket(t)
-	s := newStore(t, cfg)
+	s := s3test.Open(t, cfg)
 	ctx := t.Context()
 	mustPutBody(t, s, "k", "body")
 	_, err := srv.Client().GetObject(ctx, &awss3.GetObjectInput{
@@ -67,7 +67,7 @@ func TestGetChecksTheAnswersETag(t *testing.T) {
 			Body: io.NopCloser(strings.NewReader(body)), ContentLength: int64(len(body)), Request: r,
 		}, nil
 	})}
-	s := newStore(t, cfg)
+	s := s3test.Open(t, cfg)
 	ctx := t.Context()
 	one := mustPutBody(t, s, "k", "version one")
 	two := mustPutBody(t, s, "k", "version two")

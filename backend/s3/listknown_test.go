@@ -23,7 +23,7 @@ func TestListHeads(t *testing.T) {
 	const n, m = 200, 5
 	srv := s3test.Shared(t)
 	cfg := srv.NewBucket(t)
-	s := newStore(t, cfg)
+	s := s3test.Open(t, cfg)
 	ctx := t.Context()
 	mtime := time.Date(2024, 5, 6, 7, 8, 9, 0, time.UTC)
 	held := map[string]backend.ObjectInfo{}

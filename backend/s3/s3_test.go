@@ -18,17 +18,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// newStore opens a store on cfg and closes it at the end of the test.
-func newStore(t testing.TB, cfg s3.Config) *s3.Store {
-	t.Helper()
-	s, err := s3.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
-}
-
 // storeOptions are what the S3 store offers beyond the common contract:
 // mtimes are kept to the nanosecond in metadata.
 var storeOptions = storetest.Options{MTimeGranularity: time.Nanosecond}
@@ -36,7 +25,7 @@ var storeOptions = storetest.Options{MTimeGranularity: time.Nanosecond}
 func TestStoreVersitygw(t *testing.T) {
 	srv := s3test.Shared(t)
 	storetest.RunWith(t, func(t *testing.T) backend.Store {
-		return newStore(t, srv.NewBucket(t))
+		return s3test.Open(t, srv.NewBucket(t))
 	}, storeOptions)
 }
 
@@ -61,7 +50,7 @@ func TestStoreAWS(t *testing.T) {
 		cfg.Bucket = bucket
 		cfg.Region = os.Getenv("FILEGATE_TEST_S3_REGION")
 		cfg.Prefix = base + run + t.Name() + "/"
-		s := newStore(t, cfg)
+		s := s3test.Open(t, cfg)
 		t.Cleanup(func() { deleteAll(t, s) })
 		return s
 	}, storeOptions)

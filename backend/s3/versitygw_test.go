@@ -46,7 +46,7 @@ func TestMultipart(t *testing.T) {
 	cfg := srv.NewBucket(t)
 	cfg.PartSize = s3.MinPartSize
 	cfg.UploadConcurrency = 3
-	s := newStore(t, cfg)
+	s := s3test.Open(t, cfg)
 	ctx := t.Context()
 	data := randomBytes(t, 3*s3.MinPartSize+12345) // 4 parts
 	attrs := &backend.Attrs{Mode: 0o640, UID: 7, GID: 8, MTime: time.Unix(1700000000, 42)}
@@ -122,7 +122,7 @@ func TestMultipartFault(t *testing.T) {
 		}
 		return http.DefaultTransport.RoundTrip(r)
 	})}
-	s := newStore(t, cfg)
+	s := s3test.Open(t, cfg)
 	ctx := t.Context()
 	old := []byte("the old content")
 	if _, err := s.Put(ctx, "f", bytes.NewReader(old), int64(len(old)), nil); err != nil {
@@ -171,7 +171,7 @@ func TestAbortStaleUploads(t *testing.T) {
 		}
 	}
 	time.Sleep(1100 * time.Millisecond) // S3 times have whole seconds
-	s := newStore(t, cfg)
+	s := s3test.Open(t, cfg)
 	if left, err := s.IncompleteUploads(ctx); err != nil || len(left) != 0 {
 		t.Errorf("incomplete uploads under the prefix after New: %q, %v", left, err)
 	}
@@ -207,7 +207,7 @@ func TestListStreams(t *testing.T) {
 		}
 		return http.DefaultTransport.RoundTrip(r)
 	})}
-	s := newStore(t, cfg)
+	s := s3test.Open(t, cfg)
 	putMany(t, srv, cfg.Bucket, "big/", n)
 	heads.Store(0) // New's HeadBucket
 	pages := int64((n + 999) / 1000)
@@ -370,7 +370,7 @@ func TestInvalidKeysSendNothing(t *testing.T) {
 		requests.Add(1)
 		return http.DefaultTransport.RoundTrip(r)
 	})}
-	s := newStore(t, cfg)
+	s := s3test.Open(t, cfg)
 	before := requests.Load()
 	long := strings.Repeat("abcdefg/", 128) + "x"
 	for _, key := range []string{long, strings.Repeat("n", 256), "a//b", "../x", "a/\x00"} {

@@ -249,23 +249,13 @@ func openBackend(t testing.TB, kind string) (backend.Store, cloud) {
 		return s, posixCloud{root}
 	case "s3":
 		cfg := s3test.Shared(t).NewBucket(t)
-		s := openS3(t, cfg)
+		s := s3test.Open(t, cfg)
 		// The view gets a store of its own, so its requests are not
 		// counted or faulted with the gateway's.
-		return s, s3Cloud{openS3(t, cfg)}
+		return s, s3Cloud{s3test.Open(t, cfg)}
 	}
 	t.Fatalf("unknown backend %q", kind)
 	return nil, nil
-}
-
-func openS3(t testing.TB, cfg s3.Config) *s3.Store {
-	t.Helper()
-	s, err := s3.New(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
 }
 
 // isNotExist reports a missing object from either view.

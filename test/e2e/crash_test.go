@@ -73,7 +73,7 @@ region = %q
 path_style = true
 profile = %q
 `, cfg.Bucket, cfg.Endpoint, cfg.Region, s3test.Profile)), env)
-		runCrash(t, d, s3Cloud{openS3(t, cfg)})
+		runCrash(t, d, s3Cloud{s3test.Open(t, cfg)})
 	})
 }
 

@@ -279,6 +279,18 @@ func (s *Server) NewBucket(tb testing.TB) fs3.Config {
 	return s.Config(name)
 }
 
+// Open opens a store on cfg, such as a Config from NewBucket, and closes
+// it at tb's cleanup.
+func Open(tb testing.TB, cfg fs3.Config) *fs3.Store {
+	tb.Helper()
+	s, err := fs3.New(context.Background(), cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
 // Start starts a server for one test, in a folder of tb's, and stops it
 // at tb's cleanup. Without the binary it skips tb, or fails it when
 // FILEGATE_TEST_NO_SKIP=1.
