@@ -170,7 +170,10 @@ func TestAbortStaleUploads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	time.Sleep(1100 * time.Millisecond) // S3 times have whole seconds
+	// S3 gives Initiated in whole seconds: a New more than a second
+	// later starts after the uploads however the server rounds. This
+	// waits for the clock, not for an event.
+	time.Sleep(1100 * time.Millisecond)
 	s := s3test.Open(t, cfg)
 	if left, err := s.IncompleteUploads(ctx); err != nil || len(left) != 0 {
 		t.Errorf("incomplete uploads under the prefix after New: %q, %v", left, err)

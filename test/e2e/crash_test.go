@@ -142,6 +142,8 @@ func runCrash(t *testing.T, d *daemon, cl cloud) {
 		defer close(stop)
 		r := rand.New(rand.NewPCG(seed, 1))
 		for i := range cycles {
+			// The workload runs for a random while before each kill, so
+			// kills land at different points of it; nothing is waited for.
 			time.Sleep(time.Duration(300+r.IntN(1200)) * time.Millisecond)
 			m.note(fmt.Sprintf("==== SIGKILL %d (during: %s)", i+1, m.current()))
 			d.kill()
