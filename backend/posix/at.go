@@ -52,7 +52,7 @@ func (p *parent) lstat(name string) (*unix.Stat_t, error) {
 // tempName returns a fresh name in the directory: tmpPrefix, the
 // store's tag, "-" and 64 random bits, which make a collision so
 // unlikely that O_EXCL failing is reported, not retried. The tag tells
-// this store's temps from those an earlier process left (see sweep).
+// this store's temps from those an earlier process left (see Sweep).
 func (p *parent) tempName() string {
 	return tmpPrefix + p.tag + "-" + randomHex()
 }

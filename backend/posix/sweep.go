@@ -18,14 +18,14 @@ import (
 // renamed into place, because it was killed or its machine stopped. It
 // returns how many it removed. New runs it in the background, once.
 //
-// Only files and symlinks with a temp name of the form this package
-// writes are removed (tmpPrefix, 16 hex digits, and in names made since
-// stores have a tag, "-" and 16 more), never this Store's own, however
-// new, so Sweep is safe while the store is in use. It does not look at
-// ages: the store is meant to have one writer, and everything an earlier
-// process left is dead. Were a second process writing the same tree,
-// its unfinished Puts would fail at their rename and be retried by its
-// caller; nothing stored is lost.
+// Only files and symlinks with a temp name of this package's form are
+// removed (tmpPrefix and 16 hex digits, with or without a store's tag and
+// "-" between them), never this Store's own, however new, so Sweep is
+// safe while the store is in use. It does not look at ages: the store is
+// meant to have one writer, and everything an earlier process left is
+// dead. Were a second process writing the same tree, its unfinished Puts
+// would fail at their rename and be retried by its caller; nothing stored
+// is lost.
 //
 // Sweep reads every directory of the tree once, not following symlinks,
 // and stats only temp names; on a large network filesystem that takes a

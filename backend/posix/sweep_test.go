@@ -28,7 +28,7 @@ func TestSweepAtStart(t *testing.T) {
 		}
 	}
 	leftovers := []string{
-		".filegate-tmp-0123456789abcdef",                    // older form, no tag
+		".filegate-tmp-0123456789abcdef",                    // the form without a tag
 		"a/.filegate-tmp-00112233445566ff-8899aabbccddeeff", // another process's tag
 		"a/b/c/.filegate-tmp-fedcba9876543210",
 	}

@@ -286,8 +286,7 @@ func (s *Store) uploadParts(ctx context.Context, key string, okey, id *string, r
 // incomplete upload is left to be billed. A part whose request was
 // cancelled may still be landing on the server, making the abort fail or
 // bringing the upload back after it (S3's docs say to abort again until
-// ListParts finds nothing; versitygw shows both), so it checks and tries
-// again a few times.
+// ListParts finds nothing), so it checks and tries again a few times.
 func (s *Store) abort(ctx context.Context, key string, okey, id *string) {
 	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
 	defer cancel()

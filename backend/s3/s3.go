@@ -4,7 +4,7 @@
 // other tools see.
 //
 // The file "a/b.txt" is the object PREFIX+"a/b.txt", byte for byte; the
-// directory "a/" is a zero-byte marker object "PREFIX"+"a/"; a symlink is
+// directory "a/" is a zero-byte marker object PREFIX+"a/"; a symlink is
 // an object whose body is its target. Type, mode, uid, gid and mtime are
 // user metadata (see meta.go); objects without it (written by other tools)
 // are listed with nil Attrs, so the cache applies its configured defaults.
@@ -19,7 +19,9 @@
 // additionally re-attempts a failed change after an outage, with a long
 // backoff; that is outage handling, not request retry. The only loops in
 // this package are for consistency, not for failures: Copy re-reads its
-// source when the source changed between its HEAD and its copy (HTTP 412).
+// source when the source changed between its HEAD and its copy (HTTP 412),
+// and an abort of a multipart upload is checked and sent again until the
+// upload stays gone.
 //
 // Big files go up as multipart uploads with parallel parts (see Put); a
 // failed upload is aborted, and New aborts the incomplete uploads under

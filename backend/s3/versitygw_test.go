@@ -187,8 +187,7 @@ func TestAbortStaleUploads(t *testing.T) {
 // TestListStreams lists a directory of many objects and checks, by
 // counting requests, that the listing is fetched page by page while fn
 // runs (never held whole) and that HEADs stay within StatConcurrency.
-// FILEGATE_TEST_S3_LIST_N sets the count (default 5,000; 100,000 takes
-// minutes on versitygw).
+// FILEGATE_TEST_S3_LIST_N sets the count (default 5,000).
 func TestListStreams(t *testing.T) {
 	n := 5000
 	if v, err := strconv.Atoi(os.Getenv("FILEGATE_TEST_S3_LIST_N")); err == nil && v > 0 {

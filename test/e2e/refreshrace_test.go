@@ -17,9 +17,6 @@ import (
 // meanwhile moved away; the refresh must not take the files below for
 // deleted in the cloud: a handle of such a file stays valid, and the
 // file ends up at the new path in the backend.
-//
-// The crash test found this first: acknowledged files missing from the
-// gateway's namespace after a restart while the backend had them.
 func TestRefreshDuringRename(t *testing.T) {
 	const dirTTL = 200 * time.Millisecond
 	for _, kind := range backendKinds {
