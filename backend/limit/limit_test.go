@@ -11,7 +11,6 @@ import (
 
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/memstore"
-	"github.com/filegate/filegate/backend/posix"
 	"github.com/filegate/filegate/backend/storetest"
 )
 
@@ -115,19 +114,13 @@ func TestConformance(t *testing.T) {
 }
 
 func TestKeepsRenamerAndUsage(t *testing.T) {
-	cfg := posix.DefaultConfig()
-	cfg.Root = t.TempDir()
-	p, err := posix.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	st := New(p, nil)
-	_, isR := st.(backend.Renamer)
-	_, isU := st.(backend.UsageReporter)
-	if !isR || !isU || Of(st) == nil {
-		t.Errorf("renamer %v usage %v Of %v", isR, isU, Of(st))
-	}
+	storetest.CheckAbilities(t, func(inner backend.Store) backend.Store {
+		st := New(inner, nil)
+		if Of(st) == nil {
+			t.Errorf("Of found no *Store over %T", inner)
+		}
+		return st
+	})
 }
 
 // recorder stands in for the limiters: it records the tokens asked for.

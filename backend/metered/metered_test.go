@@ -13,7 +13,6 @@ import (
 	"github.com/filegate/filegate/backend/faultstore"
 	"github.com/filegate/filegate/backend/memstore"
 	"github.com/filegate/filegate/backend/metered"
-	"github.com/filegate/filegate/backend/posix"
 	"github.com/filegate/filegate/backend/storetest"
 	"github.com/filegate/filegate/internal/testutil"
 )
@@ -23,26 +22,13 @@ func TestConformance(t *testing.T) {
 }
 
 func TestKeepsRenamerAndUsage(t *testing.T) {
-	cfg := posix.DefaultConfig()
-	cfg.Root = t.TempDir()
-	p, err := posix.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	m := metered.New(p)
-	if _, ok := m.(backend.Renamer); !ok {
-		t.Error("metered posix store lost Renamer")
-	}
-	if _, ok := m.(backend.UsageReporter); !ok {
-		t.Error("metered posix store lost UsageReporter")
-	}
-	if metered.Of(m) == nil {
-		t.Error("Of found no *Store")
-	}
-	if _, ok := metered.New(memstore.New()).(backend.Renamer); ok {
-		t.Error("metered memstore gained Renamer")
-	}
+	storetest.CheckAbilities(t, func(inner backend.Store) backend.Store {
+		m := metered.New(inner)
+		if metered.Of(m) == nil {
+			t.Errorf("Of found no *Store over %T", inner)
+		}
+		return m
+	})
 }
 
 func TestCounts(t *testing.T) {

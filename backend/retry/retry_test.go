@@ -15,7 +15,6 @@ import (
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/faultstore"
 	"github.com/filegate/filegate/backend/memstore"
-	"github.com/filegate/filegate/backend/posix"
 	"github.com/filegate/filegate/backend/retry"
 	"github.com/filegate/filegate/backend/storetest"
 )
@@ -179,24 +178,13 @@ func TestListResumes(t *testing.T) {
 // TestKeepsAbilities checks the wrapper shows Renamer and UsageReporter
 // exactly when the wrapped store has them.
 func TestKeepsAbilities(t *testing.T) {
-	pcfg := posix.DefaultConfig()
-	pcfg.Root = t.TempDir()
-	p, err := posix.New(pcfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
-	for _, tc := range []struct {
-		inner         backend.Store
-		rename, usage bool
-	}{{p, true, true}, {memstore.New(), false, false}} {
-		s, _ := retry.New(tc.inner, fastConfig())
-		_, r := s.(backend.Renamer)
-		_, u := s.(backend.UsageReporter)
-		if r != tc.rename || u != tc.usage {
-			t.Errorf("%T: Renamer %v UsageReporter %v, want %v %v", tc.inner, r, u, tc.rename, tc.usage)
+	storetest.CheckAbilities(t, func(inner backend.Store) backend.Store {
+		s, err := retry.New(inner, fastConfig())
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		return s
+	})
 }
 
 func TestConformance(t *testing.T) {
