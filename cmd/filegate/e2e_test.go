@@ -170,6 +170,22 @@ func (d *daemon) mount(export string, auth rpc.Auth) (*nfsc.Target, *rpc.Client)
 	return target, c
 }
 
+// waitCleanExit waits for serve to exit after a SIGTERM and fails the
+// test unless it exited with status 0. The exit stays in d.exited for
+// the cleanup's wait.
+func (d *daemon) waitCleanExit() {
+	d.t.Helper()
+	select {
+	case err := <-d.exited:
+		d.exited <- err
+		if err != nil {
+			d.t.Fatalf("serve exited with %v; log:\n%s", err, d.logText())
+		}
+	case <-time.After(30 * time.Second):
+		d.t.Fatal("serve did not stop within 30s")
+	}
+}
+
 func (d *daemon) status() admin.Status {
 	d.t.Helper()
 	code, out, errs := d.verb("status", "--json")
@@ -305,15 +321,7 @@ func TestEndToEnd(t *testing.T) {
 	c.Close()
 	d.cmd.Process.Signal(syscall.SIGTERM)
 	d.waitNotify("STOPPING=1")
-	select {
-	case err := <-d.exited:
-		d.exited <- err
-		if err != nil {
-			t.Fatalf("serve exited with %v; log:\n%s", err, d.logText())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop within 30s")
-	}
+	d.waitCleanExit()
 	if _, err := os.Stat(filepath.Join(d.state, "admin.sock")); err == nil {
 		t.Error("admin socket left behind")
 	}
@@ -582,15 +590,7 @@ func TestEndToEndExports(t *testing.T) {
 	write(office, "o2.txt")
 	write(projects, "p2.txt")
 	d.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case err := <-d.exited:
-		d.exited <- err
-		if err != nil {
-			t.Fatalf("serve exited with %v; log:\n%s", err, d.logText())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("serve did not stop within 30s")
-	}
+	d.waitCleanExit()
 	for _, f := range [][2]string{{"office", "o2.txt"}, {"projects", "p2.txt"}} {
 		if got, err := os.ReadFile(backendOf(f[0], f[1])); err != nil || string(got) != f[1] {
 			t.Errorf("backend of %s: %s = %q, %v", f[0], f[1], got, err)
