@@ -21,10 +21,11 @@ const concurrency = 16
 // variable so tests can span batches with few keys.
 var batchKeys = 1000
 
-// Key moves from to to, replacing to: a key, or a directory marker
-// ("a/") and everything below it. For a key it returns the object now at
-// to when it can tell (zero otherwise: the move is done, only the new
-// version is unknown); for a marker it returns the zero ObjectInfo.
+// Key moves the key from to the name to, replacing what is there: a
+// file's key, or a directory marker ("a/") and everything below it. For a
+// key it returns the object now at to when it can tell (zero otherwise:
+// the move is done, only the new version is unknown); for a marker it
+// returns the zero ObjectInfo.
 //
 // With a Renamer the move is the store's, and the object is a Stat of to
 // after it. Otherwise a key is copied (the object is Copy's answer, so

@@ -185,8 +185,8 @@ func TestTreeManyKeys(t *testing.T) {
 	testTree(t, memstore.New(), 3, 450)
 }
 
-// testTree moves big/ holding dirs directories of files files each to
-// new/ with Tree.
+// testTree moves big/ to new/ with Tree; big/ holds dirs directories,
+// each with as many files as the argument files says.
 func testTree(t *testing.T, s backend.Store, dirs, files int) {
 	var want []string
 	put(t, s, "big/")
