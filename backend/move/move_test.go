@@ -15,7 +15,7 @@ import (
 	"github.com/filegate/filegate/backend/faultstore"
 	"github.com/filegate/filegate/backend/memstore"
 	"github.com/filegate/filegate/backend/move"
-	"github.com/filegate/filegate/backend/posix"
+	"github.com/filegate/filegate/internal/testutil"
 )
 
 // stores are the stores every test runs on: an object store without
@@ -26,20 +26,8 @@ var stores = []struct {
 	new  func(t *testing.T) backend.Store
 }{
 	{"memstore", func(*testing.T) backend.Store { return memstore.New() }},
-	{"posix", func(t *testing.T) backend.Store { return newPosix(t) }},
-	{"posix-copy", func(t *testing.T) backend.Store { return faultstore.New(newPosix(t)) }},
-}
-
-func newPosix(t *testing.T) *posix.Store {
-	t.Helper()
-	cfg := posix.DefaultConfig()
-	cfg.Root = t.TempDir()
-	s, err := posix.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
+	{"posix", func(t *testing.T) backend.Store { return testutil.PosixStore(t) }},
+	{"posix-copy", func(t *testing.T) backend.Store { return faultstore.New(testutil.PosixStore(t)) }},
 }
 
 func eachStore(t *testing.T, fn func(t *testing.T, s backend.Store)) {
@@ -359,7 +347,7 @@ func (statless) Stat(context.Context, string) (backend.ObjectInfo, error) {
 // TestKeyRenameUnknownVersion: a rename that worked is a success even
 // when the new version cannot be read.
 func TestKeyRenameUnknownVersion(t *testing.T) {
-	p := newPosix(t)
+	p := testutil.PosixStore(t)
 	put(t, p, "a")
 	moved, err := move.Key(t.Context(), statless{p, p}, "a", "b")
 	if err != nil || moved != (backend.ObjectInfo{}) {

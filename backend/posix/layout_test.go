@@ -15,6 +15,7 @@ import (
 
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/posix"
+	"github.com/filegate/filegate/internal/testutil"
 )
 
 // noTemps fails if a temp file was left anywhere under root.
@@ -42,7 +43,7 @@ func listKeys(t *testing.T, s *posix.Store, opts backend.ListOptions) []string {
 }
 
 func TestFilesAreReal(t *testing.T) {
-	s := newStore(t)
+	s := testutil.PosixStore(t)
 	root := s.RootDir()
 	ctx := t.Context()
 	mtime := time.Date(2020, 5, 6, 7, 8, 9, 10, time.UTC)
@@ -94,7 +95,7 @@ func TestDefaultPermsIgnoreUmask(t *testing.T) {
 }
 
 func TestOtherToolsFiles(t *testing.T) {
-	s := newStore(t)
+	s := testutil.PosixStore(t)
 	root := s.RootDir()
 	os.MkdirAll(filepath.Join(root, "ext/sub"), 0o755)
 	os.WriteFile(filepath.Join(root, "ext/f"), []byte("outside"), 0o600)
@@ -147,7 +148,7 @@ func TestOtherToolsFiles(t *testing.T) {
 }
 
 func TestKindsAreExact(t *testing.T) {
-	s := newStore(t)
+	s := testutil.PosixStore(t)
 	ctx := t.Context()
 	if _, err := s.Put(ctx, "d/f", strings.NewReader("x"), 1, nil); err != nil {
 		t.Fatal(err)
@@ -177,7 +178,7 @@ func TestKindsAreExact(t *testing.T) {
 }
 
 func TestSymlinkEscape(t *testing.T) {
-	s := newStore(t)
+	s := testutil.PosixStore(t)
 	root := s.RootDir()
 	outside := t.TempDir()
 	os.WriteFile(filepath.Join(outside, "secret"), []byte("secret"), 0o600)
@@ -220,7 +221,7 @@ func (r *slowReader) Read(b []byte) (int, error) {
 func (r *slowReader) Seek(int64, int) (int64, error) { return 0, nil }
 
 func TestFailedWritesLeaveNoTemps(t *testing.T) {
-	s := newStore(t)
+	s := testutil.PosixStore(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	_, err := s.Put(ctx, "d/big", &slowReader{cancel: cancel}, 1<<20, nil)
 	if !errors.Is(err, context.Canceled) {
@@ -271,7 +272,7 @@ func TestConfig(t *testing.T) {
 }
 
 func TestDeleteClearsStaleTemps(t *testing.T) {
-	s := newStore(t)
+	s := testutil.PosixStore(t)
 	root := s.RootDir()
 	if _, err := s.Put(t.Context(), "d/", strings.NewReader(""), 0, nil); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/filegate/filegate/backend/posix"
+	"github.com/filegate/filegate/internal/testutil"
 )
 
 // TestSweepAtStart: New removes the temps earlier processes left, of
@@ -102,7 +103,7 @@ func (b blockingReader) Read(p []byte) (int, error) {
 // TestSweepKeepsOwnTemps: a sweep while a Put of this store is writing
 // its temp leaves that temp alone, and the Put lands.
 func TestSweepKeepsOwnTemps(t *testing.T) {
-	s := newStore(t)
+	s := testutil.PosixStore(t)
 	<-s.Swept()
 	if err := os.Mkdir(filepath.Join(s.RootDir(), "d"), 0o755); err != nil {
 		t.Fatal(err)

@@ -12,10 +12,10 @@ import (
 	"github.com/filegate/filegate/backend/limit"
 	"github.com/filegate/filegate/backend/memstore"
 	"github.com/filegate/filegate/backend/metered"
-	"github.com/filegate/filegate/backend/posix"
 	"github.com/filegate/filegate/backend/retry"
 	"github.com/filegate/filegate/backend/stack"
 	"github.com/filegate/filegate/backend/storetest"
+	"github.com/filegate/filegate/internal/testutil"
 )
 
 // fastRetry retries at once, so tests do not wait.
@@ -23,18 +23,6 @@ func fastRetry() *retry.Config {
 	rc := retry.DefaultConfig()
 	rc.MinDelay, rc.MaxDelay = time.Microsecond, time.Microsecond
 	return &rc
-}
-
-func newPosix(t *testing.T) *posix.Store {
-	t.Helper()
-	cfg := posix.DefaultConfig()
-	cfg.Root = t.TempDir()
-	s, err := posix.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	return s
 }
 
 func mustNew(t *testing.T, cfg stack.Config) stack.Stack {
@@ -55,7 +43,7 @@ func TestConformance(t *testing.T) {
 	})
 	t.Run("posix", func(t *testing.T) {
 		storetest.RunWith(t, func(t *testing.T) backend.Store {
-			return mustNew(t, stack.Config{Store: newPosix(t), Limiter: limit.NewLimiter(nil)}).Store
+			return mustNew(t, stack.Config{Store: testutil.PosixStore(t), Limiter: limit.NewLimiter(nil)}).Store
 		}, storetest.Options{RealDirectories: true, MTimeGranularity: time.Nanosecond})
 	})
 }
@@ -127,17 +115,9 @@ func TestMeterSeesRetries(t *testing.T) {
 // TestKeepsRenamerAndUsage: a POSIX store keeps its atomic rename and
 // its capacity through the stack.
 func TestKeepsRenamerAndUsage(t *testing.T) {
-	st := mustNew(t, stack.Config{Store: newPosix(t), Retry: fastRetry(), Limiter: limit.NewLimiter(nil)})
-	if _, ok := st.Store.(backend.Renamer); !ok {
-		t.Error("the stack lost Renamer")
-	}
-	if _, ok := st.Store.(backend.UsageReporter); !ok {
-		t.Error("the stack lost UsageReporter")
-	}
-	mem := mustNew(t, stack.Config{Store: memstore.New(), Retry: fastRetry(), Limiter: limit.NewLimiter(nil)})
-	if _, ok := mem.Store.(backend.Renamer); ok {
-		t.Error("a stack over memstore has a Renamer")
-	}
+	storetest.CheckAbilities(t, func(inner backend.Store) backend.Store {
+		return mustNew(t, stack.Config{Store: inner, Retry: fastRetry(), Limiter: limit.NewLimiter(nil)}).Store
+	})
 }
 
 // TestSharedLimiter: stacks given one Limiter share its schedule.

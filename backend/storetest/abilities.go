@@ -5,7 +5,7 @@ import (
 
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/memstore"
-	"github.com/filegate/filegate/backend/posix"
+	"github.com/filegate/filegate/internal/testutil"
 )
 
 // CheckAbilities checks that wrap, a wrapper of the Store interface,
@@ -16,13 +16,7 @@ import (
 // deletes, and one that claimed it would fail every rename.
 func CheckAbilities(t *testing.T, wrap func(backend.Store) backend.Store) {
 	t.Helper()
-	cfg := posix.DefaultConfig()
-	cfg.Root = t.TempDir()
-	p, err := posix.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer p.Close()
+	p := testutil.PosixStore(t)
 	for _, tc := range []struct {
 		inner backend.Store
 		has   bool

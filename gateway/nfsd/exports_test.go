@@ -10,7 +10,6 @@ import (
 	nfsc "github.com/willscott/go-nfs-client/nfs"
 	"github.com/willscott/go-nfs-client/nfs/rpc"
 
-	"github.com/filegate/filegate/backend/posix"
 	"github.com/filegate/filegate/cache"
 	"github.com/filegate/filegate/internal/testutil"
 )
@@ -19,24 +18,16 @@ import (
 // closed at the end of the test (after the server).
 func newCache(t *testing.T) *cache.Cache {
 	t.Helper()
-	pc := posix.DefaultConfig()
-	pc.Root = t.TempDir()
-	ps, err := posix.New(pc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cc := cache.DefaultConfig()
-	cc.Dir, cc.Store, cc.Logger = t.TempDir(), ps, testutil.Logger()
+	cc.Dir, cc.Store, cc.Logger = t.TempDir(), testutil.PosixStore(t), testutil.Logger()
 	c, err := cache.New(context.Background(), cc)
 	if err != nil {
-		ps.Close()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		if err := c.Close(); err != nil {
 			t.Errorf("cache close: %v", err)
 		}
-		ps.Close()
 	})
 	return c
 }
