@@ -1,6 +1,8 @@
 // Package testutil holds the helpers that the tests of several packages
 // share: waiting for a condition with a deadline, checking that a test
-// left no file descriptor open, and the logger of in-process servers.
+// left no file descriptor open, the logger of in-process servers, and a
+// POSIX store on a temporary folder.
 //
-// It is imported by tests only.
+// Tests and test-support packages (backend/storetest) import it; no
+// binary does.
 package testutil
