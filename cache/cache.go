@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/cache/ns"
+	"github.com/filegate/filegate/cache/vfs"
 )
 
 // Config configures a Cache.
@@ -65,7 +65,11 @@ type Config struct {
 	// gets more in proportion to its size), so a hung backend cannot
 	// hold the queue: the op fails and is retried.
 	OpTimeout time.Duration
-	Logger    *slog.Logger
+	// FS holds the data files; tests put a file system there that
+	// fails or loses power on cue. The namespace database stays on
+	// the operating system's, in Dir, as bbolt opens its file itself.
+	FS     vfs.FS
+	Logger *slog.Logger
 }
 
 // DefaultConfig returns a Config with every field but Dir and Store set.
@@ -85,6 +89,7 @@ func DefaultConfig() Config {
 		UploadConcurrency: 4,
 		DirTTL:            time.Minute,
 		OpTimeout:         2 * time.Minute,
+		FS:                vfs.OS,
 		Logger:            slog.New(slog.DiscardHandler),
 	}
 }
@@ -113,6 +118,8 @@ func (cfg Config) Validate() error {
 		return errors.New("cache: OpTimeout is not positive")
 	case cfg.FetchConcurrency < 1 || cfg.UploadConcurrency < 1:
 		return errors.New("cache: FetchConcurrency and UploadConcurrency must be at least 1")
+	case cfg.FS == nil:
+		return errors.New("cache: FS is nil")
 	case cfg.Logger == nil:
 		return errors.New("cache: Logger is nil")
 	}
@@ -214,10 +221,10 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		return nil, err
 	}
 	dataDir := filepath.Join(cfg.Dir, "data")
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+	if err := cfg.FS.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
-	files := newFileTable(dataDir, 64)
+	files := newFileTable(cfg.FS, dataDir, 64)
 	if err := files.makeDirs(); err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}

@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/filegate/filegate/cache/vfs"
 )
 
 // fileTable keeps local data files open between calls, because NFS is
@@ -15,6 +17,7 @@ import (
 // into place when one is ready (spares.go); the spares' descriptors,
 // at most spareTarget, are not counted in max.
 type fileTable struct {
+	fs     vfs.FS
 	dir    string
 	max    int
 	spares *sparePool
@@ -34,15 +37,15 @@ type fileTable struct {
 }
 
 type openFile struct {
-	f    *os.File
+	f    vfs.File
 	refs int
 	// doomed: the inode was removed while the file was in use; close
 	// it when the last user releases it.
 	doomed bool
 }
 
-func newFileTable(dir string, max int) *fileTable {
-	ft := &fileTable{dir: dir, max: max, spares: newSparePool(filepath.Join(dir, spareDirName), spareTarget),
+func newFileTable(fsys vfs.FS, dir string, max int) *fileTable {
+	ft := &fileTable{fs: fsys, dir: dir, max: max, spares: newSparePool(fsys, filepath.Join(dir, spareDirName), spareTarget),
 		files: map[Ino]*openFile{}, pins: map[Ino]int{}, evicting: map[Ino]bool{}, fresh: map[Ino]bool{}}
 	ft.changed = sync.NewCond(&ft.mu)
 	return ft
@@ -103,7 +106,7 @@ func (ft *fileTable) acquire(ino Ino, create bool) (*openFile, error) {
 		return of, nil
 	}
 	p := ft.path(ino)
-	f, err := os.OpenFile(p, os.O_RDWR, 0)
+	f, err := ft.fs.OpenFile(p, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) && create {
 		if f, err = ft.createLocked(p); err == nil {
 			ft.fresh[ino] = true
@@ -159,7 +162,7 @@ func (ft *fileTable) remove(ino Ino) error {
 			delete(ft.files, ino)
 		}
 	}
-	err := os.Remove(ft.path(ino))
+	err := ft.fs.Remove(ft.path(ino))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -188,22 +191,22 @@ func (ft *fileTable) dirOf(ino Ino) string { return filepath.Dir(ft.path(ino)) }
 // after a sync of its folder (see fresh): a rename adds an entry to the
 // folder just as a create does. The folder itself, made at start (see
 // makeDirs), is made and synced here only if it went missing.
-func (ft *fileTable) createLocked(p string) (*os.File, error) {
+func (ft *fileTable) createLocked(p string) (vfs.File, error) {
 	if f := ft.spares.place(p); f != nil {
 		return f, nil
 	}
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := ft.fs.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
 	if !errors.Is(err, os.ErrNotExist) {
 		return f, err
 	}
 	dir := filepath.Dir(p)
-	if err := os.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+	if err := ft.fs.Mkdir(dir, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
 		return nil, err
 	}
-	if err := syncDir(ft.dir); err != nil {
+	if err := vfs.SyncDir(ft.fs, ft.dir); err != nil {
 		return nil, err
 	}
-	return os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+	return ft.fs.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
 }
 
 // makeDirs makes the 256 folders of data files, so that no create pays
@@ -215,7 +218,7 @@ func (ft *fileTable) makeDirs() error {
 		if i == 256 {
 			name = spareDirName
 		}
-		err := os.Mkdir(filepath.Join(ft.dir, name), 0o700)
+		err := ft.fs.Mkdir(filepath.Join(ft.dir, name), 0o700)
 		if err != nil && !errors.Is(err, os.ErrExist) {
 			return err
 		}
@@ -224,7 +227,7 @@ func (ft *fileTable) makeDirs() error {
 	if !made {
 		return nil
 	}
-	return syncDir(ft.dir)
+	return vfs.SyncDir(ft.fs, ft.dir)
 }
 
 // sync makes ino's data file durable, with its name when it is fresh.
@@ -252,7 +255,7 @@ func (ft *fileTable) syncOpen(ino Ino, of *openFile) error {
 	if !fresh {
 		return nil
 	}
-	if err := syncDir(ft.dirOf(ino)); err != nil {
+	if err := vfs.SyncDir(ft.fs, ft.dirOf(ino)); err != nil {
 		return err
 	}
 	ft.mu.Lock()
@@ -295,7 +298,7 @@ func (ft *fileTable) syncMany(inos []Ino) ([]Ino, error) {
 		}
 	}
 	for dir, in := range dirs {
-		if err := syncDir(dir); err != nil {
+		if err := vfs.SyncDir(ft.fs, dir); err != nil {
 			first = cmpErr(first, err)
 			continue
 		}
@@ -307,17 +310,4 @@ func (ft *fileTable) syncMany(inos []Ino) ([]Ino, error) {
 		synced = append(synced, in...)
 	}
 	return synced, first
-}
-
-// syncDir makes the entries of a folder durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
 }

@@ -4,6 +4,8 @@ import (
 	"os"
 	"sync"
 	"testing"
+
+	"github.com/filegate/filegate/cache/vfs"
 )
 
 // TestRemoveRacingAcquire: an acquire racing remove never leaves the
@@ -12,7 +14,7 @@ import (
 // chunks marked present read as zeros).
 func TestRemoveRacingAcquire(t *testing.T) {
 	dir := t.TempDir()
-	ft := newFileTable(dir, 16)
+	ft := newFileTable(vfs.OS, dir, 16)
 	if err := ft.makeDirs(); err != nil {
 		t.Fatal(err)
 	}

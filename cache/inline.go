@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/cache/ns"
+	"github.com/filegate/filegate/cache/vfs"
 )
 
 // Small files are made durable at Commit by the namespace database
@@ -274,13 +275,13 @@ func (c *Cache) restoreInline() error {
 	dirs := map[string]bool{}
 	for _, r := range restore {
 		p := c.files.path(r.ino)
-		if err := writeSynced(p, r.content); err != nil {
+		if err := writeSynced(c.files.fs, p, r.content); err != nil {
 			return fmt.Errorf("cache: restore %s from the database: %w", p, err)
 		}
 		dirs[filepath.Dir(p)] = true
 	}
 	for d := range dirs {
-		if err := syncDir(d); err != nil {
+		if err := vfs.SyncDir(c.files.fs, d); err != nil {
 			return fmt.Errorf("cache: %w", err)
 		}
 	}
@@ -309,8 +310,8 @@ func (c *Cache) restoreInline() error {
 
 // writeSynced makes the file at p hold exactly content, durably (its
 // folder is synced by the caller).
-func writeSynced(p string, content []byte) error {
-	f, err := os.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
+func writeSynced(fsys vfs.FS, p string, content []byte) error {
+	f, err := fsys.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
 	}

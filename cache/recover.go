@@ -46,7 +46,7 @@ func (c *Cache) recover() error {
 				}
 				continue
 			}
-			st, serr := os.Stat(c.files.path(n.Ino))
+			st, serr := c.files.fs.Stat(c.files.path(n.Ino))
 			missing := serr != nil && n.Size > 0
 			if missing {
 				changed, msg, err := t.forgetLocal(n)
@@ -68,7 +68,7 @@ func (c *Cache) recover() error {
 				// A write that never got its size recorded: not
 				// acknowledged, and must not show up after a later
 				// truncate up.
-				if err := os.Truncate(c.files.path(n.Ino), n.Size); err != nil {
+				if err := c.files.fs.Truncate(c.files.path(n.Ino), n.Size); err != nil {
 					return err
 				}
 			}
@@ -128,7 +128,7 @@ func (t *txn) forgetLocal(n *ns.Inode) (bool, string, error) {
 // removeOrphans deletes data files of inodes holding no local content,
 // and unfinished downloads.
 func (c *Cache) removeOrphans(owned map[Ino]bool) error {
-	dirs, err := os.ReadDir(c.dataDir)
+	dirs, err := c.files.fs.ReadDir(c.dataDir)
 	if err != nil {
 		return fmt.Errorf("cache: read %s: %w", c.dataDir, err)
 	}
@@ -138,7 +138,7 @@ func (c *Cache) removeOrphans(owned map[Ino]bool) error {
 			continue
 		}
 		sub := filepath.Join(c.dataDir, d.Name())
-		ents, err := os.ReadDir(sub)
+		ents, err := c.files.fs.ReadDir(sub)
 		if err != nil {
 			return fmt.Errorf("cache: read %s: %w", sub, err)
 		}
@@ -147,7 +147,7 @@ func (c *Cache) removeOrphans(owned map[Ino]bool) error {
 			if perr == nil && owned[Ino(ino)] && !strings.Contains(e.Name(), ".") {
 				continue
 			}
-			if err := os.Remove(filepath.Join(sub, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := c.files.fs.Remove(filepath.Join(sub, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return fmt.Errorf("cache: remove orphan: %w", err)
 			}
 			removed++

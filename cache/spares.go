@@ -9,7 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/filegate/filegate/cache/vfs"
 )
 
 // spareDirName is the folder, beside the 256 folders of data files, of
@@ -61,6 +61,7 @@ const (
 // cache that fails to open or only reads starts no goroutine, and
 // closeAll stops it.
 type sparePool struct {
+	fs     vfs.FS
 	dir    string
 	target int
 
@@ -80,41 +81,40 @@ type sparePool struct {
 	done chan struct{}
 }
 
-// spare is one spare file: its path in the spare folder and its open
-// descriptor, kept raw so the *os.File made when it is placed carries
-// the data file's name into error messages.
+// spare is one spare file: its path in the spare folder and the file,
+// open (see vfs.Spare).
 type spare struct {
 	path string
-	fd   int
+	f    vfs.Spare
 }
 
-func newSparePool(dir string, target int) *sparePool {
+func newSparePool(fsys vfs.FS, dir string, target int) *sparePool {
 	if !sparesSupported {
 		target = 0
 	}
-	return &sparePool{dir: dir, target: target, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	return &sparePool{fs: fsys, dir: dir, target: target, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 }
 
 // place links a spare to path, which must not exist (a link never
 // replaces), and returns it open, or nil when no spare is ready or the
 // link failed: the caller then creates the file itself. It never waits
 // for the refiller, which unlinks the spare's own name later.
-func (p *sparePool) place(path string) *os.File {
+func (p *sparePool) place(path string) vfs.File {
 	s, ok := p.take()
 	if !ok {
 		return nil
 	}
-	err := os.Link(s.path, path)
+	f, err := s.f.Place(path)
 	p.mu.Lock()
 	p.taken = append(p.taken, s.path)
 	p.mu.Unlock()
 	p.wake()
 	if err == nil {
-		return os.NewFile(uintptr(s.fd), path)
+		return f
 	}
 	// The spare may be gone (it vanished) or the data folder missing,
 	// or path exists after all: drop the spare, the refiller makes more.
-	unix.Close(s.fd)
+	s.f.Close()
 	if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.ENOSYS) || errors.Is(err, syscall.EOPNOTSUPP) ||
 		errors.Is(err, syscall.EXDEV) || errors.Is(err, errors.ErrUnsupported) {
 		// This file system has no hard links (or the folders are on
@@ -176,14 +176,14 @@ func (p *sparePool) run() {
 			if !ok {
 				break
 			}
-			fd, err := createSpare(path)
+			f, err := vfs.CreateSpare(p.fs, path, 0o600)
 			if errors.Is(err, os.ErrExist) {
 				continue
 			}
 			if err != nil {
 				if errors.Is(err, os.ErrNotExist) {
 					// The folder went missing; makeDirs made it.
-					os.Mkdir(p.dir, 0o700)
+					p.fs.Mkdir(p.dir, 0o700)
 				}
 				select {
 				case <-p.stop:
@@ -194,9 +194,9 @@ func (p *sparePool) run() {
 				continue
 			}
 			retry = spareRetryMin
-			if !p.put(spare{path, fd}) {
-				unix.Close(fd)
-				os.Remove(path)
+			if !p.put(spare{path, f}) {
+				f.Close()
+				p.fs.Remove(path)
 				return
 			}
 		}
@@ -210,7 +210,7 @@ func (p *sparePool) unlinkTaken() {
 	p.taken = nil
 	p.mu.Unlock()
 	for _, name := range taken {
-		os.Remove(name)
+		p.fs.Remove(name)
 	}
 }
 
@@ -218,12 +218,12 @@ func (p *sparePool) unlinkTaken() {
 // spareDirName): unlinking only, never writing, since a name found
 // there may be a second name of a data file.
 func (p *sparePool) clear() {
-	ents, err := os.ReadDir(p.dir)
+	ents, err := p.fs.ReadDir(p.dir)
 	if err != nil {
 		return
 	}
 	for _, e := range ents {
-		os.RemoveAll(filepath.Join(p.dir, e.Name()))
+		p.fs.RemoveAll(filepath.Join(p.dir, e.Name()))
 	}
 }
 
@@ -277,7 +277,7 @@ func (p *sparePool) close() {
 	p.unlinkTaken()
 	p.mu.Lock()
 	for _, s := range p.ready {
-		unix.Close(s.fd)
+		s.f.Close()
 	}
 	p.ready = nil
 	p.mu.Unlock()
@@ -285,23 +285,8 @@ func (p *sparePool) close() {
 
 func (p *sparePool) dropLocked() {
 	for _, s := range p.ready {
-		unix.Close(s.fd)
-		os.Remove(s.path)
+		s.f.Close()
+		p.fs.Remove(s.path)
 	}
 	p.ready = nil
-}
-
-// createSpare makes an empty file at path, which must not exist, and
-// returns its descriptor.
-func createSpare(path string) (int, error) {
-	for {
-		fd, err := unix.Open(path, unix.O_RDWR|unix.O_CREAT|unix.O_EXCL|unix.O_CLOEXEC, 0o600)
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return -1, &os.PathError{Op: "create", Path: path, Err: err}
-		}
-		return fd, nil
-	}
 }

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/filegate/filegate/backend/memstore"
+	"github.com/filegate/filegate/cache/vfs"
 	"github.com/filegate/filegate/internal/testutil"
 )
 
@@ -76,7 +77,7 @@ func startSpares(t *testing.T, ft *fileTable) {
 
 func newTestFileTable(t *testing.T, dir string) *fileTable {
 	t.Helper()
-	ft := newFileTable(dir, 16)
+	ft := newFileTable(vfs.OS, dir, 16)
 	if err := ft.makeDirs(); err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +190,7 @@ func TestSpareSurvivesReopen(t *testing.T) {
 func TestSpareEmptyPool(t *testing.T) {
 	dir := t.TempDir()
 	ft := newTestFileTable(t, dir)
-	ft.spares = newSparePool(filepath.Join(dir, spareDirName), 0)
+	ft.spares = newSparePool(vfs.OS, filepath.Join(dir, spareDirName), 0)
 	of, err := ft.acquire(7, true)
 	if err != nil {
 		t.Fatal(err)
@@ -355,7 +356,7 @@ func TestSpareCloseStopsRefiller(t *testing.T) {
 	}
 	ignore := goleak.IgnoreCurrent()
 	fds := testutil.OpenFDs()
-	ft := newFileTable(t.TempDir(), 16)
+	ft := newFileTable(vfs.OS, t.TempDir(), 16)
 	if err := ft.makeDirs(); err != nil {
 		t.Fatal(err)
 	}
@@ -447,11 +448,11 @@ func BenchmarkFirstWrite(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			dir := b.TempDir()
-			ft := newFileTable(dir, 64)
+			ft := newFileTable(vfs.OS, dir, 64)
 			if err := ft.makeDirs(); err != nil {
 				b.Fatal(err)
 			}
-			ft.spares = newSparePool(filepath.Join(dir, spareDirName), target)
+			ft.spares = newSparePool(vfs.OS, filepath.Join(dir, spareDirName), target)
 			defer ft.closeAll()
 			commit, err := os.Create(filepath.Join(dir, "commit"))
 			if err != nil {
@@ -505,7 +506,7 @@ func BenchmarkCreateSmallFile(b *testing.B) {
 			}
 			defer c.Close()
 			// No data file was made yet, so the pool has not started.
-			c.files.spares = newSparePool(filepath.Join(c.dataDir, spareDirName), target)
+			c.files.spares = newSparePool(vfs.OS, filepath.Join(c.dataDir, spareDirName), target)
 			data := make([]byte, 4<<10)
 			i := 0
 			b.SetBytes(int64(len(data)))

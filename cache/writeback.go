@@ -571,7 +571,7 @@ func (c *Cache) changedSince(ino Ino, n *ns.Inode, pend pendingAttr, unstable bo
 // putFile uploads the local data of n. A write racing the upload bumps
 // n.version, which keeps the inode dirty for another upload.
 func (c *Cache) putFile(ctx context.Context, key string, n *ns.Inode, attrs *backend.Attrs) (backend.ObjectInfo, error) {
-	f, err := os.OpenFile(c.files.path(n.Ino), os.O_RDWR, 0)
+	f, err := c.files.fs.OpenFile(c.files.path(n.Ino), os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		// Created, never written: an empty file.
 		return c.store.Put(ctx, key, strings.NewReader(""), 0, attrs)
