@@ -179,6 +179,46 @@ func (f *faultFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	return f.fs.ReadDir(name)
 }
 
+var _ SpareFS = (*faultFS)(nil)
+
+// CreateSpare makes the spare in the wrapped file system, so that a
+// placed spare is put to the injector under the name it was placed at.
+func (f *faultFS) CreateSpare(name string, perm fs.FileMode) (Spare, error) {
+	if err := f.check(Op{Kind: OpOpen, Path: name, Flag: os.O_RDWR | os.O_CREATE | os.O_EXCL}); err != nil {
+		return nil, err
+	}
+	s, err := CreateSpare(f.fs, name, perm)
+	if err != nil {
+		return nil, err
+	}
+	return &faultSpare{fs: f, s: s, path: name}, nil
+}
+
+type faultSpare struct {
+	fs   *faultFS
+	s    Spare
+	path string
+}
+
+func (s *faultSpare) Place(name string) (File, error) {
+	if err := s.fs.inj.Inject(Op{Kind: OpLink, Path: name}); err != nil {
+		return nil, &os.LinkError{Op: "link", Old: s.path, New: name, Err: err}
+	}
+	f, err := s.s.Place(name)
+	if err != nil {
+		return nil, err
+	}
+	return &faultFile{fs: s.fs, f: f, name: name}, nil
+}
+
+func (s *faultSpare) Close() error {
+	err := s.fs.check(Op{Kind: OpClose, Path: s.path})
+	if cerr := s.s.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 // faultFile is a File of a faultFS.
 type faultFile struct {
 	fs   *faultFS

@@ -89,3 +89,30 @@ func TestInjectCrashAtWrite(t *testing.T) {
 		t.Fatalf("after the crash: %q, %v", got, err)
 	}
 }
+
+// TestInjectPlacedSpare: operations on a placed spare reach the
+// injector under the name it was placed at.
+func TestInjectPlacedSpare(t *testing.T) {
+	var paths []string
+	fsys := Inject(NewMem(), InjectorFunc(func(op Op) error {
+		if op.Kind == OpWrite {
+			paths = append(paths, op.Path)
+		}
+		return nil
+	}))
+	s, err := CreateSpare(fsys, "/spare", 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := s.Place("/file")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteAt([]byte("x"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) != 1 || paths[0] != "/file" {
+		t.Fatalf("writes seen at %v", paths)
+	}
+}
