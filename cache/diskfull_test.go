@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/backend/memstore"
+	"github.com/filegate/filegate/cache/vfs"
 	"github.com/filegate/filegate/internal/testutil"
 )
 
@@ -48,11 +49,44 @@ func waitFree(t *testing.T, dir string, bytes uint64) {
 	}
 }
 
+// TestCacheDiskFull fills a real disk: a small tmpfs holding the
+// namespace database and the data files.
 func TestCacheDiskFull(t *testing.T) {
-	ctx := context.Background()
 	dir := smallDisk(t, "6m")
+	testDiskFull(t, dir, func(cfg *Config) {}, func(t *testing.T) { waitFree(t, dir, 1<<20) })
+}
+
+// TestCacheDiskFullMem fills the data files' file system, a vfs.Mem of
+// 6 MiB, without root; the namespace database, on the test's disk,
+// keeps room.
+func TestCacheDiskFullMem(t *testing.T) {
+	m := vfs.NewMem()
+	m.SetCapacity(6 << 20)
+	testDiskFull(t, t.TempDir(), func(cfg *Config) { cfg.FS = m }, func(t *testing.T) {
+		deadline := time.Now().Add(10 * time.Second)
+		for m.Used() > 5<<20 {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d bytes used after the remove, want at most 5 MiB", m.Used())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
+}
+
+// testDiskFull writes until the disk is full, checks that everything
+// else keeps working, and that freeing space (waitFree returns once
+// the space is free) lets writes through again.
+func testDiskFull(t *testing.T, dir string, tune func(*Config), waitFree func(*testing.T)) {
+	ctx := context.Background()
 	s := memstore.New()
-	c := newTestCache(t, dir, s)
+	newCache := func() *Cache {
+		return newSizedCache(t, dir, s, func(cfg *Config) {
+			cfg.UploadDelay = 10 * time.Millisecond
+			cfg.RetryMin, cfg.RetryMax = time.Millisecond, 20*time.Millisecond
+			tune(cfg)
+		})
+	}
+	c := newCache()
 	keep := mustCreate(t, c, RootIno, "keep")
 	mustWrite(t, c, keep.Ino, 0, "precious")
 	f := mustCreate(t, c, RootIno, "filler")
@@ -79,7 +113,7 @@ func TestCacheDiskFull(t *testing.T) {
 	if err := c.Remove(ctx, RootIno, "filler"); err != nil {
 		t.Fatal(err)
 	}
-	waitFree(t, dir, 1<<20)
+	waitFree(t)
 	g := mustCreate(t, c, RootIno, "after")
 	mustWrite(t, c, g.Ino, 0, "room again")
 	flush(t, c)
@@ -91,7 +125,7 @@ func TestCacheDiskFull(t *testing.T) {
 	}
 	c.Close()
 	// And the cache opens again after it.
-	c2 := newTestCache(t, dir, s)
+	c2 := newCache()
 	if got := readAll(t, c2, keep.Ino); got != "precious" {
 		t.Fatalf("after restart keep reads %q", got)
 	}
