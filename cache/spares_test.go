@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -384,6 +385,7 @@ func TestSpareCloseStopsRefiller(t *testing.T) {
 // TestSpareDiskFull: when no inode is left, the refiller backs off and
 // the write fails as a create would (ENOSPC); once room is made, writes
 // work again and the pool fills up; Close stops a refiller backing off.
+// It uses up the inodes of a small tmpfs.
 func TestSpareDiskFull(t *testing.T) {
 	if !sparesSupported {
 		t.Skip("spares are Linux only")
@@ -408,6 +410,58 @@ func TestSpareDiskFull(t *testing.T) {
 		}
 		fillers = append(fillers, p)
 	}
+	testSpareDiskFull(t, ft, func() {
+		for _, p := range fillers[:spareTarget+8] {
+			if err := os.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestSpareDiskFullInjected is TestSpareDiskFull without root: every
+// create fails with ENOSPC until room is made.
+func TestSpareDiskFullInjected(t *testing.T) {
+	if !sparesSupported {
+		t.Skip("spares are Linux only")
+	}
+	var full atomic.Bool
+	var refused atomic.Int64 // spares the refiller could not make
+	full.Store(true)
+	fsys := vfs.Inject(vfs.NewMem(), vfs.InjectorFunc(func(op vfs.Op) error {
+		if !full.Load() || op.Kind != vfs.OpOpen || op.Flag&os.O_CREATE == 0 {
+			return nil
+		}
+		if strings.Contains(op.Path, "/"+spareDirName+"/") {
+			refused.Add(1)
+		}
+		return syscall.ENOSPC
+	}))
+	const dir = "/cache/data"
+	if err := fsys.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ft := newFileTable(fsys, dir, 16)
+	if err := ft.makeDirs(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ft.closeAll() })
+	testSpareDiskFull(t, ft, func() {
+		// Once the refiller is backing off.
+		deadline := time.Now().Add(10 * time.Second)
+		for refused.Load() == 0 {
+			if time.Now().After(deadline) {
+				t.Fatal("the refiller tried no spare")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		full.Store(false)
+	})
+}
+
+// testSpareDiskFull checks ft, on a disk with no inode left until
+// makeRoom.
+func testSpareDiskFull(t *testing.T, ft *fileTable, makeRoom func()) {
 	_, err := ft.acquire(3, true)
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("create with no inode left: %v, want ENOSPC", err)
@@ -418,11 +472,7 @@ func TestSpareDiskFull(t *testing.T) {
 	if !started || ready != 0 {
 		t.Fatalf("refiller started %v, %d spares ready with no inode left", started, ready)
 	}
-	for _, p := range fillers[:spareTarget+8] {
-		if err := os.Remove(p); err != nil {
-			t.Fatal(err)
-		}
-	}
+	makeRoom()
 	// Room again: the write works (from a spare or created), and the
 	// refiller, past its backoff, fills the pool.
 	of, err := ft.acquire(3, true)
