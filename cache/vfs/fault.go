@@ -179,7 +179,10 @@ func (f *faultFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	return f.fs.ReadDir(name)
 }
 
-var _ SpareFS = (*faultFS)(nil)
+var (
+	_ SpareFS = (*faultFS)(nil)
+	_ File    = (*faultFile)(nil)
+)
 
 // CreateSpare makes the spare in the wrapped file system, so that a
 // placed spare is put to the injector under the name it was placed at.

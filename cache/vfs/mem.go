@@ -28,7 +28,10 @@ type Mem struct {
 	capacity, used int64
 }
 
-var _ FS = (*Mem)(nil)
+var (
+	_ FS   = (*Mem)(nil)
+	_ File = (*memFile)(nil)
+)
 
 // memNode is a file or a folder.
 type memNode struct {
