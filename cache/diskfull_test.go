@@ -63,12 +63,8 @@ func TestCacheDiskFullMem(t *testing.T) {
 	m := vfs.NewMem()
 	m.SetCapacity(6 << 20)
 	testDiskFull(t, t.TempDir(), func(cfg *Config) { cfg.FS = m }, func(t *testing.T) {
-		deadline := time.Now().Add(10 * time.Second)
-		for m.Used() > 5<<20 {
-			if time.Now().After(deadline) {
-				t.Fatalf("%d bytes used after the remove, want at most 5 MiB", m.Used())
-			}
-			time.Sleep(time.Millisecond)
+		if !testutil.Poll(10*time.Second, func() bool { return m.Used() <= 5<<20 }) {
+			t.Fatalf("%d bytes used after the remove, want at most 5 MiB", m.Used())
 		}
 	})
 }

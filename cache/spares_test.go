@@ -448,12 +448,8 @@ func TestSpareDiskFullInjected(t *testing.T) {
 	t.Cleanup(func() { ft.closeAll() })
 	testSpareDiskFull(t, ft, func() {
 		// Once the refiller is backing off.
-		deadline := time.Now().Add(10 * time.Second)
-		for refused.Load() == 0 {
-			if time.Now().After(deadline) {
-				t.Fatal("the refiller tried no spare")
-			}
-			time.Sleep(time.Millisecond)
+		if !testutil.Poll(10*time.Second, func() bool { return refused.Load() != 0 }) {
+			t.Fatal("the refiller tried no spare")
 		}
 		full.Store(false)
 	})
