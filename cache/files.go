@@ -227,7 +227,13 @@ func (ft *fileTable) makeDirs() error {
 	if !made {
 		return nil
 	}
-	return vfs.SyncDir(ft.fs, ft.dir)
+	if err := vfs.SyncDir(ft.fs, ft.dir); err != nil {
+		return err
+	}
+	// On a first start the data folder itself is new: without this a
+	// power cut could lose it while the namespace, which syncs its own
+	// folder, survives and points at files in it.
+	return vfs.SyncDir(ft.fs, filepath.Dir(ft.dir))
 }
 
 // sync makes ino's data file durable, with its name when it is fresh.

@@ -222,7 +222,7 @@ func runPowerLoss(t *testing.T, steps []plStep, at int) int {
 	ctx := context.Background()
 	dir := t.TempDir()
 	m := vfs.NewMem()
-	durableDir(t, m, filepath.Join(dir, "data"))
+	durableDir(t, m, dir)
 	cut := &powerCut{mem: m, at: at}
 	s := memstore.New()
 	tune := func(fsys vfs.FS) func(*Config) {
