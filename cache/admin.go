@@ -71,6 +71,7 @@ func (c *Cache) FlushIno(ctx context.Context, ino Ino, progress func(Progress)) 
 			progress(p)
 		}
 		if p.Files == 0 {
+			c.waitAccounting()
 			return nil
 		}
 		if err := c.waitRound(ctx); err != nil {
@@ -90,6 +91,7 @@ func (c *Cache) flushAll(ctx context.Context, progress func(Progress)) error {
 		p := c.pending(func(Ino) bool { return true }, func(string) bool { return true })
 		progress(p)
 		if p.Files == 0 {
+			c.waitAccounting()
 			return nil
 		}
 		if err := c.waitRound(ctx); err != nil {

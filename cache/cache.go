@@ -136,6 +136,11 @@ type Cache struct {
 	files   *fileTable
 	loads   singleflight.Group
 
+	// accounting is read-held by an update from before its round until
+	// it has applied its effect on the in-memory counters, so a Flush
+	// that saw an update's result can wait for what Stats reports of it.
+	accounting sync.RWMutex
+
 	mu sync.Mutex
 	// lastWrite is when each dirty inode was last written, so uploads
 	// wait for files to settle. Missing after a restart: upload at once.
@@ -316,6 +321,8 @@ func (c *Cache) Close() error {
 // see ns.DB.Update) and wakes the write-back worker when it journalled
 // something.
 func (c *Cache) update(fn func(t *txn) error) error {
+	c.accounting.RLock()
+	defer c.accounting.RUnlock()
 	var t *txn
 	err := c.ns.Update(func(nt *ns.Tx) error {
 		t = &txn{Tx: nt, pending: c.pendingOf}
@@ -323,6 +330,13 @@ func (c *Cache) update(fn func(t *txn) error) error {
 	})
 	if err != nil {
 		return err
+	}
+	if c.hooks.on() {
+		for ino, size := range t.dirtied {
+			if size < 0 {
+				c.hooks.at(hookCleaned, ino)
+			}
+		}
 	}
 	c.journalOps.Add(t.enqueued)
 	if t.dirtied != nil {
@@ -338,6 +352,14 @@ func (c *Cache) update(fn func(t *txn) error) error {
 		c.wake()
 	}
 	return nil
+}
+
+// waitAccounting waits until every update that began before it has applied
+// its effect on the in-memory counters.
+func (c *Cache) waitAccounting() {
+	c.hooks.at(hookFlushSettling, 0)
+	c.accounting.Lock()
+	c.accounting.Unlock()
 }
 
 func (c *Cache) view(fn func(t *txn) error) error {

@@ -16,6 +16,12 @@ const (
 	// hookNewVersion: a refresh is about to give a file changed in the
 	// cloud its new version.
 	hookNewVersion
+	// hookCleaned: an update that marked ino clean is durable and its
+	// effect on the in-memory dirty accounting not yet applied.
+	hookCleaned
+	// hookFlushSettling: Flush saw nothing left to upload and waits for
+	// the accounting of the updates it saw.
+	hookFlushSettling
 )
 
 // hooks is what a test runs at each hookPoint; nil in production.
@@ -29,6 +35,10 @@ func (h *hooks) at(p hookPoint, ino Ino) {
 		(*fn)(p, ino)
 	}
 }
+
+// on reports whether a test hook is set, for hook points that would
+// cost a loop in production.
+func (h *hooks) on() bool { return h.fn.Load() != nil }
 
 // set makes fn the test hook; nil removes it.
 func (h *hooks) set(fn func(hookPoint, Ino)) {

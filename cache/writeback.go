@@ -340,6 +340,7 @@ func (c *Cache) Flush(ctx context.Context) error {
 			return nil
 		})
 		if dirty == 0 && c.journalLen() == 0 {
+			c.waitAccounting()
 			return nil
 		}
 		select {
