@@ -15,6 +15,7 @@ import (
 
 	"github.com/filegate/filegate/backend/posix"
 	"github.com/filegate/filegate/cache"
+	"github.com/filegate/filegate/internal/testutil"
 )
 
 type adminEnv struct {
@@ -35,8 +36,6 @@ type adminTestExport struct {
 	down     atomic.Bool // the backend's last probe failed
 }
 
-func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
-
 // newAdminEnv serves the admin API of one export named "/", or of the
 // exports named.
 func newAdminEnv(t *testing.T, names ...string) *adminEnv {
@@ -55,7 +54,7 @@ func newAdminEnv(t *testing.T, names ...string) *adminEnv {
 			t.Fatal(err)
 		}
 		cc := cache.DefaultConfig()
-		cc.Dir, cc.Store, cc.Logger = t.TempDir(), ps, discardLogger()
+		cc.Dir, cc.Store, cc.Logger = t.TempDir(), ps, testutil.Logger()
 		cc.UploadDelay = time.Hour // nothing goes up unless flushed
 		if x.cache, err = cache.New(context.Background(), cc); err != nil {
 			t.Fatal(err)
@@ -78,7 +77,7 @@ func newAdminEnv(t *testing.T, names ...string) *adminEnv {
 	sock := filepath.Join(t.TempDir(), "admin.sock")
 	var err error
 	e.admin, err = New(Config{Socket: sock, Version: "test", Started: time.Now(), Listen: "127.0.0.1:0",
-		Exports: exports, LogLevel: e.level, Logger: discardLogger(),
+		Exports: exports, LogLevel: e.level, Logger: testutil.Logger(),
 		Limits: func() LimitsStatus { return LimitsStatus{UploadBytesPerSec: 100, Rule: "always"} },
 	})
 	if err != nil {

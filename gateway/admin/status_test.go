@@ -17,6 +17,7 @@ import (
 	"github.com/filegate/filegate/backend/faultstore"
 	"github.com/filegate/filegate/backend/memstore"
 	"github.com/filegate/filegate/cache"
+	"github.com/filegate/filegate/internal/testutil"
 )
 
 func TestAdminStatusAndFlush(t *testing.T) {
@@ -65,12 +66,8 @@ func TestAdminStatusAndFlush(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("flush all: %d %s", code, b)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for e.status().Dirty.Files != 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("background flush never finished")
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !testutil.Poll(10*time.Second, func() bool { return e.status().Dirty.Files == 0 }) {
+		t.Fatal("background flush never finished")
 	}
 }
 
@@ -221,7 +218,7 @@ func TestAdminFailingPaths(t *testing.T) {
 	var exports []Export
 	for _, name := range []string{"/", "/office"} {
 		cc := cache.DefaultConfig()
-		cc.Dir, cc.Store, cc.Logger, cc.UploadDelay = t.TempDir(), backend.Store(memstore.New()), discardLogger(), time.Hour
+		cc.Dir, cc.Store, cc.Logger, cc.UploadDelay = t.TempDir(), backend.Store(memstore.New()), testutil.Logger(), time.Hour
 		if name == "/office" {
 			cc.Store = fs
 		}
@@ -250,11 +247,7 @@ func TestAdminFailingPaths(t *testing.T) {
 	// Fails while Put does; the upload's attempt is what matters.
 	_ = caches["/office"].FlushIno(fctx, cache.RootIno, nil)
 	var s Status
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if s = a.Status(); len(s.Failing) > 0 {
-			break
-		}
-	}
+	testutil.Poll(10*time.Second, func() bool { s = a.Status(); return len(s.Failing) > 0 })
 	// The folder's marker fails too.
 	i := slices.IndexFunc(s.Failing, func(f Failing) bool { return f.Path == "/office/docs/a.txt" })
 	if i < 0 || s.Failing[i].Export != "/office" || !strings.Contains(s.Failing[i].Error, "503 SlowDown") {
