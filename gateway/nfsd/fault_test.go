@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -288,16 +289,26 @@ func TestCloseWaitsForRequests(t *testing.T) {
 	_, err := c.start(progNFS, 3, 7, rootCred, new(args).fh(fh).u64(0).u32(1).u32(fileSync).opaqueData([]byte("x")).bytes())
 	must(t, err)
 	<-entered
+	waiting := make(chan struct{})
+	e.srv.waitHook = sync.OnceFunc(func() { close(waiting) })
 	closed := make(chan struct{})
+	var insideAtClose bool // read as Close returns, not once the test looks
 	go func() {
 		e.srv.Close()
+		insideAtClose = inside.Load()
 		close(closed)
 	}()
+	select {
+	case <-waiting:
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("Close never started waiting for the requests")
+	}
 	select {
 	case <-closed:
 		close(release)
 		t.Fatal("Close returned while a request was inside the cache")
-	case <-time.After(200 * time.Millisecond):
+	default:
 	}
 	close(release)
 	select {
@@ -305,8 +316,8 @@ func TestCloseWaitsForRequests(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Close did not return")
 	}
-	if inside.Load() {
-		t.Fatal("request still inside the cache after Close")
+	if insideAtClose {
+		t.Fatal("request still inside the cache when Close returned")
 	}
 	// Nothing is served after Close: the listener is gone, and Serve on
 	// another one refuses.

@@ -179,6 +179,11 @@ type Server struct {
 
 	wg      sync.WaitGroup // Serve's watchers
 	connsWG sync.WaitGroup // connection goroutines
+
+	// waitHook, set by tests only, runs when shutdown starts waiting for
+	// the requests inside the cache: a test can then check that Close
+	// has not returned without guessing how long to wait.
+	waitHook func()
 }
 
 type mountEntry struct{ host, dir string }
@@ -323,6 +328,9 @@ func (s *Server) shutdown() {
 	s.mu.Unlock()
 	if first {
 		s.log.Info("nfs server closing", "op", "close", "path", s.cfg.Export.Name)
+	}
+	if s.waitHook != nil {
+		s.waitHook()
 	}
 	s.connsWG.Wait()
 	s.stop()

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/netip"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -67,17 +69,24 @@ func TestServeUntilCancel(t *testing.T) {
 	l := listenLocal(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx, l) }()
-
 	entered, release := make(chan struct{}), make(chan struct{})
+	var inside atomic.Bool
 	fn.set(func(_ context.Context, op, name string) error {
 		if op == "lookup" && name == "hang" {
+			inside.Store(true)
 			close(entered)
 			<-release
+			inside.Store(false)
 		}
 		return nil
 	})
+	served := make(chan error, 1)
+	var insideAtReturn bool // read as Serve returns, not once the test looks
+	go func() {
+		err := srv.Serve(ctx, l)
+		insideAtReturn = inside.Load()
+		served <- err
+	}()
 	c := dialRaw(t, l.Addr())
 	root := fileHandle{ExportID: 1, Ino: ra.Ino, Gen: ra.Gen}.append(nil)
 	_, err = c.start(progNFS, 3, 3, rootCred, new(args).fh(root).name("hang").bytes())
@@ -86,18 +95,29 @@ func TestServeUntilCancel(t *testing.T) {
 	if n := len(srv.Clients()); n != 1 {
 		t.Fatalf("%d clients", n)
 	}
+	waiting := make(chan struct{})
+	srv.waitHook = sync.OnceFunc(func() { close(waiting) })
 	cancel()
+	select {
+	case <-waiting:
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("Serve never started waiting for the requests")
+	}
 	select {
 	case err := <-served:
 		close(release)
 		t.Fatalf("Serve returned (%v) while a request was inside the cache", err)
-	case <-time.After(200 * time.Millisecond):
+	default:
 	}
 	close(release)
 	select {
 	case err := <-served:
 		if err != nil {
 			t.Fatalf("Serve = %v", err)
+		}
+		if insideAtReturn {
+			t.Fatal("request still inside the cache when Serve returned")
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return")
