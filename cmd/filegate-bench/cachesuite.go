@@ -18,7 +18,7 @@ import (
 	"github.com/filegate/filegate/cache"
 )
 
-// runCache is the cache suite (issue 4): for the POSIX store and, when
+// runCache is the cache suite: for the POSIX store and, when
 // versitygw is installed, the S3 store, in one run: cached and cold
 // sequential reads, sequential writes, 4 KiB creates and the upload
 // drain, each beside a raw reference on the same machine, and the peak

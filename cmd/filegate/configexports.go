@@ -59,10 +59,11 @@ func (c Config) Absolute() (Config, error) {
 	return c, nil
 }
 
-// ExportUnits returns the exports to serve: the top-level export as it
-// always was (id 1, cache in server.state_dir/cache) when there is no
-// [[exports]], else one per table, whose state folder is
-// STATE_DIR/exports/NAME (NAME path-escaped, "/" as %2F).
+// ExportUnits returns the exports to serve: the top-level export (id 1,
+// cache in server.state_dir/cache, so a single-export setup keeps its
+// handles and cache) when there is no [[exports]], else one per table,
+// whose state folder is STATE_DIR/exports/NAME (NAME path-escaped, "/"
+// as %2F).
 func (c Config) ExportUnits() []ExportUnit {
 	if len(c.Exports) == 0 {
 		return []ExportUnit{{Config: c, ID: 1}}

@@ -46,7 +46,7 @@ type ExportStatus struct {
 // ClientStatus is one connected client.
 type ClientStatus struct {
 	Addr string `json:"addr"`
-	// Since is when it connected; zero when the front end does not say.
+	// Since is when it connected; zero when unknown.
 	Since time.Time `json:"since,omitzero"`
 }
 

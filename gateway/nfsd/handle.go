@@ -6,8 +6,9 @@ import (
 	"github.com/filegate/filegate/cache"
 )
 
-// File handles are those the earlier go-nfs front end made, byte for
-// byte, so clients' handles stayed valid when the front end changed:
+// The wire form of a file handle never changes: clients keep handles
+// across restarts and upgrades of the server, and a new layout would make
+// every one of them stale:
 //
 //	offset size field
 //	0      1    version (handleVersion)

@@ -9,7 +9,7 @@ import (
 )
 
 // TestHandleEncoding pins the wire form: clients hold these bytes
-// across restarts, and the go-nfs front end made the same ones.
+// across restarts and upgrades of the server.
 func TestHandleEncoding(t *testing.T) {
 	for _, tc := range []struct {
 		name string

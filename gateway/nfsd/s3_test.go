@@ -14,10 +14,10 @@ import (
 	"github.com/filegate/filegate/backend/s3/s3test"
 )
 
-// TestS3TreeReadsBackWithPlainGets is issue 3's "done when", through
-// this server: a tree written over NFS, flushed, reads back byte for
-// byte with plain S3 GETs of the objects, carrying the documented
-// metadata; and a fresh cache over the bucket serves it again.
+// TestS3TreeReadsBackWithPlainGets: a tree written over NFS, flushed,
+// reads back byte for byte with plain S3 GETs of the objects, carrying
+// the documented metadata; and a fresh cache over the bucket serves it
+// again.
 func TestS3TreeReadsBackWithPlainGets(t *testing.T) {
 	e := newEnv(t, withS3)
 	big := make([]byte, 6<<20+12345) // over the 5 MiB part size: a multipart upload
