@@ -50,7 +50,7 @@ func ago(now, t time.Time) string {
 	return fmtDur(now.Sub(t)) + " ago"
 }
 
-// fmtDur formats d briefly: "45s", "12m", "3h12m", "2d4h".
+// fmtDur formats d briefly: "45s", "12m05s", "3h12m", "2d4h".
 func fmtDur(d time.Duration) string {
 	d = max(d, 0)
 	switch {

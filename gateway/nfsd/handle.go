@@ -34,7 +34,7 @@ type fileHandle struct {
 	Gen      uint32
 }
 
-// appendHandle appends the wire form of h (without XDR length) to b.
+// append appends the wire form of h (without XDR length) to b.
 func (h fileHandle) append(b []byte) []byte {
 	b = append(b, handleVersion, 0, 0, 0)
 	b = binary.BigEndian.AppendUint32(b, h.ExportID)

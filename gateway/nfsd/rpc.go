@@ -208,8 +208,8 @@ func decodeAuthUnix(body []byte, c *cred) bool {
 	return d.err == nil && d.off == len(body)
 }
 
-// Reply headers: record mark (filled in by finish), xid, REPLY, and the
-// accepted or denied part.
+// Reply headers: record mark (filled in by recordMark once the reply is
+// complete), xid, REPLY, and the accepted or denied part.
 
 // replyAccepted starts a reply with the accept status st into e, after
 // the 4 bytes kept for the record mark.
