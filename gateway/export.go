@@ -8,10 +8,10 @@ import (
 // ExportOf returns which export, of those named names, holds the path p
 // (made clean and absolute first): the one with the longest name that is
 // p or a folder above it, so /office/docs belongs to /office rather than
-// to /. It returns the export's index and
-// p's path inside it ("/" for its root), or -1 and "" when no export
-// holds p. MNT and the admin verbs both use it, so a path names the same
-// export for a client and for an operator.
+// to /. It returns the export's index and p's path inside it ("/" for
+// its root), or -1 and "" when no export holds p. MNT and the admin verbs
+// both use it, so a path names the same export for a client and for an
+// operator.
 func ExportOf(names []string, p string) (int, string) {
 	p = path.Clean("/" + p)
 	best := -1

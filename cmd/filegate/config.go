@@ -38,10 +38,9 @@ type Config struct {
 	// rule matching the gateway's local time applies, none: no limit.
 	Limits []LimitConfig `toml:"limits"`
 	// Exports, [[exports]] tables, are several exports, each with its
-	// own backend and cache; they replace the
-	// top-level export ([backend] and server.export_name, squash,
-	// anonuid, anongid, clients, read_only, secure). None: that single
-	// export.
+	// own backend and cache; they replace the top-level export
+	// ([backend] and server.export_name, squash, anonuid, anongid,
+	// clients, read_only, secure). None: that single export.
 	Exports []ExportConfig `toml:"exports"`
 }
 
