@@ -102,8 +102,8 @@ func listAll(t testing.TB, c *rawClient, dir []byte, plus bool, count uint32, be
 }
 
 // storeFiles puts n empty files into the store's directory dir before
-// the server starts; the cache lists them on first use, in a few
-// transactions (10,000 CREATEs take half a minute under -race).
+// the server starts; the cache lists them on first use in a few
+// transactions, where as many CREATEs would cost one each.
 func storeFiles(dir string, n int) func(*env) {
 	return func(e *env) {
 		d := filepath.Join(e.storeDir, dir)
