@@ -200,8 +200,9 @@ type Cache struct {
 	syncMu [64]sync.Mutex
 
 	dataMu [64]sync.Mutex
-	// dropSeq brackets drops of local content (see beginDrop).
-	dropSeq     [256]atomic.Uint64
+	// epochs tells a read or a write whether the content it looked at
+	// was dropped since (drops.go).
+	epochs      *contentEpochs
 	raSlots     chan struct{}
 	evictKick   chan struct{}
 	persistKick chan struct{}
@@ -251,7 +252,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		failing: map[string]Failure{}, dirtySince: map[Ino]time.Time{}, fresh: map[Ino]*freshChunks{}, pendingWrites: map[Ino]pendingAttr{}, written: map[Ino]bool{}, settleKick: make(chan struct{}, 1), settleEvery: settleInterval,
 		persistKick: make(chan struct{}, 1), usage: newUsage(),
 		idle: make(chan struct{}), kick: make(chan struct{}, 1), urgent: make(chan struct{}, 1), evictKick: make(chan struct{}, 1),
-		raSlots: make(chan struct{}, cfg.FetchConcurrency),
+		raSlots: make(chan struct{}, cfg.FetchConcurrency), epochs: newContentEpochs(),
 	}
 	c.setMarks(cfg.MaxBytes, cfg.HighWater, cfg.LowWater)
 	c.dirtyLimit.Store(cfg.DirtyLimitBytes)

@@ -42,7 +42,8 @@ func (c *Cache) ReadAt(ctx context.Context, ino Ino, p []byte, off int64) (int, 
 // was removed), what it read may be zeros of a data file made anew: it
 // fails with errVersionChanged and ReadAt reads again.
 func (c *Cache) readAt(ctx context.Context, ino Ino, p []byte, off int64) (int, error) {
-	seq := c.settledDropSeq(ino)
+	epoch := c.epochs.watch(ino)
+	defer c.epochs.unwatch(ino)
 	var n *ns.Inode
 	hit := true
 	err := c.view(func(t *txn) (err error) {
@@ -95,7 +96,7 @@ func (c *Cache) readAt(ctx context.Context, ino Ino, p []byte, off int64) (int, 
 	if err != nil {
 		return got, wrap("read", "", err)
 	}
-	if c.dropSeqOf(ino).Load() != seq {
+	if c.epochs.droppedSince(ino, epoch) {
 		return 0, wrap("read", "", errVersionChanged)
 	}
 	c.touch(ino)

@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/bits"
-	"runtime"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -427,7 +425,9 @@ func (c *Cache) dropStale(ino Ino) {
 	mu := c.dataLock(ino)
 	mu.Lock()
 	defer mu.Unlock()
-	defer c.beginDrop(ino)()
+	end := c.beginDrop(ino)
+	dropped := false
+	defer func() { end(dropped) }()
 	c.dropFresh(ino)
 	// Nothing is recorded after dropFresh (persistChunks records only
 	// fresh chunks), so what this view sees stays.
@@ -467,6 +467,7 @@ func (c *Cache) dropStale(ino Ino) {
 	}
 	if !dirty {
 		c.forget(ino)
+		dropped = true
 	}
 }
 
@@ -475,39 +476,6 @@ func (c *Cache) dropStale(ino Ino) {
 func (c *Cache) syncData(ino Ino) error {
 	c.stats.fsyncs.Add(1)
 	return c.files.sync(ino)
-}
-
-// A drop sequence counts, per stripe of inodes, the drops of local
-// content begun (high 32 bits) and those in progress (low 32 bits). A
-// read that began with none in progress and ends with the same count saw
-// no drop: the data file it read was not removed under it.
-const dropping = 1<<32 + 1
-
-func (c *Cache) dropSeqOf(ino Ino) *atomic.Uint64 {
-	return &c.dropSeq[uint64(ino)%uint64(len(c.dropSeq))]
-}
-
-// beginDrop marks a drop of ino's local content in progress and returns
-// the function that ends it.
-func (c *Cache) beginDrop(ino Ino) func() {
-	seq := c.dropSeqOf(ino)
-	seq.Add(dropping)
-	return func() { seq.Add(^uint64(0)) }
-}
-
-// settledDropSeq returns ino's drop sequence once no drop is in progress.
-func (c *Cache) settledDropSeq(ino Ino) uint64 {
-	for {
-		seq := c.dropSeqOf(ino).Load()
-		if uint32(seq) == 0 {
-			return seq
-		}
-		// dropStale holds the data lock; forget is quick.
-		mu := c.dataLock(ino)
-		mu.Lock()
-		mu.Unlock()
-		runtime.Gosched()
-	}
 }
 
 // dataLock serializes writes into one inode's data file between fetches

@@ -187,7 +187,7 @@ func (c *Cache) forget(ino Ino) {
 	if ino == 0 {
 		return
 	}
-	defer c.beginDrop(ino)()
+	defer c.beginDrop(ino)(true)
 	c.noteDrop(ino)
 	c.mu.Lock()
 	delete(c.lastWrite, ino)

@@ -52,8 +52,9 @@ func (c *Cache) takeVersion(ino Ino, o backend.ObjectInfo, ok func(t *txn, n *ns
 	mu := c.dataLock(ino)
 	mu.Lock()
 	defer mu.Unlock()
-	defer c.beginDrop(ino)()
+	end := c.beginDrop(ino)
 	taken := false
+	defer func() { end(taken) }()
 	err := c.update(func(t *txn) error {
 		taken = false
 		n, err := t.get(ino)
