@@ -181,8 +181,8 @@ type Cache struct {
 	unsynced map[Ino]bool
 	// refreshing holds directories being listed again in the background.
 	refreshing map[Ino]bool
-	// writers holds the writes in flight, by inode (writers.go).
-	writers map[Ino]*writeState
+	// writers counts the writes in flight, by inode (writers.go).
+	writers map[Ino]int
 
 	lruMu sync.Mutex
 	usage usage
@@ -248,7 +248,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	c := &Cache{
 		cfg: cfg, log: cfg.Logger, ns: db, store: cfg.Store, dataDir: dataDir,
 		files: files, lastWrite: map[Ino]time.Time{}, queued: map[Ino]bool{},
-		dirtySizes: map[Ino]int64{}, nextRead: map[Ino]int64{}, refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{}, writers: map[Ino]*writeState{},
+		dirtySizes: map[Ino]int64{}, nextRead: map[Ino]int64{}, refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{}, writers: map[Ino]int{},
 		failing: map[string]Failure{}, dirtySince: map[Ino]time.Time{}, fresh: map[Ino]*freshChunks{}, pendingWrites: map[Ino]pendingAttr{}, written: map[Ino]bool{}, settleKick: make(chan struct{}, 1), settleEvery: settleInterval,
 		persistKick: make(chan struct{}, 1), usage: newUsage(),
 		idle: make(chan struct{}), kick: make(chan struct{}, 1), urgent: make(chan struct{}, 1), evictKick: make(chan struct{}, 1),

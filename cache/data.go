@@ -125,14 +125,14 @@ func (c *Cache) readLocal(ino Ino, p []byte, off int64) (int, error) {
 }
 
 // writeData writes p at off into ino's data file, under the inode's data
-// lock so no late fetch overwrites it. A write registered with drop count
-// drops (beginWrite) fails with errContentDropped, writing nothing, when
-// the local content was dropped since.
-func (c *Cache) writeData(ino Ino, p []byte, off int64, drops uint64) (int, error) {
+// lock so no late fetch overwrites it. A write that watched ino's content
+// at epoch fails with errContentDropped, writing nothing, when the local
+// content was dropped since.
+func (c *Cache) writeData(ino Ino, p []byte, off int64, epoch uint64) (int, error) {
 	mu := c.dataLock(ino)
 	mu.Lock()
 	defer mu.Unlock()
-	if c.droppedSince(ino, drops) {
+	if c.epochs.droppedSince(ino, epoch) {
 		return 0, errContentDropped
 	}
 	of, err := c.files.acquire(ino, true)
@@ -186,20 +186,20 @@ func (c *Cache) WriteAt(ctx context.Context, ino Ino, p []byte, off int64) (int,
 		return 0, err
 	}
 	var got int
-	err = c.retryWrite(ino, func(drops uint64) (err error) {
-		got, err = c.writeAt(ctx, ino, p, off, drops)
+	err = c.retryWrite(ino, func(epoch uint64) (err error) {
+		got, err = c.writeAt(ctx, ino, p, off, epoch)
 		return err
 	})
 	return got, wrap("write", "", err)
 }
 
-// writeAt is one attempt of WriteAt, for a write registered with drop
-// count drops.
-func (c *Cache) writeAt(ctx context.Context, ino Ino, p []byte, off int64, drops uint64) (int, error) {
+// writeAt is one attempt of WriteAt, for a write that watched ino's
+// content at epoch.
+func (c *Cache) writeAt(ctx context.Context, ino Ino, p []byte, off int64, epoch uint64) (int, error) {
 	if err := c.makeLocal(ctx, ino); err != nil {
 		return 0, err
 	}
-	got, werr := c.writeData(ino, p, off, drops)
+	got, werr := c.writeData(ino, p, off, epoch)
 	c.hooks.at(hookWritten, ino)
 	if got > 0 {
 		end := off + int64(got)

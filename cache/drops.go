@@ -10,11 +10,14 @@ import "sync"
 //     drop takes a file's local content away: a refresh that takes a new
 //     cloud version (takeVersion), dropStale, a remove or a rename over
 //     the file (forget), eviction (evict). Each drop brackets itself with
-//     beginDrop. A read watches the inode from before it looks at the
-//     namespace until it has used what it found, and asks droppedSince
-//     before it uses it: readAt after reading the data file
-//     (TestReadsWhileTheCloudChanges). Writes still count drops in their
-//     registration (writers.go).
+//     beginDrop. A read or a write watches the inode from before it looks
+//     at the namespace until it has used what it found, and asks
+//     droppedSince before it uses it: readAt after reading the data file
+//     (TestReadsWhileTheCloudChanges), writeData and truncate under the
+//     data lock, before they write (TestWriteRacingACloudChangeIsKept,
+//     TestUnstableWriteRacingACloudChangeIsKept,
+//     TestTruncateRacingACloudChangeIsKept, TestSafeSaveWhileTheCloudChanges,
+//     TestUnstableWriteRacingACloudDeleteIsKept).
 //  2. May I change the data file now? dataLock, a striped mutex: the
 //     writes of fetches, client writes, truncates and the drops of
 //     takeVersion and dropStale exclude each other, so a check of the

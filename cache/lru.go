@@ -124,7 +124,9 @@ func (c *Cache) evict(ino Ino) error {
 		return nil // in use: try again later
 	}
 	defer c.files.endEvict(ino)
+	end := c.beginDrop(ino)
 	evicted := false
+	defer func() { end(evicted) }()
 	err := c.update(func(t *txn) error {
 		evicted = false
 		n, err := t.get(ino)
@@ -141,7 +143,6 @@ func (c *Cache) evict(ino Ino) error {
 	if err != nil || !evicted {
 		return err
 	}
-	c.noteDrop(ino)
 	c.dropFresh(ino)
 	c.unaccount(ino)
 	c.stats.evictions.Add(1)

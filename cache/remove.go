@@ -188,7 +188,6 @@ func (c *Cache) forget(ino Ino) {
 		return
 	}
 	defer c.beginDrop(ino)(true)
-	c.noteDrop(ino)
 	c.mu.Lock()
 	delete(c.lastWrite, ino)
 	delete(c.nextRead, ino)

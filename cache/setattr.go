@@ -28,16 +28,16 @@ func (c *Cache) SetAttr(ctx context.Context, ino Ino, set SetAttr) (Attr, error)
 	c.files.pin(ino)
 	defer c.files.unpin(ino)
 	var a Attr
-	err := c.retryWrite(ino, func(drops uint64) (err error) {
-		a, err = c.setAttr(ctx, ino, set, drops)
+	err := c.retryWrite(ino, func(epoch uint64) (err error) {
+		a, err = c.setAttr(ctx, ino, set, epoch)
 		return err
 	})
 	return a, err
 }
 
-// setAttr is one attempt of SetAttr; a size change is a write registered
-// with drop count drops.
-func (c *Cache) setAttr(ctx context.Context, ino Ino, set SetAttr, drops uint64) (Attr, error) {
+// setAttr is one attempt of SetAttr; a size change is a write that
+// watched ino's content at epoch.
+func (c *Cache) setAttr(ctx context.Context, ino Ino, set SetAttr, epoch uint64) (Attr, error) {
 	// Unstable writes come first: a truncate or utimes after them wins.
 	if err := c.storePending(ino); err != nil {
 		return Attr{}, wrap("setattr", "", err)
@@ -46,7 +46,7 @@ func (c *Cache) setAttr(ctx context.Context, ino Ino, set SetAttr, drops uint64)
 		if *set.Size < 0 {
 			return Attr{}, fmt.Errorf("cache: setattr size %d: %w", *set.Size, syscall.EINVAL)
 		}
-		if err := c.truncate(ctx, ino, *set.Size, drops); err != nil {
+		if err := c.truncate(ctx, ino, *set.Size, epoch); err != nil {
 			return Attr{}, wrap("setattr", "", err)
 		}
 		c.hooks.at(hookWritten, ino)
@@ -120,7 +120,7 @@ func (c *Cache) setAttr(ctx context.Context, ino Ino, set SetAttr, drops uint64)
 // truncate sets the length of a regular file's local data. Shrinking or
 // growing needs the whole file local (the backend takes whole objects),
 // except a truncate to zero, which needs nothing.
-func (c *Cache) truncate(ctx context.Context, ino Ino, size int64, drops uint64) error {
+func (c *Cache) truncate(ctx context.Context, ino Ino, size int64, epoch uint64) error {
 	c.files.pin(ino)
 	defer c.files.unpin(ino)
 	a, err := c.GetAttr(ctx, ino)
@@ -144,7 +144,7 @@ func (c *Cache) truncate(ctx context.Context, ino Ino, size int64, drops uint64)
 	mu := c.dataLock(ino)
 	mu.Lock()
 	defer mu.Unlock()
-	if c.droppedSince(ino, drops) {
+	if c.epochs.droppedSince(ino, epoch) {
 		return errContentDropped
 	}
 	if size == 0 {

@@ -51,8 +51,10 @@ func (c *Cache) WriteUnstable(ctx context.Context, ino Ino, p []byte, off int64)
 	}
 	c.files.pin(ino)
 	defer c.files.unpin(ino)
-	drops := c.beginWrite(ino)
+	c.beginWrite(ino)
 	defer c.endWrite(ino)
+	epoch := c.epochs.watch(ino)
+	defer c.epochs.unwatch(ino)
 	var ready bool
 	var size int64
 	err := c.view(func(t *txn) error {
@@ -77,7 +79,7 @@ func (c *Cache) WriteUnstable(ctx context.Context, ino Ino, p []byte, off int64)
 	// The file may have been uploaded (clean) since the check, never
 	// dropped: a refresh leaves it alone while this write is registered
 	// and, after it, while its size is pending.
-	got, werr := c.writeData(ino, p, off, drops)
+	got, werr := c.writeData(ino, p, off, epoch)
 	if errors.Is(werr, errContentDropped) {
 		return c.WriteAt(ctx, ino, p, off)
 	}
