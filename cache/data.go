@@ -92,6 +92,7 @@ func (c *Cache) readAt(ctx context.Context, ino Ino, p []byte, off int64) (int, 
 			c.readAhead(ino, end)
 		}
 	}
+	c.hooks.at(hookReadLocal, ino)
 	got, err := c.readLocal(ino, want, off)
 	if err != nil {
 		return got, wrap("read", "", err)
@@ -199,6 +200,7 @@ func (c *Cache) writeAt(ctx context.Context, ino Ino, p []byte, off int64, epoch
 	if err := c.makeLocal(ctx, ino); err != nil {
 		return 0, err
 	}
+	c.hooks.at(hookMadeLocal, ino)
 	got, werr := c.writeData(ino, p, off, epoch)
 	c.hooks.at(hookWritten, ino)
 	if got > 0 {

@@ -13,11 +13,10 @@ import "sync"
 //     beginDrop. A read or a write watches the inode from before it looks
 //     at the namespace until it has used what it found, and asks
 //     droppedSince before it uses it: readAt after reading the data file
-//     (TestReadsWhileTheCloudChanges), writeData and truncate under the
-//     data lock, before they write (TestWriteRacingACloudChangeIsKept,
-//     TestUnstableWriteRacingACloudChangeIsKept,
-//     TestTruncateRacingACloudChangeIsKept, TestSafeSaveWhileTheCloudChanges,
-//     TestUnstableWriteRacingACloudDeleteIsKept).
+//     (TestReadOverlappingADropReadsAgain, TestReadsWhileTheCloudChanges),
+//     writeData and truncate under the data lock, before they write
+//     (TestWriteAfterARemoveWritesNothing). A write also checks, in the
+//     transaction that marks the file dirty, that it is still local.
 //  2. May I change the data file now? dataLock, a striped mutex: the
 //     writes of fetches, client writes, truncates and the drops of
 //     takeVersion and dropStale exclude each other, so a check of the
@@ -28,21 +27,23 @@ import "sync"
 //     the writes in flight per inode; busyWriting says yes for those, as
 //     for dirty files and uncommitted unstable writes, so a write in
 //     flight wins over a change noticed in the cloud
-//     (TestWriteBeforeTheNewVersionIsKept,
-//     TestRefreshKeepsAFileUploadedDuringTheListing).
+//     (TestWriteRacingACloudChangeIsKept,
+//     TestUnstableWriteRacingACloudChangeIsKept,
+//     TestTruncateRacingACloudChangeIsKept,
+//     TestUnstableWriteRacingACloudDeleteIsKept).
 //  4. May eviction take it? fileTable pins (files.go): every operation on
-//     an inode's data pins it, and evict takes only unpinned files, so no
-//     read or write ever sees eviction happen under it
-//     (TestTruncateRacingEvictionIsKept, TestEvictionUnderPressure).
+//     an inode's data pins it, and evict takes only unpinned files, so an
+//     operation in progress does not lose the content it works on and
+//     start over (TestTruncateRacingEvictionIsKept). Were one evicted
+//     anyway, it would count as a drop (1).
 //  5. Do these bytes belong to the version the namespace holds? chunkVer
 //     (fetch.go), stored in the namespace: a fetch checks it under the
 //     data lock before it writes a chunk, persistChunks before it records
-//     one, and the fresh chunks carry it (TestFetchedChunksOfAnOldVersionAreNotRecorded,
-//     TestFetchAcrossARefreshIsNotTakenForTheNewVersion,
-//     TestChunksOfTwoVersionsAreNeverMixed). The uploader asks the like of
-//     the inode's own version: whether a write came during the upload
-//     (changedSince, TestUploadRacingAnOverwriteIsNoFailure); a dirty
-//     file's content is never dropped but by its removal.
+//     one, and the fresh chunks carry it (fetchrace_test.go). The
+//     uploader asks the like of the inode's own version: whether a write
+//     came during the upload (changedSince,
+//     TestUploadRacingAnOverwriteIsNoFailure); a dirty file's content is
+//     never dropped but by its removal.
 
 // contentEpochs answers "was ino's local content dropped since I looked?"
 // for each inode exactly, with no stripe shared by other inodes: a false

@@ -10,6 +10,12 @@ const (
 	// hookWritten: WriteAt or a truncate changed the data file and has
 	// not yet stored the new size and the dirty mark.
 	hookWritten hookPoint = iota
+	// hookMadeLocal: WriteAt found the file wholly local and has not yet
+	// written the data file.
+	hookMadeLocal
+	// hookReadLocal: a read found its range local and has not yet read
+	// the data file.
+	hookReadLocal
 	// hookUnstableReady: WriteUnstable found the file ready for an
 	// unstable write and has not written yet.
 	hookUnstableReady
