@@ -17,6 +17,9 @@ import "sync"
 //     writeData and truncate under the data lock, before they write
 //     (TestWriteAfterARemoveWritesNothing). A write also checks, in the
 //     transaction that marks the file dirty, that it is still local.
+//     persistChunks asks it of its own snapshot of the fresh chunks:
+//     every drop forgets them (dropFresh), so an entry gone or replaced
+//     since the snapshot was dropped.
 //  2. May I change the data file now? dataLock, a striped mutex: the
 //     writes of fetches, client writes, truncates and the drops of
 //     takeVersion and dropStale exclude each other, so a check of the
@@ -49,7 +52,10 @@ import "sync"
 // for each inode exactly, with no stripe shared by other inodes: a false
 // answer would make a write start over, and three in a row fail it. An
 // inode has an entry only while it is watched or being dropped; its epoch
-// need not outlive that, since only a watcher compares it.
+// need not outlive that, since only a watcher compares it. Its mutex is
+// a leaf: nothing else is locked while it is held. watch waits for the
+// drops in progress, so it is never called under the data lock or within
+// a drop of the same inode.
 type contentEpochs struct {
 	mu sync.Mutex
 	// settled is broadcast when the last drop in progress of an inode
