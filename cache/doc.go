@@ -26,18 +26,23 @@
 //     across data file writes, their fsync and namespace updates, never
 //     across a backend call: a fetch reads from the backend first and
 //     takes it to write what it got.
-//  4. ns.DB's roundMu, then its mu: the namespace (Cache.update and
+//  4. Drops in progress (beginDrop, drops.go): a drop of an inode's
+//     content is bracketed around its namespace update and the data
+//     file's removal, inside the data lock or the eviction mark where it
+//     takes one, and watch waits for it as for a lock. So watch is called
+//     under syncMu and pins only, never under dataMu or within a drop.
+//  5. ns.DB's roundMu, then its mu: the namespace (Cache.update and
 //     Cache.view; see cache/ns). roundMu is held by a round until its log
 //     record is durable, mu while the open transaction is read or
 //     changed; both across a checkpoint's database commit. ns.DB's
 //     commitMu, the group commit's queue, is taken alone, before a round
 //     starts.
-//  5. Cache.mu and Cache.pendMu: may be taken inside update and view
+//  6. Cache.mu and Cache.pendMu: may be taken inside update and view
 //     functions (busyWriting, the unstable-write overlay).
-//  6. Cache.lruMu; fileTable.mu, then sparePool.mu.
+//  7. Cache.lruMu; fileTable.mu, then sparePool.mu; contentEpochs.mu.
 //
-// Cache.mu, pendMu, lruMu, fileTable.mu, sparePool.mu and ns.DB's
-// commitMu guard maps and lists: nothing but sparePool.mu (under
+// Cache.mu, pendMu, lruMu, fileTable.mu, sparePool.mu, contentEpochs.mu
+// and ns.DB's commitMu guard maps and lists: nothing but sparePool.mu (under
 // fileTable.mu) is locked under them, and none is held across a backend
 // call, an fsync or a namespace update. Of the others, only syncMu is
 // held across a backend call.
