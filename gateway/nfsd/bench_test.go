@@ -161,6 +161,33 @@ func BenchmarkWrite(b *testing.B) {
 	})
 }
 
+// BenchmarkSmallWrite writes 4 KiB per iteration at the next offset of
+// one file (wrapping at 16 MiB): UNSTABLE WRITEs as a client streams them
+// before a COMMIT, and FILE_SYNC WRITEs as a client that opened with
+// O_SYNC sends them.
+func BenchmarkSmallWrite(b *testing.B) {
+	buf := bytes.Repeat([]byte{0xa5}, smallFile)
+	for _, tc := range []struct {
+		name string
+		how  uint32
+	}{{"nfs-unstable", unstable}, {"nfs-filesync", fileSync}} {
+		b.Run(tc.name, func(b *testing.B) {
+			e := newEnv(b)
+			e.writeFile("f", nil)
+			fh, c := e.lookupPath("f"), e.raw()
+			b.SetBytes(smallFile)
+			b.ReportAllocs()
+			off := uint64(0)
+			for b.Loop() {
+				if st, _, _ := write(b, c, rootCred, fh, off, tc.how, buf); st != 0 {
+					b.Fatal(st)
+				}
+				off = (off + smallFile) % (16 << 20)
+			}
+		})
+	}
+}
+
 // BenchmarkRead reads a cached 64 MiB file front to back in 1 MiB READs,
 // one at a time (BenchmarkPipelinedRead keeps several outstanding).
 func BenchmarkRead(b *testing.B) {
