@@ -97,7 +97,7 @@ func TestHungBackendDoesNotHoldTheJournal(t *testing.T) {
 	f := mustCreate(t, c, RootIno, "f")
 	mustWrite(t, c, f.Ino, 0, "data")
 	s.Set(faultstore.Put, faultstore.Fault{Stall: true})
-	if err := c.Rename(ctx, RootIno, "f", RootIno, "g"); err != nil {
+	if _, _, err := c.Rename(ctx, RootIno, "f", RootIno, "g"); err != nil {
 		t.Fatal(err)
 	}
 	// An upload must have stalled and timed out before the backend

@@ -24,7 +24,7 @@ func BenchmarkCreate(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		if _, err := c.Create(context.Background(), RootIno, fmt.Sprintf("f%d", i), NewAttr{Mode: 0o644}); err != nil {
+		if _, _, err := c.Create(context.Background(), RootIno, fmt.Sprintf("f%d", i), NewAttr{Mode: 0o644}); err != nil {
 			b.Fatal(err)
 		}
 		i++
@@ -41,13 +41,13 @@ func BenchmarkReadHit(b *testing.B) {
 	}
 	defer c.Close()
 	ctx := context.Background()
-	a, err := c.Create(ctx, RootIno, "f", NewAttr{Mode: 0o644})
+	a, _, err := c.Create(ctx, RootIno, "f", NewAttr{Mode: 0o644})
 	if err != nil {
 		b.Fatal(err)
 	}
 	buf := make([]byte, 64<<10)
 	for off := int64(0); off < 16<<20; off += int64(len(buf)) {
-		if _, err := c.WriteAt(ctx, a.Ino, buf, off); err != nil {
+		if _, _, err := c.WriteAt(ctx, a.Ino, buf, off); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -31,9 +31,14 @@ func newTestCache(t *testing.T, dir string, store backend.Store) *Cache {
 	return c
 }
 
+// errOf and errOf2 are the error of a call that returns one or two
+// values before it.
+func errOf[A any](_ A, err error) error          { return err }
+func errOf2[A, B any](_ A, _ B, err error) error { return err }
+
 func mustCreate(t *testing.T, c *Cache, dir Ino, name string) Attr {
 	t.Helper()
-	a, err := c.Create(context.Background(), dir, name, NewAttr{Mode: 0o644})
+	a, _, err := c.Create(context.Background(), dir, name, NewAttr{Mode: 0o644})
 	if err != nil {
 		t.Fatalf("create %s: %v", name, err)
 	}
@@ -42,7 +47,7 @@ func mustCreate(t *testing.T, c *Cache, dir Ino, name string) Attr {
 
 func mustMkdir(t *testing.T, c *Cache, dir Ino, name string) Attr {
 	t.Helper()
-	a, err := c.Mkdir(context.Background(), dir, name, NewAttr{Mode: 0o755})
+	a, _, err := c.Mkdir(context.Background(), dir, name, NewAttr{Mode: 0o755})
 	if err != nil {
 		t.Fatalf("mkdir %s: %v", name, err)
 	}
@@ -51,10 +56,10 @@ func mustMkdir(t *testing.T, c *Cache, dir Ino, name string) Attr {
 
 func mustWrite(t *testing.T, c *Cache, ino Ino, off int64, data string) {
 	t.Helper()
-	if _, err := c.WriteAt(context.Background(), ino, []byte(data), off); err != nil {
+	if _, _, err := c.WriteAt(context.Background(), ino, []byte(data), off); err != nil {
 		t.Fatalf("write: %v", err)
 	}
-	if err := c.Commit(context.Background(), ino); err != nil {
+	if _, err := c.Commit(context.Background(), ino); err != nil {
 		t.Fatalf("commit: %v", err)
 	}
 }
@@ -143,21 +148,21 @@ func TestErrors(t *testing.T) {
 		err  error
 		want syscall.Errno
 	}{
-		{"create existing", func() error { _, err := c.Create(ctx, d.Ino, "f", NewAttr{}); return err }(), syscall.EEXIST},
-		{"mkdir existing", func() error { _, err := c.Mkdir(ctx, RootIno, "d", NewAttr{}); return err }(), syscall.EEXIST},
+		{"create existing", func() error { _, _, err := c.Create(ctx, d.Ino, "f", NewAttr{}); return err }(), syscall.EEXIST},
+		{"mkdir existing", func() error { _, _, err := c.Mkdir(ctx, RootIno, "d", NewAttr{}); return err }(), syscall.EEXIST},
 		{"lookup missing", func() error { _, err := c.Lookup(ctx, d.Ino, "nope"); return err }(), syscall.ENOENT},
 		{"lookup in file", func() error { _, err := c.Lookup(ctx, f.Ino, "x"); return err }(), syscall.ENOTDIR},
-		{"name too long", func() error { _, err := c.Create(ctx, d.Ino, long, NewAttr{}); return err }(), syscall.ENAMETOOLONG},
-		{"slash in name", func() error { _, err := c.Create(ctx, d.Ino, "a/b", NewAttr{}); return err }(), syscall.EINVAL},
-		{"rmdir non-empty", c.Rmdir(ctx, RootIno, "d"), syscall.ENOTEMPTY},
-		{"rmdir file", c.Rmdir(ctx, d.Ino, "f"), syscall.ENOTDIR},
-		{"remove dir", c.Remove(ctx, RootIno, "d"), syscall.EISDIR},
-		{"remove missing", c.Remove(ctx, RootIno, "zz"), syscall.ENOENT},
-		{"rename into self", c.Rename(ctx, RootIno, "d", d.Ino, "sub"), syscall.EINVAL},
-		{"rename dir over file", func() error { mustMkdir(t, c, RootIno, "e"); return c.Rename(ctx, RootIno, "e", d.Ino, "f") }(), syscall.ENOTDIR},
-		{"rename file over dir", func() error { mustCreate(t, c, RootIno, "g"); return c.Rename(ctx, RootIno, "g", RootIno, "d") }(), syscall.EISDIR},
+		{"name too long", func() error { _, _, err := c.Create(ctx, d.Ino, long, NewAttr{}); return err }(), syscall.ENAMETOOLONG},
+		{"slash in name", func() error { _, _, err := c.Create(ctx, d.Ino, "a/b", NewAttr{}); return err }(), syscall.EINVAL},
+		{"rmdir non-empty", errOf(c.Rmdir(ctx, RootIno, "d")), syscall.ENOTEMPTY},
+		{"rmdir file", errOf(c.Rmdir(ctx, d.Ino, "f")), syscall.ENOTDIR},
+		{"remove dir", errOf(c.Remove(ctx, RootIno, "d")), syscall.EISDIR},
+		{"remove missing", errOf(c.Remove(ctx, RootIno, "zz")), syscall.ENOENT},
+		{"rename into self", errOf2(c.Rename(ctx, RootIno, "d", d.Ino, "sub")), syscall.EINVAL},
+		{"rename dir over file", func() error { mustMkdir(t, c, RootIno, "e"); return errOf2(c.Rename(ctx, RootIno, "e", d.Ino, "f")) }(), syscall.ENOTDIR},
+		{"rename file over dir", func() error { mustCreate(t, c, RootIno, "g"); return errOf2(c.Rename(ctx, RootIno, "g", RootIno, "d")) }(), syscall.EISDIR},
 		{"read dir", func() error { _, err := c.ReadAt(ctx, d.Ino, make([]byte, 1), 0); return err }(), syscall.EISDIR},
-		{"link dir", func() error { _, err := c.Link(ctx, d.Ino, RootIno, "dl"); return err }(), syscall.EPERM},
+		{"link dir", func() error { _, _, err := c.Link(ctx, d.Ino, RootIno, "dl"); return err }(), syscall.EPERM},
 		{"readlink file", func() error { _, err := c.Readlink(ctx, f.Ino); return err }(), syscall.EINVAL},
 		{"getattr stale", func() error { _, err := c.GetAttr(ctx, 9999); return err }(), syscall.ESTALE},
 	}
@@ -184,7 +189,7 @@ func testRenameKeepsInodeAndMovesBackend(t *testing.T, s backend.Store) {
 	f := mustCreate(t, c, sub.Ino, "f")
 	mustWrite(t, c, f.Ino, 0, "data")
 	flush(t, c)
-	if err := c.Rename(ctx, RootIno, "d1", RootIno, "d2"); err != nil {
+	if _, _, err := c.Rename(ctx, RootIno, "d1", RootIno, "d2"); err != nil {
 		t.Fatal(err)
 	}
 	p, err := c.Path(ctx, f.Ino)
@@ -204,7 +209,7 @@ func testRenameKeepsInodeAndMovesBackend(t *testing.T, s backend.Store) {
 	// Over an existing file.
 	g := mustCreate(t, c, RootIno, "g")
 	mustWrite(t, c, g.Ino, 0, "gg")
-	if err := c.Rename(ctx, RootIno, "g", sub.Ino, "f"); err != nil {
+	if _, _, err := c.Rename(ctx, RootIno, "g", sub.Ino, "f"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := c.GetAttr(ctx, f.Ino); !errors.Is(err, syscall.ESTALE) {
@@ -279,7 +284,7 @@ func testLazyLoad(t *testing.T, s backend.Store) {
 		t.Fatalf("after write %q", got)
 	}
 	// A tree never listed moves whole.
-	if err := c.Rename(ctx, RootIno, "implicit", RootIno, "moved"); err != nil {
+	if _, _, err := c.Rename(ctx, RootIno, "implicit", RootIno, "moved"); err != nil {
 		t.Fatal(err)
 	}
 	flush(t, c)
@@ -320,7 +325,7 @@ func TestReadDirCookiesStable(t *testing.T) {
 			continue
 		}
 		// Churn between pages: remove an entry already seen and add one.
-		if err := c.Remove(ctx, d.Ino, fmt.Sprintf("f%05d", removed)); err != nil {
+		if _, err := c.Remove(ctx, d.Ino, fmt.Sprintf("f%05d", removed)); err != nil {
 			t.Fatal(err)
 		}
 		removed++
@@ -346,10 +351,10 @@ func testPersistsAcrossRestart(t *testing.T, s backend.Store) {
 	d := mustMkdir(t, c, RootIno, "d")
 	f := mustCreate(t, c, d.Ino, "f")
 	mustWrite(t, c, f.Ino, 0, "persist me")
-	if _, err := c.Symlink(ctx, d.Ino, "l", "f", NewAttr{}); err != nil {
+	if _, _, err := c.Symlink(ctx, d.Ino, "l", "f", NewAttr{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Link(ctx, f.Ino, RootIno, "hard"); err != nil {
+	if _, _, err := c.Link(ctx, f.Ino, RootIno, "hard"); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
@@ -382,11 +387,11 @@ func testHardLinks(t *testing.T, s backend.Store) {
 	c := newTestCache(t, t.TempDir(), s)
 	f := mustCreate(t, c, RootIno, "a")
 	mustWrite(t, c, f.Ino, 0, "shared")
-	if _, err := c.Link(ctx, f.Ino, RootIno, "b"); err != nil {
+	if _, _, err := c.Link(ctx, f.Ino, RootIno, "b"); err != nil {
 		t.Fatal(err)
 	}
 	flush(t, c)
-	if err := c.Remove(ctx, RootIno, "a"); err != nil {
+	if _, err := c.Remove(ctx, RootIno, "a"); err != nil {
 		t.Fatal(err)
 	}
 	a, err := c.Lookup(ctx, RootIno, "b")
@@ -417,7 +422,8 @@ func testSetAttr(t *testing.T, s backend.Store) {
 	mode := fs.ModeSetuid | 0o750
 	uid, gid := uint32(1000), uint32(100)
 	mt := time.Date(2001, 2, 3, 4, 5, 6, 7, time.UTC)
-	a, err := c.SetAttr(ctx, f.Ino, SetAttr{Mode: &mode, UID: &uid, GID: &gid, Mtime: &mt})
+	ch, err := c.SetAttr(ctx, f.Ino, SetAttr{Mode: &mode, UID: &uid, GID: &gid, Mtime: &mt})
+	a := ch.After
 	if err != nil || a.Mode != fs.ModeSetuid|0o750 || a.UID != 1000 || !a.Mtime.Equal(mt) {
 		t.Fatalf("setattr %+v %v", a, err)
 	}
@@ -427,8 +433,8 @@ func testSetAttr(t *testing.T, s backend.Store) {
 		t.Fatalf("backend attrs %+v %v", info.Attrs, err)
 	}
 	for _, size := range []int64{3, 20, 0} {
-		a, err = c.SetAttr(ctx, f.Ino, SetAttr{Size: &size})
-		if err != nil || a.Size != size {
+		ch, err = c.SetAttr(ctx, f.Ino, SetAttr{Size: &size})
+		if a = ch.After; err != nil || a.Size != size {
 			t.Fatalf("truncate %d: %+v %v", size, a, err)
 		}
 	}

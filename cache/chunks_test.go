@@ -167,15 +167,15 @@ func TestDirtyLimit(t *testing.T) {
 		cfg.UploadDelay = time.Hour // nothing drains
 	})
 	f := mustCreate(t, c, RootIno, "f")
-	if _, err := c.WriteAt(ctx, f.Ino, make([]byte, 900), 0); err != nil {
+	if _, _, err := c.WriteAt(ctx, f.Ino, make([]byte, 900), 0); err != nil {
 		t.Fatal(err)
 	}
 	g := mustCreate(t, c, RootIno, "g")
-	if _, err := c.WriteAt(ctx, g.Ino, make([]byte, 200), 0); !errors.Is(err, syscall.ENOSPC) {
+	if _, _, err := c.WriteAt(ctx, g.Ino, make([]byte, 200), 0); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("write past the dirty limit: %v", err)
 	}
 	// Overwriting within the dirty size is fine.
-	if _, err := c.WriteAt(ctx, f.Ino, make([]byte, 100), 0); err != nil {
+	if _, _, err := c.WriteAt(ctx, f.Ino, make([]byte, 100), 0); err != nil {
 		t.Fatal(err)
 	}
 	if c.DirtyBytes() != 900 {
@@ -185,11 +185,11 @@ func TestDirtyLimit(t *testing.T) {
 	if c.DirtyBytes() != 0 {
 		t.Fatalf("dirty bytes after flush %d", c.DirtyBytes())
 	}
-	if _, err := c.WriteAt(ctx, g.Ino, make([]byte, 200), 0); err != nil {
+	if _, _, err := c.WriteAt(ctx, g.Ino, make([]byte, 200), 0); err != nil {
 		t.Fatalf("after drain: %v", err)
 	}
 	// A single file bigger than the limit may still be written.
-	if _, err := c.WriteAt(ctx, g.Ino, make([]byte, 5000), 0); err != nil {
+	if _, _, err := c.WriteAt(ctx, g.Ino, make([]byte, 5000), 0); err != nil {
 		t.Fatalf("lone big file: %v", err)
 	}
 }

@@ -18,7 +18,7 @@ func TestCreateWithTimes(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := c.Stats().Commits
-	a, err := c.Create(context.Background(), RootIno, "f", NewAttr{Mode: 0o600, Atime: at, Mtime: mt})
+	a, _, err := c.Create(context.Background(), RootIno, "f", NewAttr{Mode: 0o600, Atime: at, Mtime: mt})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,7 @@ func TestDirectoryRenameResumesAfterCrash(t *testing.T) {
 	// Three copies succeed, then the backend fails: the move is half
 	// done when the gateway stops.
 	s.left.Store(3)
-	if err := c.Rename(ctx, RootIno, "proj", RootIno, "moved"); err != nil {
+	if _, _, err := c.Rename(ctx, RootIno, "proj", RootIno, "moved"); err != nil {
 		t.Fatal(err)
 	}
 	if !testutil.Poll(10*time.Second, func() bool { return s.left.Load() <= 0 }) {
@@ -111,7 +111,7 @@ func TestDirectoryMoveWithRealDirectories(t *testing.T) {
 	f := mustCreate(t, c, sub.Ino, "f")
 	mustWrite(t, c, f.Ino, 0, "deep")
 	flush(t, c)
-	if err := c.Rename(ctx, RootIno, "top", RootIno, "top2"); err != nil {
+	if _, _, err := c.Rename(ctx, RootIno, "top", RootIno, "top2"); err != nil {
 		t.Fatal(err)
 	}
 	flush(t, c)
@@ -153,7 +153,7 @@ func TestLostUploadReplyIsNoConflict(t *testing.T) {
 		// The clock must move on for the second version to get an
 		// mtime of its own; this waits for the clock, not for an event.
 		time.Sleep(2 * time.Millisecond)
-		if _, err := c.WriteAt(ctx, f.Ino, []byte("second version"), 0); err != nil {
+		if _, _, err := c.WriteAt(ctx, f.Ino, []byte("second version"), 0); err != nil {
 			t.Error(err)
 		}
 	}

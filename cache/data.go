@@ -166,43 +166,50 @@ func (c *Cache) getRemote(ctx context.Context, key string, off, length int64, et
 // WriteAt writes p at off, growing the file as needed. The inode turns
 // dirty in the same transaction that records its new size and mtime. A
 // file not wholly in the cache is fetched first, since the backend takes
-// whole objects only.
-func (c *Cache) WriteAt(ctx context.Context, ino Ino, p []byte, off int64) (int, error) {
+// whole objects only. It returns the bytes written and the attributes
+// before and after.
+func (c *Cache) WriteAt(ctx context.Context, ino Ino, p []byte, off int64) (int, Change, error) {
 	if off < 0 {
-		return 0, fmt.Errorf("cache: write at %d: %w", off, syscall.EINVAL)
+		return 0, Change{}, fmt.Errorf("cache: write at %d: %w", off, syscall.EINVAL)
 	}
 	c.files.pin(ino)
 	defer c.files.unpin(ino)
 	a, err := c.GetAttr(ctx, ino)
 	if err != nil {
-		return 0, err
+		return 0, Change{}, err
 	}
 	switch {
 	case a.Mode.IsDir():
-		return 0, fmt.Errorf("cache: write: %w", syscall.EISDIR)
+		return 0, Change{}, fmt.Errorf("cache: write: %w", syscall.EISDIR)
 	case !a.Mode.IsRegular():
-		return 0, fmt.Errorf("cache: write: %w", syscall.EINVAL)
+		return 0, Change{}, fmt.Errorf("cache: write: %w", syscall.EINVAL)
 	}
 	if err := c.admitDirty(ino, max(a.Size, off+int64(len(p)))); err != nil {
-		return 0, err
+		return 0, Change{}, err
 	}
 	var got int
+	var ch Change
 	err = c.retryWrite(ino, func(epoch uint64) (err error) {
-		got, err = c.writeAt(ctx, ino, p, off, epoch)
+		got, ch, err = c.writeAt(ctx, ino, p, off, epoch)
 		return err
 	})
-	return got, wrap("write", "", err)
+	return got, ch, wrap("write", "", err)
 }
 
 // writeAt is one attempt of WriteAt, for a write that watched ino's
 // content at epoch.
-func (c *Cache) writeAt(ctx context.Context, ino Ino, p []byte, off int64, epoch uint64) (int, error) {
+func (c *Cache) writeAt(ctx context.Context, ino Ino, p []byte, off int64, epoch uint64) (int, Change, error) {
 	if err := c.makeLocal(ctx, ino); err != nil {
-		return 0, err
+		return 0, Change{}, err
 	}
 	c.hooks.at(hookMadeLocal, ino)
 	got, werr := c.writeData(ino, p, off, epoch)
 	c.hooks.at(hookWritten, ino)
+	var ch Change
+	if got == 0 && werr == nil {
+		ch, err := c.unchanged(ino)
+		return 0, ch, err
+	}
 	if got > 0 {
 		end := off + int64(got)
 		var size int64
@@ -211,6 +218,7 @@ func (c *Cache) writeAt(ctx context.Context, ino Ino, p []byte, off int64, epoch
 			if err != nil {
 				return err
 			}
+			ch.Before = attrOf(n)
 			if !n.Has(ns.FlagLocal) {
 				// Dropped after the write (writeData checked before):
 				// never a dirty file without its content.
@@ -224,25 +232,51 @@ func (c *Cache) writeAt(ctx context.Context, ino Ino, p []byte, off int64, epoch
 			if err := t.setDirty(n); err != nil {
 				return err
 			}
+			ch.After = attrOf(n)
 			return t.put(n)
 		})
 		if err != nil {
-			return 0, err
+			return 0, Change{}, err
 		}
 		c.account(ino, size)
 		c.touched(ino)
 		c.stats.writes.Add(1)
 		c.stats.writeBytes.Add(int64(got))
 	}
-	return got, werr
+	return got, ch, werr
+}
+
+// unchanged is the Change of a call that changed nothing of ino: zero
+// when ino is gone.
+func (c *Cache) unchanged(ino Ino) (Change, error) {
+	var a Attr
+	err := c.view(func(t *txn) (err error) {
+		a, err = attrIn(t, ino)
+		return err
+	})
+	if errors.Is(err, syscall.ESTALE) {
+		return Change{}, nil
+	}
+	return Change{a, a}, err
 }
 
 // Commit makes every write to ino so far durable on the cache disk, and
 // stores the size of unstable writes. A small file's content goes into
 // the namespace database in the same transaction (see inline.go); a
 // larger one's data file is fsynced. With SyncInterval, the data file is
-// fsynced within SyncInterval instead.
-func (c *Cache) Commit(ctx context.Context, ino Ino) error {
+// fsynced within SyncInterval instead. It returns the attributes after
+// it, which are those before: a commit changes none. They are zero when
+// ino is gone, as there is nothing to commit then.
+func (c *Cache) Commit(ctx context.Context, ino Ino) (Attr, error) {
+	if err := c.commit(ino); err != nil {
+		return Attr{}, err
+	}
+	ch, err := c.unchanged(ino)
+	return ch.After, wrap("commit", "", err)
+}
+
+// commit is Commit without the attributes.
+func (c *Cache) commit(ino Ino) error {
 	if c.cfg.SyncInterval > 0 {
 		c.takeWritten(ino)
 		if err := c.storePending(ino); err != nil {

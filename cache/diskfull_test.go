@@ -89,7 +89,7 @@ func testDiskFull(t *testing.T, dir string, tune func(*Config), waitFree func(*t
 	buf := make([]byte, 256<<10)
 	var werr error
 	for off := int64(0); off < 64<<20; off += int64(len(buf)) {
-		if _, werr = c.WriteAt(ctx, f.Ino, buf, off); werr != nil {
+		if _, _, werr = c.WriteAt(ctx, f.Ino, buf, off); werr != nil {
 			break
 		}
 	}
@@ -106,7 +106,7 @@ func testDiskFull(t *testing.T, dir string, tune func(*Config), waitFree func(*t
 	// Freeing space lets writes through again, once the space is free: an
 	// upload of the filler in flight holds its data file open until it
 	// ends.
-	if err := c.Remove(ctx, RootIno, "filler"); err != nil {
+	if _, err := c.Remove(ctx, RootIno, "filler"); err != nil {
 		t.Fatal(err)
 	}
 	waitFree(t)
@@ -154,7 +154,7 @@ func TestNamespaceCommitsOnAFullDisk(t *testing.T) {
 		mustCreate(t, c, d.Ino, fmt.Sprintf("entry-with-a-longish-name-%04d", i))
 	}
 	for i := range 100 {
-		if err := c.Remove(ctx, d.Ino, fmt.Sprintf("entry-with-a-longish-name-%04d", i)); err != nil {
+		if _, err := c.Remove(ctx, d.Ino, fmt.Sprintf("entry-with-a-longish-name-%04d", i)); err != nil {
 			t.Fatalf("remove on a full disk: %v", err)
 		}
 	}

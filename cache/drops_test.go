@@ -91,11 +91,11 @@ func TestWriteAfterARemoveWritesNothing(t *testing.T) {
 	ctx := context.Background()
 	c, _, ino := raceCache(t)
 	onceAt(t, c, hookMadeLocal, ino, func() {
-		if err := c.Remove(ctx, RootIno, "doc.txt"); err != nil {
+		if _, err := c.Remove(ctx, RootIno, "doc.txt"); err != nil {
 			t.Error(err)
 		}
 	})
-	if _, err := c.WriteAt(ctx, ino, []byte("OURS"), 0); !errors.Is(err, syscall.ESTALE) {
+	if _, _, err := c.WriteAt(ctx, ino, []byte("OURS"), 0); !errors.Is(err, syscall.ESTALE) {
 		t.Fatalf("write to a removed file: %v, want ESTALE", err)
 	}
 	if _, err := os.Stat(c.files.path(ino)); !errors.Is(err, fs.ErrNotExist) {

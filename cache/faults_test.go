@@ -37,22 +37,22 @@ func TestDataFileErrorsReachTheCaller(t *testing.T) {
 	body := strings.Repeat("0123456789", 10<<10) // over inlineMaxBytes: COMMIT fsyncs it
 
 	fail(vfs.OpWrite, syscall.ENOSPC)
-	if _, err := c.WriteUnstable(ctx, f.Ino, []byte(body), 0); !errors.Is(err, syscall.ENOSPC) {
+	if _, _, err := c.WriteUnstable(ctx, f.Ino, []byte(body), 0); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("write on a full disk: %v, want ENOSPC", err)
 	}
 	if a, err := c.GetAttr(ctx, f.Ino); err != nil || a.Size != 0 {
 		t.Fatalf("after a failed write: size %d, %v", a.Size, err)
 	}
 	fail(vfs.OpSync, syscall.EIO)
-	if _, err := c.WriteUnstable(ctx, f.Ino, []byte(body), 0); err != nil {
+	if _, _, err := c.WriteUnstable(ctx, f.Ino, []byte(body), 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Commit(ctx, f.Ino); !errors.Is(err, syscall.EIO) {
+	if _, err := c.Commit(ctx, f.Ino); !errors.Is(err, syscall.EIO) {
 		t.Fatalf("commit with a failing fsync: %v, want EIO", err)
 	}
 	failing.Store(nil)
 	// A failed COMMIT is tried again by the next one.
-	if err := c.Commit(ctx, f.Ino); err != nil {
+	if _, err := c.Commit(ctx, f.Ino); err != nil {
 		t.Fatalf("commit once the disk works: %v", err)
 	}
 	fail(vfs.OpRead, syscall.EIO)

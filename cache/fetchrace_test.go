@@ -307,7 +307,7 @@ func TestChunksOfTwoVersionsAreNeverMixed(t *testing.T) {
 	}
 	// A write fetches what is missing (chunk 2) to make the file whole.
 	putObject(t, mem, "f", v3)
-	if _, err := c.WriteAt(ctx, a.Ino, []byte("X"), 3*chunkSize); err != nil {
+	if _, _, err := c.WriteAt(ctx, a.Ino, []byte("X"), 3*chunkSize); err != nil {
 		t.Fatal(err)
 	}
 	flush(t, c)

@@ -76,10 +76,10 @@ func txnRecords(t *txn) (map[Ino]string, error) {
 func commitUnstable(t *testing.T, c *Cache, ino Ino, data string) {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := c.WriteUnstable(ctx, ino, []byte(data), 0); err != nil {
+	if _, _, err := c.WriteUnstable(ctx, ino, []byte(data), 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Commit(ctx, ino); err != nil {
+	if _, err := c.Commit(ctx, ino); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -98,10 +98,10 @@ func TestSmallCommitNeedsNoDataFile(t *testing.T) {
 		f := mustCreate(t, c, RootIno, name)
 		commitUnstable(t, c, f.Ino, "first "+name)
 		// A second COMMIT after more writes replaces the record.
-		if _, err := c.WriteUnstable(context.Background(), f.Ino, []byte("SECOND"), 6); err != nil {
+		if _, _, err := c.WriteUnstable(context.Background(), f.Ino, []byte("SECOND"), 6); err != nil {
 			t.Fatal(err)
 		}
-		if err := c.Commit(context.Background(), f.Ino); err != nil {
+		if _, err := c.Commit(context.Background(), f.Ino); err != nil {
 			t.Fatal(err)
 		}
 		files = append(files, f)
@@ -111,7 +111,7 @@ func TestSmallCommitNeedsNoDataFile(t *testing.T) {
 	}
 	// Nothing written since: a COMMIT has nothing to do.
 	commits := c.Stats().Commits
-	if err := c.Commit(context.Background(), files[0].Ino); err != nil {
+	if _, err := c.Commit(context.Background(), files[0].Ino); err != nil {
 		t.Fatal(err)
 	}
 	if got := c.Stats().Commits; got != commits {
@@ -256,7 +256,7 @@ func TestRecordGoesWithItsContent(t *testing.T) {
 
 	gone := mustCreate(t, c, RootIno, "gone")
 	commitUnstable(t, c, gone.Ino, "doomed")
-	if err := c.Remove(ctx, RootIno, "gone"); err != nil {
+	if _, err := c.Remove(ctx, RootIno, "gone"); err != nil {
 		t.Fatal(err)
 	}
 
@@ -363,7 +363,7 @@ func TestNewNameSyncedWithItsData(t *testing.T) {
 	holdRecords(t)
 	c := newSizedCache(t, t.TempDir(), memstore.New(), nil)
 	f := mustCreate(t, c, RootIno, "f")
-	if _, err := c.WriteUnstable(context.Background(), f.Ino, []byte(strings.Repeat("x", inlineMaxBytes+1)), 0); err != nil {
+	if _, _, err := c.WriteUnstable(context.Background(), f.Ino, []byte(strings.Repeat("x", inlineMaxBytes+1)), 0); err != nil {
 		t.Fatal(err)
 	}
 	fresh := func() bool {
@@ -374,7 +374,7 @@ func TestNewNameSyncedWithItsData(t *testing.T) {
 	if !fresh() {
 		t.Fatal("a new data file is not marked for a folder sync")
 	}
-	if err := c.Commit(context.Background(), f.Ino); err != nil {
+	if _, err := c.Commit(context.Background(), f.Ino); err != nil {
 		t.Fatal(err)
 	}
 	if fresh() {

@@ -26,19 +26,19 @@ func TestListHeadsS3(t *testing.T) {
 	ctx := context.Background()
 	st := s3test.Open(t, cfg)
 	c := newTestCache(t, t.TempDir(), st)
-	d, err := c.Mkdir(ctx, RootIno, "d", NewAttr{Mode: 0o750, UID: 1000, GID: 1000})
+	d, _, err := c.Mkdir(ctx, RootIno, "d", NewAttr{Mode: 0o750, UID: 1000, GID: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range n {
-		f, err := c.Create(ctx, d.Ino, fmt.Sprintf("f%03d", i), NewAttr{Mode: 0o640, UID: 1000, GID: 1000})
+		f, _, err := c.Create(ctx, d.Ino, fmt.Sprintf("f%03d", i), NewAttr{Mode: 0o640, UID: 1000, GID: 1000})
 		if err != nil {
 			t.Fatal(err)
 		}
 		mustWrite(t, c, f.Ino, 0, fmt.Sprintf("content %d", i))
 	}
 	for i := range m {
-		if _, err := c.Mkdir(ctx, d.Ino, fmt.Sprintf("sub%d", i), NewAttr{Mode: 0o700, UID: 1001, GID: 1002}); err != nil {
+		if _, _, err := c.Mkdir(ctx, d.Ino, fmt.Sprintf("sub%d", i), NewAttr{Mode: 0o700, UID: 1001, GID: 1002}); err != nil {
 			t.Fatal(err)
 		}
 	}

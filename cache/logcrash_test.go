@@ -112,11 +112,11 @@ func TestLogRecoversUpdatesAfterACrash(t *testing.T) {
 	commitUnstable(t, c, mustCreate(t, c, RootIno, "small").Ino, "inline content")
 	d := mustMkdir(t, c, RootIno, "d")
 	mustCreate(t, c, d.Ino, "x")
-	if err := c.Rename(ctx, d.Ino, "x", RootIno, "moved"); err != nil {
+	if _, _, err := c.Rename(ctx, d.Ino, "x", RootIno, "moved"); err != nil {
 		t.Fatal(err)
 	}
 	mustCreate(t, c, RootIno, "gone")
-	if err := c.Remove(ctx, RootIno, "gone"); err != nil {
+	if _, err := c.Remove(ctx, RootIno, "gone"); err != nil {
 		t.Fatal(err)
 	}
 	mode := fs.FileMode(0o600)
@@ -187,14 +187,14 @@ func TestLogConcurrentCrash(t *testing.T) {
 				default:
 				}
 				name, data := fmt.Sprintf("w%d-%d", w, i), fmt.Sprintf("content of %d/%d", w, i)
-				f, err := c.Create(ctx, RootIno, name, NewAttr{Mode: 0o644})
+				f, _, err := c.Create(ctx, RootIno, name, NewAttr{Mode: 0o644})
 				if err != nil {
 					return // the crash came
 				}
-				if _, err := c.WriteUnstable(ctx, f.Ino, []byte(data), 0); err != nil {
+				if _, _, err := c.WriteUnstable(ctx, f.Ino, []byte(data), 0); err != nil {
 					return
 				}
-				if err := c.Commit(ctx, f.Ino); err != nil {
+				if _, err := c.Commit(ctx, f.Ino); err != nil {
 					return
 				}
 				mu.Lock()

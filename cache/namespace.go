@@ -57,14 +57,21 @@ func (c *Cache) Lookup(ctx context.Context, dir Ino, name string) (Attr, error) 
 // GetAttr returns the attributes of ino. ESTALE when it no longer exists.
 func (c *Cache) GetAttr(ctx context.Context, ino Ino) (Attr, error) {
 	var a Attr
-	err := c.view(func(t *txn) error {
-		n, err := t.get(ino)
-		if err == nil {
-			a = attrOf(n)
-		}
+	err := c.view(func(t *txn) (err error) {
+		a, err = attrIn(t, ino)
 		return err
 	})
 	return a, wrap("getattr", "", err)
+}
+
+// attrIn is ino's attributes as t sees them: what GetAttr returns at
+// that point.
+func attrIn(t *txn, ino Ino) (Attr, error) {
+	n, err := t.get(ino)
+	if err != nil {
+		return Attr{}, err
+	}
+	return attrOf(n), nil
 }
 
 // Path returns a path of ino from the root ("" for the root, "a/b"
@@ -78,20 +85,23 @@ func (c *Cache) Path(ctx context.Context, ino Ino) (string, error) {
 	return p, wrap("path", "", err)
 }
 
-// create adds a new inode named name in dir, filled in by fill.
-func (c *Cache) create(ctx context.Context, dir Ino, name string, fill func(n *ns.Inode)) (Attr, error) {
+// create adds a new inode named name in dir, filled in by fill, and
+// returns its attributes and the change to dir.
+func (c *Cache) create(ctx context.Context, dir Ino, name string, fill func(n *ns.Inode)) (Attr, Change, error) {
 	if err := checkName(name); err != nil {
-		return Attr{}, err
+		return Attr{}, Change{}, err
 	}
 	if err := c.ensureLoaded(ctx, dir); err != nil {
-		return Attr{}, err
+		return Attr{}, Change{}, err
 	}
 	var a Attr
+	var dc Change
 	err := c.update(func(t *txn) error {
 		d, err := t.GetDir(dir)
 		if err != nil {
 			return err
 		}
+		dc.Before = attrOf(d)
 		if _, _, err := t.Lookup(dir, name); err == nil {
 			return syscall.EEXIST
 		}
@@ -131,12 +141,29 @@ func (c *Cache) create(ctx context.Context, dir Ino, name string, fill func(n *n
 			return err
 		}
 		a = attrOf(n)
-		return t.Link(d, name, n)
+		if err := t.Link(d, name, n); err != nil {
+			return err
+		}
+		dc.After = attrOf(d)
+		return nil
 	})
-	if err == nil && a.Mode.IsRegular() {
+	if err != nil {
+		return Attr{}, Change{}, wrap("create", name, err)
+	}
+	if a.Mode.IsRegular() {
 		c.touched(a.Ino)
 	}
-	return a, wrap("create", name, err)
+	return a, dc, nil
+}
+
+// setTimes gives n the times a sets.
+func setTimes(n *ns.Inode, a NewAttr) {
+	if !a.Atime.IsZero() {
+		n.Atime = a.Atime.UnixNano()
+	}
+	if !a.Mtime.IsZero() {
+		n.Mtime = a.Mtime.UnixNano()
+	}
 }
 
 // mustKey is the key of the new entry name in d; t.path of d cannot fail
@@ -156,57 +183,58 @@ func mustKey(t *txn, d *ns.Inode, name string, isDir bool) string {
 // Create makes a new regular file, or a special file (FIFO, socket,
 // device) by the type bits of a.Mode, named name in dir, with a.Atime and
 // a.Mtime when set. EEXIST when name exists. Special files live in the
-// cache only: no store keeps them.
-func (c *Cache) Create(ctx context.Context, dir Ino, name string, a NewAttr) (Attr, error) {
+// cache only: no store keeps them. It returns the new file's attributes
+// and the change to dir.
+func (c *Cache) Create(ctx context.Context, dir Ino, name string, a NewAttr) (Attr, Change, error) {
 	typ := a.Mode.Type()
 	switch typ {
 	case 0, fs.ModeNamedPipe, fs.ModeSocket, fs.ModeDevice, fs.ModeDevice | fs.ModeCharDevice:
 	default:
-		return Attr{}, fmt.Errorf("cache: create %q with type %v: %w", name, typ, syscall.EINVAL)
+		return Attr{}, Change{}, fmt.Errorf("cache: create %q with type %v: %w", name, typ, syscall.EINVAL)
 	}
 	return c.create(ctx, dir, name, func(n *ns.Inode) {
 		n.Mode = typ | a.Mode&permBits
 		n.UID, n.GID, n.Major, n.Minor = a.UID, a.GID, a.Major, a.Minor
-		if !a.Atime.IsZero() {
-			n.Atime = a.Atime.UnixNano()
-		}
-		if !a.Mtime.IsZero() {
-			n.Mtime = a.Mtime.UnixNano()
-		}
+		setTimes(n, a)
 	})
 }
 
-// Mkdir makes a directory. EEXIST when name exists.
-func (c *Cache) Mkdir(ctx context.Context, dir Ino, name string, a NewAttr) (Attr, error) {
+// Mkdir makes a directory, like Create. EEXIST when name exists.
+func (c *Cache) Mkdir(ctx context.Context, dir Ino, name string, a NewAttr) (Attr, Change, error) {
 	return c.create(ctx, dir, name, func(n *ns.Inode) {
 		n.Mode = fs.ModeDir | a.Mode&permBits
 		n.UID, n.GID = a.UID, a.GID
+		setTimes(n, a)
 	})
 }
 
-// Symlink makes a symbolic link to target. EEXIST when name exists.
-func (c *Cache) Symlink(ctx context.Context, dir Ino, name, target string, a NewAttr) (Attr, error) {
+// Symlink makes a symbolic link to target, like Create. EEXIST when
+// name exists.
+func (c *Cache) Symlink(ctx context.Context, dir Ino, name, target string, a NewAttr) (Attr, Change, error) {
 	if target == "" || len(target) > 4096 {
-		return Attr{}, fmt.Errorf("cache: symlink target of %d bytes: %w", len(target), syscall.EINVAL)
+		return Attr{}, Change{}, fmt.Errorf("cache: symlink target of %d bytes: %w", len(target), syscall.EINVAL)
 	}
 	return c.create(ctx, dir, name, func(n *ns.Inode) {
 		n.Mode = fs.ModeSymlink | 0o777
 		n.UID, n.GID = a.UID, a.GID
 		n.Target, n.Size = target, int64(len(target))
+		setTimes(n, a)
 	})
 }
 
 // Link adds the name in dir for the existing non-directory ino. EEXIST
 // when name exists, EPERM when ino is a directory. The backend keeps one
 // object per file, at its first name; other names live in the cache.
-func (c *Cache) Link(ctx context.Context, ino, dir Ino, name string) (Attr, error) {
+// It returns the file's new attributes and the change to dir.
+func (c *Cache) Link(ctx context.Context, ino, dir Ino, name string) (Attr, Change, error) {
 	if err := checkName(name); err != nil {
-		return Attr{}, err
+		return Attr{}, Change{}, err
 	}
 	if err := c.ensureLoaded(ctx, dir); err != nil {
-		return Attr{}, err
+		return Attr{}, Change{}, err
 	}
 	var a Attr
+	var dc Change
 	err := c.update(func(t *txn) error {
 		n, err := t.get(ino)
 		if err != nil {
@@ -219,6 +247,7 @@ func (c *Cache) Link(ctx context.Context, ino, dir Ino, name string) (Attr, erro
 		if err != nil {
 			return err
 		}
+		dc.Before = attrOf(d)
 		if _, _, err := t.Lookup(dir, name); err == nil {
 			return syscall.EEXIST
 		}
@@ -238,9 +267,16 @@ func (c *Cache) Link(ctx context.Context, ino, dir Ino, name string) (Attr, erro
 			return err
 		}
 		a = attrOf(n)
-		return t.Link(d, name, n)
+		if err := t.Link(d, name, n); err != nil {
+			return err
+		}
+		dc.After = attrOf(d)
+		return nil
 	})
-	return a, wrap("link", name, err)
+	if err != nil {
+		return Attr{}, Change{}, wrap("link", name, err)
+	}
+	return a, dc, nil
 }
 
 // Readlink returns a symlink's target. EINVAL when ino is not a symlink.

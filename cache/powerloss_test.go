@@ -147,7 +147,7 @@ func plWorkload() []plStep {
 	small := "a small file: its COMMIT stores it in the namespace"
 	create := func(name string) plStep {
 		return plStep{name: name, run: func(ctx context.Context, c *Cache, inos map[string]Ino) error {
-			a, err := c.Create(ctx, RootIno, name, NewAttr{Mode: 0o644})
+			a, _, err := c.Create(ctx, RootIno, name, NewAttr{Mode: 0o644})
 			inos[name] = a.Ino
 			return err
 		}}
@@ -156,14 +156,15 @@ func plWorkload() []plStep {
 		return plStep{name: name, after: after, lo: int(off), hi: int(off) + len(data), run: func(ctx context.Context, c *Cache, inos map[string]Ino) error {
 			var err error
 			if unstable {
-				_, err = c.WriteUnstable(ctx, inos[name], []byte(data), off)
+				_, _, err = c.WriteUnstable(ctx, inos[name], []byte(data), off)
 			} else {
-				_, err = c.WriteAt(ctx, inos[name], []byte(data), off)
+				_, _, err = c.WriteAt(ctx, inos[name], []byte(data), off)
 			}
 			if err != nil {
 				return err
 			}
-			return c.Commit(ctx, inos[name])
+			_, err = c.Commit(ctx, inos[name])
+			return err
 		}}
 	}
 	big2 := a[:50<<10] + b
@@ -185,7 +186,8 @@ func plWorkload() []plStep {
 		create("third"),
 		write("third", 0, c3, c3, false),
 		{name: "small", gone: true, run: func(ctx context.Context, c *Cache, inos map[string]Ino) error {
-			return c.Remove(ctx, RootIno, "small")
+			_, err := c.Remove(ctx, RootIno, "small")
+			return err
 		}},
 		write("third", 1000, "changed", c3[:1000]+"changed"+c3[1007:], true),
 	}

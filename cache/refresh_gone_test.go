@@ -64,7 +64,7 @@ func TestRefreshOfRemovedDirectoryIsNoWarning(t *testing.T) {
 		t.Fatalf("lookup in d: %v", err)
 	}
 	<-s.entered // the refresh of d is listing it
-	if err := c.Rmdir(ctx, RootIno, "d"); err != nil {
+	if _, err := c.Rmdir(ctx, RootIno, "d"); err != nil {
 		t.Fatal(err)
 	}
 	close(s.release)

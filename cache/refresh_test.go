@@ -81,10 +81,10 @@ func TestRefreshDoesNotResurrectPendingChanges(t *testing.T) {
 	// The cloud is refusing changes: the delete and rename stay queued.
 	s.Set(faultstore.Delete, faultstore.Fault{Err: syscall.ECONNREFUSED})
 	s.Set(faultstore.Copy, faultstore.Fault{Err: syscall.ECONNREFUSED})
-	if err := c.Remove(ctx, RootIno, "a.txt"); err != nil {
+	if _, err := c.Remove(ctx, RootIno, "a.txt"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Rename(ctx, RootIno, "b.txt", RootIno, "c.txt"); err != nil {
+	if _, _, err := c.Rename(ctx, RootIno, "b.txt", RootIno, "c.txt"); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Refresh(ctx, RootIno); err != nil {
@@ -299,7 +299,7 @@ func (s ownerless) List(ctx context.Context, opts backend.ListOptions, fn func(b
 func TestRefreshAfterOurOwnMove(t *testing.T) {
 	ctx := context.Background()
 	c := newTestCache(t, t.TempDir(), ownerless{memstore.New()})
-	a, err := c.Create(ctx, RootIno, "a", NewAttr{Mode: 0o644, UID: 1000, GID: 1000})
+	a, _, err := c.Create(ctx, RootIno, "a", NewAttr{Mode: 0o644, UID: 1000, GID: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -307,7 +307,7 @@ func TestRefreshAfterOurOwnMove(t *testing.T) {
 	if err := c.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Rename(ctx, RootIno, "a", RootIno, "b"); err != nil {
+	if _, _, err := c.Rename(ctx, RootIno, "a", RootIno, "b"); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Flush(ctx); err != nil {

@@ -10,21 +10,23 @@ import (
 	"github.com/filegate/filegate/cache/ns"
 )
 
-// Remove unlinks the non-directory name from dir. EISDIR for a
-// directory, ENOENT when missing.
-func (c *Cache) Remove(ctx context.Context, dir Ino, name string) error {
+// Remove unlinks the non-directory name from dir and returns the change
+// to dir. EISDIR for a directory, ENOENT when missing.
+func (c *Cache) Remove(ctx context.Context, dir Ino, name string) (Change, error) {
 	if err := checkName(name); err != nil {
-		return err
+		return Change{}, err
 	}
 	if err := c.ensureLoaded(ctx, dir); err != nil {
-		return err
+		return Change{}, err
 	}
 	var gone Ino
+	var dc Change
 	err := c.update(func(t *txn) error {
 		d, err := t.GetDir(dir)
 		if err != nil {
 			return err
 		}
+		dc.Before = attrOf(d)
 		child, mode, err := t.Lookup(dir, name)
 		if err != nil {
 			return err
@@ -38,20 +40,24 @@ func (c *Cache) Remove(ctx context.Context, dir Ino, name string) error {
 			return err
 		}
 		gone, err = t.dropName(d, name, child)
+		dc.After = attrOf(d)
 		return err
 	})
 	c.forget(gone)
-	return wrap("remove", name, err)
+	if err != nil {
+		return Change{}, wrap("remove", name, err)
+	}
+	return dc, nil
 }
 
-// Rmdir removes the empty directory name from dir. ENOTEMPTY, ENOTDIR,
-// ENOENT.
-func (c *Cache) Rmdir(ctx context.Context, dir Ino, name string) error {
+// Rmdir removes the empty directory name from dir and returns the change
+// to dir. ENOTEMPTY, ENOTDIR, ENOENT.
+func (c *Cache) Rmdir(ctx context.Context, dir Ino, name string) (Change, error) {
 	if err := checkName(name); err != nil {
-		return err
+		return Change{}, err
 	}
 	if err := c.ensureLoaded(ctx, dir); err != nil {
-		return err
+		return Change{}, err
 	}
 	var child Ino
 	err := c.view(func(t *txn) (err error) {
@@ -67,13 +73,15 @@ func (c *Cache) Rmdir(ctx context.Context, dir Ino, name string) error {
 		err = c.ensureLoaded(ctx, child)
 	}
 	if err != nil {
-		return wrap("rmdir", name, err)
+		return Change{}, wrap("rmdir", name, err)
 	}
+	var dc Change
 	err = c.update(func(t *txn) error {
 		d, err := t.GetDir(dir)
 		if err != nil {
 			return err
 		}
+		dc.Before = attrOf(d)
 		got, mode, err := t.Lookup(dir, name)
 		if err != nil {
 			return err
@@ -90,9 +98,13 @@ func (c *Cache) Rmdir(ctx context.Context, dir Ino, name string) error {
 			return err
 		}
 		_, err = t.dropName(d, name, child)
+		dc.After = attrOf(d)
 		return err
 	})
-	return wrap("rmdir", name, err)
+	if err != nil {
+		return Change{}, wrap("rmdir", name, err)
+	}
+	return dc, nil
 }
 
 // dropName removes the entry name -> child from d (already written by

@@ -12,17 +12,18 @@ import (
 
 // Rename moves srcName in srcDir to dstName in dstDir, replacing a
 // destination of a compatible type as rename(2) does (EISDIR, ENOTDIR,
-// ENOTEMPTY, EINVAL when a directory would move into itself).
-func (c *Cache) Rename(ctx context.Context, srcDir Ino, srcName string, dstDir Ino, dstName string) error {
+// ENOTEMPTY, EINVAL when a directory would move into itself). It
+// returns the changes to srcDir and to dstDir (the same when they are).
+func (c *Cache) Rename(ctx context.Context, srcDir Ino, srcName string, dstDir Ino, dstName string) (Change, Change, error) {
 	if err := checkName(srcName); err != nil {
-		return err
+		return Change{}, Change{}, err
 	}
 	if err := checkName(dstName); err != nil {
-		return err
+		return Change{}, Change{}, err
 	}
 	for _, d := range []Ino{srcDir, dstDir} {
 		if err := c.ensureLoaded(ctx, d); err != nil {
-			return wrap("rename", srcName, err)
+			return Change{}, Change{}, wrap("rename", srcName, err)
 		}
 	}
 	// A directory moves in the backend under a new prefix, so everything
@@ -47,15 +48,32 @@ func (c *Cache) Rename(ctx context.Context, srcDir Ino, srcName string, dstDir I
 		err = c.ensureLoaded(ctx, dst)
 	}
 	if err != nil {
-		return wrap("rename", srcName, err)
+		return Change{}, Change{}, wrap("rename", srcName, err)
 	}
 	var gone Ino
-	err = c.update(func(t *txn) error {
+	var from, to Change
+	err = c.update(func(t *txn) (err error) {
 		gone = 0
-		return t.rename(srcDir, srcName, dstDir, dstName, &gone)
+		if from.Before, err = attrIn(t, srcDir); err != nil {
+			return err
+		}
+		if to.Before, err = attrIn(t, dstDir); err != nil {
+			return err
+		}
+		if err := t.rename(srcDir, srcName, dstDir, dstName, &gone); err != nil {
+			return err
+		}
+		if from.After, err = attrIn(t, srcDir); err != nil {
+			return err
+		}
+		to.After, err = attrIn(t, dstDir)
+		return err
 	})
 	c.forget(gone)
-	return wrap("rename", srcName, err)
+	if err != nil {
+		return Change{}, Change{}, wrap("rename", srcName, err)
+	}
+	return from, to, nil
 }
 
 func (t *txn) rename(srcDir Ino, srcName string, dstDir Ino, dstName string, gone *Ino) error {

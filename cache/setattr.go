@@ -11,9 +11,9 @@ import (
 )
 
 // SetAttr changes the attributes selected in set (chmod, chown, utimes,
-// truncate) and returns the new attributes. A size change needs the whole
-// file in the cache, so it may download it first.
-func (c *Cache) SetAttr(ctx context.Context, ino Ino, set SetAttr) (Attr, error) {
+// truncate) and returns the attributes before and after. A size change
+// needs the whole file in the cache, so it may download it first.
+func (c *Cache) SetAttr(ctx context.Context, ino Ino, set SetAttr) (Change, error) {
 	if set.Size == nil {
 		return c.setAttr(ctx, ino, set, 0)
 	}
@@ -27,36 +27,39 @@ func (c *Cache) SetAttr(ctx context.Context, ino Ino, set SetAttr) (Attr, error)
 	// truncated content of a file not yet dirty.
 	c.files.pin(ino)
 	defer c.files.unpin(ino)
-	var a Attr
+	var ch Change
 	err := c.retryWrite(ino, func(epoch uint64) (err error) {
-		a, err = c.setAttr(ctx, ino, set, epoch)
+		ch, err = c.setAttr(ctx, ino, set, epoch)
 		return err
 	})
-	return a, err
+	return ch, err
 }
 
 // setAttr is one attempt of SetAttr; a size change is a write that
-// watched ino's content at epoch.
-func (c *Cache) setAttr(ctx context.Context, ino Ino, set SetAttr, epoch uint64) (Attr, error) {
+// watched ino's content at epoch. Before is read in the transaction that stores
+// the new attributes: a truncate changes the data file first, but no
+// attribute until then.
+func (c *Cache) setAttr(ctx context.Context, ino Ino, set SetAttr, epoch uint64) (Change, error) {
 	// Unstable writes come first: a truncate or utimes after them wins.
 	if err := c.storePending(ino); err != nil {
-		return Attr{}, wrap("setattr", "", err)
+		return Change{}, wrap("setattr", "", err)
 	}
 	if set.Size != nil {
 		if *set.Size < 0 {
-			return Attr{}, fmt.Errorf("cache: setattr size %d: %w", *set.Size, syscall.EINVAL)
+			return Change{}, fmt.Errorf("cache: setattr size %d: %w", *set.Size, syscall.EINVAL)
 		}
 		if err := c.truncate(ctx, ino, *set.Size, epoch); err != nil {
-			return Attr{}, wrap("setattr", "", err)
+			return Change{}, wrap("setattr", "", err)
 		}
 		c.hooks.at(hookWritten, ino)
 	}
-	var a Attr
+	var ch Change
 	err := c.update(func(t *txn) error {
 		n, err := t.get(ino)
 		if err != nil {
 			return err
 		}
+		ch.Before = attrOf(n)
 		now := time.Now().UnixNano()
 		metaChanged := false
 		if set.Mode != nil {
@@ -97,7 +100,7 @@ func (c *Cache) setAttr(ctx context.Context, ino Ino, set SetAttr, epoch uint64)
 		if err := t.put(n); err != nil {
 			return err
 		}
-		a = attrOf(n)
+		ch.After = attrOf(n)
 		if !metaChanged || n.Has(ns.FlagDirty) || n.Mode&(fs.ModeNamedPipe|fs.ModeSocket|fs.ModeDevice) != 0 {
 			// A pending upload carries the new metadata.
 			return nil
@@ -111,10 +114,13 @@ func (c *Cache) setAttr(ctx context.Context, ino Ino, set SetAttr, epoch uint64)
 		}
 		return t.enqueue(op{kind: opSetMeta, ino: n.Ino, key: key})
 	})
-	if err == nil && set.Size != nil {
+	if err != nil {
+		return Change{}, wrap("setattr", "", err)
+	}
+	if set.Size != nil {
 		c.touched(ino)
 	}
-	return a, wrap("setattr", "", err)
+	return ch, nil
 }
 
 // truncate sets the length of a regular file's local data. Shrinking or

@@ -151,16 +151,16 @@ func TestSpareSurvivesReopen(t *testing.T) {
 	big := bytes.Repeat([]byte("0123456789abcdef"), 16<<10) // 256 KiB
 	want := map[Ino][]byte{small.Ino: []byte("small file"), large.Ino: big}
 	for ino, data := range want {
-		if _, err := c.WriteUnstable(ctx, ino, data[:1], 0); err != nil {
+		if _, _, err := c.WriteUnstable(ctx, ino, data[:1], 0); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := c.WriteUnstable(ctx, ino, data[1:], 1); err != nil {
+		if _, _, err := c.WriteUnstable(ctx, ino, data[1:], 1); err != nil {
 			t.Fatal(err)
 		}
 		if _, ok := spares[fileIno(t, c.files.path(ino))]; !ok {
 			t.Fatalf("inode %d: data file is not a former spare", ino)
 		}
-		if err := c.Commit(ctx, ino); err != nil {
+		if _, err := c.Commit(ctx, ino); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -287,7 +287,7 @@ func TestSpareLeftoversRemoved(t *testing.T) {
 	c := newTestCache(t, dir, s)
 	f := mustCreate(t, c, RootIno, "f")
 	mustWrite(t, c, f.Ino, 0, "precious")
-	if err := c.Commit(context.Background(), f.Ino); err != nil {
+	if _, err := c.Commit(context.Background(), f.Ino); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Close(); err != nil {
@@ -557,14 +557,14 @@ func BenchmarkCreateSmallFile(b *testing.B) {
 			i := 0
 			b.SetBytes(int64(len(data)))
 			for b.Loop() {
-				a, err := c.Create(ctx, RootIno, "f"+strconv.Itoa(i), NewAttr{Mode: 0o644})
+				a, _, err := c.Create(ctx, RootIno, "f"+strconv.Itoa(i), NewAttr{Mode: 0o644})
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := c.WriteUnstable(ctx, a.Ino, data, 0); err != nil {
+				if _, _, err := c.WriteUnstable(ctx, a.Ino, data, 0); err != nil {
 					b.Fatal(err)
 				}
-				if err := c.Commit(ctx, a.Ino); err != nil {
+				if _, err := c.Commit(ctx, a.Ino); err != nil {
 					b.Fatal(err)
 				}
 				i++

@@ -38,6 +38,25 @@ type Attr struct {
 // IsDir reports whether the inode is a directory.
 func (a Attr) IsDir() bool { return a.Mode.IsDir() }
 
+// Change is an inode's attributes just before and just after a call
+// changed it, read in the critical section of the change, so nothing
+// else falls between them: NFSv3's wcc_data. A zero Attr (Ino 0) in it
+// is one the call could not read, the inode being gone by then.
+type Change struct {
+	Before, After Attr
+}
+
+// WriteOpts asks Write for what an NFS WRITE does besides the write.
+type WriteOpts struct {
+	// Stable makes the write durable before Write returns, as a Commit
+	// after it does.
+	Stable bool
+	// KillSetID drops setuid and setgid first, as Linux does on a write
+	// by anyone but root; setgid without group execute, the
+	// mandatory-locking marker, stays.
+	KillSetID bool
+}
+
 // SetAttr selects the attributes SetAttr changes; nil fields stay as they
 // are.
 type SetAttr struct {
@@ -59,8 +78,9 @@ type NewAttr struct {
 	UID, GID     uint32
 	Major, Minor uint32
 	// Atime and Mtime, when set, replace the time of creation: NFS's
-	// exclusive CREATE keeps its verifier there, in the transaction that
-	// makes the file rather than a SETATTR's of its own.
+	// exclusive CREATE keeps its verifier there, and any CREATE, MKDIR
+	// or SYMLINK the times its sattr3 asks for, in the transaction that
+	// makes the inode rather than a SETATTR's of its own.
 	Atime, Mtime time.Time
 }
 

@@ -20,7 +20,7 @@ func TestUnstableWrites(t *testing.T) {
 	// The first write makes the file durably dirty; later ones are
 	// unstable until Commit.
 	for i := range 8 {
-		if _, err := c.WriteUnstable(ctx, f.Ino, []byte("abcd"), int64(4*i)); err != nil {
+		if _, _, err := c.WriteUnstable(ctx, f.Ino, []byte("abcd"), int64(4*i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -34,7 +34,7 @@ func TestUnstableWrites(t *testing.T) {
 	if c.DirtyBytes() != 32 {
 		t.Fatalf("dirty bytes %d", c.DirtyBytes())
 	}
-	if err := c.Commit(ctx, f.Ino); err != nil {
+	if _, err := c.Commit(ctx, f.Ino); err != nil {
 		t.Fatal(err)
 	}
 	flush(t, c)
@@ -78,7 +78,7 @@ func TestUncommittedWritesAreNeverEvicted(t *testing.T) {
 	tail := strings.Repeat("u", chunkSize)
 	// An unstable write lands while the file is being uploaded.
 	s.during = func() {
-		if _, err := c.WriteUnstable(ctx, f.Ino, []byte(tail), 4); err != nil {
+		if _, _, err := c.WriteUnstable(ctx, f.Ino, []byte(tail), 4); err != nil {
 			t.Error(err)
 		}
 	}
@@ -90,7 +90,7 @@ func TestUncommittedWritesAreNeverEvicted(t *testing.T) {
 	if got := readAll(t, c, f.Ino); got != "base"+tail {
 		t.Fatalf("uncommitted data lost: %d bytes", len(got))
 	}
-	if err := c.Commit(ctx, f.Ino); err != nil {
+	if _, err := c.Commit(ctx, f.Ino); err != nil {
 		t.Fatal(err)
 	}
 	flush(t, c)

@@ -59,10 +59,10 @@ func TestUploadRacingAnOverwriteIsNoFailure(t *testing.T) {
 	flush(t, c)
 	mustWrite(t, c, f.Ino, 5, ", world")
 	s.during = func() {
-		if _, err := c.WriteAt(ctx, f.Ino, []byte("J"), 0); err != nil {
+		if _, _, err := c.WriteAt(ctx, f.Ino, []byte("J"), 0); err != nil {
 			t.Error(err)
 		}
-		if err := c.Commit(ctx, f.Ino); err != nil {
+		if _, err := c.Commit(ctx, f.Ino); err != nil {
 			t.Error(err)
 		}
 	}

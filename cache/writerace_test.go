@@ -110,14 +110,14 @@ func refreshAt(t *testing.T, c *Cache, p hookPoint, ino Ino) {
 func unstableRace(t *testing.T, c *Cache, ino Ino, during func()) string {
 	t.Helper()
 	ctx := context.Background()
-	if _, err := c.WriteAt(ctx, ino, []byte("OURS"), 0); err != nil {
+	if _, _, err := c.WriteAt(ctx, ino, []byte("OURS"), 0); err != nil {
 		t.Fatal(err)
 	}
 	onceAt(t, c, hookUnstableReady, ino, func() {
 		flush(t, c) // the upload makes the file clean
 		during()
 	})
-	if _, err := c.WriteUnstable(ctx, ino, []byte("MORE"), 5); err != nil {
+	if _, _, err := c.WriteUnstable(ctx, ino, []byte("MORE"), 5); err != nil {
 		t.Fatal(err)
 	}
 	return "OURS" + raceV1[4:5] + "MORE" + raceV1[9:]
@@ -145,10 +145,10 @@ func TestWriteRacingACloudChangeIsKept(t *testing.T) {
 	c, mem, ino := raceCache(t)
 	putObject(t, mem, "doc.txt", []byte(raceV2))
 	refreshAt(t, c, hookWritten, ino)
-	if _, err := c.WriteAt(ctx, ino, []byte("OURS"), 0); err != nil {
+	if _, _, err := c.WriteAt(ctx, ino, []byte("OURS"), 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Commit(ctx, ino); err != nil {
+	if _, err := c.Commit(ctx, ino); err != nil {
 		t.Fatal(err)
 	}
 	wantKept(t, c, mem, ino, "OURS"+raceV1[4:])
@@ -168,7 +168,7 @@ func TestUnstableWriteRacingACloudChangeIsKept(t *testing.T) {
 			t.Error(err)
 		}
 	})
-	if err := c.Commit(ctx, ino); err != nil {
+	if _, err := c.Commit(ctx, ino); err != nil {
 		t.Fatal(err)
 	}
 	wantKept(t, c, mem, ino, ours)
@@ -231,7 +231,7 @@ func TestSafeSaveWhileTheCloudChanges(t *testing.T) {
 	c, mem, ino := raceCache(t)
 	putObject(t, mem, "doc.txt", []byte(raceV2))
 	onceAt(t, c, hookNewVersion, ino, func() {
-		if err := c.Rename(ctx, RootIno, "doc.txt", RootIno, "doc.bak"); err != nil {
+		if _, _, err := c.Rename(ctx, RootIno, "doc.txt", RootIno, "doc.bak"); err != nil {
 			t.Error(err)
 		}
 		f := mustCreate(t, c, RootIno, "doc.txt")
@@ -275,7 +275,7 @@ func TestUnstableWriteRacingACloudDeleteIsKept(t *testing.T) {
 	if err := c.Refresh(ctx, RootIno); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Commit(ctx, ino); err != nil {
+	if _, err := c.Commit(ctx, ino); err != nil {
 		t.Fatal(err)
 	}
 	if got := readAll(t, c, ino); got != ours {

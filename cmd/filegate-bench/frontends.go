@@ -211,7 +211,7 @@ func runFrontends(rounds int, base, only string) error {
 
 // fillCache writes a file of size bytes through the cache and syncs it.
 func fillCache(ctx context.Context, c *cache.Cache, name string, size int) error {
-	a, err := c.Create(ctx, cache.RootIno, name, cache.NewAttr{Mode: 0o644})
+	a, _, err := c.Create(ctx, cache.RootIno, name, cache.NewAttr{Mode: 0o644})
 	if err != nil {
 		return err
 	}
@@ -220,11 +220,12 @@ func fillCache(ctx context.Context, c *cache.Cache, name string, size int) error
 		for i := 0; i < len(buf); i += 4096 {
 			binary.BigEndian.PutUint64(buf[i:], uint64(off+i))
 		}
-		if _, err := c.WriteAt(ctx, a.Ino, buf, int64(off)); err != nil {
+		if _, _, err := c.WriteAt(ctx, a.Ino, buf, int64(off)); err != nil {
 			return err
 		}
 	}
-	return c.Commit(ctx, a.Ino)
+	_, err = c.Commit(ctx, a.Ino)
+	return err
 }
 
 // randomReads runs feRandClients clients reading 4 KiB at random offsets

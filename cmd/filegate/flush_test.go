@@ -39,14 +39,14 @@ func TestFlushWaitOnlyWhenInTheBackend(t *testing.T) {
 	go a.Serve()
 	defer a.Close()
 
-	f, err := c.Create(ctx, cache.RootIno, "report.txt", cache.NewAttr{Mode: 0o644})
+	f, _, err := c.Create(ctx, cache.RootIno, "report.txt", cache.NewAttr{Mode: 0o644})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.WriteAt(ctx, f.Ino, []byte("quarterly numbers"), 0); err != nil {
+	if _, _, err := c.WriteAt(ctx, f.Ino, []byte("quarterly numbers"), 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Commit(ctx, f.Ino); err != nil {
+	if _, err := c.Commit(ctx, f.Ino); err != nil {
 		t.Fatal(err)
 	}
 

@@ -137,14 +137,14 @@ func (e *adminEnv) writeFile(dir cache.Ino, name, data string) cache.Attr {
 func writeCacheFile(t *testing.T, c *cache.Cache, dir cache.Ino, name, data string) cache.Attr {
 	t.Helper()
 	ctx := context.Background()
-	a, err := c.Create(ctx, dir, name, cache.NewAttr{Mode: 0o644})
+	a, _, err := c.Create(ctx, dir, name, cache.NewAttr{Mode: 0o644})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.WriteAt(ctx, a.Ino, []byte(data), 0); err != nil {
+	if _, _, err := c.WriteAt(ctx, a.Ino, []byte(data), 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Commit(ctx, a.Ino); err != nil {
+	if _, err := c.Commit(ctx, a.Ino); err != nil {
 		t.Fatal(err)
 	}
 	return a

@@ -28,7 +28,7 @@ func TestAdminStatusAndFlush(t *testing.T) {
 		len(s.Exports) != 1 || s.Cache.HitRate != nil || s.Cache.MaxBytes == 0 {
 		t.Errorf("status of a fresh gateway: %+v", s)
 	}
-	d, err := e.cache.Mkdir(ctx, cache.RootIno, "docs", cache.NewAttr{Mode: 0o755})
+	d, _, err := e.cache.Mkdir(ctx, cache.RootIno, "docs", cache.NewAttr{Mode: 0o755})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestAdminExports(t *testing.T) {
 	e := newAdminEnv(t, "/office", "/projects")
 	office, projects := e.xs[0], e.xs[1]
 	ctx := context.Background()
-	d, err := office.cache.Mkdir(ctx, cache.RootIno, "docs", cache.NewAttr{Mode: 0o755})
+	d, _, err := office.cache.Mkdir(ctx, cache.RootIno, "docs", cache.NewAttr{Mode: 0o755})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +237,7 @@ func TestAdminFailingPaths(t *testing.T) {
 	}
 	go a.Serve()
 	defer a.Close()
-	d, err := caches["/office"].Mkdir(ctx, cache.RootIno, "docs", cache.NewAttr{Mode: 0o755})
+	d, _, err := caches["/office"].Mkdir(ctx, cache.RootIno, "docs", cache.NewAttr{Mode: 0o755})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -247,15 +247,16 @@ func BenchmarkPipelinedRead(b *testing.B) {
 	const depth = 8
 	e := newEnv(b)
 	ctx := context.Background()
-	a, err := e.cache.Create(ctx, cache.RootIno, "big", cache.NewAttr{Mode: 0o644})
+	a, _, err := e.cache.Create(ctx, cache.RootIno, "big", cache.NewAttr{Mode: 0o644})
 	must(b, err)
 	buf := make([]byte, chunk)
 	for off := 0; off < bigFile; off += chunk {
 		buf[0] = byte(off >> 20)
-		_, err := e.cache.WriteAt(ctx, a.Ino, buf, int64(off))
+		_, _, err := e.cache.WriteAt(ctx, a.Ino, buf, int64(off))
 		must(b, err)
 	}
-	must(b, e.cache.Commit(ctx, a.Ino))
+	_, err = e.cache.Commit(ctx, a.Ino)
+	must(b, err)
 	fh := fileHandle{ExportID: 1, Ino: a.Ino, Gen: a.Gen}.append(nil)
 	c := newPipeClient(b, e.addr, depth)
 	b.SetBytes(chunk)

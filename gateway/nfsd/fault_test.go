@@ -54,23 +54,23 @@ func (f *faultNodes) ReadAt(ctx context.Context, ino cache.Ino, p []byte, off in
 	return f.Nodes.ReadAt(ctx, ino, p, off)
 }
 
-func (f *faultNodes) WriteAt(ctx context.Context, ino cache.Ino, p []byte, off int64) (int, error) {
+func (f *faultNodes) WriteAt(ctx context.Context, ino cache.Ino, p []byte, off int64) (int, cache.Change, error) {
 	if err := f.fault(ctx, "write", fmt.Sprint(ino)); err != nil {
-		return 0, err
+		return 0, cache.Change{}, err
 	}
 	return f.Nodes.WriteAt(ctx, ino, p, off)
 }
 
-func (f *faultNodes) WriteUnstable(ctx context.Context, ino cache.Ino, p []byte, off int64) (int, error) {
+func (f *faultNodes) WriteUnstable(ctx context.Context, ino cache.Ino, p []byte, off int64) (int, cache.Change, error) {
 	if err := f.fault(ctx, "write", fmt.Sprint(ino)); err != nil {
-		return 0, err
+		return 0, cache.Change{}, err
 	}
 	return f.Nodes.WriteUnstable(ctx, ino, p, off)
 }
 
-func (f *faultNodes) Commit(ctx context.Context, ino cache.Ino) error {
+func (f *faultNodes) Commit(ctx context.Context, ino cache.Ino) (cache.Attr, error) {
 	if err := f.fault(ctx, "commit", fmt.Sprint(ino)); err != nil {
-		return err
+		return cache.Attr{}, err
 	}
 	return f.Nodes.Commit(ctx, ino)
 }

@@ -141,7 +141,8 @@ func nfsSetattr(r *call, d *decoder) error {
 	if st := r.cred.checkSetattr(&a, &s, &set); st != nfs3OK {
 		return fail(st)
 	}
-	after, err := r.x.c.SetAttr(r.ctx, a.Ino, set)
+	ch, err := r.x.c.SetAttr(r.ctx, a.Ino, set)
+	after := ch.After
 	if err != nil {
 		r.status(status(err))
 		r.e.wcc(&a, r.attr(a.Ino), r.fsid())
@@ -384,10 +385,10 @@ func nfsWrite(r *call, d *decoder) error {
 	// costs no namespace transaction each. A stable one is the same
 	// write and its COMMIT, which stores size and data in one
 	// transaction (for a small file, its content too, with no fsync).
-	n, err := r.x.c.WriteUnstable(r.ctx, a.Ino, data, int64(off))
+	n, _, err := r.x.c.WriteUnstable(r.ctx, a.Ino, data, int64(off))
 	committed := uint32(unstable)
 	if err == nil && how != unstable {
-		err = r.x.c.Commit(r.ctx, a.Ino)
+		_, err = r.x.c.Commit(r.ctx, a.Ino)
 		committed = fileSync
 	}
 	after := r.attr(a.Ino)
@@ -436,7 +437,8 @@ func (r *call) applyNew(a cache.Attr, s *sattr) (cache.Attr, error) {
 	if set.UID == nil && set.GID == nil && set.Size == nil && set.Atime == nil && set.Mtime == nil {
 		return a, nil
 	}
-	return r.x.c.SetAttr(r.ctx, a.Ino, set)
+	ch, err := r.x.c.SetAttr(r.ctx, a.Ino, set)
+	return ch.After, err
 }
 
 // newMode is the permission bits of a new inode: those asked for, or
@@ -483,7 +485,7 @@ func nfsCreate(r *call, d *decoder) error {
 		na.Mode = 0o600
 		na.Atime, na.Mtime = va, vm // in the create's own transaction
 	}
-	a, err := r.x.c.Create(r.ctx, dir.Ino, name, na)
+	a, _, err := r.x.c.Create(r.ctx, dir.Ino, name, na)
 	switch {
 	case err == nil && how == createExclusive:
 	case err == nil:
@@ -519,7 +521,8 @@ func (r *call) createExisting(dir *cache.Attr, name string, how uint32, s *sattr
 		return a, syscall.EACCES
 	}
 	size := int64(min(*s.size, math.MaxInt64))
-	return r.x.c.SetAttr(r.ctx, a.Ino, cache.SetAttr{Size: &size})
+	ch, err := r.x.c.SetAttr(r.ctx, a.Ino, cache.SetAttr{Size: &size})
+	return ch.After, err
 }
 
 func nfsMkdir(r *call, d *decoder) error {
@@ -537,7 +540,7 @@ func nfsMkdir(r *call, d *decoder) error {
 	if dir.Mode&fs.ModeSetgid != 0 {
 		m |= fs.ModeSetgid // inherited, like the group
 	}
-	a, err := r.x.c.Mkdir(r.ctx, dir.Ino, name, cache.NewAttr{Mode: m, UID: uid, GID: gid})
+	a, _, err := r.x.c.Mkdir(r.ctx, dir.Ino, name, cache.NewAttr{Mode: m, UID: uid, GID: gid})
 	if err == nil {
 		s.size = nil
 		a, err = r.applyNew(a, &s)
@@ -558,7 +561,7 @@ func nfsSymlink(r *call, d *decoder) error {
 		return nil
 	}
 	uid, gid := r.cred.newOwner(&dir)
-	a, err := r.x.c.Symlink(r.ctx, dir.Ino, name, target, cache.NewAttr{Mode: 0o777, UID: uid, GID: gid})
+	a, _, err := r.x.c.Symlink(r.ctx, dir.Ino, name, target, cache.NewAttr{Mode: 0o777, UID: uid, GID: gid})
 	if err == nil {
 		s.size = nil
 		a, err = r.applyNew(a, &s)
@@ -608,7 +611,7 @@ func nfsMknod(r *call, d *decoder) error {
 	default:
 		uid, gid := r.cred.newOwner(&dir)
 		na := cache.NewAttr{Mode: mode | r.newMode(&s, 0o644, gid), UID: uid, GID: gid, Major: major, Minor: minor}
-		if a, err = r.x.c.Create(r.ctx, dir.Ino, name, na); err == nil {
+		if a, _, err = r.x.c.Create(r.ctx, dir.Ino, name, na); err == nil {
 			s.size = nil
 			a, err = r.applyNew(a, &s)
 		}
@@ -639,9 +642,9 @@ func (r *call) remove(d *decoder, isDir bool) error {
 	err := r.checkSticky(&dir, name)
 	if err == nil {
 		if isDir {
-			err = r.x.c.Rmdir(r.ctx, dir.Ino, name)
+			_, err = r.x.c.Rmdir(r.ctx, dir.Ino, name)
 		} else {
-			err = r.x.c.Remove(r.ctx, dir.Ino, name)
+			_, err = r.x.c.Remove(r.ctx, dir.Ino, name)
 		}
 	}
 	if err != nil {
@@ -691,7 +694,8 @@ func nfsRename(r *call, d *decoder) error {
 		st = r.checkRename(&from, fname, &to, tname)
 	}
 	if st == nfs3OK {
-		st = status(r.x.c.Rename(r.ctx, from.Ino, fname, to.Ino, tname))
+		_, _, err := r.x.c.Rename(r.ctx, from.Ino, fname, to.Ino, tname)
+		st = status(err)
 		if fp != nil {
 			fp = r.attr(from.Ino)
 		}
@@ -773,7 +777,7 @@ func nfsLink(r *call, d *decoder) error {
 	}
 	var dirAfter *cache.Attr
 	if st == nfs3OK {
-		a, err := r.x.c.Link(r.ctx, file.Ino, dir.Ino, name)
+		a, _, err := r.x.c.Link(r.ctx, file.Ino, dir.Ino, name)
 		if st = status(err); st == nfs3OK {
 			fp = &a
 		}
@@ -802,7 +806,8 @@ func nfsCommit(r *call, d *decoder) error {
 		case !a.Mode.IsRegular():
 			st = nfs3ErrInval
 		default:
-			st = status(r.x.c.Commit(r.ctx, a.Ino))
+			_, err := r.x.c.Commit(r.ctx, a.Ino)
+			st = status(err)
 		}
 	}
 	r.status(st)

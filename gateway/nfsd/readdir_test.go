@@ -123,12 +123,12 @@ func storeFiles(dir string, n int) func(*env) {
 func (e *env) makeFiles(dir string, n int) cache.Ino {
 	e.t.Helper()
 	ctx := context.Background()
-	d, err := e.cache.Mkdir(ctx, cache.RootIno, dir, cache.NewAttr{Mode: 0o755})
+	d, _, err := e.cache.Mkdir(ctx, cache.RootIno, dir, cache.NewAttr{Mode: 0o755})
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	for i := range n {
-		if _, err := e.cache.Create(ctx, d.Ino, fmt.Sprintf("file-%05d", i), cache.NewAttr{Mode: 0o644}); err != nil {
+		if _, _, err := e.cache.Create(ctx, d.Ino, fmt.Sprintf("file-%05d", i), cache.NewAttr{Mode: 0o644}); err != nil {
 			e.t.Fatal(err)
 		}
 	}
@@ -181,10 +181,10 @@ func testReaddirWhileChanging(t *testing.T, backend func(*env)) {
 	ctx := context.Background()
 	seen, _ := listAll(t, c, fh, true, 4096, func() {
 		for i := range 50 {
-			if err := e.cache.Remove(ctx, dir, fmt.Sprintf("file-%05d", n-1-i)); err != nil {
+			if _, err := e.cache.Remove(ctx, dir, fmt.Sprintf("file-%05d", n-1-i)); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := e.cache.Create(ctx, dir, fmt.Sprintf("new-%03d", i), cache.NewAttr{Mode: 0o644}); err != nil {
+			if _, _, err := e.cache.Create(ctx, dir, fmt.Sprintf("new-%03d", i), cache.NewAttr{Mode: 0o644}); err != nil {
 				t.Fatal(err)
 			}
 		}

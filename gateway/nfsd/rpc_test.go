@@ -183,26 +183,43 @@ func (stubNodes) Lookup(_ context.Context, dir cache.Ino, name string) (cache.At
 	return cache.Attr{}, syscall.ENOENT
 }
 func (stubNodes) GetAttr(_ context.Context, ino cache.Ino) (cache.Attr, error) { return stubAttr(ino) }
-func (stubNodes) SetAttr(_ context.Context, ino cache.Ino, _ cache.SetAttr) (cache.Attr, error) {
-	return stubAttr(ino)
+
+// stubChange is a change that left ino as it was.
+func stubChange(ino cache.Ino) (cache.Change, error) {
+	a, err := stubAttr(ino)
+	return cache.Change{Before: a, After: a}, err
 }
-func (stubNodes) Create(context.Context, cache.Ino, string, cache.NewAttr) (cache.Attr, error) {
-	return stubAttr(2)
+
+func (stubNodes) SetAttr(_ context.Context, ino cache.Ino, _ cache.SetAttr) (cache.Change, error) {
+	return stubChange(ino)
 }
-func (stubNodes) Mkdir(context.Context, cache.Ino, string, cache.NewAttr) (cache.Attr, error) {
-	return cache.Attr{}, syscall.ENOSPC
+func (stubNodes) Create(context.Context, cache.Ino, string, cache.NewAttr) (cache.Attr, cache.Change, error) {
+	a, _ := stubAttr(2)
+	dc, err := stubChange(cache.RootIno)
+	return a, dc, err
 }
-func (stubNodes) Symlink(context.Context, cache.Ino, string, string, cache.NewAttr) (cache.Attr, error) {
-	return stubAttr(3)
+func (stubNodes) Mkdir(context.Context, cache.Ino, string, cache.NewAttr) (cache.Attr, cache.Change, error) {
+	return cache.Attr{}, cache.Change{}, syscall.ENOSPC
+}
+func (stubNodes) Symlink(context.Context, cache.Ino, string, string, cache.NewAttr) (cache.Attr, cache.Change, error) {
+	a, _ := stubAttr(3)
+	dc, err := stubChange(cache.RootIno)
+	return a, dc, err
 }
 func (stubNodes) Readlink(context.Context, cache.Ino) (string, error) { return "target", nil }
-func (stubNodes) Link(_ context.Context, ino, _ cache.Ino, _ string) (cache.Attr, error) {
-	return stubAttr(ino)
+func (stubNodes) Link(_ context.Context, ino, dir cache.Ino, _ string) (cache.Attr, cache.Change, error) {
+	a, err := stubAttr(ino)
+	dc, _ := stubChange(dir)
+	return a, dc, err
 }
-func (stubNodes) Remove(context.Context, cache.Ino, string) error { return nil }
-func (stubNodes) Rmdir(context.Context, cache.Ino, string) error  { return syscall.ENOTEMPTY }
-func (stubNodes) Rename(context.Context, cache.Ino, string, cache.Ino, string) error {
-	return syscall.EXDEV
+func (stubNodes) Remove(_ context.Context, dir cache.Ino, _ string) (cache.Change, error) {
+	return stubChange(dir)
+}
+func (stubNodes) Rmdir(context.Context, cache.Ino, string) (cache.Change, error) {
+	return cache.Change{}, syscall.ENOTEMPTY
+}
+func (stubNodes) Rename(context.Context, cache.Ino, string, cache.Ino, string) (cache.Change, cache.Change, error) {
+	return cache.Change{}, cache.Change{}, syscall.EXDEV
 }
 func (stubNodes) ReadDir(_ context.Context, _ cache.Ino, cookie uint64, fn func(cache.DirEntry) bool) error {
 	for i := cookie + 1; i < 5; i++ {
@@ -219,13 +236,15 @@ func (stubNodes) ReadAt(_ context.Context, _ cache.Ino, p []byte, off int64) (in
 	n := min(len(p), int(100-off))
 	return n, nil
 }
-func (stubNodes) WriteAt(_ context.Context, _ cache.Ino, p []byte, _ int64) (int, error) {
-	return len(p), nil
+func (stubNodes) WriteAt(_ context.Context, ino cache.Ino, p []byte, _ int64) (int, cache.Change, error) {
+	ch, err := stubChange(ino)
+	return len(p), ch, err
 }
-func (stubNodes) WriteUnstable(_ context.Context, _ cache.Ino, p []byte, _ int64) (int, error) {
-	return len(p), nil
+func (stubNodes) WriteUnstable(_ context.Context, ino cache.Ino, p []byte, _ int64) (int, cache.Change, error) {
+	ch, err := stubChange(ino)
+	return len(p), ch, err
 }
-func (stubNodes) Commit(context.Context, cache.Ino) error { return nil }
+func (stubNodes) Commit(_ context.Context, ino cache.Ino) (cache.Attr, error) { return stubAttr(ino) }
 func (stubNodes) StatFS(context.Context) (cache.FSStat, error) {
 	return cache.FSStat{TotalBytes: 1 << 30}, nil
 }

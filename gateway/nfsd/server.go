@@ -24,20 +24,20 @@ import (
 type Nodes interface {
 	Lookup(ctx context.Context, dir cache.Ino, name string) (cache.Attr, error)
 	GetAttr(ctx context.Context, ino cache.Ino) (cache.Attr, error)
-	SetAttr(ctx context.Context, ino cache.Ino, set cache.SetAttr) (cache.Attr, error)
-	Create(ctx context.Context, dir cache.Ino, name string, a cache.NewAttr) (cache.Attr, error)
-	Mkdir(ctx context.Context, dir cache.Ino, name string, a cache.NewAttr) (cache.Attr, error)
-	Symlink(ctx context.Context, dir cache.Ino, name, target string, a cache.NewAttr) (cache.Attr, error)
+	SetAttr(ctx context.Context, ino cache.Ino, set cache.SetAttr) (cache.Change, error)
+	Create(ctx context.Context, dir cache.Ino, name string, a cache.NewAttr) (cache.Attr, cache.Change, error)
+	Mkdir(ctx context.Context, dir cache.Ino, name string, a cache.NewAttr) (cache.Attr, cache.Change, error)
+	Symlink(ctx context.Context, dir cache.Ino, name, target string, a cache.NewAttr) (cache.Attr, cache.Change, error)
 	Readlink(ctx context.Context, ino cache.Ino) (string, error)
-	Link(ctx context.Context, ino, dir cache.Ino, name string) (cache.Attr, error)
-	Remove(ctx context.Context, dir cache.Ino, name string) error
-	Rmdir(ctx context.Context, dir cache.Ino, name string) error
-	Rename(ctx context.Context, srcDir cache.Ino, srcName string, dstDir cache.Ino, dstName string) error
+	Link(ctx context.Context, ino, dir cache.Ino, name string) (cache.Attr, cache.Change, error)
+	Remove(ctx context.Context, dir cache.Ino, name string) (cache.Change, error)
+	Rmdir(ctx context.Context, dir cache.Ino, name string) (cache.Change, error)
+	Rename(ctx context.Context, srcDir cache.Ino, srcName string, dstDir cache.Ino, dstName string) (cache.Change, cache.Change, error)
 	ReadDir(ctx context.Context, dir cache.Ino, cookie uint64, fn func(cache.DirEntry) bool) error
 	ReadAt(ctx context.Context, ino cache.Ino, p []byte, off int64) (int, error)
-	WriteAt(ctx context.Context, ino cache.Ino, p []byte, off int64) (int, error)
-	WriteUnstable(ctx context.Context, ino cache.Ino, p []byte, off int64) (int, error)
-	Commit(ctx context.Context, ino cache.Ino) error
+	WriteAt(ctx context.Context, ino cache.Ino, p []byte, off int64) (int, cache.Change, error)
+	WriteUnstable(ctx context.Context, ino cache.Ino, p []byte, off int64) (int, cache.Change, error)
+	Commit(ctx context.Context, ino cache.Ino) (cache.Attr, error)
 	StatFS(ctx context.Context) (cache.FSStat, error)
 }
 

@@ -177,7 +177,7 @@ func TestLibnfsTools(t *testing.T) {
 	nfsLs := needTool(t, "nfs-ls", "libnfs-utils")
 	nfsCat := needTool(t, "nfs-cat", "libnfs-utils")
 	e := newEnv(t, func(e *env) { e.cfg.Export.Squash = SquashRoot })
-	if _, err := e.cache.Mkdir(context.Background(), 1, "in", cache.NewAttr{Mode: 0o777 | fs.ModeSticky}); err != nil {
+	if _, _, err := e.cache.Mkdir(context.Background(), 1, "in", cache.NewAttr{Mode: 0o777 | fs.ModeSticky}); err != nil {
 		t.Fatal(err)
 	}
 	// libnfs URLs are nfs://SERVER/EXPORT/PATH: the export "/" makes a
@@ -212,7 +212,7 @@ func TestLibnfsTools(t *testing.T) {
 		t.Fatalf("nfs-cat: %d bytes, want %d", len(got), len(data))
 	}
 	// Squashed root may not write in a folder that is not its own.
-	if _, err := e.cache.Mkdir(context.Background(), 1, "closed", cache.NewAttr{Mode: 0o755}); err != nil {
+	if _, _, err := e.cache.Mkdir(context.Background(), 1, "closed", cache.NewAttr{Mode: 0o755}); err != nil {
 		t.Fatal(err)
 	}
 	if out, err := exec.Command(nfsCp, src, url("/closed/x")).CombinedOutput(); err == nil {
