@@ -127,6 +127,12 @@ func (e *encoder) wcc(before, after *cache.Attr, fsid uint32) {
 	e.postOpAttr(after, fsid)
 }
 
+// change encodes wcc_data from a cache call's Change; a zero Attr in it
+// is absent.
+func (e *encoder) change(ch *cache.Change, fsid uint32) {
+	e.wcc(ptrIf(ch.Before.Ino != 0, &ch.Before), ptrIf(ch.After.Ino != 0, &ch.After), fsid)
+}
+
 // postOpFH encodes post_op_fh3.
 func (e *encoder) postOpFH(h *fileHandle) {
 	if h == nil {

@@ -103,7 +103,14 @@
 // entry's life and across restarts, so the cookie verifier is a constant
 // of the export and a resumed listing never gets BAD_COOKIE. EXCLUSIVE
 // CREATE keeps its verifier in mtime and atime seconds as knfsd does, so
-// a retransmission succeeds and another verifier gets EXIST. Cache
+// a retransmission succeeds and another verifier gets EXIST. A
+// procedure that changes something is one cache call after resolving
+// its handles (a GetAttr each, which the permission checks read): the
+// call returns the attributes after it and, for wcc_data, those before
+// it, read where the change was made, so nothing can fall between them;
+// only an error reply reads the attributes again. A CREATE's, MKDIR's or
+// SYMLINK's owner, group and times go into the call that makes the
+// inode, not a SETATTR after it. Cache
 // errors map to their NFS3ERR_* by errno (errors.go); a backend timeout
 // is JUKEBOX, an error without an errno SERVERFAULT, and IO is kept for
 // real I/O errors and for a procedure that panicked: the panic is logged

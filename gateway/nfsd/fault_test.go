@@ -54,18 +54,18 @@ func (f *faultNodes) ReadAt(ctx context.Context, ino cache.Ino, p []byte, off in
 	return f.Nodes.ReadAt(ctx, ino, p, off)
 }
 
-func (f *faultNodes) WriteAt(ctx context.Context, ino cache.Ino, p []byte, off int64) (int, cache.Change, error) {
+// Write calls the hook with "write" and, for a stable write, with
+// "commit" too, as the commit it includes.
+func (f *faultNodes) Write(ctx context.Context, ino cache.Ino, p []byte, off int64, o cache.WriteOpts) (int, cache.Change, error) {
 	if err := f.fault(ctx, "write", fmt.Sprint(ino)); err != nil {
 		return 0, cache.Change{}, err
 	}
-	return f.Nodes.WriteAt(ctx, ino, p, off)
-}
-
-func (f *faultNodes) WriteUnstable(ctx context.Context, ino cache.Ino, p []byte, off int64) (int, cache.Change, error) {
-	if err := f.fault(ctx, "write", fmt.Sprint(ino)); err != nil {
-		return 0, cache.Change{}, err
+	if o.Stable {
+		if err := f.fault(ctx, "commit", fmt.Sprint(ino)); err != nil {
+			return 0, cache.Change{}, err
+		}
 	}
-	return f.Nodes.WriteUnstable(ctx, ino, p, off)
+	return f.Nodes.Write(ctx, ino, p, off, o)
 }
 
 func (f *faultNodes) Commit(ctx context.Context, ino cache.Ino) (cache.Attr, error) {

@@ -142,14 +142,13 @@ func nfsSetattr(r *call, d *decoder) error {
 		return fail(st)
 	}
 	ch, err := r.x.c.SetAttr(r.ctx, a.Ino, set)
-	after := ch.After
 	if err != nil {
 		r.status(status(err))
 		r.e.wcc(&a, r.attr(a.Ino), r.fsid())
 		return nil
 	}
 	r.status(nfs3OK)
-	r.e.wcc(&a, &after, r.fsid())
+	r.e.change(&ch, r.fsid())
 	return nil
 }
 
@@ -369,76 +368,71 @@ func nfsWrite(r *call, d *decoder) error {
 		}
 		return nil
 	}
-	// A write by anyone but root drops setuid and setgid, as on Linux.
-	if r.cred.uid != 0 && a.Mode&(fs.ModeSetuid|fs.ModeSetgid) != 0 && a.Mode.IsRegular() {
-		m := a.Mode & (fs.ModePerm | fs.ModeSticky)
-		if a.Mode&fs.ModeSetgid != 0 && a.Mode&0o010 == 0 {
-			m |= fs.ModeSetgid // mandatory-locking marker, kept
-		}
-		if _, err := r.x.c.SetAttr(r.ctx, a.Ino, cache.SetAttr{Mode: &m}); err != nil {
-			r.status(status(err))
-			r.e.wcc(&a, r.attr(a.Ino), r.fsid())
-			return nil
-		}
-	}
 	// An UNSTABLE write is stored at COMMIT, not now: a stream of them
 	// costs no namespace transaction each. A stable one is the same
 	// write and its COMMIT, which stores size and data in one
 	// transaction (for a small file, its content too, with no fsync).
-	n, _, err := r.x.c.WriteUnstable(r.ctx, a.Ino, data, int64(off))
-	committed := uint32(unstable)
-	if err == nil && how != unstable {
-		_, err = r.x.c.Commit(r.ctx, a.Ino)
-		committed = fileSync
-	}
-	after := r.attr(a.Ino)
+	// A write by anyone but root drops setuid and setgid, as on Linux.
+	opts := cache.WriteOpts{Stable: how != unstable, KillSetID: r.cred.uid != 0}
+	n, ch, err := r.x.c.Write(r.ctx, a.Ino, data, int64(off), opts)
 	if err != nil {
 		r.status(status(err))
-		r.e.wcc(&a, after, r.fsid())
+		r.e.wcc(&a, r.attr(a.Ino), r.fsid())
 		return nil
 	}
+	committed := uint32(unstable)
+	if opts.Stable {
+		committed = fileSync
+	}
 	r.status(nfs3OK)
-	r.e.wcc(&a, after, r.fsid())
+	r.e.change(&ch, r.fsid())
 	r.e.uint32(uint32(n))
 	r.e.uint32(committed)
 	r.e.fixed(r.s.verf[:])
 	return nil
 }
 
-// created writes the reply of CREATE, MKDIR, SYMLINK and MKNOD.
-func (r *call) created(dir *cache.Attr, a *cache.Attr, err error) {
-	after := r.attr(dir.Ino)
+// created writes the reply of CREATE, MKDIR, SYMLINK and MKNOD: dc is
+// the change the call made to dir, zero when it made none (an existing
+// file that CREATE accepts).
+func (r *call) created(dir *cache.Attr, a *cache.Attr, dc *cache.Change, err error) {
 	if err != nil {
 		r.status(status(err))
-		r.e.wcc(dir, after, r.fsid())
+		r.e.wcc(dir, r.attr(dir.Ino), r.fsid())
 		return
 	}
 	r.status(nfs3OK)
 	h := r.handle(a)
 	r.e.postOpFH(&h)
 	r.e.postOpAttr(a, r.fsid())
-	r.e.wcc(dir, after, r.fsid())
+	if dc.After.Ino == 0 {
+		r.e.wcc(dir, r.attr(dir.Ino), r.fsid())
+		return
+	}
+	r.e.change(dc, r.fsid())
 }
 
-// applyNew sets on a new inode the attributes of s the create call did
-// not already: size, times, and an owner or group the caller may give.
-func (r *call) applyNew(a cache.Attr, s *sattr) (cache.Attr, error) {
-	set := s.toSetAttr()
-	set.Mode = nil
-	if set.UID != nil && (*set.UID == a.UID || r.cred.uid != 0) {
-		set.UID = nil
+// newAttr is what an inode the caller makes in dir gets from set (s as
+// the cache's SetAttr) in the call that makes it, rather than in a
+// SETATTR after: the mode s asks for, or def; the caller's owner and
+// group (newOwner), or those s gives where the caller may give them
+// (root any, others a group of theirs); and the times s asks for.
+func (r *call) newAttr(dir *cache.Attr, s *sattr, set *cache.SetAttr, def fs.FileMode) cache.NewAttr {
+	uid, gid := r.cred.newOwner(dir)
+	na := cache.NewAttr{Mode: r.newMode(s, def, gid), UID: uid, GID: gid}
+	if set.UID != nil && r.cred.uid == 0 {
+		na.UID = *set.UID
 	}
-	if set.GID != nil && (*set.GID == a.GID || (r.cred.uid != 0 && !r.cred.inGroup(*set.GID))) {
-		set.GID = nil
+	if set.GID != nil && (r.cred.uid == 0 || r.cred.inGroup(*set.GID)) {
+		na.GID = *set.GID
 	}
-	if set.Size != nil && *set.Size == 0 {
-		set.Size = nil
+	if set.Atime != nil {
+		na.Atime = *set.Atime
 	}
-	if set.UID == nil && set.GID == nil && set.Size == nil && set.Atime == nil && set.Mtime == nil {
-		return a, nil
+	if set.Mtime != nil {
+		na.Mtime = *set.Mtime
 	}
-	ch, err := r.x.c.SetAttr(r.ctx, a.Ino, set)
-	return ch.After, err
+	return na
 }
 
 // newMode is the permission bits of a new inode: those asked for, or
@@ -474,8 +468,8 @@ func nfsCreate(r *call, d *decoder) error {
 	if !ok {
 		return nil
 	}
-	uid, gid := r.cred.newOwner(&dir)
-	na := cache.NewAttr{Mode: r.newMode(&s, 0o644, gid), UID: uid, GID: gid}
+	set := s.toSetAttr()
+	na := r.newAttr(&dir, &s, &set, 0o644)
 	var vm, va time.Time
 	if how == createExclusive {
 		// knfsd's layout: the verifier's halves in mtime and atime
@@ -485,15 +479,19 @@ func nfsCreate(r *call, d *decoder) error {
 		na.Mode = 0o600
 		na.Atime, na.Mtime = va, vm // in the create's own transaction
 	}
-	a, _, err := r.x.c.Create(r.ctx, dir.Ino, name, na)
+	a, dc, err := r.x.c.Create(r.ctx, dir.Ino, name, na)
 	switch {
-	case err == nil && how == createExclusive:
-	case err == nil:
-		a, err = r.applyNew(a, &s)
+	case err == nil && set.Size != nil && *set.Size != 0:
+		// A size needs the data file: a SETATTR of its own, with the
+		// times again, as it sets mtime.
+		set.Mode, set.UID, set.GID = nil, nil, nil
+		var ch cache.Change
+		ch, err = r.x.c.SetAttr(r.ctx, a.Ino, set)
+		a = ch.After
 	case errors.Is(err, syscall.EEXIST) && how != createGuarded:
 		a, err = r.createExisting(&dir, name, how, &s, va, vm)
 	}
-	r.created(&dir, &a, err)
+	r.created(&dir, &a, &dc, err)
 	return nil
 }
 
@@ -535,17 +533,13 @@ func nfsMkdir(r *call, d *decoder) error {
 	if !ok {
 		return nil
 	}
-	uid, gid := r.cred.newOwner(&dir)
-	m := r.newMode(&s, 0o755, gid)
+	set := s.toSetAttr()
+	na := r.newAttr(&dir, &s, &set, 0o755)
 	if dir.Mode&fs.ModeSetgid != 0 {
-		m |= fs.ModeSetgid // inherited, like the group
+		na.Mode |= fs.ModeSetgid // inherited, like the group
 	}
-	a, _, err := r.x.c.Mkdir(r.ctx, dir.Ino, name, cache.NewAttr{Mode: m, UID: uid, GID: gid})
-	if err == nil {
-		s.size = nil
-		a, err = r.applyNew(a, &s)
-	}
-	r.created(&dir, &a, err)
+	a, dc, err := r.x.c.Mkdir(r.ctx, dir.Ino, name, na)
+	r.created(&dir, &a, &dc, err)
 	return nil
 }
 
@@ -560,13 +554,11 @@ func nfsSymlink(r *call, d *decoder) error {
 	if !ok {
 		return nil
 	}
-	uid, gid := r.cred.newOwner(&dir)
-	a, _, err := r.x.c.Symlink(r.ctx, dir.Ino, name, target, cache.NewAttr{Mode: 0o777, UID: uid, GID: gid})
-	if err == nil {
-		s.size = nil
-		a, err = r.applyNew(a, &s)
-	}
-	r.created(&dir, &a, err)
+	set := s.toSetAttr()
+	na := r.newAttr(&dir, &s, &set, 0o777)
+	na.Mode = 0o777 // a symlink's mode means nothing
+	a, dc, err := r.x.c.Symlink(r.ctx, dir.Ino, name, target, na)
+	r.created(&dir, &a, &dc, err)
 	return nil
 }
 
@@ -602,6 +594,7 @@ func nfsMknod(r *call, d *decoder) error {
 		return nil
 	}
 	var a cache.Attr
+	var dc cache.Change
 	var err error
 	switch {
 	case mode == 0:
@@ -609,19 +602,18 @@ func nfsMknod(r *call, d *decoder) error {
 	case mode&fs.ModeDevice != 0 && r.cred.uid != 0:
 		err = syscall.EPERM
 	default:
-		uid, gid := r.cred.newOwner(&dir)
-		na := cache.NewAttr{Mode: mode | r.newMode(&s, 0o644, gid), UID: uid, GID: gid, Major: major, Minor: minor}
-		if a, _, err = r.x.c.Create(r.ctx, dir.Ino, name, na); err == nil {
-			s.size = nil
-			a, err = r.applyNew(a, &s)
-		}
+		set := s.toSetAttr()
+		na := r.newAttr(&dir, &s, &set, 0o644)
+		na.Mode |= mode
+		na.Major, na.Minor = major, minor
+		a, dc, err = r.x.c.Create(r.ctx, dir.Ino, name, na)
 	}
 	if errors.Is(err, errBadType) {
 		r.status(nfs3ErrBadType)
 		r.e.wcc(&dir, &dir, r.fsid())
 		return nil
 	}
-	r.created(&dir, &a, err)
+	r.created(&dir, &a, &dc, err)
 	return nil
 }
 
@@ -639,20 +631,22 @@ func (r *call) remove(d *decoder, isDir bool) error {
 	if !ok {
 		return nil
 	}
+	var dc cache.Change
 	err := r.checkSticky(&dir, name)
 	if err == nil {
 		if isDir {
-			_, err = r.x.c.Rmdir(r.ctx, dir.Ino, name)
+			dc, err = r.x.c.Rmdir(r.ctx, dir.Ino, name)
 		} else {
-			_, err = r.x.c.Remove(r.ctx, dir.Ino, name)
+			dc, err = r.x.c.Remove(r.ctx, dir.Ino, name)
 		}
 	}
 	if err != nil {
 		r.status(status(err))
-	} else {
-		r.status(nfs3OK)
+		r.e.wcc(&dir, r.attr(dir.Ino), r.fsid())
+		return nil
 	}
-	r.e.wcc(&dir, r.attr(dir.Ino), r.fsid())
+	r.status(nfs3OK)
+	r.e.change(&dc, r.fsid())
 	return nil
 }
 
@@ -694,14 +688,15 @@ func nfsRename(r *call, d *decoder) error {
 		st = r.checkRename(&from, fname, &to, tname)
 	}
 	if st == nfs3OK {
-		_, _, err := r.x.c.Rename(r.ctx, from.Ino, fname, to.Ino, tname)
+		fc, tc, err := r.x.c.Rename(r.ctx, from.Ino, fname, to.Ino, tname)
+		if err == nil {
+			r.status(nfs3OK)
+			r.e.change(&fc, r.fsid())
+			r.e.change(&tc, r.fsid())
+			return nil
+		}
 		st = status(err)
-		if fp != nil {
-			fp = r.attr(from.Ino)
-		}
-		if tp != nil {
-			tp = r.attr(to.Ino)
-		}
+		fp, tp = r.attr(from.Ino), r.attr(to.Ino)
 	}
 	r.status(st)
 	r.e.wcc(ptrIf(fst == nfs3OK, &from), fp, r.fsid())
@@ -777,10 +772,14 @@ func nfsLink(r *call, d *decoder) error {
 	}
 	var dirAfter *cache.Attr
 	if st == nfs3OK {
-		a, _, err := r.x.c.Link(r.ctx, file.Ino, dir.Ino, name)
-		if st = status(err); st == nfs3OK {
-			fp = &a
+		a, dc, err := r.x.c.Link(r.ctx, file.Ino, dir.Ino, name)
+		if err == nil {
+			r.status(nfs3OK)
+			r.e.postOpAttr(&a, r.fsid())
+			r.e.change(&dc, r.fsid())
+			return nil
 		}
+		st = status(err)
 		dirAfter = r.attr(dir.Ino)
 	} else if dst == nfs3OK {
 		dirAfter = &dir
@@ -806,8 +805,10 @@ func nfsCommit(r *call, d *decoder) error {
 		case !a.Mode.IsRegular():
 			st = nfs3ErrInval
 		default:
-			_, err := r.x.c.Commit(r.ctx, a.Ino)
-			st = status(err)
+			after, err := r.x.c.Commit(r.ctx, a.Ino)
+			if st = status(err); st == nfs3OK && after.Ino != 0 {
+				a = after // a commit changes no attribute: before and after
+			}
 		}
 	}
 	r.status(st)

@@ -236,11 +236,7 @@ func (stubNodes) ReadAt(_ context.Context, _ cache.Ino, p []byte, off int64) (in
 	n := min(len(p), int(100-off))
 	return n, nil
 }
-func (stubNodes) WriteAt(_ context.Context, ino cache.Ino, p []byte, _ int64) (int, cache.Change, error) {
-	ch, err := stubChange(ino)
-	return len(p), ch, err
-}
-func (stubNodes) WriteUnstable(_ context.Context, ino cache.Ino, p []byte, _ int64) (int, cache.Change, error) {
+func (stubNodes) Write(_ context.Context, ino cache.Ino, p []byte, _ int64, _ cache.WriteOpts) (int, cache.Change, error) {
 	ch, err := stubChange(ino)
 	return len(p), ch, err
 }

@@ -35,8 +35,7 @@ type Nodes interface {
 	Rename(ctx context.Context, srcDir cache.Ino, srcName string, dstDir cache.Ino, dstName string) (cache.Change, cache.Change, error)
 	ReadDir(ctx context.Context, dir cache.Ino, cookie uint64, fn func(cache.DirEntry) bool) error
 	ReadAt(ctx context.Context, ino cache.Ino, p []byte, off int64) (int, error)
-	WriteAt(ctx context.Context, ino cache.Ino, p []byte, off int64) (int, cache.Change, error)
-	WriteUnstable(ctx context.Context, ino cache.Ino, p []byte, off int64) (int, cache.Change, error)
+	Write(ctx context.Context, ino cache.Ino, p []byte, off int64, o cache.WriteOpts) (int, cache.Change, error)
 	Commit(ctx context.Context, ino cache.Ino) (cache.Attr, error)
 	StatFS(ctx context.Context) (cache.FSStat, error)
 }
