@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/faultstore"
@@ -53,7 +54,9 @@ func TestUploadRacingAnOverwriteIsNoFailure(t *testing.T) {
 	ctx := context.Background()
 	mem := memstore.New()
 	s := &hashingStore{Store: mem}
-	c := newSizedCache(t, t.TempDir(), s, nil)
+	// Uploads only at flush: one before s.during is set would race with
+	// setting it.
+	c := newSizedCache(t, t.TempDir(), s, func(cfg *Config) { cfg.UploadDelay = time.Hour })
 	f := mustCreate(t, c, RootIno, "f")
 	mustWrite(t, c, f.Ino, 0, "hello")
 	flush(t, c)
