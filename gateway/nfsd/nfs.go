@@ -67,6 +67,8 @@ func (r *call) attr(ino cache.Ino) *cache.Attr {
 	return &a
 }
 
+// ptrIf is a when ok, else nil: the attributes of a handle for a
+// post_op_attr or pre_op_attr, absent when the handle did not resolve.
 func ptrIf(ok bool, a *cache.Attr) *cache.Attr {
 	if ok {
 		return a
