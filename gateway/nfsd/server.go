@@ -292,7 +292,12 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		}
 		c := s.newConn(nc)
 		if c == nil {
+			// Shutdown began after Accept returned: as after a failed
+			// Accept, Serve waits for the requests in the cache.
 			nc.Close()
+			if ctx.Err() != nil {
+				s.shutdown()
+			}
 			return nil
 		}
 		go c.serve()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -134,6 +135,114 @@ func TestServeUntilCancel(t *testing.T) {
 	if err := srv.Serve(context.Background(), listenLocal(t)); !errors.Is(err, ErrServerClosed) {
 		t.Fatalf("Serve after Close = %v", err)
 	}
+}
+
+// TestServeCancelAtAccept: a connection accepted just as shutdown
+// begins is dropped, and Serve still returns only once no request is
+// inside the cache. The listener holds that connection until shutdown
+// has started, so Serve meets a closed server with it every time.
+func TestServeCancelAtAccept(t *testing.T) {
+	c0 := newCache(t)
+	ra, err := c0.GetAttr(context.Background(), cache.RootIno)
+	must(t, err)
+	fn := &faultNodes{Nodes: c0}
+	cfg := DefaultConfig()
+	cfg.Logger = testutil.Logger()
+	srv, err := New(cfg, fn)
+	must(t, err)
+	t.Cleanup(func() { srv.Close() })
+	// The first shutdown is the watcher's on cancel; a second is Serve
+	// waiting as well.
+	started, serveWaits := make(chan struct{}), make(chan struct{})
+	var waits atomic.Int32
+	srv.waitHook = func() {
+		switch waits.Add(1) {
+		case 1:
+			close(started)
+		case 2:
+			close(serveWaits)
+		}
+	}
+	accepted := make(chan struct{})
+	l := &hookListener{Listener: listenLocal(t), hook: func(n int) {
+		if n == 2 {
+			close(accepted)
+			<-started
+		}
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	entered, release := make(chan struct{}), make(chan struct{})
+	var inside atomic.Bool
+	fn.set(func(_ context.Context, op, name string) error {
+		if op == "lookup" && name == "hang" {
+			inside.Store(true)
+			close(entered)
+			<-release
+			inside.Store(false)
+		}
+		return nil
+	})
+	served := make(chan error, 1)
+	var insideAtReturn bool // read as Serve returns, not once the test looks
+	go func() {
+		err := srv.Serve(ctx, l)
+		insideAtReturn = inside.Load()
+		served <- err
+	}()
+	c := dialRaw(t, l.Addr())
+	root := fileHandle{ExportID: 1, Ino: ra.Ino, Gen: ra.Gen}.append(nil)
+	_, err = c.start(progNFS, 3, 3, rootCred, new(args).fh(root).name("hang").bytes())
+	must(t, err)
+	<-entered
+	late, err := net.Dial("tcp", l.Addr().String())
+	must(t, err)
+	defer late.Close()
+	select {
+	case <-accepted:
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("the second connection was never accepted")
+	}
+	cancel()
+	select {
+	case err := <-served:
+		close(release)
+		t.Fatalf("Serve returned (%v) while a request was inside the cache", err)
+	case <-serveWaits:
+	case <-time.After(10 * time.Second):
+		close(release)
+		t.Fatal("Serve neither returned nor waited for the requests")
+	}
+	close(release)
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("Serve = %v", err)
+		}
+		if insideAtReturn {
+			t.Fatal("request still inside the cache when Serve returned")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return")
+	}
+}
+
+// hookListener calls hook with the count of connections accepted so
+// far before Serve gets each one, so a test can hold one there.
+type hookListener struct {
+	net.Listener
+	hook func(n int)
+	n    int // Accept runs on Serve's goroutine only
+}
+
+func (l *hookListener) Accept() (net.Conn, error) {
+	nc, err := l.Listener.Accept()
+	if err == nil {
+		l.n++
+		l.hook(l.n)
+	}
+	return nc, err
 }
 
 // TestClients lists the connected clients as the server sees them.
