@@ -252,11 +252,11 @@ func (c *Cache) Link(ctx context.Context, ino, dir Ino, name string) (Attr, Chan
 			return syscall.EEXIST
 		}
 		if n.Nlink == 1 {
-			if err := t.Links.Put(ns.LinkKey(n.Ino, n.Parent, n.Name), nil); err != nil {
+			if err := t.PutLink(n.Ino, n.Parent, n.Name); err != nil {
 				return err
 			}
 		}
-		if err := t.Links.Put(ns.LinkKey(n.Ino, dir, name), nil); err != nil {
+		if err := t.PutLink(n.Ino, dir, name); err != nil {
 			return err
 		}
 		now := time.Now().UnixNano()

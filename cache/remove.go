@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"bytes"
 	"context"
 	"io/fs"
 	"syscall"
@@ -156,7 +155,7 @@ func (t *txn) dropName(d *ns.Inode, name string, child Ino) (Ino, error) {
 // dropLink removes one of several names of n. When it was the primary
 // name, another name becomes primary and the backend object follows.
 func (t *txn) dropLink(n *ns.Inode, dir Ino, name string, now int64) error {
-	if err := t.Links.Delete(ns.LinkKey(n.Ino, dir, name)); err != nil {
+	if err := t.DeleteLink(n.Ino, dir, name); err != nil {
 		return err
 	}
 	n.Nlink--
@@ -166,13 +165,11 @@ func (t *txn) dropLink(n *ns.Inode, dir Ino, name string, now int64) error {
 		if err != nil {
 			return err
 		}
-		prefix := ns.InoKey(n.Ino)
-		k, _ := t.Links.Cursor().Seek(prefix)
-		if k == nil || !bytes.HasPrefix(k, prefix) || len(k) < 16 {
+		parent, first, ok := t.FirstLink(n.Ino)
+		if !ok {
 			return syscall.EIO
 		}
-		n.Parent = Ino(beUint64(k[8:16]))
-		n.Name = string(k[16:])
+		n.Parent, n.Name = parent, first
 		// t.key reads the stored record: store the new primary first.
 		if err := t.put(n); err != nil {
 			return err
@@ -186,7 +183,7 @@ func (t *txn) dropLink(n *ns.Inode, dir Ino, name string, now int64) error {
 		}
 	}
 	if n.Nlink == 1 {
-		if err := t.Links.Delete(ns.LinkKey(n.Ino, n.Parent, n.Name)); err != nil {
+		if err := t.DeleteLink(n.Ino, n.Parent, n.Name); err != nil {
 			return err
 		}
 	}

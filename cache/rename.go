@@ -6,8 +6,6 @@ import (
 	"io/fs"
 	"syscall"
 	"time"
-
-	"github.com/filegate/filegate/cache/ns"
 )
 
 // Rename moves srcName in srcDir to dstName in dstDir, replacing a
@@ -155,10 +153,10 @@ func (t *txn) rename(srcDir Ino, srcName string, dstDir Ino, dstName string, gon
 		return err
 	}
 	if n.Nlink > 1 && !n.Mode.IsDir() {
-		if err := t.Links.Delete(ns.LinkKey(n.Ino, srcDir, srcName)); err != nil {
+		if err := t.DeleteLink(n.Ino, srcDir, srcName); err != nil {
 			return err
 		}
-		if err := t.Links.Put(ns.LinkKey(n.Ino, dstDir, dstName), nil); err != nil {
+		if err := t.PutLink(n.Ino, dstDir, dstName); err != nil {
 			return err
 		}
 	}

@@ -59,19 +59,21 @@ const (
 //
 // Its fields are the database's buckets. Inodes, Dirents and Cookies are
 // written through the methods below, which keep them consistent with
-// each other; the cache reads them directly to list and scan, and keeps
-// Links (the names of hard-linked inodes) itself. The other buckets
-// belong to the rooms that use them: Meta holds counters, Dirty and
-// Journal the write-back's state, Inline and Chunks the content's.
+// each other; the cache reads them directly to list and scan. The names
+// of hard-linked inodes are reached only through PutLink, DeleteLink
+// and FirstLink. The other buckets belong to the rooms that use them:
+// Meta holds counters, Dirty and Journal the write-back's state, Inline
+// and Chunks the content's.
 type Tx struct {
-	Meta, Inodes, Dirents, Cookies, Links, Dirty *Bucket
-	Journal, Inline, Chunks                      *Bucket
+	Meta, Inodes, Dirents, Cookies *Bucket
+	links                          *Bucket
+	Dirty, Journal, Inline, Chunks *Bucket
 }
 
 // newTx returns a view of tx; with rec set, its changes are recorded.
 func newTx(tx *bolt.Tx, rec *recorder) *Tx {
 	t := &Tx{}
-	for i, p := range []**Bucket{&t.Meta, &t.Inodes, &t.Dirents, &t.Cookies, &t.Links, &t.Dirty, &t.Journal, &t.Chunks, &t.Inline} {
+	for i, p := range []**Bucket{&t.Meta, &t.Inodes, &t.Dirents, &t.Cookies, &t.links, &t.Dirty, &t.Journal, &t.Chunks, &t.Inline} {
 		*p = &Bucket{b: tx.Bucket(nsBuckets[i]), id: byte(i), rec: rec}
 	}
 	return t
@@ -172,6 +174,30 @@ func (t *Tx) Unlink(dir Ino, name string) error {
 		return err
 	}
 	return t.Cookies.Delete(CookieKey(dir, cookie))
+}
+
+// PutLink records name in dir as one of the names of ino. An inode with
+// more than one name has every name recorded, so that another can
+// become its primary name when that one goes.
+func (t *Tx) PutLink(ino, dir Ino, name string) error {
+	return t.links.Put(LinkKey(ino, dir, name), nil)
+}
+
+// DeleteLink removes the record of name in dir as a name of ino; a
+// missing record is no error.
+func (t *Tx) DeleteLink(ino, dir Ino, name string) error {
+	return t.links.Delete(LinkKey(ino, dir, name))
+}
+
+// FirstLink returns the recorded name of ino that sorts first (by
+// directory, then name); false when ino has none recorded.
+func (t *Tx) FirstLink(ino Ino) (Ino, string, bool) {
+	prefix := InoKey(ino)
+	k, _ := t.links.Cursor().Seek(prefix)
+	if k == nil || !bytes.HasPrefix(k, prefix) || len(k) < 16 {
+		return 0, "", false
+	}
+	return Ino(binary.BigEndian.Uint64(k[8:16])), string(k[16:]), true
 }
 
 // Empty reports whether dir has no entries.
