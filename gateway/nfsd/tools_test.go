@@ -133,10 +133,20 @@ func TestPortmapTools(t *testing.T) {
 	e := newEnv(t, func(e *env) {
 		e.cfg.Export.Clients = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("10.9.0.0/16")}
 	})
-	pm, err := StartPortmap(context.Background(), PortmapConfig{Addr: "127.0.0.1:111", Port: e.addr.Port, Logger: testutil.Logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// As root, go-nfs-client binds its connections to a local port below
+	// 1024, which is at times 111 for a moment: wait for it to be free.
+	var pm *Portmap
+	testutil.Poll(10*time.Second, func() bool {
+		var err error
+		if pm, err = StartPortmap(context.Background(), PortmapConfig{Addr: "127.0.0.1:111", Port: e.addr.Port, Logger: testutil.Logger()}); err != nil {
+			t.Fatal(err)
+		}
+		if pm.Mode() != PortmapOff {
+			return true
+		}
+		pm.Close()
+		return false
+	})
 	defer pm.Close()
 	if pm.Mode() == PortmapOff {
 		if os.Geteuid() != 0 && os.Getenv("FILEGATE_TEST_NO_SKIP") != "1" {
