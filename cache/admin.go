@@ -3,10 +3,12 @@ package cache
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
 	"github.com/filegate/filegate/cache/ns"
+	"github.com/filegate/filegate/cache/writeback"
 )
 
 // Progress reports how much of a flush or prefetch remains.
@@ -114,13 +116,9 @@ func (c *Cache) waitRound(ctx context.Context) error {
 // queueDirty journals uploads of the dirty files match selects.
 func (c *Cache) queueDirty(match func(Ino) bool) {
 	c.mu.Lock()
-	var inos []Ino
-	for ino := range c.dirtySizes {
-		if match(ino) && !c.queued[ino] {
-			inos = append(inos, ino)
-		}
-	}
+	queued := maps.Clone(c.queued)
 	c.mu.Unlock()
+	inos := c.dirty.Select(func(ino Ino) bool { return match(ino) && !queued[ino] })
 	if len(inos) == 0 {
 		return
 	}
@@ -131,18 +129,11 @@ func (c *Cache) queueDirty(match func(Ino) bool) {
 // ops on keys keyMatch selects (counted as files, without bytes).
 func (c *Cache) pending(match func(Ino) bool, keyMatch func(string) bool) Progress {
 	var p Progress
-	c.mu.Lock()
-	for ino, size := range c.dirtySizes {
-		if match(ino) {
-			p.Files++
-			p.Bytes += size
-		}
-	}
-	c.mu.Unlock()
+	p.Files, p.Bytes = c.dirty.Sum(match)
 	_ = c.view(func(t *txn) error {
 		return t.Journal.ForEach(func(_, v []byte) error {
-			o, err := unmarshalOp(v)
-			if err == nil && o.kind != opPut && (keyMatch(o.key) || keyMatch(strings.TrimSuffix(o.key, "/"))) {
+			o, err := writeback.Unmarshal(v)
+			if err == nil && o.Kind != writeback.Put && (keyMatch(o.Key) || keyMatch(strings.TrimSuffix(o.Key, "/"))) {
 				p.Files++
 			}
 			return nil

@@ -16,6 +16,7 @@ import (
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/cache/ns"
 	"github.com/filegate/filegate/cache/vfs"
+	"github.com/filegate/filegate/cache/writeback"
 )
 
 // Config configures a Cache.
@@ -145,24 +146,18 @@ type Cache struct {
 	// lastWrite is when each dirty inode was last written, so uploads
 	// wait for files to settle. Missing after a restart: upload at once.
 	lastWrite map[Ino]time.Time
-	// queued holds inodes with an opPut in the journal, so the scanner
+	// queued holds inodes with an writeback.Put in the journal, so the scanner
 	// does not journal a second one.
 	queued map[Ino]bool
 	// idle is closed and replaced whenever the journal drains.
 	idle      chan struct{}
-	drained   bool
 	lastError error
-	// dirtySizes holds the size of every dirty file; dirtyTotal sums it.
-	dirtySizes map[Ino]int64
-	dirtyTotal int64
 	// nextRead is where each file's last read ended, to spot
 	// sequential readers.
 	nextRead map[Ino]int64
 	// failing holds the journal ops that failed, by key, until they
 	// succeed or are dropped.
 	failing map[string]Failure
-	// dirtySince is when each file turned dirty (since this start).
-	dirtySince map[Ino]time.Time
 	// fresh holds chunks fetched but not yet recorded in the database
 	// (see persistChunks), with the version they belong to; freshCount
 	// counts them.
@@ -186,8 +181,10 @@ type Cache struct {
 
 	lruMu sync.Mutex
 	usage usage
-	// maxBytes, highMark, lowMark and dirtyLimit change on reload.
-	maxBytes, highMark, lowMark, dirtyLimit atomic.Int64
+	// maxBytes, highMark and lowMark change on reload.
+	maxBytes, highMark, lowMark atomic.Int64
+	// dirty accounts the files awaiting upload and the dirty limit.
+	dirty *writeback.Dirty
 	// journalOps counts the records in the journal.
 	journalOps atomic.Int64
 	// inlineBytes is about the bytes in inline records (inline.go);
@@ -248,14 +245,13 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	c := &Cache{
 		cfg: cfg, log: cfg.Logger, ns: db, store: cfg.Store, dataDir: dataDir,
 		files: files, lastWrite: map[Ino]time.Time{}, queued: map[Ino]bool{},
-		dirtySizes: map[Ino]int64{}, nextRead: map[Ino]int64{}, refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{}, writers: map[Ino]int{},
-		failing: map[string]Failure{}, dirtySince: map[Ino]time.Time{}, fresh: map[Ino]*freshChunks{}, pendingWrites: map[Ino]pendingAttr{}, written: map[Ino]bool{}, settleKick: make(chan struct{}, 1), settleEvery: settleInterval,
+		nextRead: map[Ino]int64{}, refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{}, writers: map[Ino]int{},
+		failing: map[string]Failure{}, dirty: writeback.NewDirty(cfg.DirtyLimitBytes), fresh: map[Ino]*freshChunks{}, pendingWrites: map[Ino]pendingAttr{}, written: map[Ino]bool{}, settleKick: make(chan struct{}, 1), settleEvery: settleInterval,
 		persistKick: make(chan struct{}, 1), usage: newUsage(),
 		idle: make(chan struct{}), kick: make(chan struct{}, 1), urgent: make(chan struct{}, 1), evictKick: make(chan struct{}, 1),
 		raSlots: make(chan struct{}, cfg.FetchConcurrency), epochs: newContentEpochs(),
 	}
 	c.setMarks(cfg.MaxBytes, cfg.HighWater, cfg.LowWater)
-	c.dirtyLimit.Store(cfg.DirtyLimitBytes)
 	for _, step := range []func() error{c.countJournal, c.restoreInline, c.recover} {
 		if err := step(); err != nil {
 			db.Close()
@@ -282,12 +278,12 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 func (c *Cache) countJournal() error {
 	return c.view(func(t *txn) error {
 		return t.Journal.ForEach(func(k, v []byte) error {
-			o, err := unmarshalOp(v)
+			o, err := writeback.Unmarshal(v)
 			if err != nil {
 				return err
 			}
-			if o.kind == opPut {
-				c.queued[o.ino] = true
+			if o.Kind == writeback.Put {
+				c.queued[o.Ino] = true
 			}
 			c.journalOps.Add(1)
 			return nil
@@ -333,22 +329,16 @@ func (c *Cache) update(fn func(t *txn) error) error {
 		return err
 	}
 	if c.hooks.on() {
-		for ino, size := range t.dirtied {
-			if size < 0 {
-				c.hooks.at(hookCleaned, ino)
-			}
-		}
+		t.wb.Cleaned(func(ino Ino) { c.hooks.at(hookCleaned, ino) })
 	}
-	c.journalOps.Add(t.enqueued)
-	if t.dirtied != nil {
-		c.applyDirtied(t.dirtied)
-	}
-	if t.queued {
+	ops, puts, queued := t.wb.Journalled()
+	c.journalOps.Add(ops)
+	c.dirty.Apply(&t.wb)
+	if queued {
 		c.mu.Lock()
-		for _, ino := range t.queuedPuts {
+		for _, ino := range puts {
 			c.queued[ino] = true
 		}
-		c.drained = false
 		c.mu.Unlock()
 		c.wake()
 	}

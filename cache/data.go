@@ -184,7 +184,7 @@ func (c *Cache) WriteAt(ctx context.Context, ino Ino, p []byte, off int64) (int,
 	case !a.Mode.IsRegular():
 		return 0, Change{}, fmt.Errorf("cache: write: %w", syscall.EINVAL)
 	}
-	if err := c.admitDirty(ino, max(a.Size, off+int64(len(p)))); err != nil {
+	if err := c.dirty.Admit(ino, max(a.Size, off+int64(len(p)))); err != nil {
 		return 0, Change{}, err
 	}
 	var got int

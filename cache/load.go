@@ -12,6 +12,7 @@ import (
 
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/cache/ns"
+	"github.com/filegate/filegate/cache/writeback"
 )
 
 // loadBatch is how many listed entries go into one transaction, so a
@@ -173,11 +174,11 @@ func (c *Cache) loadDir(ctx context.Context, dir Ino, refresh bool) error {
 			return err
 		}
 		return t.Journal.ForEach(func(_, v []byte) error {
-			o, err := unmarshalOp(v)
+			o, err := writeback.Unmarshal(v)
 			if err == nil {
-				l.pending[o.key] = true
-				if o.key2 != "" {
-					l.pending[o.key2] = true
+				l.pending[o.Key] = true
+				if o.Key2 != "" {
+					l.pending[o.Key2] = true
 				}
 			}
 			return err

@@ -106,7 +106,7 @@ func (c *Cache) evictTo(target int64) {
 		if !ok {
 			return
 		}
-		if c.isDirty(ino) {
+		if c.dirty.Is(ino) {
 			continue
 		}
 		if err := c.evict(ino); err != nil {
@@ -167,6 +167,6 @@ func (c *Cache) SetDirtyLimit(bytes int64) error {
 	if bytes < 0 {
 		return fmt.Errorf("cache: dirty limit %d is negative", bytes)
 	}
-	c.dirtyLimit.Store(bytes)
+	c.dirty.SetLimit(bytes)
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/cache/ns"
+	"github.com/filegate/filegate/cache/writeback"
 )
 
 const permBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
@@ -123,11 +124,11 @@ func (c *Cache) create(ctx context.Context, dir Ino, name string, fill func(n *n
 			// Made here, so nothing in the backend to list yet.
 			n.Flags |= ns.FlagLoaded
 			n.LoadedAt = now
-			if err := t.enqueue(op{kind: opPut, ino: n.Ino, key: mustKey(t, d, name, true)}); err != nil {
+			if err := t.enqueue(writeback.Op{Kind: writeback.Put, Ino: n.Ino, Key: mustKey(t, d, name, true)}); err != nil {
 				return err
 			}
 		case n.Mode&fs.ModeSymlink != 0:
-			if err := t.enqueue(op{kind: opPut, ino: n.Ino, key: mustKey(t, d, name, false)}); err != nil {
+			if err := t.enqueue(writeback.Op{Kind: writeback.Put, Ino: n.Ino, Key: mustKey(t, d, name, false)}); err != nil {
 				return err
 			}
 		case n.Mode.IsRegular():

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/filegate/filegate/cache/ns"
 )
@@ -162,7 +161,5 @@ func (c *Cache) removeOrphans(owned map[Ino]bool) error {
 // noteDirtyAtStart counts a file found dirty at start; its age counts
 // from this start.
 func (c *Cache) noteDirtyAtStart(n *ns.Inode) {
-	c.dirtySizes[n.Ino] = n.Size
-	c.dirtyTotal += n.Size
-	c.dirtySince[n.Ino] = time.Now()
+	c.dirty.Restore(n.Ino, n.Size)
 }

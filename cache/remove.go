@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/cache/ns"
+	"github.com/filegate/filegate/cache/writeback"
 )
 
 // Remove unlinks the non-directory name from dir and returns the change
@@ -129,7 +130,7 @@ func (t *txn) dropName(d *ns.Inode, name string, child Ino) (Ino, error) {
 		if err != nil {
 			return 0, err
 		}
-		if err := t.enqueue(op{kind: opDelete, key: key}); err != nil {
+		if err := t.enqueue(writeback.Op{Kind: writeback.Delete, Key: key}); err != nil {
 			return 0, err
 		}
 		return n.Ino, t.delete(n.Ino)
@@ -142,7 +143,7 @@ func (t *txn) dropName(d *ns.Inode, name string, child Ino) (Ino, error) {
 		return 0, err
 	}
 	if n.Mode.IsRegular() || n.Mode&fs.ModeSymlink != 0 {
-		if err := t.enqueue(op{kind: opDelete, key: key}); err != nil {
+		if err := t.enqueue(writeback.Op{Kind: writeback.Delete, Key: key}); err != nil {
 			return 0, err
 		}
 	}
@@ -178,7 +179,7 @@ func (t *txn) dropLink(n *ns.Inode, dir Ino, name string, now int64) error {
 		if err != nil {
 			return err
 		}
-		if err := t.enqueue(op{kind: opRename, ino: n.Ino, key: oldKey, key2: newKey}); err != nil {
+		if err := t.enqueue(writeback.Op{Kind: writeback.Rename, Ino: n.Ino, Key: oldKey, Key2: newKey}); err != nil {
 			return err
 		}
 	}

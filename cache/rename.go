@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"syscall"
 	"time"
+
+	"github.com/filegate/filegate/cache/writeback"
 )
 
 // Rename moves srcName in srcDir to dstName in dstDir, replacing a
@@ -190,5 +192,5 @@ func (t *txn) rename(srcDir Ino, srcName string, dstDir Ino, dstName string, gon
 	if err != nil {
 		return err
 	}
-	return t.enqueue(op{kind: opRename, ino: n.Ino, key: oldKey, key2: newKey})
+	return t.enqueue(writeback.Op{Kind: writeback.Rename, Ino: n.Ino, Key: oldKey, Key2: newKey})
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/cache/ns"
+	"github.com/filegate/filegate/cache/writeback"
 )
 
 // SetAttr changes the attributes selected in set (chmod, chown, utimes,
@@ -112,7 +113,7 @@ func (c *Cache) setAttr(ctx context.Context, ino Ino, set SetAttr, epoch uint64)
 		if n.Ino == RootIno {
 			return nil // the store's root has no object of its own
 		}
-		return t.enqueue(op{kind: opSetMeta, ino: n.Ino, key: key})
+		return t.enqueue(writeback.Op{Kind: writeback.SetMeta, Ino: n.Ino, Key: key})
 	})
 	if err != nil {
 		return Change{}, wrap("setattr", "", err)
@@ -139,7 +140,7 @@ func (c *Cache) truncate(ctx context.Context, ino Ino, size int64, epoch uint64)
 	case !a.Mode.IsRegular():
 		return syscall.EINVAL
 	}
-	if err := c.admitDirty(ino, size); err != nil {
+	if err := c.dirty.Admit(ino, size); err != nil {
 		return err
 	}
 	if size > 0 {

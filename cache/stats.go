@@ -12,7 +12,7 @@ type stats struct {
 	remoteReads, remoteReadBytes       atomic.Int64
 	localReads, localReadBytes         atomic.Int64
 	writes, writeBytes                 atomic.Int64
-	evictions, dirtyRefusals           atomic.Int64
+	evictions                          atomic.Int64
 	misses, missBytes                  atomic.Int64
 	conflicts                          atomic.Int64
 	fsyncs                             atomic.Int64
@@ -57,6 +57,9 @@ type Stats struct {
 	Failing []Failure
 }
 
+// DirtyBytes is the total size of files with changes not yet uploaded.
+func (c *Cache) DirtyBytes() int64 { return c.dirty.Bytes() }
+
 // Failure is a backend change that keeps failing.
 type Failure struct {
 	Key      string
@@ -77,19 +80,14 @@ func (c *Cache) Stats() Stats {
 		Conflicts: c.stats.conflicts.Load(), DataSyncs: c.stats.fsyncs.Load(), Commits: c.ns.Stats().Commits,
 		Checkpoints: c.ns.Stats().Checkpoints, NamespaceProblem: c.ns.Problem(),
 		Misses: c.stats.misses.Load(), MissBytes: c.stats.missBytes.Load(),
-		Evictions: c.stats.evictions.Load(), DirtyRefusals: c.stats.dirtyRefusals.Load(),
-		UsedBytes: c.UsedBytes(), MaxBytes: c.maxBytes.Load(), DirtyBytes: c.DirtyBytes(), DirtyLimitBytes: c.dirtyLimit.Load(),
+		Evictions: c.stats.evictions.Load(), DirtyRefusals: c.dirty.Refusals(),
+		UsedBytes: c.UsedBytes(), MaxBytes: c.maxBytes.Load(), DirtyBytes: c.dirty.Bytes(), DirtyLimitBytes: c.dirty.Limit(),
 	}
 	s.JournalOps = int(c.journalOps.Load())
+	s.DirtyFiles, s.OldestDirty = c.dirty.Files(), c.dirty.Oldest()
 	c.mu.Lock()
-	s.DirtyFiles = len(c.dirtySizes)
 	if c.lastError != nil {
 		s.LastError = c.lastError.Error()
-	}
-	for _, at := range c.dirtySince {
-		if s.OldestDirty.IsZero() || at.Before(s.OldestDirty) {
-			s.OldestDirty = at
-		}
 	}
 	for _, f := range c.failing {
 		s.Failing = append(s.Failing, f)

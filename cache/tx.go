@@ -1,13 +1,9 @@
 package cache
 
 import (
-	"encoding/binary"
-
 	"github.com/filegate/filegate/cache/ns"
+	"github.com/filegate/filegate/cache/writeback"
 )
-
-// keyNextSeq numbers the journal's records, in the namespace's Meta.
-var keyNextSeq = []byte("next-seq")
 
 // txn is the cache's view of a namespace transaction: an ns.Tx whose
 // get overlays the unstable writes not yet committed and whose put and
@@ -16,15 +12,15 @@ var keyNextSeq = []byte("next-seq")
 // not the ns.Tx methods they wrap.
 type txn struct {
 	*ns.Tx
-	// queued is set when the transaction added journal records, so the
-	// caller wakes the write-back worker after commit.
-	queued bool
+	// wb collects the transaction's journal records and dirty changes
+	// for the write-back's accounting after commit.
+	wb writeback.Changes
 	// pending, when set, returns the uncommitted unstable writes of an
 	// inode, which get overlays on the stored record.
 	pending func(Ino) (pendingAttr, bool)
 	// enqueued counts the ops this transaction journalled.
 	enqueued int64
-	// queuedPuts lists inodes whose opPut this transaction journalled.
+	// queuedPuts lists inodes whose writeback.Put this transaction journalled.
 	queuedPuts []Ino
 	// dirtied maps inodes whose dirty state changed to their size, or
 	// to -1 when they turned clean, for the in-memory dirty accounting.
@@ -65,38 +61,9 @@ func (t *txn) delete(ino Ino) error {
 }
 
 // enqueue appends o to the journal.
-func (t *txn) enqueue(o op) error {
-	seq, err := t.Bump(keyNextSeq)
-	if err != nil {
-		return err
-	}
-	t.queued = true
-	t.enqueued++
-	if o.kind == opPut {
-		t.queuedPuts = append(t.queuedPuts, o.ino)
-	}
-	return t.Journal.Put(binary.BigEndian.AppendUint64(nil, seq), o.marshal())
-}
+func (t *txn) enqueue(o writeback.Op) error { return t.wb.Enqueue(t.Tx, o) }
 
 // setDirty marks n dirty; call it after n.size has its new value.
-func (t *txn) setDirty(n *ns.Inode) error {
-	t.noteDirty(n.Ino, n.Size)
-	if n.Has(ns.FlagDirty) {
-		return nil
-	}
-	n.Flags |= ns.FlagDirty
-	return t.Dirty.Put(ns.InoKey(n.Ino), nil)
-}
+func (t *txn) setDirty(n *ns.Inode) error { return t.wb.SetDirty(t.Tx, n) }
 
-func (t *txn) clearDirty(n *ns.Inode) error {
-	t.noteDirty(n.Ino, -1)
-	n.Flags &^= ns.FlagDirty
-	return t.Dirty.Delete(ns.InoKey(n.Ino))
-}
-
-func (t *txn) noteDirty(ino Ino, size int64) {
-	if t.dirtied == nil {
-		t.dirtied = map[Ino]int64{}
-	}
-	t.dirtied[ino] = size
-}
+func (t *txn) clearDirty(n *ns.Inode) error { return t.wb.ClearDirty(t.Tx, n) }

@@ -119,7 +119,7 @@ func (c *Cache) writeUnstableReady(ctx context.Context, ino Ino, p []byte, off i
 	}
 	c.hooks.at(hookUnstableReady, ino)
 	end := off + int64(len(p))
-	if err := c.admitDirty(ino, max(size, end)); err != nil {
+	if err := c.dirty.Admit(ino, max(size, end)); err != nil {
 		return 0, Change{}, err
 	}
 	// The file may have been uploaded (clean) since the check, never
@@ -137,7 +137,7 @@ func (c *Cache) writeUnstableReady(ctx context.Context, ino Ino, p []byte, off i
 		return 0, ch, wrap("write", "", err)
 	}
 	ch, newSize := c.addPending(ino, size, off+int64(got))
-	c.applyDirtied(map[Ino]int64{ino: newSize})
+	c.dirty.Note(ino, newSize)
 	c.account(ino, newSize)
 	c.touched(ino)
 	c.stats.writes.Add(1)

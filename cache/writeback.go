@@ -18,6 +18,7 @@ import (
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/move"
 	"github.com/filegate/filegate/cache/ns"
+	"github.com/filegate/filegate/cache/writeback"
 )
 
 // runScanner journals an upload for every dirty file that has settled.
@@ -86,7 +87,7 @@ func (c *Cache) scanSome(settled []Ino) {
 			if err != nil {
 				return err
 			}
-			if err := t.enqueue(op{kind: opPut, ino: ino, key: key}); err != nil {
+			if err := t.enqueue(writeback.Op{Kind: writeback.Put, Ino: ino, Key: key}); err != nil {
 				return err
 			}
 		}
@@ -150,29 +151,29 @@ func (c *Cache) runJournal(ctx context.Context) {
 			if errors.Is(aerr, errUploadRaced) {
 				// Tried again like a failure, but none of the backend's.
 				failed = true
-				c.log.Debug("upload raced a write; retrying", "op", o.kind.String(), "key", o.key, "dur", backoff, "err", aerr)
+				c.log.Debug("upload raced a write; retrying", "op", o.Kind.String(), "key", o.Key, "dur", backoff, "err", aerr)
 				continue
 			}
 			c.stats.uploadErrors.Add(1)
 			if permanent(aerr) {
-				c.log.Error("backend refused a change; dropped", "op", o.kind.String(), "key", o.key, "err", aerr)
+				c.log.Error("backend refused a change; dropped", "op", o.Kind.String(), "key", o.Key, "err", aerr)
 				if err := c.finish(batch[i].seq, o, nil); err != nil {
-					c.log.Error("drop journal op", "op", o.kind.String(), "err", err)
+					c.log.Error("drop journal op", "op", o.Kind.String(), "err", err)
 				}
 				continue
 			}
 			failed = true
 			c.mu.Lock()
-			c.lastError = fmt.Errorf("%s %s: %w", o.kind, o.key, aerr)
-			f := c.failing[o.key]
+			c.lastError = fmt.Errorf("%s %s: %w", o.Kind, o.Key, aerr)
+			f := c.failing[o.Key]
 			if f.Attempts == 0 {
-				f = Failure{Key: o.key, Op: o.kind.String(), Since: time.Now()}
+				f = Failure{Key: o.Key, Op: o.Kind.String(), Since: time.Now()}
 			}
 			f.Attempts++
 			f.Err = aerr.Error()
-			c.failing[o.key] = f
+			c.failing[o.Key] = f
 			c.mu.Unlock()
-			c.log.Warn("backend change failed; retrying", "op", o.kind.String(), "key", o.key, "dur", backoff, "err", aerr)
+			c.log.Warn("backend change failed; retrying", "op", o.Kind.String(), "key", o.Key, "dur", backoff, "err", aerr)
 		}
 		if !failed {
 			backoff = c.cfg.RetryMin
@@ -246,7 +247,7 @@ func (c *Cache) guard(what string, fn func()) {
 // journalEntry is one journal record and its sequence key.
 type journalEntry struct {
 	seq []byte
-	op  op
+	op  writeback.Op
 }
 
 // journalHead returns the op at the head of the journal, or the run of
@@ -259,16 +260,16 @@ func (c *Cache) journalHead(limit int) ([]journalEntry, error) {
 		keys := map[string]bool{}
 		cur := t.Journal.Cursor()
 		for k, v := cur.First(); k != nil && len(batch) < limit; k, v = cur.Next() {
-			o, err := unmarshalOp(v)
+			o, err := writeback.Unmarshal(v)
 			if err != nil {
 				return err
 			}
-			if len(batch) > 0 && (o.kind != opPut || batch[0].op.kind != opPut || keys[o.key]) {
+			if len(batch) > 0 && (o.Kind != writeback.Put || batch[0].op.Kind != writeback.Put || keys[o.Key]) {
 				break
 			}
-			keys[o.key] = true
+			keys[o.Key] = true
 			batch = append(batch, journalEntry{bytes.Clone(k), o})
-			if o.kind != opPut {
+			if o.Kind != writeback.Put {
 				break
 			}
 		}
@@ -353,20 +354,20 @@ func (c *Cache) Flush(ctx context.Context) error {
 
 // apply carries out one journal op against the backend and removes it
 // from the journal.
-func (c *Cache) apply(ctx context.Context, seq []byte, o op) error {
-	if o.kind == opPut {
+func (c *Cache) apply(ctx context.Context, seq []byte, o writeback.Op) error {
+	if o.Kind == writeback.Put {
 		return c.applyPut(ctx, seq, o)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.OpTimeout)
 	defer cancel()
-	switch o.kind {
-	case opDelete:
-		err := c.store.Delete(ctx, o.key)
+	switch o.Kind {
+	case writeback.Delete:
+		err := c.store.Delete(ctx, o.Key)
 		if err != nil {
 			return err
 		}
-	case opRename:
-		moved, err := move.Key(ctx, c.store, o.key, o.key2)
+	case writeback.Rename:
+		moved, err := move.Key(ctx, c.store, o.Key, o.Key2)
 		if err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
@@ -375,7 +376,7 @@ func (c *Cache) apply(ctx context.Context, seq []byte, o op) error {
 			// changes its ctime): note it, or the next refresh would
 			// take our own move for someone else's metadata change.
 			return c.finish(seq, o, func(t *txn) error {
-				n, err := t.get(o.ino)
+				n, err := t.get(o.Ino)
 				if err != nil || n.Has(ns.FlagDirty) || moved.Size != n.RemoteSize || remoteMtime(moved) != n.RemoteMtime {
 					return nil
 				}
@@ -383,11 +384,11 @@ func (c *Cache) apply(ctx context.Context, seq []byte, o op) error {
 				return t.put(n)
 			})
 		}
-	case opSetMeta:
+	case writeback.SetMeta:
 		var attrs *backend.Attrs
 		var skip bool
 		err := c.view(func(t *txn) error {
-			n, err := t.get(o.ino)
+			n, err := t.get(o.Ino)
 			if err != nil || n.Has(ns.FlagDirty) {
 				skip = true // gone, or an upload will carry it
 				return nil
@@ -401,7 +402,7 @@ func (c *Cache) apply(ctx context.Context, seq []byte, o op) error {
 		if skip {
 			break
 		}
-		info, err := c.store.Copy(ctx, o.key, o.key, attrs)
+		info, err := c.store.Copy(ctx, o.Key, o.Key, attrs)
 		if errors.Is(err, fs.ErrNotExist) {
 			break
 		}
@@ -411,7 +412,7 @@ func (c *Cache) apply(ctx context.Context, seq []byte, o op) error {
 		// Rewriting metadata changes the ETag: note it, or the next
 		// upload would take our own change for someone else's.
 		return c.finish(seq, o, func(t *txn) error {
-			n, err := t.get(o.ino)
+			n, err := t.get(o.Ino)
 			if err != nil || n.Has(ns.FlagDirty) {
 				return nil
 			}
@@ -424,25 +425,21 @@ func (c *Cache) apply(ctx context.Context, seq []byte, o op) error {
 
 // finish removes a done op from the journal; after runs in the same
 // transaction.
-func (c *Cache) finish(seq []byte, o op, after func(t *txn) error) error {
+func (c *Cache) finish(seq []byte, o writeback.Op, after func(t *txn) error) error {
 	err := c.update(func(t *txn) error {
 		if after != nil {
 			if err := after(t); err != nil {
 				return err
 			}
 		}
-		if t.Journal.Get(seq) == nil {
-			return nil
-		}
-		t.enqueued--
-		return t.Journal.Delete(seq)
+		return t.wb.Finish(t.Tx, seq)
 	})
 	if err == nil {
 		c.mu.Lock()
-		if o.kind == opPut {
-			delete(c.queued, o.ino)
+		if o.Kind == writeback.Put {
+			delete(c.queued, o.Ino)
 		}
-		delete(c.failing, o.key)
+		delete(c.failing, o.Key)
 		c.mu.Unlock()
 	}
 	return err
@@ -452,17 +449,17 @@ func backendAttrs(n *ns.Inode) *backend.Attrs {
 	return &backend.Attrs{Mode: n.Mode, UID: n.UID, GID: n.GID, MTime: time.Unix(0, n.Mtime)}
 }
 
-func (c *Cache) applyPut(ctx context.Context, seq []byte, o op) error {
+func (c *Cache) applyPut(ctx context.Context, seq []byte, o writeback.Op) error {
 	var n *ns.Inode
 	var pend pendingAttr
 	var unstable bool
 	err := c.view(func(t *txn) error {
 		var err error
-		n, err = t.get(o.ino)
+		n, err = t.get(o.Ino)
 		if errors.Is(err, syscall.ESTALE) {
 			n, err = nil, nil
 		}
-		pend, unstable = t.pending(o.ino)
+		pend, unstable = t.pending(o.Ino)
 		return err
 	})
 	if err != nil {
@@ -479,28 +476,28 @@ func (c *Cache) applyPut(ctx context.Context, seq []byte, o op) error {
 	var info backend.ObjectInfo
 	switch {
 	case n.Mode.IsDir():
-		info, err = c.store.Put(ctx, o.key, strings.NewReader(""), 0, attrs)
+		info, err = c.store.Put(ctx, o.Key, strings.NewReader(""), 0, attrs)
 	case n.Mode&fs.ModeSymlink != 0:
-		info, err = c.store.Put(ctx, o.key, strings.NewReader(n.Target), int64(len(n.Target)), attrs)
+		info, err = c.store.Put(ctx, o.Key, strings.NewReader(n.Target), int64(len(n.Target)), attrs)
 	case n.Mode.IsRegular() && n.Has(ns.FlagLocal):
 		var conflict string
-		if conflict, err = c.keepTheirs(ctx, o.key, n, parseIntent(o.key2)); err != nil {
+		if conflict, err = c.keepTheirs(ctx, o.Key, n, parseIntent(o.Key2)); err != nil {
 			return err
 		}
 		// Note what is about to be uploaded in the op itself: if the
 		// upload lands but a crash comes before it is recorded, the
 		// replay knows the object for ours, not someone else's.
-		o.key2 = intent(n)
+		o.Key2 = intent(n)
 		if err := c.update(func(t *txn) error {
 			if t.Journal.Get(seq) == nil {
 				return nil
 			}
-			return t.Journal.Put(seq, o.marshal())
+			return t.Journal.Put(seq, o.Marshal())
 		}); err != nil {
 			return err
 		}
 		if conflict != "" {
-			if err := c.update(func(t *txn) error { return t.markStale(path.Dir(o.key)) }); err != nil {
+			if err := c.update(func(t *txn) error { return t.markStale(path.Dir(o.Key)) }); err != nil {
 				return err
 			}
 		}
@@ -509,15 +506,15 @@ func (c *Cache) applyPut(ctx context.Context, seq []byte, o op) error {
 		// store may still apply an aborted PUT after the DELETE that
 		// follows (versitygw stored a cut body so), and the removed
 		// file would be back.
-		info, err = c.putFile(ctx, o.key, n, attrs)
-		if err != nil && ctx.Err() == nil && c.changedSince(o.ino, n, pend, unstable) {
+		info, err = c.putFile(ctx, o.Key, n, attrs)
+		if err != nil && ctx.Err() == nil && c.changedSince(o.Ino, n, pend, unstable) {
 			return fmt.Errorf("%w: %w", errUploadRaced, err)
 		}
 	default:
 		if n.Mode.IsRegular() && n.Has(ns.FlagDirty) {
 			// Never so: a write makes its file local first, and a
 			// refresh leaves a file being written alone.
-			c.log.Error("a dirty file's content is not in the cache; not uploaded", "op", "upload", "key", o.key)
+			c.log.Error("a dirty file's content is not in the cache; not uploaded", "op", "upload", "key", o.Key)
 		}
 		return c.finish(seq, o, nil)
 	}
@@ -527,7 +524,7 @@ func (c *Cache) applyPut(ctx context.Context, seq []byte, o op) error {
 	c.stats.uploads.Add(1)
 	c.stats.uploadBytes.Add(info.Size)
 	return c.finish(seq, o, func(t *txn) error {
-		cur, err := t.get(o.ino)
+		cur, err := t.get(o.Ino)
 		if err != nil {
 			return nil
 		}
@@ -538,14 +535,14 @@ func (c *Cache) applyPut(ctx context.Context, seq []byte, o op) error {
 		}
 		// Unstable writes not yet committed keep it dirty: they may
 		// have landed after the upload read the file.
-		_, unstable := t.pending(o.ino)
+		_, unstable := t.pending(o.Ino)
 		if !unstable && cur.Version == n.Version && cur.Mtime == n.Mtime && cur.Mode == n.Mode && cur.UID == n.UID && cur.GID == n.GID {
 			if err := t.clearDirty(cur); err != nil {
 				return err
 			}
 		} else if cur.Has(ns.FlagDirty) {
 			// Changed during the upload: the scanner queues it again.
-		} else if err := t.enqueue(op{kind: opSetMeta, ino: cur.Ino, key: o.key}); err != nil {
+		} else if err := t.enqueue(writeback.Op{Kind: writeback.SetMeta, Ino: cur.Ino, Key: o.Key}); err != nil {
 			return err
 		}
 		return t.put(cur)
@@ -596,7 +593,7 @@ func (c *Cache) putFile(ctx context.Context, key string, n *ns.Inode, attrs *bac
 }
 
 // uploadIntent is the size and mtime of a file being uploaded, kept in
-// its opPut record (key2, unused otherwise).
+// its writeback.Put record (key2, unused otherwise).
 type uploadIntent struct {
 	ok          bool
 	size, mtime int64
