@@ -2,13 +2,9 @@ package cache
 
 import (
 	"context"
-	"fmt"
-	"maps"
 	"strings"
-	"time"
 
 	"github.com/filegate/filegate/cache/ns"
-	"github.com/filegate/filegate/cache/writeback"
 )
 
 // Progress reports how much of a flush or prefetch remains.
@@ -62,84 +58,26 @@ func (c *Cache) FlushIno(ctx context.Context, ino Ino, progress func(Progress)) 
 	if err != nil {
 		return err
 	}
-	c.storeAllPending()
-	c.syncPending()
-	for {
-		c.queueDirty(func(i Ino) bool { return want[i] })
-		p := c.pending(func(i Ino) bool { return want[i] }, func(key string) bool {
-			return key == prefix || strings.HasPrefix(key, prefix+"/")
-		})
-		if progress != nil {
-			progress(p)
-		}
-		if p.Files == 0 {
-			c.waitAccounting()
-			return nil
-		}
-		if err := c.waitRound(ctx); err != nil {
-			return fmt.Errorf("cache: flush: %w", err)
-		}
-	}
+	return c.flushMatching(ctx, func(i Ino) bool { return want[i] }, func(key string) bool {
+		return key == prefix || strings.HasPrefix(key, prefix+"/")
+	}, progress)
 }
 
 func (c *Cache) flushAll(ctx context.Context, progress func(Progress)) error {
 	if progress == nil {
 		return c.Flush(ctx)
 	}
-	c.storeAllPending()
-	c.syncPending()
-	for {
-		c.queueDirty(func(Ino) bool { return true })
-		p := c.pending(func(Ino) bool { return true }, func(string) bool { return true })
-		progress(p)
-		if p.Files == 0 {
-			c.waitAccounting()
-			return nil
-		}
-		if err := c.waitRound(ctx); err != nil {
-			return fmt.Errorf("cache: flush: %w", err)
-		}
-	}
+	return c.flushMatching(ctx, func(Ino) bool { return true }, func(string) bool { return true }, progress)
 }
 
-func (c *Cache) waitRound(ctx context.Context) error {
-	c.wake()
-	c.hurry()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(50 * time.Millisecond):
-		return nil
+// flushMatching uploads the dirty files match selects and waits for the
+// journal's ops on keys keyMatch selects (writeback.Queue.FlushMatching).
+func (c *Cache) flushMatching(ctx context.Context, match func(Ino) bool, keyMatch func(string) bool, progress func(Progress)) error {
+	var report func(int, int64)
+	if progress != nil {
+		report = func(files int, bytes int64) { progress(Progress{Files: files, Bytes: bytes}) }
 	}
-}
-
-// queueDirty journals uploads of the dirty files match selects.
-func (c *Cache) queueDirty(match func(Ino) bool) {
-	c.mu.Lock()
-	queued := maps.Clone(c.queued)
-	c.mu.Unlock()
-	inos := c.dirty.Select(func(ino Ino) bool { return match(ino) && !queued[ino] })
-	if len(inos) == 0 {
-		return
-	}
-	c.scanSome(inos)
-}
-
-// pending counts what remains: dirty files match selects, and journal
-// ops on keys keyMatch selects (counted as files, without bytes).
-func (c *Cache) pending(match func(Ino) bool, keyMatch func(string) bool) Progress {
-	var p Progress
-	p.Files, p.Bytes = c.dirty.Sum(match)
-	_ = c.view(func(t *txn) error {
-		return t.Journal.ForEach(func(_, v []byte) error {
-			o, err := writeback.Unmarshal(v)
-			if err == nil && o.Kind != writeback.Put && (keyMatch(o.Key) || keyMatch(strings.TrimSuffix(o.Key, "/"))) {
-				p.Files++
-			}
-			return nil
-		})
-	})
-	return p
+	return c.wb.FlushMatching(ctx, match, keyMatch, report)
 }
 
 // Pin keeps the content of ino, or of every file below it, in the cache:

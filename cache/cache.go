@@ -137,27 +137,10 @@ type Cache struct {
 	files   *fileTable
 	loads   singleflight.Group
 
-	// accounting is read-held by an update from before its round until
-	// it has applied its effect on the in-memory counters, so a Flush
-	// that saw an update's result can wait for what Stats reports of it.
-	accounting sync.RWMutex
-
 	mu sync.Mutex
-	// lastWrite is when each dirty inode was last written, so uploads
-	// wait for files to settle. Missing after a restart: upload at once.
-	lastWrite map[Ino]time.Time
-	// queued holds inodes with an writeback.Put in the journal, so the scanner
-	// does not journal a second one.
-	queued map[Ino]bool
-	// idle is closed and replaced whenever the journal drains.
-	idle      chan struct{}
-	lastError error
 	// nextRead is where each file's last read ended, to spot
 	// sequential readers.
 	nextRead map[Ino]int64
-	// failing holds the journal ops that failed, by key, until they
-	// succeed or are dropped.
-	failing map[string]Failure
 	// fresh holds chunks fetched but not yet recorded in the database
 	// (see persistChunks), with the version they belong to; freshCount
 	// counts them.
@@ -185,8 +168,6 @@ type Cache struct {
 	maxBytes, highMark, lowMark atomic.Int64
 	// dirty accounts the files awaiting upload and the dirty limit.
 	dirty *writeback.Dirty
-	// journalOps counts the records in the journal.
-	journalOps atomic.Int64
 	// inlineBytes is about the bytes in inline records (inline.go);
 	// inlineStamp numbers the records written.
 	inlineBytes, inlineStamp atomic.Int64
@@ -204,9 +185,8 @@ type Cache struct {
 	evictKick   chan struct{}
 	persistKick chan struct{}
 
-	kick chan struct{}
-	// urgent cuts a retry backoff short for a waiting flush.
-	urgent chan struct{}
+	// wb is the write-back: the journal's worker, uploads, flush.
+	wb *writeback.Queue
 	// life is cancelled by Close; background fetches run under it.
 	life   context.Context
 	stop   context.CancelFunc
@@ -244,15 +224,15 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	}
 	c := &Cache{
 		cfg: cfg, log: cfg.Logger, ns: db, store: cfg.Store, dataDir: dataDir,
-		files: files, lastWrite: map[Ino]time.Time{}, queued: map[Ino]bool{},
+		files:    files,
 		nextRead: map[Ino]int64{}, refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{}, writers: map[Ino]int{},
-		failing: map[string]Failure{}, dirty: writeback.NewDirty(cfg.DirtyLimitBytes), fresh: map[Ino]*freshChunks{}, pendingWrites: map[Ino]pendingAttr{}, written: map[Ino]bool{}, settleKick: make(chan struct{}, 1), settleEvery: settleInterval,
+		dirty: writeback.NewDirty(cfg.DirtyLimitBytes), fresh: map[Ino]*freshChunks{}, pendingWrites: map[Ino]pendingAttr{}, written: map[Ino]bool{}, settleKick: make(chan struct{}, 1), settleEvery: settleInterval,
 		persistKick: make(chan struct{}, 1), usage: newUsage(),
-		idle: make(chan struct{}), kick: make(chan struct{}, 1), urgent: make(chan struct{}, 1), evictKick: make(chan struct{}, 1),
-		raSlots: make(chan struct{}, cfg.FetchConcurrency), epochs: newContentEpochs(),
+		evictKick: make(chan struct{}, 1),
+		raSlots:   make(chan struct{}, cfg.FetchConcurrency), epochs: newContentEpochs(),
 	}
 	c.setMarks(cfg.MaxBytes, cfg.HighWater, cfg.LowWater)
-	for _, step := range []func() error{c.countJournal, c.restoreInline, c.recover} {
+	for _, step := range []func() error{c.newWriteback, c.restoreInline, c.recover} {
 		if err := step(); err != nil {
 			db.Close()
 			return nil, err
@@ -260,10 +240,9 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	}
 	db.Reserve()
 	c.life, c.stop = context.WithCancel(context.WithoutCancel(ctx))
-	c.wg.Add(6)
+	c.wb.Start(c.life)
+	c.wg.Add(4)
 	go c.runCheckpointer(c.life)
-	go c.runJournal(c.life)
-	go c.runScanner(c.life)
 	go c.runEvictor(c.life)
 	go c.runPersister(c.life)
 	go c.runSettler(c.life)
@@ -274,21 +253,17 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	return c, nil
 }
 
-// countJournal rebuilds the in-memory queue state from the journal.
-func (c *Cache) countJournal() error {
-	return c.view(func(t *txn) error {
-		return t.Journal.ForEach(func(k, v []byte) error {
-			o, err := writeback.Unmarshal(v)
-			if err != nil {
-				return err
-			}
-			if o.Kind == writeback.Put {
-				c.queued[o.Ino] = true
-			}
-			c.journalOps.Add(1)
-			return nil
-		})
+// newWriteback opens the write-back room on the journal as it is.
+func (c *Cache) newWriteback() error {
+	var err error
+	c.wb, err = writeback.New(writeback.Config{
+		Host: wbHost{c}, DB: c.ns, Store: c.store, Dirty: c.dirty,
+		UploadDelay: c.cfg.UploadDelay, UploadConcurrency: c.cfg.UploadConcurrency,
+		RetryMin: c.cfg.RetryMin, RetryMax: c.cfg.RetryMax, OpTimeout: c.cfg.OpTimeout,
+		Logger:     c.log,
+		OnSettling: func() { c.hooks.at(hookFlushSettling, 0) },
 	})
+	return err
 }
 
 // Close stops the write-back workers, leaving unfinished work journalled
@@ -303,6 +278,7 @@ func (c *Cache) Close() error {
 	c.mu.Unlock()
 	c.storeAllPending()
 	c.stop()
+	c.wb.Close()
 	c.wg.Wait()
 	if err := c.settle(); err != nil {
 		c.log.Warn("sync small files committed in the database; the next start restores them", "op", "settle", "err", err)
@@ -318,8 +294,8 @@ func (c *Cache) Close() error {
 // see ns.DB.Update) and wakes the write-back worker when it journalled
 // something.
 func (c *Cache) update(fn func(t *txn) error) error {
-	c.accounting.RLock()
-	defer c.accounting.RUnlock()
+	c.wb.BeginUpdate()
+	defer c.wb.EndUpdate()
 	var t *txn
 	err := c.ns.Update(func(nt *ns.Tx) error {
 		t = &txn{Tx: nt, pending: c.pendingOf}
@@ -331,26 +307,8 @@ func (c *Cache) update(fn func(t *txn) error) error {
 	if c.hooks.on() {
 		t.wb.Cleaned(func(ino Ino) { c.hooks.at(hookCleaned, ino) })
 	}
-	ops, puts, queued := t.wb.Journalled()
-	c.journalOps.Add(ops)
-	c.dirty.Apply(&t.wb)
-	if queued {
-		c.mu.Lock()
-		for _, ino := range puts {
-			c.queued[ino] = true
-		}
-		c.mu.Unlock()
-		c.wake()
-	}
+	c.wb.Committed(&t.wb)
 	return nil
-}
-
-// waitAccounting waits until every update that began before it has applied
-// its effect on the in-memory counters.
-func (c *Cache) waitAccounting() {
-	c.hooks.at(hookFlushSettling, 0)
-	c.accounting.Lock()
-	c.accounting.Unlock()
 }
 
 func (c *Cache) view(fn func(t *txn) error) error {
@@ -370,11 +328,4 @@ func (c *Cache) runCheckpointer(ctx context.Context) {
 			c.log.Error("namespace checkpoint", "op", "checkpoint", "err", err)
 		}
 	})
-}
-
-func (c *Cache) wake() {
-	select {
-	case c.kick <- struct{}{}:
-	default:
-	}
 }

@@ -151,8 +151,8 @@ func (c *Cache) writeData(ino Ino, p []byte, off int64, epoch uint64) (int, erro
 // and tries once more.
 func (c *Cache) getRemote(ctx context.Context, key string, off, length int64, etag string) (io.ReadCloser, error) {
 	body, err := c.store.Get(ctx, key, off, length, etag)
-	if errors.Is(err, fs.ErrNotExist) && c.journalLen() > 0 {
-		if werr := c.waitJournal(ctx); werr != nil {
+	if errors.Is(err, fs.ErrNotExist) && !c.wb.Empty() {
+		if werr := c.wb.Wait(ctx); werr != nil {
 			return nil, werr
 		}
 		body, err = c.store.Get(ctx, key, off, length, etag)

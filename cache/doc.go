@@ -31,19 +31,25 @@
 //     file's removal, inside the data lock or the eviction mark where it
 //     takes one, and watch waits for it as for a lock. So watch is called
 //     under syncMu and pins only, never under dataMu or within a drop.
-//  5. ns.DB's roundMu, then its mu: the namespace (Cache.update and
+//  5. writeback.Queue's accounting: read-held by every update
+//     (Cache.update) from before its round until the write-back has
+//     taken in its effect; a flush write-locks it, holding nothing else,
+//     to wait for the updates it saw.
+//  6. ns.DB's roundMu, then its mu: the namespace (Cache.update and
 //     Cache.view; see cache/ns). roundMu is held by a round until its log
 //     record is durable, mu while the open transaction is read or
 //     changed; both across a checkpoint's database commit. ns.DB's
 //     commitMu, the group commit's queue, is taken alone, before a round
 //     starts.
-//  6. Cache.mu and Cache.pendMu: may be taken inside update and view
+//  7. Cache.mu and Cache.pendMu: may be taken inside update and view
 //     functions (busyWriting, the unstable-write overlay).
-//  7. Cache.lruMu; fileTable.mu, then sparePool.mu; contentEpochs.mu.
+//  8. Cache.lruMu; fileTable.mu, then sparePool.mu; contentEpochs.mu;
+//     writeback.Queue's mu; writeback.Dirty's mu.
 //
-// Cache.mu, pendMu, lruMu, fileTable.mu, sparePool.mu, contentEpochs.mu
-// and ns.DB's commitMu guard maps and lists: nothing but sparePool.mu (under
-// fileTable.mu) is locked under them, and none is held across a backend
-// call, an fsync or a namespace update. Of the others, only syncMu is
+// Cache.mu, pendMu, lruMu, fileTable.mu, sparePool.mu, contentEpochs.mu,
+// the write-back's Queue.mu and Dirty.mu, and ns.DB's commitMu guard
+// maps and lists: nothing but sparePool.mu (under fileTable.mu) is locked
+// under them, and none is held across a backend call, an fsync or a
+// namespace update. Of the others, only syncMu is
 // held across a backend call.
 package cache

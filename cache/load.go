@@ -302,23 +302,6 @@ func (c *Cache) known(l *listing) func(key string) (backend.Known, bool) {
 	}
 }
 
-// remoteMtime is an object's modification time: ours from its metadata,
-// else the store's.
-func remoteMtime(o backend.ObjectInfo) int64 {
-	if o.Attrs != nil && !o.Attrs.MTime.IsZero() {
-		return o.Attrs.MTime.UnixNano()
-	}
-	return o.ModTime.UnixNano()
-}
-
-// changedRemotely reports whether the object differs from the version n
-// was last in step with. A different ETag alone is not enough: a rename
-// in the backend (a POSIX rename, an S3 copy) may change it without
-// changing the content.
-func changedRemotely(n *ns.Inode, o backend.ObjectInfo) bool {
-	return o.ETag != n.ETag && (o.Size != n.RemoteSize || remoteMtime(o) != n.RemoteMtime)
-}
-
 // takeListedAttrs gives the clean file n, whose content the object o
 // still holds, o's mode and owner when another version of o's metadata
 // was listed (a chmod or chown by a tool on the POSIX backend; on S3, a
@@ -390,7 +373,7 @@ func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]
 			if !n.Mode.IsRegular() || n.Has(ns.FlagDirty) || l.wasDirty[n.Ino] {
 				continue
 			}
-			if !changedRemotely(n, o) {
+			if !writeback.ChangedRemotely(n, o) {
 				if err := t.takeListedAttrs(n, o); err != nil {
 					return nil, err
 				}
@@ -413,7 +396,7 @@ func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]
 			d.Nlink++
 		} else {
 			n.Mode, n.Size, n.ETag = cfg.DefaultFileMode, o.Size, o.ETag
-			n.RemoteSize, n.RemoteMtime = o.Size, remoteMtime(o)
+			n.RemoteSize, n.RemoteMtime = o.Size, writeback.RemoteMtime(o)
 		}
 		if a := o.Attrs; a != nil {
 			switch {
@@ -426,7 +409,7 @@ func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]
 			}
 			n.UID, n.GID = a.UID, a.GID
 		}
-		mtime := remoteMtime(o)
+		mtime := writeback.RemoteMtime(o)
 		if o.Prefix && (o.Attrs == nil || o.Attrs.MTime.IsZero()) {
 			mtime = time.Now().UnixNano() // a bare prefix has no time
 		}

@@ -199,9 +199,9 @@ func (c *Cache) forget(ino Ino) {
 	}
 	defer c.beginDrop(ino)(true)
 	c.mu.Lock()
-	delete(c.lastWrite, ino)
 	delete(c.nextRead, ino)
 	c.mu.Unlock()
+	c.wb.Forget(ino)
 	c.unaccount(ino)
 	c.dropFresh(ino)
 	c.dropPending(ino)

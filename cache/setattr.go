@@ -178,7 +178,5 @@ func (c *Cache) truncate(ctx context.Context, ino Ino, size int64, epoch uint64)
 
 // touched notes a write, so the upload waits for the file to settle.
 func (c *Cache) touched(ino Ino) {
-	c.mu.Lock()
-	c.lastWrite[ino] = time.Now()
-	c.mu.Unlock()
+	c.wb.Touched(ino)
 }

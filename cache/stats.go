@@ -1,21 +1,20 @@
 package cache
 
 import (
-	"slices"
 	"sync/atomic"
 	"time"
+
+	"github.com/filegate/filegate/cache/writeback"
 )
 
 // stats are the counters behind Stats.
 type stats struct {
-	uploads, uploadBytes, uploadErrors atomic.Int64
-	remoteReads, remoteReadBytes       atomic.Int64
-	localReads, localReadBytes         atomic.Int64
-	writes, writeBytes                 atomic.Int64
-	evictions                          atomic.Int64
-	misses, missBytes                  atomic.Int64
-	conflicts                          atomic.Int64
-	fsyncs                             atomic.Int64
+	remoteReads, remoteReadBytes atomic.Int64
+	localReads, localReadBytes   atomic.Int64
+	writes, writeBytes           atomic.Int64
+	evictions                    atomic.Int64
+	misses, missBytes            atomic.Int64
+	fsyncs                       atomic.Int64
 }
 
 // Stats is a snapshot of the cache's counters and queue.
@@ -61,38 +60,23 @@ type Stats struct {
 func (c *Cache) DirtyBytes() int64 { return c.dirty.Bytes() }
 
 // Failure is a backend change that keeps failing.
-type Failure struct {
-	Key      string
-	Op       string
-	Err      string
-	Attempts int
-	Since    time.Time
-}
+type Failure = writeback.Failure
 
 // Stats returns the current counters.
 func (c *Cache) Stats() Stats {
 	s := Stats{
-		Uploads: c.stats.uploads.Load(), UploadBytes: c.stats.uploadBytes.Load(),
-		UploadErrors: c.stats.uploadErrors.Load(),
-		RemoteReads:  c.stats.remoteReads.Load(), RemoteReadBytes: c.stats.remoteReadBytes.Load(),
+		RemoteReads: c.stats.remoteReads.Load(), RemoteReadBytes: c.stats.remoteReadBytes.Load(),
 		LocalReads: c.stats.localReads.Load(), LocalReadBytes: c.stats.localReadBytes.Load(),
 		Writes: c.stats.writes.Load(), WriteBytes: c.stats.writeBytes.Load(),
-		Conflicts: c.stats.conflicts.Load(), DataSyncs: c.stats.fsyncs.Load(), Commits: c.ns.Stats().Commits,
+		DataSyncs: c.stats.fsyncs.Load(), Commits: c.ns.Stats().Commits,
 		Checkpoints: c.ns.Stats().Checkpoints, NamespaceProblem: c.ns.Problem(),
 		Misses: c.stats.misses.Load(), MissBytes: c.stats.missBytes.Load(),
 		Evictions: c.stats.evictions.Load(), DirtyRefusals: c.dirty.Refusals(),
 		UsedBytes: c.UsedBytes(), MaxBytes: c.maxBytes.Load(), DirtyBytes: c.dirty.Bytes(), DirtyLimitBytes: c.dirty.Limit(),
 	}
-	s.JournalOps = int(c.journalOps.Load())
+	w := c.wb.Stats()
+	s.Uploads, s.UploadBytes, s.UploadErrors, s.Conflicts = w.Uploads, w.UploadBytes, w.UploadErrors, w.Conflicts
+	s.JournalOps, s.LastError, s.Failing = w.JournalOps, w.LastError, w.Failing
 	s.DirtyFiles, s.OldestDirty = c.dirty.Files(), c.dirty.Oldest()
-	c.mu.Lock()
-	if c.lastError != nil {
-		s.LastError = c.lastError.Error()
-	}
-	for _, f := range c.failing {
-		s.Failing = append(s.Failing, f)
-	}
-	c.mu.Unlock()
-	slices.SortFunc(s.Failing, func(a, b Failure) int { return a.Since.Compare(b.Since) })
 	return s
 }

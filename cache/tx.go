@@ -18,13 +18,6 @@ type txn struct {
 	// pending, when set, returns the uncommitted unstable writes of an
 	// inode, which get overlays on the stored record.
 	pending func(Ino) (pendingAttr, bool)
-	// enqueued counts the ops this transaction journalled.
-	enqueued int64
-	// queuedPuts lists inodes whose writeback.Put this transaction journalled.
-	queuedPuts []Ino
-	// dirtied maps inodes whose dirty state changed to their size, or
-	// to -1 when they turned clean, for the in-memory dirty accounting.
-	dirtied map[Ino]int64
 }
 
 // get returns the inode, or ESTALE when it no longer exists.

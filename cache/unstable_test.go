@@ -71,7 +71,7 @@ func TestUncommittedWritesAreNeverEvicted(t *testing.T) {
 	s := &putHook{Store: mem}
 	c := newSizedCache(t, t.TempDir(), s, func(cfg *Config) {
 		cfg.MaxBytes, cfg.HighWater, cfg.LowWater = chunkSize, 0.5, 0.1
-		cfg.UploadDelay = time.Hour // uploads only when scanDirty below asks
+		cfg.UploadDelay = time.Hour // uploads only when QueueAll below asks
 	})
 	f := mustCreate(t, c, RootIno, "f")
 	mustWrite(t, c, f.Ino, 0, "base")
@@ -82,8 +82,8 @@ func TestUncommittedWritesAreNeverEvicted(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	c.scanDirty(true)
-	if err := c.waitJournal(ctx); err != nil {
+	c.wb.QueueAll()
+	if err := c.wb.Wait(ctx); err != nil {
 		t.Fatal(err)
 	}
 	c.evictTo(0)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/cache/ns"
+	"github.com/filegate/filegate/cache/writeback"
 )
 
 // takeListedVersions gives each file a refresh found changed in the
@@ -24,7 +25,7 @@ func (c *Cache) takeListedVersions(l *listing, changed []changedFile) error {
 	for _, ch := range changed {
 		g.Go(func() error {
 			return c.takeVersion(ch.ino, ch.o, func(t *txn, n *ns.Inode) bool {
-				if !changedRemotely(n, ch.o) {
+				if !writeback.ChangedRemotely(n, ch.o) {
 					return false
 				}
 				key, err := t.Key(n)
@@ -67,7 +68,7 @@ func (c *Cache) takeVersion(ino Ino, o backend.ObjectInfo, ok func(t *txn, n *ns
 		if !n.Mode.IsRegular() || n.Has(ns.FlagDirty) || c.busyWriting(t, n) || !ok(t, n) {
 			return nil
 		}
-		n.Size, n.ETag, n.RemoteSize, n.RemoteMtime = o.Size, o.ETag, o.Size, remoteMtime(o)
+		n.Size, n.ETag, n.RemoteSize, n.RemoteMtime = o.Size, o.ETag, o.Size, writeback.RemoteMtime(o)
 		n.Mtime, n.Ctime = n.RemoteMtime, time.Now().UnixNano()
 		if o.Attrs != nil {
 			takeOwnerMode(n, o.Attrs)

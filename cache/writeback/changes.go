@@ -84,13 +84,3 @@ func (ch *Changes) Cleaned(fn func(ns.Ino)) {
 		}
 	}
 }
-
-// Journalled returns how many ops the transaction added to the journal
-// (less those it finished), the inodes whose Put it journalled, and
-// whether it journalled anything.
-func (ch *Changes) Journalled() (ops int64, puts []ns.Ino, any bool) {
-	return ch.enqueued, ch.puts, ch.queued
-}
-
-// Finish removes the op at seq from the journal, if still there.
-func (ch *Changes) Finish(t *ns.Tx, seq []byte) error { return ch.finish(t, seq) }

@@ -1,4 +1,4 @@
-package cache
+package writeback
 
 import (
 	"context"
@@ -19,32 +19,32 @@ import (
 // it, their version is copied aside under a conflict name, so both
 // survive: ours at key, theirs beside it. It returns the conflict key,
 // or "" when there was nothing to keep.
-func (c *Cache) keepTheirs(ctx context.Context, key string, n *ns.Inode, earlier uploadIntent) (string, error) {
-	info, err := c.store.Stat(ctx, key)
+func (q *Queue) keepTheirs(ctx context.Context, key string, n *ns.Inode, earlier uploadIntent) (string, error) {
+	info, err := q.store.Stat(ctx, key)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", nil
 	}
 	if err != nil {
 		return "", fmt.Errorf("check %s before upload: %w", key, err)
 	}
-	if info.Size == n.Size && remoteMtime(info) == n.Mtime {
+	if info.Size == n.Size && RemoteMtime(info) == n.Mtime {
 		return "", nil // our own upload, replayed after a crash
 	}
-	if earlier.ok && info.Size == earlier.size && remoteMtime(info) == earlier.mtime {
+	if earlier.ok && info.Size == earlier.size && RemoteMtime(info) == earlier.mtime {
 		return "", nil // an earlier attempt of this upload landed before a crash
 	}
-	if n.Has(ns.FlagRemote) && !changedRemotely(n, info) {
+	if n.Has(ns.FlagRemote) && !ChangedRemotely(n, info) {
 		return "", nil
 	}
 	aside := conflictKey(key, time.Now())
-	if _, err := c.store.Copy(ctx, key, aside, nil); err != nil {
+	if _, err := q.store.Copy(ctx, key, aside, nil); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return "", nil // gone meanwhile: nothing to keep
 		}
 		return "", fmt.Errorf("keep the cloud's version of %s: %w", key, err)
 	}
-	c.stats.conflicts.Add(1)
-	c.log.Warn("file changed both here and in the cloud; the cloud's version is kept beside ours",
+	q.conflicts.Add(1)
+	q.log.Warn("file changed both here and in the cloud; the cloud's version is kept beside ours",
 		"op", "conflict", "key", key, "path", aside)
 	return aside, nil
 }
@@ -67,12 +67,12 @@ func conflictKey(key string, now time.Time) string {
 }
 
 // markStale makes the directory at dirPath ("." for the root) list
-// again from the backend at its next use.
-func (t *txn) markStale(dirPath string) error {
-	ino := RootIno
+// again from the backend at its next use, so the conflict copy shows.
+func markStale(t Tx, dirPath string) error {
+	ino := ns.RootIno
 	if dirPath != "." && dirPath != "" {
 		for _, name := range strings.Split(dirPath, "/") {
-			child, _, err := t.Lookup(ino, name)
+			child, _, err := t.NS().Lookup(ino, name)
 			if errors.Is(err, syscall.ENOENT) {
 				return nil // moved or removed since
 			}
@@ -82,10 +82,27 @@ func (t *txn) markStale(dirPath string) error {
 			ino = child
 		}
 	}
-	d, err := t.GetDir(ino)
+	d, err := t.NS().GetDir(ino)
 	if err != nil {
 		return nil
 	}
 	d.LoadedAt = 0
-	return t.put(d)
+	return t.PutInode(d)
+}
+
+// RemoteMtime is the modification time of a backend object: its POSIX
+// metadata's when it has some, else the store's.
+func RemoteMtime(o backend.ObjectInfo) int64 {
+	if o.Attrs != nil && !o.Attrs.MTime.IsZero() {
+		return o.Attrs.MTime.UnixNano()
+	}
+	return o.ModTime.UnixNano()
+}
+
+// ChangedRemotely reports whether the object differs from the version n
+// was last in step with. A different ETag alone is not enough: a rename
+// in the backend (a POSIX rename, an S3 copy) may change it without
+// changing the content.
+func ChangedRemotely(n *ns.Inode, o backend.ObjectInfo) bool {
+	return o.ETag != n.ETag && (o.Size != n.RemoteSize || RemoteMtime(o) != n.RemoteMtime)
 }
