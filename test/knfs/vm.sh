@@ -257,8 +257,7 @@ build_debian() {
   command -v mkfs.ext4 >/dev/null || fail 3 "mkfs.ext4 not installed (apt-get install e2fsprogs), or use -M"
   local mirror=${KNFS_MIRROR:-}
   if [ -z "$mirror" ]; then
-    mirror=$(cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list 2>/dev/null |
-      grep -oE 'https?://[^ ]+' | grep -v -e security -e updates | head -n 1)
+    mirror=$(apt_mirror)
   fi
   [ -n "$mirror" ] || fail 3 "no Debian mirror in apt's sources: set KNFS_MIRROR"
   log "build: Debian $SUITE guest with $DEBIAN_PACKAGES from $mirror (about a minute)"
@@ -283,6 +282,15 @@ build_debian() {
   mv "$CACHE/debian.img.tmp" "$CACHE/debian.img"
   echo "$key" >"$CACHE/debian.img.key"
   rm -rf "$root"
+}
+
+# apt_mirror: the first Debian archive in apt's sources (the deb822 URIs:
+# fields, then one-line "deb" entries), not its security archive.
+apt_mirror() {
+  {
+    awk '/^[[:space:]]*URIs:/ { for (i = 2; i <= NF; i++) print $i }' /etc/apt/sources.list.d/*.sources 2>/dev/null
+    awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /:\/\//) { print $i; break } }' /etc/apt/sources.list 2>/dev/null
+  } | grep -v -e '-security' | head -n 1
 }
 
 build() {
