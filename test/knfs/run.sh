@@ -2,9 +2,10 @@
 # test/knfs/run.sh - test `filegate serve` with the real Linux NFS client.
 #
 #   test/knfs/run.sh [-k] [SCENARIO...]      (default: every scenario)
+#   test/knfs/run.sh -b [SCENARIO...]        build their VM artefacts only
 #
 # Scenarios:
-#   smoke       ../shared/tools/knfs/guest/smoke.sh: 24 POSIX checks.
+#   smoke       test/knfs/guest/smoke.sh: 24 POSIX checks.
 #   survive     test/knfs/guest/survive.sh: open files, cwd and handles
 #               survive a SIGKILL and restart of the server, and renames.
 #   smoke-s3, survive-s3
@@ -34,18 +35,14 @@
 #               socket, and test/knfs/backendcheck compares the POSIX
 #               backend folder (work-nfsd) or the versitygw bucket (work-s3)
 #               with the listing the guest wrote into the share. Needs
-#               debootstrap: the first build takes 1-5 minutes, then each
-#               scenario 2-5 minutes in the emulator. About 16 s of it is
-#               the reconnect after the restart: the guest's SYNs go
-#               unanswered by qemu's user network until the 4th retry
-#               (1+2+4+8 s; rpc_debug shows the connect, ss no connection
-#               to the listening server meanwhile), likely because the
-#               client reuses its source port, still in TIME_WAIT there.
+#               debootstrap: the first build takes a minute or two, then
+#               each scenario a few minutes in the emulator (costs:
+#               docs/TESTING.md).
 #
 # For each scenario it starts `bin/filegate serve --listen 127.0.0.1:PORT
 # --state DIR` on a free port with a fresh state directory, waits until the
-# port accepts connections, and boots a busybox VM with
-# kernel-nfs-run.sh -M that mounts the server and runs the guest script.
+# port accepts connections, and boots a busybox VM with test/knfs/vm.sh -M
+# that mounts the server and runs the guest script.
 # The survive scenario also shares a host folder into the guest (-s) and
 # restarts the server when the guest asks (see survive.sh).
 #
@@ -56,26 +53,27 @@
 # that passes is reported so its line can be removed.
 #
 # Options:
+#   -b   build (or check) the VM artefacts the scenarios need, then exit
 #   -k   keep the log folder even when everything passed
 # Environment:
-#   KNFS_TOOL      kernel-nfs-run.sh (default ../shared/tools/knfs/ beside the repo)
-#   KNFS_CACHE     VM artefacts cache, passed on to kernel-nfs-run.sh
+#   KNFS_TOOL      the VM launcher (default test/knfs/vm.sh)
+#   KNFS_CACHE     VM artefacts cache, passed on to the launcher
 #   KNFS_TIMEOUT   time limit per VM in seconds (default 300; the work
 #                  scenarios: KNFS_WORK_TIMEOUT, default 900)
 #   FILEGATE_BIN   server binary to test (default: build bin/filegate)
 #   FILEGATE_VERSITYGW  versitygw binary for the -s3 scenarios (default:
 #                  PATH, $(go env GOPATH)/bin, ~/.cache/filegate-tools/bin)
-#   FILEGATE_TEST_NO_SKIP=1  fail, rather than skip, when qemu, the knfs
-#                  tool or versitygw is missing (CI sets it)
+#   FILEGATE_TEST_NO_SKIP=1  fail, rather than skip, when qemu,
+#                  debootstrap or versitygw is missing (CI sets it)
 #
 # Exit status: 0 every scenario passed (or all skipped), 1 a scenario
-# failed, 2 usage. Logs (server, guest output, [knfs] lines) go to a
-# temporary folder that is printed, and kept, on failure.
+# failed, 2 usage. Logs (server, guest output, the launcher's [vm] lines)
+# go to a temporary folder that is printed, and kept, on failure.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/../.." && pwd)
 HERE=$ROOT/test/knfs
-KNFS_TOOL=${KNFS_TOOL:-$ROOT/../shared/tools/knfs/kernel-nfs-run.sh}
+KNFS_TOOL=${KNFS_TOOL:-$HERE/vm.sh}
 TIMEOUT=${KNFS_TIMEOUT:-300}
 WORK_TIMEOUT=${KNFS_WORK_TIMEOUT:-900}
 KNOWN_FILE=$HERE/known-failures.txt
@@ -84,9 +82,10 @@ ALL_SCENARIOS=(smoke survive smoke-s3 survive-s3 smoke-nfsd survive-nfsd perms-n
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 say() { echo "knfs: $*"; }
 
-KEEP=0
-while getopts "kh" opt; do
+KEEP=0 BUILD_ONLY=0
+while getopts "bkh" opt; do
   case $opt in
+    b) BUILD_ONLY=1 ;;
     k) KEEP=1 ;;
     *) usage ;;
   esac
@@ -107,12 +106,24 @@ skip() {
   fi
   say "SKIP: $*"; exit 0
 }
-[ -x "$KNFS_TOOL" ] || skip "kernel-nfs-run.sh not found at $KNFS_TOOL (set KNFS_TOOL)"
+[ -x "$KNFS_TOOL" ] || { say "FAIL: no VM launcher at $KNFS_TOOL"; exit 1; }
 command -v qemu-system-x86_64 >/dev/null || skip "qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"
-command -v python3 >/dev/null || skip "python3 not installed (kernel-nfs-run.sh needs it)"
+command -v python3 >/dev/null || skip "python3 not installed (run.sh picks free ports with it)"
 
-SMOKE=$(dirname "$KNFS_TOOL")/guest/smoke.sh
-[ -r "$SMOKE" ] || { say "FAIL: cannot read $SMOKE"; exit 1; }
+SMOKE=$HERE/guest/smoke.sh
+
+# The Debian guest of the work scenarios: the packages work.sh needs
+# beyond the launcher's base system.
+WORK_PACKAGES=git,sqlite3,vim-tiny,xz-utils${KNFS_PACKAGES:+,$KNFS_PACKAGES}
+wants_debian() { case " ${SCENARIOS[*]} " in *" work-"*) return 0 ;; esac; return 1; }
+
+if [ "$BUILD_ONLY" = 1 ]; then
+  "$KNFS_TOOL" -b -M || { say "FAIL: building the busybox guest"; exit 1; }
+  if wants_debian; then
+    KNFS_PACKAGES=$WORK_PACKAGES "$KNFS_TOOL" -b || { say "FAIL: building the Debian guest"; exit 1; }
+  fi
+  exit 0
+fi
 
 # Known failures: "SCENARIO/CHECK  # why" per line; '#' starts a comment.
 KNOWN=()
@@ -150,8 +161,8 @@ stop_server() { # [signal]: stop the server we started; TERM waits up to 15 s, t
 
 stop_vm() {
   [ -n "$VM_PID" ] || return 0
-  # kernel-nfs-run.sh runs in its own process group (setsid); TERM makes it
-  # kill its qemu and clean up.
+  # The launcher runs in its own process group (setsid): TERM reaches its
+  # qemu too, and the launcher cleans up.
   kill -TERM -- "-$VM_PID" 2>/dev/null || kill -TERM "$VM_PID" 2>/dev/null || true
   wait "$VM_PID" 2>/dev/null || true
   VM_PID=
@@ -372,7 +383,7 @@ run_scenario() { # name guest-script share(0|1) backend(posix|s3|nfsd) guest(min
   if [ -n "$died" ]; then problems+=("$died"); fi
   case $rc in
     0 | 1) ;; # 1: the guest script failed; the FAIL lines say whether that is expected
-    *) problems+=("kernel-nfs-run.sh exit $rc ($(knfs_status "$rc"))") ;;
+    *) problems+=("VM launcher exit $rc ($(knfs_status "$rc"))") ;;
   esac
   if [ -z "$summary" ]; then problems+=("guest script printed no summary (did it finish?)"); fi
   if [ "$rc" = 1 ] && [ ${#fails[@]} = 0 ]; then problems+=("guest script failed without a FAIL line"); fi
@@ -415,16 +426,13 @@ work_backend_check() {
   say "$(basename "$dir"): $(tail -n 1 "$dir/backendcheck.log")" >&2
 }
 
-# The Debian guest of the work scenarios: its packages, and the backend
-# checker built from this tree.
-WORK_PACKAGES=git,sqlite3,vim-tiny,xz-utils${KNFS_PACKAGES:+,$KNFS_PACKAGES}
-case " ${SCENARIOS[*]} " in
-  *" work-"*)
-    command -v debootstrap >/dev/null || skip "debootstrap not installed for the work scenarios (apt-get install debootstrap)"
-    BACKENDCHECK=$LOGDIR/backendcheck
-    (cd "$ROOT" && go build -o "$BACKENDCHECK" ./test/knfs/backendcheck) || { say "FAIL: go build backendcheck"; FAILURES=1; exit 1; }
-    ;;
-esac
+# The work scenarios' Debian guest, and their backend checker built from
+# this tree.
+if wants_debian; then
+  command -v debootstrap >/dev/null || skip "debootstrap not installed for the work scenarios (apt-get install debootstrap)"
+  BACKENDCHECK=$LOGDIR/backendcheck
+  (cd "$ROOT" && go build -o "$BACKENDCHECK" ./test/knfs/backendcheck) || { say "FAIL: go build backendcheck"; FAILURES=1; exit 1; }
+fi
 
 # The -s3 scenarios need versitygw, and a helper built from this tree.
 case " ${SCENARIOS[*]} " in

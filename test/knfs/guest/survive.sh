@@ -6,7 +6,7 @@
 #
 # Runs inside the knfs guest (busybox only), cwd = the mount point. It needs
 # the host share: test/knfs/run.sh starts it with
-#   kernel-nfs-run.sh -M -s SHAREDIR -o actimeo=0 PORT survive.sh
+#   test/knfs/vm.sh -M -s SHAREDIR -o actimeo=0 PORT survive.sh
 # and restarts the server when asked:
 #   guest creates $KNFS_SHARE/restart-request and waits;
 #   host kills the server, starts it again, then creates
@@ -40,7 +40,7 @@ is() { # what got want
 drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
 
 if [ -z "$SHARE" ] || [ ! -d "$SHARE" ]; then
-  echo "FAIL setup: no host share (run under kernel-nfs-run.sh -s DIR)"
+  echo "FAIL setup: no host share (run under test/knfs/vm.sh -s DIR)"
   FAIL=1; FAILED=" setup"; summary; exit 1
 fi
 

@@ -3,7 +3,7 @@
 # desks do on a NAS, checked for content and metadata, across a restart of
 # the server, as a user (uid 1000 "alice") under the default root_squash.
 #
-# Runs inside the Debian knfs guest (kernel-nfs-run.sh without -M, with
+# Runs inside the Debian knfs guest (test/knfs/vm.sh without -M, with
 # KNFS_PACKAGES=git,xz-utils,sqlite3,vim-tiny), cwd = the mount, as root;
 # root only sets up the user, drops the client's caches and talks to the
 # host through the share (-s). test/knfs/run.sh (scenarios work-nfsd,
@@ -134,7 +134,7 @@ setup() {
   chown 1000:1000 /home/alice $L $L/u
   printf '[user]\n\tname = Alice\n\temail = alice@example.com\n[init]\n\tdefaultBranch = main\n' >/home/alice/.gitconfig
   chown 1000:1000 /home/alice/.gitconfig
-  [ -n "$SHARE" ] && [ -d "$SHARE" ] || die "no host share (run under kernel-nfs-run.sh -s DIR)"
+  [ -n "$SHARE" ] && [ -d "$SHARE" ] || die "no host share (run under test/knfs/vm.sh -s DIR)"
   rm -f "$SHARE/work-listing.txt"
   [ ! -e "$W" ] || die "$W exists already: the scenario wants a fresh export"
   U mkdir "$W"
