@@ -277,7 +277,7 @@ build_debian() {
   kib=$(du -sk "$root" | cut -f1)
   kib=$((kib + kib / 4 + 65536))
   rm -f "$CACHE/debian.img.tmp"
-  mkfs.ext4 -q -F -L knfs -O ^has_journal -d "$root" "$CACHE/debian.img.tmp" "${kib}k" ||
+  mkfs.ext4 -q -F -L knfs -O ^has_journal -d "$root" "$CACHE/debian.img.tmp" "${kib}k" >/dev/null ||
     fail 3 "mkfs.ext4 -d failed"
   mv "$CACHE/debian.img.tmp" "$CACHE/debian.img"
   echo "$key" >"$CACHE/debian.img.key"
