@@ -43,11 +43,13 @@
 #   KNFS_PACKAGES  comma-separated Debian packages added to the Debian guest
 #   KNFS_SUITE     Debian suite of the guest (default bookworm)
 #   KNFS_MIRROR    Debian mirror for debootstrap (default: the one apt uses)
+#   KNFS_ACCEL     kvm or tcg (default: kvm if a probe boot under KVM
+#                  works, an answer kept in the cache)
 #
 # Needs qemu-system-x86, and debootstrap and e2fsprogs for the Debian
 # guest; the kernel and busybox-static packages come through apt-get
 # download, so the apt lists must be current (apt-get update). KVM is used
-# when /dev/kvm is usable, else qemu's emulator (TCG).
+# when a probe boot under it works, else qemu's emulator (TCG).
 #
 # Output: the script's output on stdout; this tool's lines ("[vm] ...") on
 # stderr. Exit status: 0 passed, 1 the script failed, 2 usage, 3 building
@@ -304,15 +306,6 @@ build() {
   exec 8>&-
 }
 
-T0=$SECONDS
-build
-if [ "$BUILD_ONLY" = 1 ]; then
-  log "artefacts ready in $CACHE"
-  exit 0
-fi
-
-# ---- running ------------------------------------------------------------
-
 # accelerator: kvm if a probe boot under KVM reaches the init, else tcg. A
 # /dev/kvm that opens is not enough: under some hypervisors the guest hangs.
 # The answer is kept in the cache; KNFS_ACCEL=kvm|tcg overrides it.
@@ -332,6 +325,15 @@ accelerator() {
   cat "$CACHE/accel"
 }
 
+T0=$SECONDS
+build
+if [ "$BUILD_ONLY" = 1 ]; then
+  # The probe boot belongs to the preparation too.
+  log "artefacts ready in $CACHE; accelerator $(accelerator)"
+  exit 0
+fi
+
+# ---- running ------------------------------------------------------------
 RUN=$(mktemp -d "$CACHE/run.XXXXXX") || fail 3 "mktemp in $CACHE"
 QEMU_PID=
 finish() {
