@@ -218,3 +218,97 @@ func (c *rawNFS) commit(fh []byte) error {
 	_, err := c.nfs(21, args, 4, "COMMIT")
 	return err
 }
+
+// getattr asks for fh's attributes.
+func (c *rawNFS) getattr(fh []byte) error {
+	_, err := c.nfs(1, xdrString(make([]byte, 0, 80), string(fh)), 4+84, "GETATTR")
+	return err
+}
+
+// listDir reads all of dir by READDIR (or READDIRPLUS when plus), count
+// bytes of reply per call, and returns the number of entries other than
+// "." and "..".
+func (c *rawNFS) listDir(dir []byte, plus bool, count uint32) (int, error) {
+	var cookie uint64
+	var verf [8]byte
+	n := 0
+	for {
+		args := xdrString(make([]byte, 0, 96), string(dir))
+		args = binary.BigEndian.AppendUint64(args, cookie)
+		args = append(args, verf[:]...)
+		proc, what := uint32(16), "READDIR"
+		if plus {
+			proc, what = 17, "READDIRPLUS"
+			args = binary.BigEndian.AppendUint32(args, count) // dircount
+		}
+		args = binary.BigEndian.AppendUint32(args, count)
+		res, err := c.nfs(proc, args, 8, what)
+		if err != nil {
+			return n, err
+		}
+		p, err := skipPostOpAttr(res[4:])
+		if err != nil || len(p) < 12 {
+			return n, fmt.Errorf("%s: short reply", what)
+		}
+		copy(verf[:], p)
+		p = p[8:]
+		got := 0
+		for {
+			if len(p) < 4 {
+				return n, fmt.Errorf("%s: short reply", what)
+			}
+			follows := binary.BigEndian.Uint32(p)
+			p = p[4:]
+			if follows == 0 {
+				break
+			}
+			if len(p) < 8 {
+				return n, fmt.Errorf("%s: short reply", what)
+			}
+			var name []byte
+			if name, p, err = xdrOpaque(p[8:]); err != nil || len(p) < 8 {
+				return n, fmt.Errorf("%s: short reply", what)
+			}
+			cookie = binary.BigEndian.Uint64(p)
+			p = p[8:]
+			if plus {
+				if p, err = skipPostOpAttr(p); err != nil || len(p) < 4 {
+					return n, fmt.Errorf("%s: short reply", what)
+				}
+				follows, p = binary.BigEndian.Uint32(p), p[4:]
+				if follows != 0 {
+					if _, p, err = xdrOpaque(p); err != nil {
+						return n, err
+					}
+				}
+			}
+			if s := string(name); s != "." && s != ".." {
+				n++
+			}
+			got++
+		}
+		if len(p) < 4 {
+			return n, fmt.Errorf("%s: short reply", what)
+		}
+		if binary.BigEndian.Uint32(p) != 0 { // eof
+			return n, nil
+		}
+		if got == 0 {
+			return n, fmt.Errorf("%s: no entries and no eof", what)
+		}
+	}
+}
+
+// skipPostOpAttr returns what follows a post_op_attr at the start of p.
+func skipPostOpAttr(p []byte) ([]byte, error) {
+	if len(p) < 4 {
+		return nil, errors.New("short reply")
+	}
+	if binary.BigEndian.Uint32(p) == 0 {
+		return p[4:], nil
+	}
+	if len(p) < 4+84 {
+		return nil, errors.New("short reply")
+	}
+	return p[4+84:], nil
+}
