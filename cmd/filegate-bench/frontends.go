@@ -33,7 +33,9 @@ import (
 //   - create 4 KiB files: one client, one call at a time, what the Linux
 //     client sends for a small new file: CREATE (unchecked), WRITE
 //     UNSTABLE, COMMIT; so each file is on disk when its COMMIT
-//     answers, on both servers (Ganesha's VFS back end fsyncs at COMMIT).
+//     answers, on both servers (Ganesha's VFS back end fsyncs at COMMIT);
+//   - the single-request rows of single.go: one request in flight on one
+//     connection.
 const (
 	feSeqBytes    = 256 << 20
 	feRandBytes   = 64 << 20
@@ -52,6 +54,15 @@ type feServer struct {
 	mountPort int
 	export    string
 	stop      func()
+	// fillDir makes a folder of the export's root with n empty files
+	// named by bigName, the fastest way this server's storage allows.
+	fillDir func(name string, n int) error
+}
+
+// feRow is one workload of the suite: run measures one round on s.
+type feRow struct {
+	name, unit string
+	run        func(s feServer) (feResult, error)
 }
 
 func runFrontends(rounds int, base, only string) error {
@@ -101,7 +112,10 @@ func runFrontends(rounds int, base, only string) error {
 		return err
 	}
 	go nsrv.Serve(ctx, nl)
-	servers = append(servers, feServer{"nfsd", nl.Addr().(*net.TCPAddr).Port, nl.Addr().(*net.TCPAddr).Port, "/", func() { nsrv.Close() }})
+	nport := nl.Addr().(*net.TCPAddr).Port
+	servers = append(servers, feServer{"nfsd", nport, nport, "/", func() { nsrv.Close() }, func(name string, n int) error {
+		return fillCacheFolder(ctx, c, name, n)
+	}})
 
 	note := ""
 	if g, err := startGanesha(tmp); err != nil {
@@ -111,42 +125,18 @@ func runFrontends(rounds int, base, only string) error {
 	}
 
 	nfsCat, catErr := exec.LookPath("nfs-cat")
-	createRound := 0 // each round creates in a folder of its own
-	rows := []struct {
-		name, unit string
-		run        func(s feServer) (float64, error)
-	}{
-		{fmt.Sprintf("pipelined read 256 MiB, 1 MiB READs, %d in flight", fePipeDepth), "MB/s", func(s feServer) (float64, error) {
-			return pipelinedRead(s, "seq.bin")
+	rows := []feRow{
+		{fmt.Sprintf("pipelined read 256 MiB, 1 MiB READs, %d in flight", fePipeDepth), "MB/s", func(s feServer) (feResult, error) {
+			return rateOnly(pipelinedRead(s, "seq.bin"))
 		}},
-		{"pipelined read 256 MiB (nfs-cat)", "MB/s", func(s feServer) (float64, error) {
-			if catErr != nil {
-				return 0, errors.New("nfs-cat not installed (apt-get install libnfs-utils)")
-			}
-			url := fmt.Sprintf("nfs://127.0.0.1%s/seq.bin?nfsport=%d&mountport=%d", s.export, s.port, s.mountPort)
-			cmd := exec.Command(nfsCat, url)
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				return 0, err
-			}
-			start := time.Now()
-			if err := cmd.Start(); err != nil {
-				return 0, err
-			}
-			n, _ := io.Copy(io.Discard, out)
-			if err := cmd.Wait(); err != nil || n != feSeqBytes {
-				return 0, fmt.Errorf("nfs-cat: %d of %d bytes, %v", n, feSeqBytes, err)
-			}
-			return float64(n) / 1e6 / time.Since(start).Seconds(), nil
+		{"pipelined read 256 MiB (nfs-cat)", "MB/s", func(s feServer) (feResult, error) {
+			return rateOnly(nfsCatRead(s, nfsCat, catErr))
 		}},
-		{fmt.Sprintf("random 4 KiB reads, %d clients", feRandClients), "reads/s", func(s feServer) (float64, error) {
-			return randomReads(s, "rand.bin")
-		}},
-		{"create 4 KiB files (CREATE, WRITE UNSTABLE, COMMIT), 1 client", "files/s", func(s feServer) (float64, error) {
-			createRound++
-			return createFiles(s, fmt.Sprintf("create-%d", createRound))
+		{fmt.Sprintf("random 4 KiB reads, %d clients", feRandClients), "reads/s", func(s feServer) (feResult, error) {
+			return rateOnly(randomReads(s, "rand.bin"))
 		}},
 	}
+	rows = append(rows, singleRows(&bigFolders{})...)
 
 	fmt.Printf("filegate-bench -suite frontends: %d rounds; medians; cache warm, POSIX backend\n\n", rounds)
 	if note != "" {
@@ -170,7 +160,7 @@ func runFrontends(rounds int, base, only string) error {
 		}
 		// Rounds alternate between the servers, so a drift of the
 		// machine (other load, the disk's state) weighs on both alike.
-		vals := make([][]float64, len(servers))
+		vals := make([][]feResult, len(servers))
 		for range rounds {
 			for i, s := range servers {
 				x, err := w.run(s)
@@ -181,18 +171,11 @@ func runFrontends(rounds int, base, only string) error {
 			}
 		}
 		med := make([]float64, len(servers))
-		for i, v := range vals {
-			if len(v) > 0 {
-				med[i] = median(v)
-			}
-		}
 		fmt.Printf("| %s | %s |", w.name, w.unit)
-		for _, m := range med {
-			if m == 0 {
-				fmt.Printf(" n/a |")
-			} else {
-				fmt.Printf(" %.0f |", m)
-			}
+		for i, v := range vals {
+			var cell string
+			med[i], cell = feCell(v)
+			fmt.Printf(" %s |", cell)
 		}
 		for _, d := range med[1:] {
 			if d == 0 || med[0] == 0 {
@@ -207,6 +190,56 @@ func runFrontends(rounds int, base, only string) error {
 		fmt.Println("\n" + note)
 	}
 	return nil
+}
+
+// feCell returns the median rate of one server's rounds and its table
+// cell, with the medians of the rounds' latency percentiles if timed.
+func feCell(rs []feResult) (float64, string) {
+	if len(rs) == 0 || rs[0].v == 0 {
+		return 0, "n/a"
+	}
+	var v, p50, p99 []float64
+	for _, r := range rs {
+		v = append(v, r.v)
+		p50 = append(p50, float64(r.p50))
+		p99 = append(p99, float64(r.p99))
+	}
+	m := median(v)
+	if rs[0].p50 == 0 {
+		return m, fmt.Sprintf("%.0f", m)
+	}
+	return m, fmt.Sprintf("%.0f (p50 %s, p99 %s)", m, fmtLatency(median(p50)), fmtLatency(median(p99)))
+}
+
+// fmtLatency writes ns nanoseconds in µs, or ms from 10 ms on.
+func fmtLatency(ns float64) string {
+	if ns >= 10e6 {
+		return fmt.Sprintf("%.1f ms", ns/1e6)
+	}
+	return fmt.Sprintf("%.0f µs", ns/1e3)
+}
+
+// nfsCatRead reads seq.bin of s with libnfs's nfs-cat (at path, unless
+// looking it up failed with pathErr) and returns MB/s.
+func nfsCatRead(s feServer, path string, pathErr error) (float64, error) {
+	if pathErr != nil {
+		return 0, errors.New("nfs-cat not installed (apt-get install libnfs-utils)")
+	}
+	url := fmt.Sprintf("nfs://127.0.0.1%s/seq.bin?nfsport=%d&mountport=%d", s.export, s.port, s.mountPort)
+	cmd := exec.Command(path, url)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	n, _ := io.Copy(io.Discard, out)
+	if err := cmd.Wait(); err != nil || n != feSeqBytes {
+		return 0, fmt.Errorf("nfs-cat: %d of %d bytes, %v", n, feSeqBytes, err)
+	}
+	return float64(n) / 1e6 / time.Since(start).Seconds(), nil
 }
 
 // fillCache writes a file of size bytes through the cache and syncs it.
@@ -355,35 +388,39 @@ func pipelinedRead(s feServer, name string) (float64, error) {
 	return float64(feSeqBytes) / 1e6 / time.Since(start).Seconds(), nil
 }
 
-// createFiles makes the folder dir in s's export and feCreateFiles files
-// of feCreateBytes in it, each by CREATE, WRITE UNSTABLE and COMMIT, one
-// call at a time on one connection, and returns the files per second.
-func createFiles(s feServer, dir string) (float64, error) {
+// createFiles makes the folder dir in s's export and n files in it, one
+// call at a time on one connection, each by CREATE and, when data is not
+// nil, WRITE UNSTABLE of data and COMMIT; it returns the files per second
+// and the latencies of whole files.
+func createFiles(s feServer, dir string, n int, data []byte) (feResult, error) {
 	c, root, err := dialExport(s)
 	if err != nil {
-		return 0, err
+		return feResult{}, err
 	}
 	defer c.nc.Close()
 	d, err := c.makeNode(9, root, dir, 0o755) // MKDIR
 	if err != nil {
-		return 0, err
+		return feResult{}, err
 	}
-	data := make([]byte, feCreateBytes)
-	for i := range data {
-		data[i] = byte(i)
-	}
+	lat := make([]time.Duration, 0, n)
 	start := time.Now()
-	for i := range feCreateFiles {
+	t := start
+	for i := range n {
 		fh, err := c.makeNode(8, d, fmt.Sprintf("f%04d", i), 0o644) // CREATE
 		if err != nil {
-			return 0, err
+			return feResult{}, err
 		}
-		if err := c.write(fh, data); err != nil {
-			return 0, err
+		if data != nil {
+			if err := c.write(fh, data); err != nil {
+				return feResult{}, err
+			}
+			if err := c.commit(fh); err != nil {
+				return feResult{}, err
+			}
 		}
-		if err := c.commit(fh); err != nil {
-			return 0, err
-		}
+		now := time.Now()
+		lat = append(lat, now.Sub(t))
+		t = now
 	}
-	return feCreateFiles / time.Since(start).Seconds(), nil
+	return withLatencies(float64(n)/time.Since(start).Seconds(), lat), nil
 }

@@ -118,7 +118,23 @@ LOG { Default_Log_Level = WARN; }
 			return feServer{}, errors.New("ganesha.nfsd did not answer MOUNT within 30 s")
 		}
 	}
-	return feServer{"NFS-Ganesha " + ganeshaVersion(bin), port, ports[1], filepath.Join(dir, "export"), stop}, nil
+	export := filepath.Join(dir, "export")
+	fill := func(name string, n int) error { return fillDiskFolder(filepath.Join(export, name), n) }
+	return feServer{"NFS-Ganesha " + ganeshaVersion(bin), port, ports[1], export, stop, fill}, nil
+}
+
+// fillDiskFolder makes the folder path with n empty files named as
+// bigName says, on the disk Ganesha exports.
+func fillDiskFolder(path string, n int) error {
+	if err := os.Mkdir(path, 0o755); err != nil {
+		return err
+	}
+	for i := range n {
+		if err := os.WriteFile(filepath.Join(path, bigName(i)), nil, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func ganeshaVersion(bin string) string {

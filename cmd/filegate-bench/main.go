@@ -32,7 +32,7 @@ func main() {
 	mib := flag.Int("mib", 64, "MiB per sequential write/read round")
 	dir := flag.String("dir", "", "folder for temporary data (default: the system temp folder)")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-	suite := flag.String("suite", "nfs", `"nfs" (the gateway beside the bare disk), "frontends" (our NFS server beside NFS-Ganesha if installed: pipelined and random reads, small-file creates), "cache" (cached/cold reads, writes, creates, upload drain; POSIX and S3 backends) or "s3" (the S3 store beside raw SDK calls, on versitygw)`)
+	suite := flag.String("suite", "nfs", `"nfs" (the gateway beside the bare disk), "frontends" (our NFS server beside NFS-Ganesha if installed: pipelined and concurrent random reads, then one request in flight: READ, LOOKUP + GETATTR, READDIR(PLUS), small-file and empty creates), "cache" (cached/cold reads, writes, creates, upload drain; POSIX and S3 backends) or "s3" (the S3 store beside raw SDK calls, on versitygw)`)
 	only := flag.String("only", "", "with -suite frontends: run only the rows whose name contains this text")
 	skipMissing := flag.Bool("skip-missing", false, "with -suite s3: exit 0 with a note when versitygw is not installed")
 	flag.Parse()
