@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/filegate/filegate/backend"
+	"github.com/filegate/filegate/cache/content"
 	"github.com/filegate/filegate/cache/ns"
 	"github.com/filegate/filegate/cache/vfs"
 	"github.com/filegate/filegate/cache/writeback"
@@ -134,7 +135,7 @@ type Cache struct {
 	ns      *ns.DB
 	store   backend.Store
 	dataDir string
-	files   *fileTable
+	files   *content.Files
 	loads   singleflight.Group
 
 	mu sync.Mutex
@@ -207,8 +208,8 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	if err := cfg.FS.MkdirAll(dataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
-	files := newFileTable(cfg.FS, dataDir, 64)
-	if err := files.makeDirs(); err != nil {
+	files := content.NewFiles(cfg.FS, dataDir, 64)
+	if err := files.MakeDirs(); err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
 	now := time.Now().UnixNano()
@@ -283,7 +284,7 @@ func (c *Cache) Close() error {
 	if err := c.settle(); err != nil {
 		c.log.Warn("sync small files committed in the database; the next start restores them", "op", "settle", "err", err)
 	}
-	ferr := c.files.closeAll()
+	ferr := c.files.Close()
 	if err := c.ns.Close(); err != nil {
 		return fmt.Errorf("cache: close: %w", err)
 	}

@@ -22,8 +22,8 @@ func (c *Cache) ReadAt(ctx context.Context, ino Ino, p []byte, off int64) (int, 
 	if off < 0 {
 		return 0, fmt.Errorf("cache: read at %d: %w", off, syscall.EINVAL)
 	}
-	c.files.pin(ino)
-	defer c.files.unpin(ino)
+	c.files.Pin(ino)
+	defer c.files.Unpin(ino)
 	for try := 1; ; try++ {
 		got, err := c.readAt(ctx, ino, p, off)
 		if !errors.Is(err, errVersionChanged) {
@@ -108,12 +108,12 @@ func (c *Cache) readAt(ctx context.Context, ino Ino, p []byte, off int64) (int, 
 }
 
 func (c *Cache) readLocal(ino Ino, p []byte, off int64) (int, error) {
-	of, err := c.files.acquire(ino, true)
+	of, err := c.files.Acquire(ino, true)
 	if err != nil {
 		return 0, err
 	}
-	defer c.files.release(of)
-	got, err := of.f.ReadAt(p, off)
+	defer c.files.Release(of)
+	got, err := of.File.ReadAt(p, off)
 	if errors.Is(err, io.EOF) {
 		// Past the end of the data file: a file grown by truncate, or
 		// a crash between writing and extending; it reads as zeros.
@@ -136,13 +136,13 @@ func (c *Cache) writeData(ino Ino, p []byte, off int64, epoch uint64) (int, erro
 	if c.epochs.droppedSince(ino, epoch) {
 		return 0, errContentDropped
 	}
-	of, err := c.files.acquire(ino, true)
+	of, err := c.files.Acquire(ino, true)
 	if err != nil {
 		return 0, err
 	}
-	defer c.files.release(of)
+	defer c.files.Release(of)
 	c.noteWritten(ino)
-	return of.f.WriteAt(p, off)
+	return of.File.WriteAt(p, off)
 }
 
 // getRemote opens a range of key, of the version etag names (any when
@@ -172,8 +172,8 @@ func (c *Cache) WriteAt(ctx context.Context, ino Ino, p []byte, off int64) (int,
 	if off < 0 {
 		return 0, Change{}, fmt.Errorf("cache: write at %d: %w", off, syscall.EINVAL)
 	}
-	c.files.pin(ino)
-	defer c.files.unpin(ino)
+	c.files.Pin(ino)
+	defer c.files.Unpin(ino)
 	a, err := c.GetAttr(ctx, ino)
 	if err != nil {
 		return 0, Change{}, err

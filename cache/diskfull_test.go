@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"syscall"
 	"testing"
 	"time"
@@ -15,22 +14,10 @@ import (
 	"github.com/filegate/filegate/internal/testutil"
 )
 
-// smallDisk mounts a tmpfs of size bytes for the test, as root; it
-// skips elsewhere (CI runs as root and forbids skips).
+// smallDisk mounts a tmpfs of size bytes for the test (testutil.SmallDisk).
 func smallDisk(t *testing.T, size string) string {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("FILEGATE_TEST_NO_SKIP") != "" {
-			t.Fatal("needs root to mount a small tmpfs")
-		}
-		t.Skip("needs root to mount a small tmpfs")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", dir).Run() })
-	return dir
+	return testutil.SmallDisk(t, size)
 }
 
 // waitFree waits until the filesystem of dir has bytes free.

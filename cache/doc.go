@@ -18,7 +18,7 @@
 //     record and the data file's sync do not cross. May be held across
 //     backend calls (a truncate fetches the part it keeps), fsyncs and
 //     namespace updates.
-//  2. fileTable pins and eviction marks (pin waits while an inode is
+//  2. content.Files pins and eviction marks (Pin waits while an inode is
 //     being evicted, and eviction skips pinned inodes): held across
 //     namespace updates, as a lock would be.
 //  3. Cache.dataMu[ino]: writes into one inode's data file, so a late
@@ -43,13 +43,13 @@
 //     starts.
 //  7. Cache.mu and Cache.pendMu: may be taken inside update and view
 //     functions (busyWriting, the unstable-write overlay).
-//  8. Cache.lruMu; fileTable.mu, then sparePool.mu; contentEpochs.mu;
-//     writeback.Queue's mu; writeback.Dirty's mu.
+//  8. Cache.lruMu; content.Files' mu, then its spare pool's mu;
+//     contentEpochs.mu; writeback.Queue's mu; writeback.Dirty's mu.
 //
-// Cache.mu, pendMu, lruMu, fileTable.mu, sparePool.mu, contentEpochs.mu,
-// the write-back's Queue.mu and Dirty.mu, and ns.DB's commitMu guard
-// maps and lists: nothing but sparePool.mu (under fileTable.mu) is locked
-// under them, and none is held across a backend call, an fsync or a
-// namespace update. Of the others, only syncMu is
-// held across a backend call.
+// Cache.mu, pendMu, lruMu, the Files and spare pool mutexes,
+// contentEpochs.mu, the write-back's Queue.mu and Dirty.mu, and ns.DB's
+// commitMu guard maps and lists: nothing but the spare pool's (under
+// Files') is locked under them, and none is held across a backend call,
+// an fsync or a namespace update. Of the others, only syncMu is held
+// across a backend call.
 package cache

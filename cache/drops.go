@@ -34,7 +34,7 @@ import "sync"
 //     TestUnstableWriteRacingACloudChangeIsKept,
 //     TestTruncateRacingACloudChangeIsKept,
 //     TestUnstableWriteRacingACloudDeleteIsKept).
-//  4. May eviction take it? fileTable pins (files.go): every operation on
+//  4. May eviction take it? content.Files pins: every operation on
 //     an inode's data pins it, and evict takes only unpinned files, so an
 //     operation in progress does not lose the content it works on and
 //     start over (TestTruncateRacingEvictionIsKept). Were one evicted

@@ -98,7 +98,7 @@ func TestWriteAfterARemoveWritesNothing(t *testing.T) {
 	if _, _, err := c.WriteAt(ctx, ino, []byte("OURS"), 0); !errors.Is(err, syscall.ESTALE) {
 		t.Fatalf("write to a removed file: %v, want ESTALE", err)
 	}
-	if _, err := os.Stat(c.files.path(ino)); !errors.Is(err, fs.ErrNotExist) {
+	if _, err := os.Stat(c.files.Path(ino)); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("the removed file's data file: %v, want none", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/filegate/filegate/backend/memstore"
+	"github.com/filegate/filegate/cache/content"
 	"github.com/filegate/filegate/cache/vfs"
 )
 
@@ -27,7 +28,7 @@ func TestDataFileErrorsReachTheCaller(t *testing.T) {
 	var failing atomic.Pointer[fault]
 	fail := func(k vfs.OpKind, err error) { failing.Store(&fault{k, err}) }
 	fsys := vfs.Inject(vfs.NewMem(), vfs.InjectorFunc(func(op vfs.Op) error {
-		if f := failing.Load(); f != nil && op.Kind == f.kind && !strings.Contains(op.Path, "/"+spareDirName+"/") {
+		if f := failing.Load(); f != nil && op.Kind == f.kind && !strings.Contains(op.Path, "/"+content.SpareDirName+"/") {
 			return f.err
 		}
 		return nil

@@ -59,8 +59,8 @@ func (c *Cache) ensureRange(ctx context.Context, ino Ino, off, end int64) error 
 // ensureRangeOf is ensureRange, returning the version it made the range
 // local for.
 func (c *Cache) ensureRangeOf(ctx context.Context, ino Ino, off, end int64) (chunkVer, error) {
-	c.files.pin(ino)
-	defer c.files.unpin(ino)
+	c.files.Pin(ino)
+	defer c.files.Unpin(ino)
 	for try := 1; ; try++ {
 		ver, err := c.ensureVersion(ctx, ino, off, end)
 		if !errors.Is(err, errVersionChanged) {
@@ -220,8 +220,8 @@ func (c *Cache) persistAll() {
 // Chunks fetched for a version the namespace no longer holds (a refresh
 // noted a new one meanwhile) are dropped, not recorded.
 func (c *Cache) persistChunks(ino Ino) error {
-	c.files.pin(ino)
-	defer c.files.unpin(ino)
+	c.files.Pin(ino)
+	defer c.files.Unpin(ino)
 	c.mu.Lock()
 	// entry is the set of chunks snapped: a drop replaces it by another,
 	// whose chunks went into a data file after the sync below.
@@ -367,12 +367,12 @@ func (c *Cache) fetchChunk(ctx context.Context, ino Ino, key string, ver chunkVe
 	if err != nil || skip {
 		return err
 	}
-	of, err := c.files.acquire(ino, true)
+	of, err := c.files.Acquire(ino, true)
 	if err != nil {
 		return err
 	}
-	defer c.files.release(of)
-	if _, err := of.f.WriteAt(buf, off); err != nil {
+	defer c.files.Release(of)
+	if _, err := of.File.WriteAt(buf, off); err != nil {
 		return err
 	}
 	// Marked under the data lock that covered the write, so dropStale
@@ -475,7 +475,7 @@ func (c *Cache) dropStale(ino Ino) {
 // if it exists.
 func (c *Cache) syncData(ino Ino) error {
 	c.stats.fsyncs.Add(1)
-	return c.files.sync(ino)
+	return c.files.Sync(ino)
 }
 
 // dataLock serializes writes into one inode's data file between fetches

@@ -156,19 +156,19 @@ func (c *Cache) commitData(ino Ino) error {
 // snapshot reads the first size bytes of ino's data file, fewer when the
 // file is shorter (the rest reads as zeros).
 func (c *Cache) snapshot(ino Ino, size int64) ([]byte, error) {
-	of, err := c.files.acquire(ino, false)
+	of, err := c.files.Acquire(ino, false)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	defer c.files.release(of)
+	defer c.files.Release(of)
 	mu := c.dataLock(ino)
 	mu.Lock()
 	defer mu.Unlock()
 	buf := make([]byte, size)
-	got, err := of.f.ReadAt(buf, 0)
+	got, err := of.File.ReadAt(buf, 0)
 	if errors.Is(err, io.EOF) {
 		err = nil
 	}
@@ -215,7 +215,7 @@ func (c *Cache) settle() error {
 		inos[i] = r.ino
 	}
 	c.stats.fsyncs.Add(1)
-	durable, first := c.files.syncMany(inos)
+	durable, first := c.files.SyncMany(inos)
 	done := make(map[Ino]bool, len(durable))
 	for _, ino := range durable {
 		done[ino] = true
@@ -274,14 +274,14 @@ func (c *Cache) restoreInline() error {
 	}
 	dirs := map[string]bool{}
 	for _, r := range restore {
-		p := c.files.path(r.ino)
-		if err := writeSynced(c.files.fs, p, r.content); err != nil {
+		p := c.files.Path(r.ino)
+		if err := writeSynced(c.files.FS(), p, r.content); err != nil {
 			return fmt.Errorf("cache: restore %s from the database: %w", p, err)
 		}
 		dirs[filepath.Dir(p)] = true
 	}
 	for d := range dirs {
-		if err := vfs.SyncDir(c.files.fs, d); err != nil {
+		if err := vfs.SyncDir(c.files.FS(), d); err != nil {
 			return fmt.Errorf("cache: %w", err)
 		}
 	}

@@ -31,7 +31,7 @@ func crash(c *Cache) {
 	c.mu.Unlock()
 	c.stop()
 	c.wg.Wait()
-	c.files.closeAll()
+	c.files.Close()
 	c.ns.Abandon()
 }
 
@@ -126,7 +126,7 @@ func TestSmallCommitNeedsNoDataFile(t *testing.T) {
 	// What a power cut may leave of files never synced.
 	paths := make([]string, len(files))
 	for i, f := range files {
-		paths[i] = c.files.path(f.Ino)
+		paths[i] = c.files.Path(f.Ino)
 	}
 	if err := os.Truncate(paths[0], 0); err != nil {
 		t.Fatal(err)
@@ -189,9 +189,12 @@ func TestSettle(t *testing.T) {
 			if recs, format := records0(t, c); len(recs) != 0 || format != ns.Format {
 				t.Fatalf("after settling: records %v, format %d", recs, format)
 			}
-			c.files.mu.Lock()
-			fresh := len(c.files.fresh)
-			c.files.mu.Unlock()
+			fresh := 0
+			for _, f := range append(files, b) {
+				if c.files.Fresh(f.Ino) {
+					fresh++
+				}
+			}
 			if fresh != 0 {
 				t.Fatalf("%d data files with names not synced", fresh)
 			}
@@ -347,7 +350,7 @@ func TestFormatOneStillOpens(t *testing.T) {
 func TestDataFolderMadeAgain(t *testing.T) {
 	c := newSizedCache(t, t.TempDir(), memstore.New(), nil)
 	f := mustCreate(t, c, RootIno, "f")
-	if err := os.Remove(c.files.dirOf(f.Ino)); err != nil {
+	if err := os.Remove(filepath.Dir(c.files.Path(f.Ino))); err != nil {
 		t.Fatal(err)
 	}
 	commitUnstable(t, c, f.Ino, "again")
@@ -366,11 +369,7 @@ func TestNewNameSyncedWithItsData(t *testing.T) {
 	if _, _, err := c.WriteUnstable(context.Background(), f.Ino, []byte(strings.Repeat("x", inlineMaxBytes+1)), 0); err != nil {
 		t.Fatal(err)
 	}
-	fresh := func() bool {
-		c.files.mu.Lock()
-		defer c.files.mu.Unlock()
-		return c.files.fresh[f.Ino]
-	}
+	fresh := func() bool { return c.files.Fresh(f.Ino) }
 	if !fresh() {
 		t.Fatal("a new data file is not marked for a folder sync")
 	}

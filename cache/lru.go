@@ -120,10 +120,10 @@ func (c *Cache) evict(ino Ino) error {
 	if _, unstable := c.pendingOf(ino); unstable {
 		return nil // uncommitted writes: never dropped
 	}
-	if !c.files.beginEvict(ino) {
+	if !c.files.BeginEvict(ino) {
 		return nil // in use: try again later
 	}
-	defer c.files.endEvict(ino)
+	defer c.files.EndEvict(ino)
 	end := c.beginDrop(ino)
 	evicted := false
 	defer func() { end(evicted) }()
@@ -146,7 +146,7 @@ func (c *Cache) evict(ino Ino) error {
 	c.dropFresh(ino)
 	c.unaccount(ino)
 	c.stats.evictions.Add(1)
-	return c.files.remove(ino)
+	return c.files.Remove(ino)
 }
 
 // SetSize changes the cache size and watermarks while running (a config

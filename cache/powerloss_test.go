@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/filegate/filegate/backend/memstore"
+	"github.com/filegate/filegate/cache/content"
 	"github.com/filegate/filegate/cache/vfs"
 )
 
@@ -40,7 +41,7 @@ func (p *powerCut) Inject(op vfs.Op) error {
 	if p.clone != nil {
 		return syscall.EIO
 	}
-	if !p.armed || !op.Changes() || strings.Contains(op.Path, "/"+spareDirName+"/") {
+	if !p.armed || !op.Changes() || strings.Contains(op.Path, "/"+content.SpareDirName+"/") {
 		return nil
 	}
 	p.seen++

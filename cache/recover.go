@@ -1,13 +1,8 @@
 package cache
 
 import (
-	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/filegate/filegate/cache/ns"
 )
@@ -45,7 +40,7 @@ func (c *Cache) recover() error {
 				}
 				continue
 			}
-			st, serr := c.files.fs.Stat(c.files.path(n.Ino))
+			st, serr := c.files.FS().Stat(c.files.Path(n.Ino))
 			missing := serr != nil && n.Size > 0
 			if missing {
 				changed, msg, err := t.forgetLocal(n)
@@ -67,7 +62,7 @@ func (c *Cache) recover() error {
 				// A write that never got its size recorded: not
 				// acknowledged, and must not show up after a later
 				// truncate up.
-				if err := c.files.fs.Truncate(c.files.path(n.Ino), n.Size); err != nil {
+				if err := c.files.FS().Truncate(c.files.Path(n.Ino), n.Size); err != nil {
 					return err
 				}
 			}
@@ -127,33 +122,12 @@ func (t *txn) forgetLocal(n *ns.Inode) (bool, string, error) {
 // removeOrphans deletes data files of inodes holding no local content,
 // and unfinished downloads.
 func (c *Cache) removeOrphans(owned map[Ino]bool) error {
-	dirs, err := c.files.fs.ReadDir(c.dataDir)
-	if err != nil {
-		return fmt.Errorf("cache: read %s: %w", c.dataDir, err)
-	}
-	removed := 0
-	for _, d := range dirs {
-		if !d.IsDir() || d.Name() == spareDirName {
-			continue
-		}
-		sub := filepath.Join(c.dataDir, d.Name())
-		ents, err := c.files.fs.ReadDir(sub)
-		if err != nil {
-			return fmt.Errorf("cache: read %s: %w", sub, err)
-		}
-		for _, e := range ents {
-			ino, perr := strconv.ParseUint(e.Name(), 16, 64)
-			if perr == nil && owned[Ino(ino)] && !strings.Contains(e.Name(), ".") {
-				continue
-			}
-			if err := c.files.fs.Remove(filepath.Join(sub, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return fmt.Errorf("cache: remove orphan: %w", err)
-			}
-			removed++
-		}
-	}
+	removed, err := c.files.RemoveOrphans(owned)
 	if removed > 0 {
-		c.log.Info("removed data files no inode owns", "op", "recover", "bytes", removed)
+		c.log.Info("removed data files no inode owns", "op", "recover", "files", removed)
+	}
+	if err != nil {
+		return fmt.Errorf("cache: %w", err)
 	}
 	return nil
 }

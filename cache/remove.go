@@ -205,7 +205,7 @@ func (c *Cache) forget(ino Ino) {
 	c.unaccount(ino)
 	c.dropFresh(ino)
 	c.dropPending(ino)
-	if err := c.files.remove(ino); err != nil {
+	if err := c.files.Remove(ino); err != nil {
 		c.log.Warn("remove data file", "op", "remove", "err", err)
 	}
 }

@@ -26,8 +26,8 @@ func (c *Cache) SetAttr(ctx context.Context, ino Ino, set SetAttr) (Change, erro
 	defer mu.Unlock()
 	// Pinned until the size is stored: eviction would drop the
 	// truncated content of a file not yet dirty.
-	c.files.pin(ino)
-	defer c.files.unpin(ino)
+	c.files.Pin(ino)
+	defer c.files.Unpin(ino)
 	var ch Change
 	err := c.retryWrite(ino, func(epoch uint64) (err error) {
 		ch, err = c.setAttr(ctx, ino, set, epoch)
@@ -128,8 +128,8 @@ func (c *Cache) setAttr(ctx context.Context, ino Ino, set SetAttr, epoch uint64)
 // growing needs the whole file local (the backend takes whole objects),
 // except a truncate to zero, which needs nothing.
 func (c *Cache) truncate(ctx context.Context, ino Ino, size int64, epoch uint64) error {
-	c.files.pin(ino)
-	defer c.files.unpin(ino)
+	c.files.Pin(ino)
+	defer c.files.Unpin(ino)
 	a, err := c.GetAttr(ctx, ino)
 	if err != nil {
 		return err
@@ -159,17 +159,17 @@ func (c *Cache) truncate(ctx context.Context, ino Ino, size int64, epoch uint64)
 			return err
 		}
 	}
-	of, err := c.files.acquire(ino, true)
+	of, err := c.files.Acquire(ino, true)
 	if err != nil {
 		return err
 	}
-	defer c.files.release(of)
-	if err := of.f.Truncate(size); err != nil {
+	defer c.files.Release(of)
+	if err := of.File.Truncate(size); err != nil {
 		return err
 	}
 	// SETATTR has no COMMIT after it: make the new length durable now.
 	c.stats.fsyncs.Add(1)
-	if err := c.files.syncOpen(ino, of); err != nil {
+	if err := c.files.SyncOpen(ino, of); err != nil {
 		return err
 	}
 	c.account(ino, size)

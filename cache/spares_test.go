@@ -3,32 +3,26 @@ package cache
 import (
 	"bytes"
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/filegate/filegate/backend/memstore"
-	"github.com/filegate/filegate/cache/vfs"
+	"github.com/filegate/filegate/cache/content"
 	"github.com/filegate/filegate/internal/testutil"
 )
 
-// waitSpares waits until p holds n spares ready (the refiller runs in
+// waitSpares waits until c holds n spares ready (the refiller runs in
 // the background; a generous deadline only turns a hang into a failure).
-func waitSpares(t *testing.T, p *sparePool, n int) {
+func waitSpares(t *testing.T, c *Cache, n int) {
 	t.Helper()
 	var got int
 	if !testutil.Poll(30*time.Second, func() bool {
-		p.mu.Lock()
-		got = len(p.ready)
-		p.mu.Unlock()
+		got = c.files.SparesReady()
 		return got >= n
 	}) {
 		t.Fatalf("%d spares ready, want %d", got, n)
@@ -39,7 +33,7 @@ func waitSpares(t *testing.T, p *sparePool, n int) {
 // their names.
 func spareInodes(t *testing.T, dataDir string) map[uint64]string {
 	t.Helper()
-	dir := filepath.Join(dataDir, spareDirName)
+	dir := filepath.Join(dataDir, content.SpareDirName)
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -64,47 +58,25 @@ func fileIno(t *testing.T, p string) uint64 {
 	return st.Sys().(*syscall.Stat_t).Ino
 }
 
-// startSpares has ft make its first data file, which starts the
-// refiller, and waits for a full pool.
-func startSpares(t *testing.T, ft *fileTable) {
-	t.Helper()
-	of, err := ft.acquire(1<<40, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ft.release(of)
-	waitSpares(t, ft.spares, ft.spares.target)
-}
-
-func newTestFileTable(t *testing.T, dir string) *fileTable {
-	t.Helper()
-	ft := newFileTable(vfs.OS, dir, 16)
-	if err := ft.makeDirs(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ft.closeAll() })
-	return ft
-}
-
 // TestSpareTakenByFirstWrite: the first write to a new file links a
 // spare into place: the data file is a former spare's inode, whose
 // spare name the refiller then removes, and holds what was written.
 func TestSpareTakenByFirstWrite(t *testing.T) {
-	if !sparesSupported {
+	if !content.SparesSupported {
 		t.Skip("spares are Linux only")
 	}
 	c := newTestCache(t, t.TempDir(), memstore.New())
 	first := mustCreate(t, c, RootIno, "first")
 	mustWrite(t, c, first.Ino, 0, "starts the refiller")
-	waitSpares(t, c.files.spares, spareTarget)
+	waitSpares(t, c, content.SpareTarget)
 	before := spareInodes(t, c.dataDir)
-	if len(before) != spareTarget {
-		t.Fatalf("%d files in the spare folder, want %d", len(before), spareTarget)
+	if len(before) != content.SpareTarget {
+		t.Fatalf("%d files in the spare folder, want %d", len(before), content.SpareTarget)
 	}
 
 	f := mustCreate(t, c, RootIno, "f")
 	mustWrite(t, c, f.Ino, 0, "hello")
-	ino := fileIno(t, c.files.path(f.Ino))
+	ino := fileIno(t, c.files.Path(f.Ino))
 	name, ok := before[ino]
 	if !ok {
 		t.Fatalf("data file inode %d is none of the spares %v", ino, before)
@@ -112,11 +84,11 @@ func TestSpareTakenByFirstWrite(t *testing.T) {
 	if !testutil.Poll(30*time.Second, func() bool { _, still := spareInodes(t, c.dataDir)[ino]; return !still }) {
 		t.Fatalf("spare %s still in the spare folder", name)
 	}
-	st, err := os.Stat(c.files.path(f.Ino))
+	st, err := os.Stat(c.files.Path(f.Ino))
 	if err != nil || st.Sys().(*syscall.Stat_t).Nlink != 1 {
 		t.Fatalf("data file: %v, %v: want one name", st, err)
 	}
-	if got, err := os.ReadFile(c.files.path(f.Ino)); err != nil || string(got) != "hello" {
+	if got, err := os.ReadFile(c.files.Path(f.Ino)); err != nil || string(got) != "hello" {
 		t.Fatalf("data file holds %q, %v", got, err)
 	}
 	if got := readAll(t, c, f.Ino); got != "hello" {
@@ -124,9 +96,7 @@ func TestSpareTakenByFirstWrite(t *testing.T) {
 	}
 	// Its name is not durable until its folder is synced, as for a
 	// created file.
-	c.files.mu.Lock()
-	fresh := c.files.fresh[f.Ino]
-	c.files.mu.Unlock()
+	fresh := c.files.Fresh(f.Ino)
 	if !fresh {
 		t.Fatal("a data file made from a spare is not fresh: its folder would never be synced")
 	}
@@ -136,14 +106,14 @@ func TestSpareTakenByFirstWrite(t *testing.T) {
 // at COMMIT) and large (data file synced at COMMIT), is there after
 // Close and a new start, in the data files themselves.
 func TestSpareSurvivesReopen(t *testing.T) {
-	if !sparesSupported {
+	if !content.SparesSupported {
 		t.Skip("spares are Linux only")
 	}
 	ctx := context.Background()
 	dir, s := t.TempDir(), memstore.New()
 	c := newTestCache(t, dir, s)
 	mustWrite(t, c, mustCreate(t, c, RootIno, "first").Ino, 0, "starts the refiller")
-	waitSpares(t, c.files.spares, spareTarget)
+	waitSpares(t, c, content.SpareTarget)
 	spares := spareInodes(t, c.dataDir)
 
 	small := mustCreate(t, c, RootIno, "small")
@@ -157,16 +127,14 @@ func TestSpareSurvivesReopen(t *testing.T) {
 		if _, _, err := c.WriteUnstable(ctx, ino, data[1:], 1); err != nil {
 			t.Fatal(err)
 		}
-		if _, ok := spares[fileIno(t, c.files.path(ino))]; !ok {
+		if _, ok := spares[fileIno(t, c.files.Path(ino))]; !ok {
 			t.Fatalf("inode %d: data file is not a former spare", ino)
 		}
 		if _, err := c.Commit(ctx, ino); err != nil {
 			t.Fatal(err)
 		}
 	}
-	c.files.mu.Lock()
-	largeFresh := c.files.fresh[large.Ino]
-	c.files.mu.Unlock()
+	largeFresh := c.files.Fresh(large.Ino)
 	if largeFresh {
 		t.Fatal("a committed large file's folder was not synced")
 	}
@@ -176,7 +144,7 @@ func TestSpareSurvivesReopen(t *testing.T) {
 
 	c2 := newTestCache(t, dir, s)
 	for ino, data := range want {
-		got, err := os.ReadFile(c2.files.path(ino))
+		got, err := os.ReadFile(c2.files.Path(ino))
 		if err != nil || !bytes.Equal(got, data) {
 			t.Fatalf("inode %d: data file holds %d bytes (%v), want %d", ino, len(got), err, len(data))
 		}
@@ -186,101 +154,13 @@ func TestSpareSurvivesReopen(t *testing.T) {
 	}
 }
 
-// TestSpareEmptyPool: with no spare ready, a new data file is created as
-// ever, and the write does not wait.
-func TestSpareEmptyPool(t *testing.T) {
-	dir := t.TempDir()
-	ft := newTestFileTable(t, dir)
-	ft.spares = newSparePool(vfs.OS, filepath.Join(dir, spareDirName), 0)
-	of, err := ft.acquire(7, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := of.f.WriteAt([]byte("x"), 0); err != nil {
-		t.Fatal(err)
-	}
-	ft.release(of)
-	if got, err := os.ReadFile(ft.path(7)); err != nil || string(got) != "x" {
-		t.Fatalf("data file holds %q, %v", got, err)
-	}
-	if n := len(spareInodes(t, dir)); n != 0 {
-		t.Fatalf("%d spares made with a target of 0", n)
-	}
-	if !ft.fresh[7] {
-		t.Fatal("a created data file is not fresh")
-	}
-}
-
-// TestSpareLinkFails: a spare that vanished, or a data folder that
-// did, makes the create fall back to creating the file, never failing
-// the write; the pool goes on.
-func TestSpareLinkFails(t *testing.T) {
-	if !sparesSupported {
-		t.Skip("spares are Linux only")
-	}
-	dir := t.TempDir()
-	ft := newTestFileTable(t, dir)
-	startSpares(t, ft)
-	for _, name := range spareInodes(t, dir) {
-		if err := os.Remove(filepath.Join(dir, spareDirName, name)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	const gone, noFolder = Ino(0x1234), Ino(0x5678)
-	if err := os.Remove(ft.dirOf(noFolder)); err != nil {
-		t.Fatal(err)
-	}
-	for _, ino := range []Ino{gone, noFolder} {
-		of, err := ft.acquire(ino, true)
-		if err != nil {
-			t.Fatalf("inode %x: %v", ino, err)
-		}
-		if _, err := of.f.WriteAt([]byte("data"), 0); err != nil {
-			t.Fatal(err)
-		}
-		ft.release(of)
-		if got, err := os.ReadFile(ft.path(ino)); err != nil || string(got) != "data" {
-			t.Fatalf("inode %x: data file holds %q, %v", ino, got, err)
-		}
-	}
-	ft.spares.mu.Lock()
-	disabled := ft.spares.disabled
-	ft.spares.mu.Unlock()
-	if disabled {
-		t.Fatal("two failed links disabled the spares")
-	}
-	waitSpares(t, ft.spares, spareTarget)
-}
-
-// TestSpareNeverReplaces: placing a spare where a file exists leaves the
-// file as it is.
-func TestSpareNeverReplaces(t *testing.T) {
-	if !sparesSupported {
-		t.Skip("spares are Linux only")
-	}
-	dir := t.TempDir()
-	ft := newTestFileTable(t, dir)
-	startSpares(t, ft)
-	p := ft.path(9)
-	if err := os.WriteFile(p, []byte("keep"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if f := ft.spares.place(p); f != nil {
-		f.Close()
-		t.Fatal("a spare was placed over an existing file")
-	}
-	if got, err := os.ReadFile(p); err != nil || string(got) != "keep" {
-		t.Fatalf("file holds %q, %v", got, err)
-	}
-}
-
 // TestSpareLeftoversRemoved: what a crash left in the spare folder is
 // removed at the next start, by unlinking: a leftover that is a second
 // name of a data file (a rename whose source removal was lost) leaves
 // the data file whole. The start-up sweep neither removes the spares
 // nor counts them.
 func TestSpareLeftoversRemoved(t *testing.T) {
-	if !sparesSupported {
+	if !content.SparesSupported {
 		t.Skip("spares are Linux only")
 	}
 	dir, s := t.TempDir(), memstore.New()
@@ -293,14 +173,14 @@ func TestSpareLeftoversRemoved(t *testing.T) {
 	if err := c.Close(); err != nil {
 		t.Fatal(err)
 	}
-	spareDir := filepath.Join(dir, "data", spareDirName)
+	spareDir := filepath.Join(dir, "data", content.SpareDirName)
 	if err := os.WriteFile(filepath.Join(spareDir, "junk"), []byte("never acknowledged"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.MkdirAll(filepath.Join(spareDir, "d", "e"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Link(c.files.path(f.Ino), filepath.Join(spareDir, "link")); err != nil {
+	if err := os.Link(c.files.Path(f.Ino), filepath.Join(spareDir, "link")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -316,7 +196,7 @@ func TestSpareLeftoversRemoved(t *testing.T) {
 	}
 	g := mustCreate(t, c2, RootIno, "g")
 	mustWrite(t, c2, g.Ino, 0, "starts the refiller")
-	waitSpares(t, c2.files.spares, spareTarget)
+	waitSpares(t, c2, content.SpareTarget)
 	ents, err := os.ReadDir(spareDir)
 	if err != nil {
 		t.Fatal(err)
@@ -326,17 +206,17 @@ func TestSpareLeftoversRemoved(t *testing.T) {
 			t.Errorf("leftover %s still in the spare folder", e.Name())
 		}
 	}
-	if len(ents) != spareTarget {
-		t.Errorf("%d files in the spare folder, want %d", len(ents), spareTarget)
+	if len(ents) != content.SpareTarget {
+		t.Errorf("%d files in the spare folder, want %d", len(ents), content.SpareTarget)
 	}
-	st, err := os.Stat(c2.files.path(f.Ino))
+	st, err := os.Stat(c2.files.Path(f.Ino))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n := st.Sys().(*syscall.Stat_t).Nlink; n != 1 {
 		t.Fatalf("data file has %d links, want 1", n)
 	}
-	if got, err := os.ReadFile(c2.files.path(f.Ino)); err != nil || string(got) != "precious" {
+	if got, err := os.ReadFile(c2.files.Path(f.Ino)); err != nil || string(got) != "precious" {
 		t.Fatalf("data file holds %q, %v", got, err)
 	}
 	// A sweep at a later start leaves the spares of a running pool
@@ -344,192 +224,8 @@ func TestSpareLeftoversRemoved(t *testing.T) {
 	if err := c2.removeOrphans(map[Ino]bool{f.Ino: true, g.Ino: true}); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(spareInodes(t, c2.dataDir)); n != spareTarget {
-		t.Fatalf("%d spares left after the sweep, want %d", n, spareTarget)
-	}
-}
-
-// TestSpareCloseStopsRefiller: closeAll stops the refiller and closes
-// the spares' descriptors.
-func TestSpareCloseStopsRefiller(t *testing.T) {
-	if !sparesSupported {
-		t.Skip("spares are Linux only")
-	}
-	ignore := goleak.IgnoreCurrent()
-	fds := testutil.OpenFDs()
-	ft := newFileTable(vfs.OS, t.TempDir(), 16)
-	if err := ft.makeDirs(); err != nil {
-		t.Fatal(err)
-	}
-	startSpares(t, ft)
-	if err := ft.closeAll(); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-ft.spares.done:
-	default:
-		t.Fatal("closeAll returned with the refiller running")
-	}
-	if err := goleak.Find(ignore); err != nil {
-		t.Fatal(err)
-	}
-	if now := testutil.OpenFDs(); now > fds {
-		t.Fatalf("%d descriptors open after closeAll, %d before", now, fds)
-	}
-	// Closed, the pool starts nothing again.
-	if _, ok := ft.spares.take(); ok {
-		t.Fatal("a closed pool handed out a spare")
-	}
-}
-
-// TestSpareDiskFull: when no inode is left, the refiller backs off and
-// the write fails as a create would (ENOSPC); once room is made, writes
-// work again and the pool fills up; Close stops a refiller backing off.
-// It uses up the inodes of a small tmpfs.
-func TestSpareDiskFull(t *testing.T) {
-	if !sparesSupported {
-		t.Skip("spares are Linux only")
-	}
-	dir := smallDisk(t, "4m,nr_inodes=400")
-	ft := newTestFileTable(t, dir)
-	// Use up every inode left.
-	var fillers []string
-	for i := 0; ; i++ {
-		p := filepath.Join(dir, "filler", strconv.Itoa(i))
-		if i == 0 {
-			if err := os.Mkdir(filepath.Dir(p), 0o700); err != nil {
-				t.Fatal(err)
-			}
-		}
-		err := os.WriteFile(p, nil, 0o600)
-		if errors.Is(err, syscall.ENOSPC) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		fillers = append(fillers, p)
-	}
-	testSpareDiskFull(t, ft, func() {
-		for _, p := range fillers[:spareTarget+8] {
-			if err := os.Remove(p); err != nil {
-				t.Fatal(err)
-			}
-		}
-	})
-}
-
-// TestSpareDiskFullInjected is TestSpareDiskFull without root: every
-// create fails with ENOSPC until room is made.
-func TestSpareDiskFullInjected(t *testing.T) {
-	if !sparesSupported {
-		t.Skip("spares are Linux only")
-	}
-	var full atomic.Bool
-	var refused atomic.Int64 // spares the refiller could not make
-	full.Store(true)
-	fsys := vfs.Inject(vfs.NewMem(), vfs.InjectorFunc(func(op vfs.Op) error {
-		if !full.Load() || op.Kind != vfs.OpOpen || op.Flag&os.O_CREATE == 0 {
-			return nil
-		}
-		if strings.Contains(op.Path, "/"+spareDirName+"/") {
-			refused.Add(1)
-		}
-		return syscall.ENOSPC
-	}))
-	const dir = "/cache/data"
-	if err := fsys.MkdirAll(dir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	ft := newFileTable(fsys, dir, 16)
-	if err := ft.makeDirs(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ft.closeAll() })
-	testSpareDiskFull(t, ft, func() {
-		// Once the refiller is backing off.
-		if !testutil.Poll(10*time.Second, func() bool { return refused.Load() != 0 }) {
-			t.Fatal("the refiller tried no spare")
-		}
-		full.Store(false)
-	})
-}
-
-// testSpareDiskFull checks ft, on a disk with no inode left until
-// makeRoom.
-func testSpareDiskFull(t *testing.T, ft *fileTable, makeRoom func()) {
-	_, err := ft.acquire(3, true)
-	if !errors.Is(err, syscall.ENOSPC) {
-		t.Fatalf("create with no inode left: %v, want ENOSPC", err)
-	}
-	ft.spares.mu.Lock()
-	started, ready := ft.spares.started, len(ft.spares.ready)
-	ft.spares.mu.Unlock()
-	if !started || ready != 0 {
-		t.Fatalf("refiller started %v, %d spares ready with no inode left", started, ready)
-	}
-	makeRoom()
-	// Room again: the write works (from a spare or created), and the
-	// refiller, past its backoff, fills the pool.
-	of, err := ft.acquire(3, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ft.release(of)
-	waitSpares(t, ft.spares, spareTarget)
-}
-
-// BenchmarkFirstWrite measures the first 4 KiB write to new inodes, with
-// spares and without (each data file created), each followed by an
-// fdatasync of another file, as a namespace commit follows each NFS
-// CREATE: the refiller works meanwhile. create-µs/op is the part spent
-// making the data file. The loop leaves the refiller (nice 19) little
-// idle CPU, so spares run short here: BenchmarkCreateSmallFile, with
-// the cache's own commits between writes, is the closer measure.
-func BenchmarkFirstWrite(b *testing.B) {
-	for _, target := range []int{spareTarget, 0} {
-		name := "spares"
-		if target == 0 {
-			name = "created"
-		}
-		b.Run(name, func(b *testing.B) {
-			dir := b.TempDir()
-			ft := newFileTable(vfs.OS, dir, 64)
-			if err := ft.makeDirs(); err != nil {
-				b.Fatal(err)
-			}
-			ft.spares = newSparePool(vfs.OS, filepath.Join(dir, spareDirName), target)
-			defer ft.closeAll()
-			commit, err := os.Create(filepath.Join(dir, "commit"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer commit.Close()
-			data := make([]byte, 4<<10)
-			ino := Ino(1)
-			var creating time.Duration
-			b.SetBytes(int64(len(data)))
-			for b.Loop() {
-				start := time.Now()
-				of, err := ft.acquire(ino, true)
-				if err != nil {
-					b.Fatal(err)
-				}
-				creating += time.Since(start)
-				if _, err := of.f.WriteAt(data, 0); err != nil {
-					b.Fatal(err)
-				}
-				ft.release(of)
-				if _, err := commit.WriteAt(data[:512], 0); err != nil {
-					b.Fatal(err)
-				}
-				if err := commit.Sync(); err != nil {
-					b.Fatal(err)
-				}
-				ino++
-			}
-			b.ReportMetric(float64(creating.Microseconds())/float64(b.N), "create-µs/op")
-		})
+	if n := len(spareInodes(t, c2.dataDir)); n != content.SpareTarget {
+		t.Fatalf("%d spares left after the sweep, want %d", n, content.SpareTarget)
 	}
 }
 
@@ -537,7 +233,7 @@ func BenchmarkFirstWrite(b *testing.B) {
 // costs the cache: Create, one 4 KiB WriteUnstable, Commit; with spares
 // and without (each data file created at its first write).
 func BenchmarkCreateSmallFile(b *testing.B) {
-	for _, target := range []int{spareTarget, 0} {
+	for _, target := range []int{content.SpareTarget, 0} {
 		name := "spares"
 		if target == 0 {
 			name = "created"
@@ -552,7 +248,7 @@ func BenchmarkCreateSmallFile(b *testing.B) {
 			}
 			defer c.Close()
 			// No data file was made yet, so the pool has not started.
-			c.files.spares = newSparePool(vfs.OS, filepath.Join(c.dataDir, spareDirName), target)
+			c.files.SetSpareTarget(target)
 			data := make([]byte, 4<<10)
 			i := 0
 			b.SetBytes(int64(len(data)))
@@ -570,61 +266,5 @@ func BenchmarkCreateSmallFile(b *testing.B) {
 				i++
 			}
 		})
-	}
-}
-
-// niceThreads lists the threads of this process at a nice value other
-// than 0.
-func niceThreads(t *testing.T) []string {
-	t.Helper()
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		t.Skip("no /proc/self/task")
-	}
-	var nice []string
-	for _, task := range tasks {
-		b, err := os.ReadFile(filepath.Join("/proc/self/task", task.Name(), "stat"))
-		if err != nil {
-			continue // ended meanwhile
-		}
-		// Fields after the command's closing parenthesis: state is 3,
-		// nice is 19.
-		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
-		if len(f) > 16 && f[16] != "0" {
-			nice = append(nice, task.Name()+":"+f[16])
-		}
-	}
-	return nice
-}
-
-// TestSpareRefillerLeavesNoLowPriorityThread: the refiller runs at nice
-// 19 on a thread of its own; once it stops, no thread of the process is
-// left at that priority to serve other goroutines, and the thread is
-// given back rather than ended where the priority can be restored (a
-// thread ending kills children started from it with Pdeathsig).
-func TestSpareRefillerLeavesNoLowPriorityThread(t *testing.T) {
-	if !sparesSupported {
-		t.Skip("spares are Linux only")
-	}
-	if n := niceThreads(t); len(n) != 0 {
-		t.Skipf("threads already at another priority: %v", n)
-	}
-	dir := t.TempDir()
-	ft := newTestFileTable(t, dir)
-	startSpares(t, ft)
-	low := niceThreads(t)
-	if len(low) != 1 {
-		t.Fatalf("threads at low priority: %v, want the refiller's", low)
-	}
-	ft.closeAll()
-	if n := niceThreads(t); len(n) != 0 {
-		t.Fatalf("threads left at low priority after close: %v", n)
-	}
-	if os.Geteuid() != 0 {
-		return // raising a priority again needs CAP_SYS_NICE: the thread ends
-	}
-	tid := strings.Split(low[0], ":")[0]
-	if _, err := os.Stat(filepath.Join("/proc/self/task", tid)); err != nil {
-		t.Fatalf("the refiller's thread ended: %v", err)
 	}
 }

@@ -70,8 +70,8 @@ func (c *Cache) writeUnstable(ctx context.Context, ino Ino, p []byte, off int64,
 	if off < 0 {
 		return 0, Change{}, fmt.Errorf("cache: write at %d: %w", off, syscall.EINVAL)
 	}
-	c.files.pin(ino)
-	defer c.files.unpin(ino)
+	c.files.Pin(ino)
+	defer c.files.Unpin(ino)
 	c.beginWrite(ino)
 	defer c.endWrite(ino)
 	epoch := c.epochs.watch(ino)

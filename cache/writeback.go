@@ -23,7 +23,7 @@ func (h wbHost) Update(fn func(writeback.Tx) error) error {
 }
 
 func (h wbHost) OpenData(ino Ino) (vfs.File, error) {
-	return h.c.files.fs.OpenFile(h.c.files.path(ino), os.O_RDWR, 0)
+	return h.c.files.FS().OpenFile(h.c.files.Path(ino), os.O_RDWR, 0)
 }
 
 func (h wbHost) CommitPending() {

@@ -1,58 +1,68 @@
-package cache
+package content
 
 import (
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 
+	"github.com/filegate/filegate/cache/ns"
 	"github.com/filegate/filegate/cache/vfs"
 )
 
-// fileTable keeps local data files open between calls, because NFS is
+// Ino is an inode number (see ns.Ino).
+type Ino = ns.Ino
+
+// Files keeps local data files open between calls, because NFS is
 // stateless (no open or close reaches the server) and an open(2) per
 // READ or WRITE would dominate small I/O. Files in use are never closed; idle ones are
 // closed once more than max are open. New data files are spares renamed
 // into place when one is ready (spares.go); the spares' descriptors,
-// at most spareTarget, are not counted in max.
-type fileTable struct {
+// at most SpareTarget, are not counted in max.
+type Files struct {
 	fs     vfs.FS
 	dir    string
 	max    int
 	spares *sparePool
 
 	mu    sync.Mutex
-	files map[Ino]*openFile
+	files map[Ino]*Open
 	// pins counts operations using an inode's data; evicting marks the
 	// inodes being evicted. An inode is never both: pin waits.
 	pins     map[Ino]int
 	evicting map[Ino]bool
 	changed  *sync.Cond
 	// fresh holds inodes whose data file was created since its folder
-	// was last synced: their name is not durable yet, so sync syncs the
+	// was last synced: their name is not durable yet, so Sync syncs the
 	// folder too. Creating a file costs no folder fsync of its own: the
 	// one sync that makes its data durable makes its name durable.
 	fresh map[Ino]bool
 }
 
-type openFile struct {
-	f    vfs.File
+// Open is a data file held open by Files, from Acquire until Release.
+type Open struct {
+	// File is the data file; it stays open until Release.
+	File vfs.File
 	refs int
 	// doomed: the inode was removed while the file was in use; close
 	// it when the last user releases it.
 	doomed bool
 }
 
-func newFileTable(fsys vfs.FS, dir string, max int) *fileTable {
-	ft := &fileTable{fs: fsys, dir: dir, max: max, spares: newSparePool(fsys, filepath.Join(dir, spareDirName), spareTarget),
-		files: map[Ino]*openFile{}, pins: map[Ino]int{}, evicting: map[Ino]bool{}, fresh: map[Ino]bool{}}
+// NewFiles returns the table of the data files in dir, keeping at most
+// max idle ones open. MakeDirs makes its folders.
+func NewFiles(fsys vfs.FS, dir string, max int) *Files {
+	ft := &Files{fs: fsys, dir: dir, max: max, spares: newSparePool(fsys, filepath.Join(dir, SpareDirName), SpareTarget),
+		files: map[Ino]*Open{}, pins: map[Ino]int{}, evicting: map[Ino]bool{}, fresh: map[Ino]bool{}}
 	ft.changed = sync.NewCond(&ft.mu)
 	return ft
 }
 
-// pin keeps ino's data from being evicted until unpin.
-func (ft *fileTable) pin(ino Ino) {
+// Pin keeps ino's data from being evicted until unpin.
+func (ft *Files) Pin(ino Ino) {
 	ft.mu.Lock()
 	for ft.evicting[ino] {
 		ft.changed.Wait()
@@ -61,7 +71,8 @@ func (ft *fileTable) pin(ino Ino) {
 	ft.mu.Unlock()
 }
 
-func (ft *fileTable) unpin(ino Ino) {
+// Unpin ends a Pin.
+func (ft *Files) Unpin(ino Ino) {
 	ft.mu.Lock()
 	if ft.pins[ino]--; ft.pins[ino] <= 0 {
 		delete(ft.pins, ino)
@@ -69,9 +80,9 @@ func (ft *fileTable) unpin(ino Ino) {
 	ft.mu.Unlock()
 }
 
-// beginEvict reports whether ino may be evicted now; if so, pins wait
+// BeginEvict reports whether ino may be evicted now; if so, pins wait
 // until endEvict.
-func (ft *fileTable) beginEvict(ino Ino) bool {
+func (ft *Files) BeginEvict(ino Ino) bool {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
 	if ft.pins[ino] > 0 || ft.evicting[ino] {
@@ -84,28 +95,29 @@ func (ft *fileTable) beginEvict(ino Ino) bool {
 	return true
 }
 
-func (ft *fileTable) endEvict(ino Ino) {
+// EndEvict ends an eviction begun by BeginEvict.
+func (ft *Files) EndEvict(ino Ino) {
 	ft.mu.Lock()
 	delete(ft.evicting, ino)
 	ft.changed.Broadcast()
 	ft.mu.Unlock()
 }
 
-// path spreads data files over 256 folders so none grows huge.
-func (ft *fileTable) path(ino Ino) string {
+// Path spreads data files over 256 folders so none grows huge.
+func (ft *Files) Path(ino Ino) string {
 	return filepath.Join(ft.dir, fmt.Sprintf("%02x", uint64(ino)&0xff), fmt.Sprintf("%016x", uint64(ino)))
 }
 
-// acquire returns the open data file of ino, creating it when create is
-// set. The caller must call release.
-func (ft *fileTable) acquire(ino Ino, create bool) (*openFile, error) {
+// Acquire returns the open data file of ino, creating it when create is
+// set. The caller must call Release.
+func (ft *Files) Acquire(ino Ino, create bool) (*Open, error) {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
 	if of, ok := ft.files[ino]; ok {
 		of.refs++
 		return of, nil
 	}
-	p := ft.path(ino)
+	p := ft.Path(ino)
 	f, err := ft.fs.OpenFile(p, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) && create {
 		if f, err = ft.createLocked(p); err == nil {
@@ -115,68 +127,69 @@ func (ft *fileTable) acquire(ino Ino, create bool) (*openFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	of := &openFile{f: f, refs: 1}
+	of := &Open{File: f, refs: 1}
 	ft.files[ino] = of
 	ft.trimLocked()
 	return of, nil
 }
 
-func (ft *fileTable) release(of *openFile) {
+// Release ends a use of of begun by Acquire.
+func (ft *Files) Release(of *Open) {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
 	of.refs--
 	if of.refs == 0 && of.doomed {
-		of.f.Close()
+		of.File.Close()
 		return
 	}
 	ft.trimLocked()
 }
 
-func (ft *fileTable) trimLocked() {
+func (ft *Files) trimLocked() {
 	for ino, of := range ft.files {
 		if len(ft.files) <= ft.max {
 			return
 		}
 		if of.refs == 0 {
-			of.f.Close()
+			of.File.Close()
 			delete(ft.files, ino)
 		}
 	}
 }
 
-// remove deletes ino's data file. A reader still using it keeps its
-// descriptor until release. The file goes under the lock: an acquire
+// Remove deletes ino's data file. A reader still using it keeps its
+// descriptor until Release. The file goes under the lock: an Acquire
 // between forgetting the open file and unlinking it would open the old
 // file again and keep it open, so data written later through it would
 // vanish with it.
-func (ft *fileTable) remove(ino Ino) error {
+func (ft *Files) Remove(ino Ino) error {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
 	delete(ft.fresh, ino)
 	if of, ok := ft.files[ino]; ok {
 		if of.refs == 0 {
-			of.f.Close()
+			of.File.Close()
 			delete(ft.files, ino)
 		} else {
 			of.doomed = true
 			delete(ft.files, ino)
 		}
 	}
-	err := ft.fs.Remove(ft.path(ino))
+	err := ft.fs.Remove(ft.Path(ino))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	return err
 }
 
-// closeAll closes every data file and stops the spares' refiller.
-func (ft *fileTable) closeAll() error {
+// Close closes every data file and stops the spares' refiller.
+func (ft *Files) Close() error {
 	ft.spares.close()
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
 	var first error
 	for ino, of := range ft.files {
-		if err := of.f.Close(); err != nil && first == nil {
+		if err := of.File.Close(); err != nil && first == nil {
 			first = err
 		}
 		delete(ft.files, ino)
@@ -184,14 +197,14 @@ func (ft *fileTable) closeAll() error {
 	return first
 }
 
-func (ft *fileTable) dirOf(ino Ino) string { return filepath.Dir(ft.path(ino)) }
+func (ft *Files) dirOf(ino Ino) string { return filepath.Dir(ft.Path(ino)) }
 
 // createLocked makes a new data file: a spare renamed to p when one is
 // ready, else a file created there. Either way its name is durable only
 // after a sync of its folder (see fresh): a rename adds an entry to the
 // folder just as a create does. The folder itself, made at start (see
-// makeDirs), is made and synced here only if it went missing.
-func (ft *fileTable) createLocked(p string) (vfs.File, error) {
+// MakeDirs), is made and synced here only if it went missing.
+func (ft *Files) createLocked(p string) (vfs.File, error) {
 	if f := ft.spares.place(p); f != nil {
 		return f, nil
 	}
@@ -209,14 +222,14 @@ func (ft *fileTable) createLocked(p string) (vfs.File, error) {
 	return ft.fs.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
 }
 
-// makeDirs makes the 256 folders of data files, so that no create pays
+// MakeDirs makes the 256 folders of data files, so that no create pays
 // for a folder of its own, and the folder of spares.
-func (ft *fileTable) makeDirs() error {
+func (ft *Files) MakeDirs() error {
 	made := false
 	for i := range 257 {
 		name := fmt.Sprintf("%02x", i)
 		if i == 256 {
-			name = spareDirName
+			name = SpareDirName
 		}
 		err := ft.fs.Mkdir(filepath.Join(ft.dir, name), 0o700)
 		if err != nil && !errors.Is(err, os.ErrExist) {
@@ -236,23 +249,23 @@ func (ft *fileTable) makeDirs() error {
 	return vfs.SyncDir(ft.fs, filepath.Dir(ft.dir))
 }
 
-// sync makes ino's data file durable, with its name when it is fresh.
+// Sync makes ino's data file durable, with its name when it is fresh.
 // A missing file is no error: nothing was written, or the inode is gone.
-func (ft *fileTable) sync(ino Ino) error {
-	of, err := ft.acquire(ino, false)
+func (ft *Files) Sync(ino Ino) error {
+	of, err := ft.Acquire(ino, false)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	defer ft.release(of)
-	return ft.syncOpen(ino, of)
+	defer ft.Release(of)
+	return ft.SyncOpen(ino, of)
 }
 
-// syncOpen is sync of a file the caller holds.
-func (ft *fileTable) syncOpen(ino Ino, of *openFile) error {
-	if err := of.f.Sync(); err != nil {
+// SyncOpen is Sync of a file the caller holds.
+func (ft *Files) SyncOpen(ino Ino, of *Open) error {
+	if err := of.File.Sync(); err != nil {
 		return err
 	}
 	ft.mu.Lock()
@@ -270,28 +283,28 @@ func (ft *fileTable) syncOpen(ino Ino, of *openFile) error {
 	return nil
 }
 
-// syncMany is sync of each of inos, with one sync per folder for the
+// SyncMany is Sync of each of inos, with one sync per folder for the
 // fresh ones. It returns the inodes whose data files are durable now
 // (missing files included). syncfs(2) would sync them all at once, but
 // with everything else dirty on that filesystem (the embedded backend's
 // uploads, other servers' files), which may take long and is no
 // business of ours.
-func (ft *fileTable) syncMany(inos []Ino) ([]Ino, error) {
+func (ft *Files) SyncMany(inos []Ino) ([]Ino, error) {
 	synced := make([]Ino, 0, len(inos))
 	dirs := map[string][]Ino{}
 	var first error
 	for _, ino := range inos {
-		of, err := ft.acquire(ino, false)
+		of, err := ft.Acquire(ino, false)
 		if errors.Is(err, os.ErrNotExist) {
 			synced = append(synced, ino)
 			continue
 		}
 		if err == nil {
-			err = of.f.Sync()
-			ft.release(of)
+			err = of.File.Sync()
+			ft.Release(of)
 		}
 		if err != nil {
-			first = cmpErr(first, err)
+			first = firstErr(first, err)
 			continue
 		}
 		ft.mu.Lock()
@@ -305,7 +318,7 @@ func (ft *fileTable) syncMany(inos []Ino) ([]Ino, error) {
 	}
 	for dir, in := range dirs {
 		if err := vfs.SyncDir(ft.fs, dir); err != nil {
-			first = cmpErr(first, err)
+			first = firstErr(first, err)
 			continue
 		}
 		ft.mu.Lock()
@@ -316,4 +329,59 @@ func (ft *fileTable) syncMany(inos []Ino) ([]Ino, error) {
 		synced = append(synced, in...)
 	}
 	return synced, first
+}
+
+// FS is the file system the data files are on.
+func (ft *Files) FS() vfs.FS { return ft.fs }
+
+// Dir is the folder of the data files.
+func (ft *Files) Dir() string { return ft.dir }
+
+// Fresh reports whether ino's data file was made since its folder was
+// last synced, so its name is not durable yet.
+func (ft *Files) Fresh(ino Ino) bool {
+	ft.mu.Lock()
+	defer ft.mu.Unlock()
+	return ft.fresh[ino]
+}
+
+// RemoveOrphans deletes the data files of inodes not in owned (those
+// holding no local content) and unfinished downloads, and returns how
+// many it removed. It leaves the spare folder alone: spares are no
+// inode's data. It runs at start, before any other use of ft.
+func (ft *Files) RemoveOrphans(owned map[Ino]bool) (int, error) {
+	dirs, err := ft.fs.ReadDir(ft.dir)
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", ft.dir, err)
+	}
+	removed := 0
+	for _, d := range dirs {
+		if !d.IsDir() || d.Name() == SpareDirName {
+			continue
+		}
+		sub := filepath.Join(ft.dir, d.Name())
+		ents, err := ft.fs.ReadDir(sub)
+		if err != nil {
+			return removed, fmt.Errorf("read %s: %w", sub, err)
+		}
+		for _, e := range ents {
+			ino, perr := strconv.ParseUint(e.Name(), 16, 64)
+			if perr == nil && owned[Ino(ino)] && !strings.Contains(e.Name(), ".") {
+				continue
+			}
+			if err := ft.fs.Remove(filepath.Join(sub, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return removed, fmt.Errorf("remove orphan: %w", err)
+			}
+			removed++
+		}
+	}
+	return removed, nil
+}
+
+// firstErr returns first, or err when first is nil.
+func firstErr(first, err error) error {
+	if first != nil {
+		return first
+	}
+	return err
 }

@@ -1,4 +1,4 @@
-package cache
+package content
 
 import (
 	"runtime"
@@ -6,14 +6,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sparesSupported: spares are made at low priority (lowerPriority),
+// SparesSupported: spares are made at low priority (lowerPriority),
 // which is Linux only.
-const sparesSupported = true
+const SparesSupported = true
 
 // lowerPriority gives the calling goroutine a thread of its own, at the
 // lowest priority (nice 19), until the function it returns is called.
-// Making a file costs CPU time (about 600 µs on this machine's ext4,
-// most of it finding a free inode), and on a busy server the refiller
+// Making a file costs CPU time (most of it finding a free inode), and on a busy server the refiller
 // must not take it from the requests: its creates slowed the namespace
 // commits as much as spares sped up writes. At nice 19 it makes spares
 // from idle time, and when there is none, writes create their files as

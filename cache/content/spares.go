@@ -1,4 +1,4 @@
-package cache
+package content
 
 import (
 	"errors"
@@ -12,19 +12,19 @@ import (
 	"github.com/filegate/filegate/cache/vfs"
 )
 
-// spareDirName is the folder, beside the 256 folders of data files, of
+// SpareDirName is the folder, beside the 256 folders of data files, of
 // the spare data files: empty files made ahead of need, so that the
-// first write to a new inode links one into place (about 15 µs on
-// ext4) instead of creating its data file (about 600 µs here). The
-// refiller unlinks the spare's own name afterwards. A link, unlike a
-// rename, does not lock the spare folder, in which the refiller (at low
-// priority, so it may be preempted holding that lock) is creating the
-// next spares: a rename waited for it, 0.6 ms at the median.
+// first write to a new inode links one into place, which costs far less
+// than creating its data file. The refiller unlinks the spare's own
+// name afterwards. A link, unlike a rename, does not lock the spare
+// folder, in which the refiller (at low priority, so it may be
+// preempted holding that lock) is creating the next spares: a rename
+// would wait for it.
 //
 // Crash safety. A spare is made without any fsync and holds no data
 // until it is linked to a data file's name; from then on it is that
 // data file, and the rules of new data files hold unchanged: its name
-// is durable only once its data folder is synced (fileTable.fresh), as
+// is durable only once its data folder is synced (Files.fresh), as
 // for a file created there, because a link adds an entry to the data
 // folder just as a create does. After a crash, a spare name may survive:
 //   - an empty spare never taken, or one whose link was lost: with or
@@ -36,18 +36,18 @@ import (
 //
 // So the refiller, before it makes any spare, unlinks everything in the
 // spare folder, and never writes to what it finds there. Start-up
-// reconciliation (removeOrphans) skips the folder: spares are no
+// reconciliation (RemoveOrphans) skips the folder: spares are no
 // inode's data and no cached bytes. An older release, which knows no
 // spare folder, deletes what it finds there as data files no inode
 // owns: also right.
-const spareDirName = "spare"
+const SpareDirName = "spare"
 
 const (
-	// spareTarget is how many spares the refiller keeps ready; it
+	// SpareTarget is how many spares the refiller keeps ready; it
 	// refills when fewer than half are left. Spares are counted apart
 	// from the file table's max: their descriptors are few and fixed,
 	// and trimming them would only waste the create they cost.
-	spareTarget = 32
+	SpareTarget = 32
 	// spareRetryMin and spareRetryMax bound the refiller's backoff
 	// when it cannot make spares (a full disk, no inodes or
 	// descriptors left): it retries quietly, the writes' own creates
@@ -56,10 +56,10 @@ const (
 	spareRetryMax = 10 * time.Second
 )
 
-// sparePool is the spare data files of a fileTable and the goroutine
+// sparePool is the spare data files of a Files and the goroutine
 // that makes them. It starts with the first data file created, so a
 // cache that fails to open or only reads starts no goroutine, and
-// closeAll stops it.
+// Files.Close stops it.
 type sparePool struct {
 	fs     vfs.FS
 	dir    string
@@ -89,7 +89,7 @@ type spare struct {
 }
 
 func newSparePool(fsys vfs.FS, dir string, target int) *sparePool {
-	if !sparesSupported {
+	if !SparesSupported {
 		target = 0
 	}
 	return &sparePool{fs: fsys, dir: dir, target: target, kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
@@ -182,7 +182,7 @@ func (p *sparePool) run() {
 			}
 			if err != nil {
 				if errors.Is(err, os.ErrNotExist) {
-					// The folder went missing; makeDirs made it.
+					// The folder went missing; MakeDirs made it.
 					p.fs.Mkdir(p.dir, 0o700)
 				}
 				select {
@@ -215,7 +215,7 @@ func (p *sparePool) unlinkTaken() {
 }
 
 // clear removes what a previous run left in the spare folder (see
-// spareDirName): unlinking only, never writing, since a name found
+// SpareDirName): unlinking only, never writing, since a name found
 // there may be a second name of a data file.
 func (p *sparePool) clear() {
 	ents, err := p.fs.ReadDir(p.dir)
@@ -289,4 +289,18 @@ func (p *sparePool) dropLocked() {
 		p.fs.Remove(s.path)
 	}
 	p.ready = nil
+}
+
+// SetSpareTarget sets how many spares ft keeps ready (0: none), for
+// tests and benchmarks that compare; it must be called before the first
+// data file is made, when the pool has not started.
+func (ft *Files) SetSpareTarget(n int) {
+	ft.spares = newSparePool(ft.fs, filepath.Join(ft.dir, SpareDirName), n)
+}
+
+// SparesReady is how many spares are ready to be taken.
+func (ft *Files) SparesReady() int {
+	ft.spares.mu.Lock()
+	defer ft.spares.mu.Unlock()
+	return len(ft.spares.ready)
 }

@@ -1,4 +1,4 @@
-package cache
+package content
 
 import (
 	"os"
@@ -14,31 +14,31 @@ import (
 // chunks marked present read as zeros).
 func TestRemoveRacingAcquire(t *testing.T) {
 	dir := t.TempDir()
-	ft := newFileTable(vfs.OS, dir, 16)
-	if err := ft.makeDirs(); err != nil {
+	ft := NewFiles(vfs.OS, dir, 16)
+	if err := ft.MakeDirs(); err != nil {
 		t.Fatal(err)
 	}
-	defer ft.closeAll()
+	defer ft.Close()
 	const ino = Ino(42)
 	for i := range 2000 {
-		of, err := ft.acquire(ino, true)
+		of, err := ft.Acquire(ino, true)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ft.release(of)
+		ft.Release(of)
 		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := ft.remove(ino); err != nil {
+			if err := ft.Remove(ino); err != nil {
 				t.Error(err)
 			}
 		}()
-		of, err = ft.acquire(ino, true)
+		of, err = ft.Acquire(ino, true)
 		if err != nil {
 			t.Fatal(err)
 		}
-		ft.release(of)
+		ft.Release(of)
 		wg.Wait()
 		ft.mu.Lock()
 		held, ok := ft.files[ino]
@@ -46,11 +46,11 @@ func TestRemoveRacingAcquire(t *testing.T) {
 		if !ok {
 			continue
 		}
-		open, err := held.f.Stat()
+		open, err := held.File.Stat()
 		if err != nil {
 			t.Fatal(err)
 		}
-		placed, err := os.Stat(ft.path(ino))
+		placed, err := os.Stat(ft.Path(ino))
 		if err != nil || !os.SameFile(open, placed) {
 			t.Fatalf("round %d: the table holds a data file no longer in its place (%v)", i, err)
 		}

@@ -1,10 +1,10 @@
 //go:build !linux
 
-package cache
+package content
 
-// sparesSupported: spares are made at low priority (lowerPriority),
+// SparesSupported: spares are made at low priority (lowerPriority),
 // which is Linux only.
-const sparesSupported = false
+const SparesSupported = false
 
 // lowerPriority does nothing: no spares are made.
 func lowerPriority() (restore func()) { return func() {} }
