@@ -170,8 +170,5 @@ func (c *Cache) Evict(ctx context.Context, ino Ino) (Progress, error) {
 
 // accounted is how many bytes of ino the cache holds.
 func (c *Cache) accounted(ino Ino) int64 {
-	c.lruMu.Lock()
-	defer c.lruMu.Unlock()
-	v, _ := c.usage.lru.Peek(ino)
-	return v
+	return c.lru.Bytes(ino)
 }

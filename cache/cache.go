@@ -163,10 +163,8 @@ type Cache struct {
 	// writers counts the writes in flight, by inode (writers.go).
 	writers map[Ino]int
 
-	lruMu sync.Mutex
-	usage usage
-	// maxBytes, highMark and lowMark change on reload.
-	maxBytes, highMark, lowMark atomic.Int64
+	// lru orders the cached contents by use and holds the cache size.
+	lru *content.LRU
 	// dirty accounts the files awaiting upload and the dirty limit.
 	dirty *writeback.Dirty
 	// inlineBytes is about the bytes in inline records (inline.go);
@@ -183,7 +181,6 @@ type Cache struct {
 	// was dropped since (drops.go).
 	epochs      *contentEpochs
 	raSlots     chan struct{}
-	evictKick   chan struct{}
 	persistKick chan struct{}
 
 	// wb is the write-back: the journal's worker, uploads, flush.
@@ -228,11 +225,9 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		files:    files,
 		nextRead: map[Ino]int64{}, refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{}, writers: map[Ino]int{},
 		dirty: writeback.NewDirty(cfg.DirtyLimitBytes), fresh: map[Ino]*freshChunks{}, pendingWrites: map[Ino]pendingAttr{}, written: map[Ino]bool{}, settleKick: make(chan struct{}, 1), settleEvery: settleInterval,
-		persistKick: make(chan struct{}, 1), usage: newUsage(),
-		evictKick: make(chan struct{}, 1),
-		raSlots:   make(chan struct{}, cfg.FetchConcurrency), epochs: newContentEpochs(),
+		persistKick: make(chan struct{}, 1), lru: content.NewLRU(cfg.MaxBytes, cfg.HighWater, cfg.LowWater),
+		raSlots: make(chan struct{}, cfg.FetchConcurrency), epochs: newContentEpochs(),
 	}
-	c.setMarks(cfg.MaxBytes, cfg.HighWater, cfg.LowWater)
 	for _, step := range []func() error{c.newWriteback, c.restoreInline, c.recover} {
 		if err := step(); err != nil {
 			db.Close()

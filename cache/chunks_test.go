@@ -138,11 +138,11 @@ func TestEvictionUnderPressure(t *testing.T) {
 		readAll(t, c, a.Ino)
 	}
 	testutil.Poll(5*time.Second, func() bool {
-		c.kickEvict()
-		return c.UsedBytes() <= c.highBytes()
+		c.lru.Kick()
+		return c.UsedBytes() <= c.lru.High()
 	})
-	if used := c.UsedBytes(); used > c.highBytes() {
-		t.Fatalf("used %d bytes, high mark %d", used, c.highBytes())
+	if used := c.UsedBytes(); used > c.lru.High() {
+		t.Fatalf("used %d bytes, high mark %d", used, c.lru.High())
 	}
 	if c.Stats().Evictions == 0 {
 		t.Fatal("nothing evicted")

@@ -100,7 +100,7 @@ func (c *Cache) readAt(ctx context.Context, ino Ino, p []byte, off int64) (int, 
 	if c.epochs.droppedSince(ino, epoch) {
 		return 0, wrap("read", "", errVersionChanged)
 	}
-	c.touch(ino)
+	c.lru.Touch(ino)
 	if off+int64(got) >= n.Size || got < len(p) {
 		return got, io.EOF
 	}
@@ -238,7 +238,7 @@ func (c *Cache) writeAt(ctx context.Context, ino Ino, p []byte, off int64, epoch
 		if err != nil {
 			return 0, Change{}, err
 		}
-		c.account(ino, size)
+		c.lru.Account(ino, size)
 		c.touched(ino)
 		c.stats.writes.Add(1)
 		c.stats.writeBytes.Add(int64(got))

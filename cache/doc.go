@@ -43,13 +43,13 @@
 //     starts.
 //  7. Cache.mu and Cache.pendMu: may be taken inside update and view
 //     functions (busyWriting, the unstable-write overlay).
-//  8. Cache.lruMu; content.Files' mu, then its spare pool's mu;
+//  8. content.LRU's mu; content.Files' mu, then its spare pool's mu;
 //     contentEpochs.mu; writeback.Queue's mu; writeback.Dirty's mu.
 //
-// Cache.mu, pendMu, lruMu, the Files and spare pool mutexes,
-// contentEpochs.mu, the write-back's Queue.mu and Dirty.mu, and ns.DB's
-// commitMu guard maps and lists: nothing but the spare pool's (under
-// Files') is locked under them, and none is held across a backend call,
-// an fsync or a namespace update. Of the others, only syncMu is held
-// across a backend call.
+// Cache.mu, pendMu, the Files, spare pool and LRU mutexes,
+// contentEpochs.mu, the write-back's Queue.mu and Dirty.mu, and
+// ns.DB's commitMu guard maps and lists: nothing but the spare pool's
+// (under Files') is locked under them, and none is held across a
+// backend call, an fsync or a namespace update. Of the others, only
+// syncMu is held across a backend call.
 package cache

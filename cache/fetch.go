@@ -139,7 +139,7 @@ func (c *Cache) ensureVersion(ctx context.Context, ino Ino, off, end int64) (chu
 	for _, i := range missing {
 		have.set(i)
 	}
-	c.account(ino, min(have.count(chunkCount(size))*chunkSize, size))
+	c.lru.Account(ino, min(have.count(chunkCount(size))*chunkSize, size))
 	return ver, nil
 }
 

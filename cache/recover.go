@@ -84,8 +84,7 @@ func (c *Cache) recover() error {
 	}
 	slices.SortFunc(cached, func(a, b held) int { return int(min(max(a.mtime-b.mtime, -1), 1)) })
 	for _, h := range cached {
-		c.usage.lru.Add(h.ino, h.bytes)
-		c.usage.used += h.bytes
+		c.lru.Load(h.ino, h.bytes)
 	}
 	return c.removeOrphans(owned)
 }

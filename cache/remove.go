@@ -202,7 +202,7 @@ func (c *Cache) forget(ino Ino) {
 	delete(c.nextRead, ino)
 	c.mu.Unlock()
 	c.wb.Forget(ino)
-	c.unaccount(ino)
+	c.lru.Unaccount(ino)
 	c.dropFresh(ino)
 	c.dropPending(ino)
 	if err := c.files.Remove(ino); err != nil {

@@ -172,7 +172,7 @@ func (c *Cache) truncate(ctx context.Context, ino Ino, size int64, epoch uint64)
 	if err := c.files.SyncOpen(ino, of); err != nil {
 		return err
 	}
-	c.account(ino, size)
+	c.lru.Account(ino, size)
 	return nil
 }
 

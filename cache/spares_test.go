@@ -188,9 +188,7 @@ func TestSpareLeftoversRemoved(t *testing.T) {
 	if got := readAll(t, c2, f.Ino); got != "precious" {
 		t.Fatalf("f reads %q", got)
 	}
-	c2.lruMu.Lock()
-	used := c2.usage.used
-	c2.lruMu.Unlock()
+	used := c2.UsedBytes()
 	if used != int64(len("precious")) {
 		t.Fatalf("%d cached bytes counted, want %d", used, len("precious"))
 	}

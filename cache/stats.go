@@ -72,7 +72,7 @@ func (c *Cache) Stats() Stats {
 		Checkpoints: c.ns.Stats().Checkpoints, NamespaceProblem: c.ns.Problem(),
 		Misses: c.stats.misses.Load(), MissBytes: c.stats.missBytes.Load(),
 		Evictions: c.stats.evictions.Load(), DirtyRefusals: c.dirty.Refusals(),
-		UsedBytes: c.UsedBytes(), MaxBytes: c.maxBytes.Load(), DirtyBytes: c.dirty.Bytes(), DirtyLimitBytes: c.dirty.Limit(),
+		UsedBytes: c.UsedBytes(), MaxBytes: c.lru.Max(), DirtyBytes: c.dirty.Bytes(), DirtyLimitBytes: c.dirty.Limit(),
 	}
 	w := c.wb.Stats()
 	s.Uploads, s.UploadBytes, s.UploadErrors, s.Conflicts = w.Uploads, w.UploadBytes, w.UploadErrors, w.Conflicts

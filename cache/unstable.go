@@ -138,7 +138,7 @@ func (c *Cache) writeUnstableReady(ctx context.Context, ino Ino, p []byte, off i
 	}
 	ch, newSize := c.addPending(ino, size, off+int64(got))
 	c.dirty.Note(ino, newSize)
-	c.account(ino, newSize)
+	c.lru.Account(ino, newSize)
 	c.touched(ino)
 	c.stats.writes.Add(1)
 	c.stats.writeBytes.Add(int64(got))

@@ -1,7 +1,8 @@
 // Package content is the cache's room for file contents on local disk:
 // the data files of the inodes whose content is cached, kept open
-// between calls (Files), and the spare data files a first write links
-// into place. All its file access goes through cache/vfs, so tests can
+// between calls (Files), the spare data files a first write links into
+// place, and the byte-bounded least recently used order that eviction
+// follows (LRU). All its file access goes through cache/vfs, so tests can
 // fail a write or cut the power at any point.
 //
 // It knows nothing of the namespace's meaning: the cache decides which
@@ -14,5 +15,6 @@
 // namespace updates, as a lock would be. Files.mu, then the spare pool's
 // mu, guard maps and lists only: nothing else is locked under them, and
 // neither is held across an fsync. The spare refiller takes the pool's
-// mu alone.
+// mu alone. LRU's mu is a leaf too: EvictTo calls its evict function
+// with it released.
 package content
