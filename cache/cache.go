@@ -179,7 +179,7 @@ type Cache struct {
 	dataMu [64]sync.Mutex
 	// epochs tells a read or a write whether the content it looked at
 	// was dropped since (drops.go).
-	epochs      *contentEpochs
+	epochs      *content.Epochs
 	raSlots     chan struct{}
 	persistKick chan struct{}
 
@@ -226,7 +226,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		nextRead: map[Ino]int64{}, refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{}, writers: map[Ino]int{},
 		dirty: writeback.NewDirty(cfg.DirtyLimitBytes), fresh: map[Ino]*freshChunks{}, pendingWrites: map[Ino]pendingAttr{}, written: map[Ino]bool{}, settleKick: make(chan struct{}, 1), settleEvery: settleInterval,
 		persistKick: make(chan struct{}, 1), lru: content.NewLRU(cfg.MaxBytes, cfg.HighWater, cfg.LowWater),
-		raSlots: make(chan struct{}, cfg.FetchConcurrency), epochs: newContentEpochs(),
+		raSlots: make(chan struct{}, cfg.FetchConcurrency), epochs: content.NewEpochs(),
 	}
 	for _, step := range []func() error{c.newWriteback, c.restoreInline, c.recover} {
 		if err := step(); err != nil {

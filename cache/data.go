@@ -42,8 +42,8 @@ func (c *Cache) ReadAt(ctx context.Context, ino Ino, p []byte, off int64) (int, 
 // was removed), what it read may be zeros of a data file made anew: it
 // fails with errVersionChanged and ReadAt reads again.
 func (c *Cache) readAt(ctx context.Context, ino Ino, p []byte, off int64) (int, error) {
-	epoch := c.epochs.watch(ino)
-	defer c.epochs.unwatch(ino)
+	epoch := c.epochs.Watch(ino)
+	defer c.epochs.Unwatch(ino)
 	var n *ns.Inode
 	hit := true
 	err := c.view(func(t *txn) (err error) {
@@ -97,7 +97,7 @@ func (c *Cache) readAt(ctx context.Context, ino Ino, p []byte, off int64) (int, 
 	if err != nil {
 		return got, wrap("read", "", err)
 	}
-	if c.epochs.droppedSince(ino, epoch) {
+	if c.epochs.DroppedSince(ino, epoch) {
 		return 0, wrap("read", "", errVersionChanged)
 	}
 	c.lru.Touch(ino)
@@ -133,7 +133,7 @@ func (c *Cache) writeData(ino Ino, p []byte, off int64, epoch uint64) (int, erro
 	mu := c.dataLock(ino)
 	mu.Lock()
 	defer mu.Unlock()
-	if c.epochs.droppedSince(ino, epoch) {
+	if c.epochs.DroppedSince(ino, epoch) {
 		return 0, errContentDropped
 	}
 	of, err := c.files.Acquire(ino, true)

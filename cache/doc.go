@@ -26,10 +26,10 @@
 //     across data file writes, their fsync and namespace updates, never
 //     across a backend call: a fetch reads from the backend first and
 //     takes it to write what it got.
-//  4. Drops in progress (beginDrop, drops.go): a drop of an inode's
-//     content is bracketed around its namespace update and the data
-//     file's removal, inside the data lock or the eviction mark where it
-//     takes one, and watch waits for it as for a lock. So watch is called
+//  4. Drops in progress (content.Epochs; beginDrop, drops.go): a drop
+//     of an inode's content is bracketed around its namespace update and
+//     the data file's removal, inside the data lock or the eviction mark where it
+//     takes one, and Watch waits for it as for a lock. So Watch is called
 //     under syncMu and pins only, never under dataMu or within a drop.
 //  5. writeback.Queue's accounting: read-held by every update
 //     (Cache.update) from before its round until the write-back has
@@ -44,12 +44,12 @@
 //  7. Cache.mu and Cache.pendMu: may be taken inside update and view
 //     functions (busyWriting, the unstable-write overlay).
 //  8. content.LRU's mu; content.Files' mu, then its spare pool's mu;
-//     contentEpochs.mu; writeback.Queue's mu; writeback.Dirty's mu.
+//     content.Epochs' mu; writeback.Queue's mu; writeback.Dirty's mu.
 //
-// Cache.mu, pendMu, the Files, spare pool and LRU mutexes,
-// contentEpochs.mu, the write-back's Queue.mu and Dirty.mu, and
-// ns.DB's commitMu guard maps and lists: nothing but the spare pool's
-// (under Files') is locked under them, and none is held across a
-// backend call, an fsync or a namespace update. Of the others, only
-// syncMu is held across a backend call.
+// Cache.mu, pendMu, the Files, spare pool, LRU and Epochs mutexes, the
+// write-back's Queue.mu and Dirty.mu, and ns.DB's commitMu guard maps
+// and lists: nothing but the spare pool's (under Files') is locked
+// under them, and none is held across a backend call, an fsync or a
+// namespace update. Of the others, only syncMu is held across a
+// backend call.
 package cache

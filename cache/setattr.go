@@ -151,7 +151,7 @@ func (c *Cache) truncate(ctx context.Context, ino Ino, size int64, epoch uint64)
 	mu := c.dataLock(ino)
 	mu.Lock()
 	defer mu.Unlock()
-	if c.epochs.droppedSince(ino, epoch) {
+	if c.epochs.DroppedSince(ino, epoch) {
 		return errContentDropped
 	}
 	if size == 0 {

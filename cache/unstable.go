@@ -74,8 +74,8 @@ func (c *Cache) writeUnstable(ctx context.Context, ino Ino, p []byte, off int64,
 	defer c.files.Unpin(ino)
 	c.beginWrite(ino)
 	defer c.endWrite(ino)
-	epoch := c.epochs.watch(ino)
-	defer c.epochs.unwatch(ino)
+	epoch := c.epochs.Watch(ino)
+	defer c.epochs.Unwatch(ino)
 	var ready bool
 	var size int64
 	var mode fs.FileMode

@@ -58,7 +58,7 @@ func (c *Cache) busyWriting(t *txn, n *ns.Inode) bool {
 
 // retryWrite runs attempt until it ends other than by errContentDropped,
 // three times at most; then the client is asked to try again later. Each
-// attempt watches ino's content and gets its epoch for droppedSince.
+// attempt watches ino's content and gets its epoch for DroppedSince.
 func (c *Cache) retryWrite(ino Ino, attempt func(epoch uint64) error) error {
 	c.beginWrite(ino)
 	defer c.endWrite(ino)
@@ -78,7 +78,7 @@ func (c *Cache) retryWrite(ino Ino, attempt func(epoch uint64) error) error {
 
 // watching runs attempt with ino's content watched.
 func (c *Cache) watching(ino Ino, attempt func(epoch uint64) error) error {
-	epoch := c.epochs.watch(ino)
-	defer c.epochs.unwatch(ino)
+	epoch := c.epochs.Watch(ino)
+	defer c.epochs.Unwatch(ino)
 	return attempt(epoch)
 }

@@ -2,7 +2,8 @@
 // the data files of the inodes whose content is cached, kept open
 // between calls (Files), the spare data files a first write links into
 // place, and the byte-bounded least recently used order that eviction
-// follows (LRU). All its file access goes through cache/vfs, so tests can
+// follows (LRU), and the content epochs that tell a read or a write
+// whether the content it looked at was dropped since (Epochs). All its file access goes through cache/vfs, so tests can
 // fail a write or cut the power at any point.
 //
 // It knows nothing of the namespace's meaning: the cache decides which
@@ -16,5 +17,7 @@
 // mu, guard maps and lists only: nothing else is locked under them, and
 // neither is held across an fsync. The spare refiller takes the pool's
 // mu alone. LRU's mu is a leaf too: EvictTo calls its evict function
-// with it released.
+// with it released. Epochs' mu is a leaf; a drop in progress (Begin to
+// End) is waited for by Watch as for a lock, so Watch is never called
+// within a drop of the same inode or under a lock a drop takes.
 package content
