@@ -9,6 +9,7 @@ import (
 
 	"github.com/filegate/filegate/backend/faultstore"
 	"github.com/filegate/filegate/backend/memstore"
+	"github.com/filegate/filegate/cache/content"
 	"github.com/filegate/filegate/internal/testutil"
 )
 
@@ -58,8 +59,8 @@ func TestFlushPathAndFailures(t *testing.T) {
 func TestPinAndEvict(t *testing.T) {
 	ctx := context.Background()
 	s := memstore.New()
-	putObject(t, s, "p/a", randBytes(2*chunkSize, 5))
-	putObject(t, s, "p/b", randBytes(chunkSize, 6))
+	putObject(t, s, "p/a", randBytes(2*content.ChunkSize, 5))
+	putObject(t, s, "p/b", randBytes(content.ChunkSize, 6))
 	// Room enough that the background evictor never runs: evictTo below
 	// puts the cache under pressure, and Evict must find both files.
 	c := newSizedCache(t, t.TempDir(), s, func(cfg *Config) { cfg.MaxBytes = 1 << 40 })
@@ -68,12 +69,12 @@ func TestPinAndEvict(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := c.Pin(ctx, p.Ino, nil)
-	if err != nil || got.Files != 2 || got.Bytes != 3*chunkSize {
+	if err != nil || got.Files != 2 || got.Bytes != 3*content.ChunkSize {
 		t.Fatalf("pin %+v %v", got, err)
 	}
 	// Evicting down to nothing, pinned files stay.
 	c.evictTo(0)
-	if c.UsedBytes() != 3*chunkSize {
+	if c.UsedBytes() != 3*content.ChunkSize {
 		t.Fatalf("pinned content evicted: %d bytes left", c.UsedBytes())
 	}
 	if n, err := c.Unpin(ctx, p.Ino); err != nil || n != 2 {
@@ -84,7 +85,7 @@ func TestPinAndEvict(t *testing.T) {
 		t.Fatalf("evict %+v %v, %d left", ev, err, c.UsedBytes())
 	}
 	a, _ := c.Lookup(ctx, p.Ino, "a")
-	if readAll(t, c, a.Ino) != string(randBytes(2*chunkSize, 5)) {
+	if readAll(t, c, a.Ino) != string(randBytes(2*content.ChunkSize, 5)) {
 		t.Fatal("evicted file reads wrong")
 	}
 }

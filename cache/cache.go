@@ -142,11 +142,6 @@ type Cache struct {
 	// nextRead is where each file's last read ended, to spot
 	// sequential readers.
 	nextRead map[Ino]int64
-	// fresh holds chunks fetched but not yet recorded in the database
-	// (see persistChunks), with the version they belong to; freshCount
-	// counts them.
-	fresh      map[Ino]*freshChunks
-	freshCount int64
 	// pendMu guards pendingWrites and written; nothing else is locked
 	// while holding it.
 	pendMu sync.Mutex
@@ -163,6 +158,9 @@ type Cache struct {
 	// writers counts the writes in flight, by inode (writers.go).
 	writers map[Ino]int
 
+	// fresh holds chunks fetched but not yet recorded in the database
+	// (see persistChunks).
+	fresh *content.Fresh
 	// lru orders the cached contents by use and holds the cache size.
 	lru *content.LRU
 	// dirty accounts the files awaiting upload and the dirty limit.
@@ -224,7 +222,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		cfg: cfg, log: cfg.Logger, ns: db, store: cfg.Store, dataDir: dataDir,
 		files:    files,
 		nextRead: map[Ino]int64{}, refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{}, writers: map[Ino]int{},
-		dirty: writeback.NewDirty(cfg.DirtyLimitBytes), fresh: map[Ino]*freshChunks{}, pendingWrites: map[Ino]pendingAttr{}, written: map[Ino]bool{}, settleKick: make(chan struct{}, 1), settleEvery: settleInterval,
+		dirty: writeback.NewDirty(cfg.DirtyLimitBytes), fresh: content.NewFresh(), pendingWrites: map[Ino]pendingAttr{}, written: map[Ino]bool{}, settleKick: make(chan struct{}, 1), settleEvery: settleInterval,
 		persistKick: make(chan struct{}, 1), lru: content.NewLRU(cfg.MaxBytes, cfg.HighWater, cfg.LowWater),
 		raSlots: make(chan struct{}, cfg.FetchConcurrency), epochs: content.NewEpochs(),
 	}

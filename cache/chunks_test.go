@@ -13,6 +13,7 @@ import (
 
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/memstore"
+	"github.com/filegate/filegate/cache/content"
 	"github.com/filegate/filegate/internal/testutil"
 )
 
@@ -51,7 +52,7 @@ func newSizedCache(t *testing.T, dir string, s backend.Store, tune func(*Config)
 func TestColdReadFetchesOnlyTheRange(t *testing.T) {
 	ctx := context.Background()
 	s := memstore.New()
-	body := randBytes(10*chunkSize+123, 1)
+	body := randBytes(10*content.ChunkSize+123, 1)
 	putObject(t, s, "big.bin", body)
 	c := newSizedCache(t, t.TempDir(), s, func(cfg *Config) { cfg.ReadAheadBytes = 0 })
 	a, err := c.Lookup(ctx, RootIno, "big.bin")
@@ -59,21 +60,21 @@ func TestColdReadFetchesOnlyTheRange(t *testing.T) {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 100)
-	off := int64(5*chunkSize + 10)
+	off := int64(5*content.ChunkSize + 10)
 	if _, err := c.ReadAt(ctx, a.Ino, buf, off); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(buf, body[off:off+100]) {
 		t.Fatal("wrong bytes")
 	}
-	if got := c.Stats().RemoteReadBytes; got != chunkSize {
+	if got := c.Stats().RemoteReadBytes; got != content.ChunkSize {
 		t.Fatalf("fetched %d bytes for a 100-byte read, want one chunk", got)
 	}
 	// The same range again is a hit.
 	if _, err := c.ReadAt(ctx, a.Ino, buf, off); err != nil {
 		t.Fatal(err)
 	}
-	if st := c.Stats(); st.RemoteReadBytes != chunkSize || st.Misses != 1 {
+	if st := c.Stats(); st.RemoteReadBytes != content.ChunkSize || st.Misses != 1 {
 		t.Fatalf("second read: %+v", st)
 	}
 	// A read across the tail chunk.
@@ -97,9 +98,9 @@ func TestColdReadFetchesOnlyTheRange(t *testing.T) {
 func TestSequentialReadAhead(t *testing.T) {
 	ctx := context.Background()
 	s := memstore.New()
-	body := randBytes(20*chunkSize, 2)
+	body := randBytes(20*content.ChunkSize, 2)
 	putObject(t, s, "seq.bin", body)
-	c := newSizedCache(t, t.TempDir(), s, func(cfg *Config) { cfg.ReadAheadBytes = 4 * chunkSize })
+	c := newSizedCache(t, t.TempDir(), s, func(cfg *Config) { cfg.ReadAheadBytes = 4 * content.ChunkSize })
 	a, _ := c.Lookup(ctx, RootIno, "seq.bin")
 	buf := make([]byte, 64<<10)
 	var out []byte
@@ -121,15 +122,15 @@ func TestEvictionUnderPressure(t *testing.T) {
 	s := memstore.New()
 	const files = 12
 	for i := range files {
-		putObject(t, s, "f"+string(rune('a'+i)), randBytes(chunkSize, uint64(i)))
+		putObject(t, s, "f"+string(rune('a'+i)), randBytes(content.ChunkSize, uint64(i)))
 	}
 	c := newSizedCache(t, t.TempDir(), s, func(cfg *Config) {
-		cfg.MaxBytes, cfg.HighWater, cfg.LowWater = 4*chunkSize, 0.9, 0.5
+		cfg.MaxBytes, cfg.HighWater, cfg.LowWater = 4*content.ChunkSize, 0.9, 0.5
 		cfg.ReadAheadBytes = 0
 	})
 	// A dirty file that must survive every eviction.
 	d := mustCreate(t, c, RootIno, "dirty")
-	mustWrite(t, c, d.Ino, 0, strings.Repeat("d", chunkSize))
+	mustWrite(t, c, d.Ino, 0, strings.Repeat("d", content.ChunkSize))
 	for i := range files {
 		a, err := c.Lookup(ctx, RootIno, "f"+string(rune('a'+i)))
 		if err != nil {
@@ -150,11 +151,11 @@ func TestEvictionUnderPressure(t *testing.T) {
 	// Evicted files read back right, from the backend.
 	for i := range files {
 		a, _ := c.Lookup(ctx, RootIno, "f"+string(rune('a'+i)))
-		if got := readAll(t, c, a.Ino); got != string(randBytes(chunkSize, uint64(i))) {
+		if got := readAll(t, c, a.Ino); got != string(randBytes(content.ChunkSize, uint64(i))) {
 			t.Fatalf("file %d differs after eviction", i)
 		}
 	}
-	if got := readAll(t, c, d.Ino); got != strings.Repeat("d", chunkSize) {
+	if got := readAll(t, c, d.Ino); got != strings.Repeat("d", content.ChunkSize) {
 		t.Fatal("dirty file lost")
 	}
 }
@@ -198,7 +199,7 @@ func TestRestartWithoutDataFiles(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	s := memstore.New()
-	body := randBytes(3*chunkSize, 3)
+	body := randBytes(3*content.ChunkSize, 3)
 	putObject(t, s, "remote.bin", body)
 	// Uploads wait, so local.txt is only here when the data goes.
 	hold := func(cfg *Config) { cfg.UploadDelay = time.Hour }
@@ -259,26 +260,26 @@ func TestFetchedChunksSurviveRestart(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	s := memstore.New()
-	body := randBytes(4*chunkSize, 9)
+	body := randBytes(4*content.ChunkSize, 9)
 	putObject(t, s, "f.bin", body)
 	c := newSizedCache(t, dir, s, func(cfg *Config) { cfg.ReadAheadBytes = 0 })
 	a, _ := c.Lookup(ctx, RootIno, "f.bin")
 	buf := make([]byte, 10)
-	if _, err := c.ReadAt(ctx, a.Ino, buf, 2*chunkSize); err != nil {
+	if _, err := c.ReadAt(ctx, a.Ino, buf, 2*content.ChunkSize); err != nil {
 		t.Fatal(err)
 	}
 	c.Close()
 	c2 := newSizedCache(t, dir, s, func(cfg *Config) { cfg.ReadAheadBytes = 0 })
-	if _, err := c2.ReadAt(ctx, a.Ino, buf, 2*chunkSize); err != nil {
+	if _, err := c2.ReadAt(ctx, a.Ino, buf, 2*content.ChunkSize); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(buf, body[2*chunkSize:2*chunkSize+10]) {
+	if !bytes.Equal(buf, body[2*content.ChunkSize:2*content.ChunkSize+10]) {
 		t.Fatal("wrong bytes after restart")
 	}
 	if got := c2.Stats().RemoteReadBytes; got != 0 {
 		t.Fatalf("fetched %d bytes again after restart", got)
 	}
-	if used := c2.UsedBytes(); used != chunkSize {
+	if used := c2.UsedBytes(); used != content.ChunkSize {
 		t.Fatalf("accounted %d bytes, want one chunk", used)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/filegate/filegate/cache/content"
 	"github.com/filegate/filegate/cache/ns"
 )
 
@@ -51,9 +52,9 @@ func (c *Cache) readAt(ctx context.Context, ino Ino, p []byte, off int64) (int, 
 			return err
 		}
 		b := c.present(t, ino)
-		first, last := chunkRange(off, min(off+int64(len(p)), n.Size))
+		first, last := content.ChunkRange(off, min(off+int64(len(p)), n.Size))
 		for i := first; i <= last; i++ {
-			hit = hit && b.has(i)
+			hit = hit && b.Has(i)
 		}
 		return nil
 	})

@@ -37,8 +37,8 @@ package cache
 //     operation in progress does not lose the content it works on and
 //     start over (TestTruncateRacingEvictionIsKept). Were one evicted
 //     anyway, it would count as a drop (1).
-//  5. Do these bytes belong to the version the namespace holds? chunkVer
-//     (fetch.go), stored in the namespace: a fetch checks it under the
+//  5. Do these bytes belong to the version the namespace holds?
+//     content.Version, stored in the namespace: a fetch checks it under the
 //     data lock before it writes a chunk, persistChunks before it records
 //     one, and the fresh chunks carry it (fetchrace_test.go). The
 //     uploader asks the like of the inode's own version: whether a write

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/bits"
 	"sync"
 	"syscall"
 	"time"
@@ -13,31 +12,13 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/filegate/filegate/backend"
+	"github.com/filegate/filegate/cache/content"
 	"github.com/filegate/filegate/cache/ns"
 )
 
 // chunkBufs recycles the chunk-sized buffers of fetches, so a cold read
 // does not allocate a megabyte per chunk.
-var chunkBufs = sync.Pool{New: func() any { b := make([]byte, chunkSize); return &b }}
-
-// chunkVer names the version of a file's content its chunks belong to:
-// the backend object a file not wholly local is fetched from. A refresh
-// that notes a new version clears the recorded chunks in the same
-// transaction, so chunks fetched and recorded later are checked against
-// it: bytes of one version are never taken for another's.
-type chunkVer struct {
-	etag        string
-	size, mtime int64
-}
-
-func verOf(n *ns.Inode) chunkVer { return chunkVer{n.ETag, n.Size, n.RemoteMtime} }
-
-// freshChunks are chunks of version ver fetched into the data file and
-// not yet recorded in the database.
-type freshChunks struct {
-	ver  chunkVer
-	bits bitmap
-}
+var chunkBufs = sync.Pool{New: func() any { b := make([]byte, content.ChunkSize); return &b }}
 
 // errVersionChanged ends a fetch whose object changed meanwhile: what it
 // fetched belongs to the old version.
@@ -58,7 +39,7 @@ func (c *Cache) ensureRange(ctx context.Context, ino Ino, off, end int64) error 
 
 // ensureRangeOf is ensureRange, returning the version it made the range
 // local for.
-func (c *Cache) ensureRangeOf(ctx context.Context, ino Ino, off, end int64) (chunkVer, error) {
+func (c *Cache) ensureRangeOf(ctx context.Context, ino Ino, off, end int64) (content.Version, error) {
 	c.files.Pin(ino)
 	defer c.files.Unpin(ino)
 	for try := 1; ; try++ {
@@ -76,11 +57,11 @@ func (c *Cache) ensureRangeOf(ctx context.Context, ino Ino, off, end int64) (chu
 
 // ensureVersion is ensureRange for the version ino has now, which it
 // returns.
-func (c *Cache) ensureVersion(ctx context.Context, ino Ino, off, end int64) (chunkVer, error) {
+func (c *Cache) ensureVersion(ctx context.Context, ino Ino, off, end int64) (content.Version, error) {
 	var local bool
 	var key string
-	var ver chunkVer
-	var have bitmap
+	var ver content.Version
+	var have content.Bitmap
 	err := c.view(func(t *txn) error {
 		n, err := t.get(ino)
 		if err != nil {
@@ -96,15 +77,15 @@ func (c *Cache) ensureVersion(ctx context.Context, ino Ino, off, end int64) (chu
 	if err != nil || local {
 		return ver, err
 	}
-	size := ver.size
+	size := ver.Size
 	end = min(end, size)
 	if off >= end {
 		return ver, nil
 	}
-	first, last := chunkRange(off, end)
+	first, last := content.ChunkRange(off, end)
 	var missing []int64
 	for i := first; i <= last; i++ {
-		if !have.has(i) {
+		if !have.Has(i) {
 			missing = append(missing, i)
 		}
 	}
@@ -116,7 +97,7 @@ func (c *Cache) ensureVersion(ctx context.Context, ino Ino, off, end int64) (chu
 	for _, i := range missing {
 		g.Go(func() error {
 			// Only fetches of one version are shared.
-			sf := fmt.Sprintf("chunk/%d/%d/%d/%d/%s", ino, i, ver.size, ver.mtime, ver.etag)
+			sf := fmt.Sprintf("chunk/%d/%d/%d/%d/%s", ino, i, ver.Size, ver.Mtime, ver.ETag)
 			_, err, _ := c.loads.Do(sf, func() (any, error) {
 				return nil, c.fetchChunk(gctx, ino, key, ver, i)
 			})
@@ -137,19 +118,15 @@ func (c *Cache) ensureVersion(ctx context.Context, ino Ino, off, end int64) (chu
 		return ver, err
 	}
 	for _, i := range missing {
-		have.set(i)
+		have.Set(i)
 	}
-	c.lru.Account(ino, min(have.count(chunkCount(size))*chunkSize, size))
+	c.lru.Account(ino, min(have.Count(content.ChunkCount(size))*content.ChunkSize, size))
 	return ver, nil
 }
 
-// freshLimit is how many fetched chunks may wait for persistChunks
-// before it runs early.
-const freshLimit = 256
-
 // present returns the chunks of ino known present: recorded in the
 // database, or fetched and not yet recorded.
-func (c *Cache) present(t *txn, ino Ino) bitmap {
+func (c *Cache) present(t *txn, ino Ino) content.Bitmap {
 	n, err := t.get(ino)
 	if err != nil {
 		return nil
@@ -158,21 +135,8 @@ func (c *Cache) present(t *txn, ino Ino) bitmap {
 }
 
 // presentFor is present for the version of n.
-func (c *Cache) presentFor(t *txn, n *ns.Inode) bitmap {
-	b := t.chunks(n.Ino)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	f := c.fresh[n.Ino]
-	if f == nil || f.ver != verOf(n) {
-		return b
-	}
-	for i, x := range f.bits {
-		for len(b) <= i {
-			b = append(b, 0)
-		}
-		b[i] |= x
-	}
-	return b
+func (c *Cache) presentFor(t *txn, n *ns.Inode) content.Bitmap {
+	return c.fresh.Overlay(n.Ino, verOf(n), t.chunks(n.Ino))
 }
 
 func (c *Cache) kickPersist() {
@@ -202,13 +166,7 @@ func (c *Cache) runPersister(ctx context.Context) {
 }
 
 func (c *Cache) persistAll() {
-	c.mu.Lock()
-	inos := make([]Ino, 0, len(c.fresh))
-	for ino := range c.fresh {
-		inos = append(inos, ino)
-	}
-	c.mu.Unlock()
-	for _, ino := range inos {
+	for _, ino := range c.fresh.Inos() {
 		if err := c.persistChunks(ino); err != nil && !errors.Is(err, syscall.ESTALE) {
 			c.log.Warn("record fetched chunks", "op", "persist", "err", err)
 		}
@@ -222,16 +180,8 @@ func (c *Cache) persistAll() {
 func (c *Cache) persistChunks(ino Ino) error {
 	c.files.Pin(ino)
 	defer c.files.Unpin(ino)
-	c.mu.Lock()
-	// entry is the set of chunks snapped: a drop replaces it by another,
-	// whose chunks went into a data file after the sync below.
-	entry := c.fresh[ino]
-	var snap freshChunks
-	if entry != nil {
-		snap = freshChunks{entry.ver, append(bitmap(nil), entry.bits...)}
-	}
-	c.mu.Unlock()
-	if len(snap.bits) == 0 {
+	snap := c.fresh.Snap(ino)
+	if len(snap.Bits) == 0 {
 		return nil
 	}
 	if err := c.syncData(ino); err != nil {
@@ -244,28 +194,14 @@ func (c *Cache) persistChunks(ino Ino) error {
 		if err != nil || n.Has(ns.FlagLocal) {
 			return err
 		}
-		if verOf(n) != snap.ver {
+		if verOf(n) != snap.Ver {
 			stale = true
 			return nil
 		}
 		// Only chunks still fresh: those dropped since the snapshot
 		// (dropStale) may be gone from the data file.
-		c.mu.Lock()
-		var still bitmap
-		if c.fresh[ino] == entry {
-			still = entry.bits
-		}
-		b := t.chunks(ino)
-		for i, x := range snap.bits {
-			if i < len(still) {
-				for len(b) <= i {
-					b = append(b, 0)
-				}
-				b[i] |= x & still[i]
-			}
-		}
-		c.mu.Unlock()
-		if b.full(chunkCount(n.Size)) {
+		b := c.fresh.Merge(snap, t.chunks(ino))
+		if b.Full(content.ChunkCount(n.Size)) {
 			n.Flags |= ns.FlagLocal
 			b = nil
 			if err := t.put(n); err != nil {
@@ -277,47 +213,27 @@ func (c *Cache) persistChunks(ino Ino) error {
 	if err != nil && !errors.Is(err, syscall.ESTALE) {
 		return err
 	}
-	c.mu.Lock()
-	if cur := c.fresh[ino]; cur == entry {
-		left := false
-		for i := range cur.bits {
-			if i < len(snap.bits) && !stale {
-				c.freshCount -= int64(bits.OnesCount8(cur.bits[i] & snap.bits[i]))
-				cur.bits[i] &^= snap.bits[i]
-			}
-			left = left || cur.bits[i] != 0
-		}
-		if !left || stale {
-			c.freshCount -= cur.bits.count(int64(len(cur.bits)) * 8)
-			delete(c.fresh, ino)
-		}
-	}
-	c.mu.Unlock()
+	c.fresh.Done(snap, stale)
 	return err
 }
 
 // dropFresh forgets fetched chunks not yet recorded, when ino's local
 // content goes away.
 func (c *Cache) dropFresh(ino Ino) {
-	c.mu.Lock()
-	if f, ok := c.fresh[ino]; ok {
-		c.freshCount -= f.bits.count(int64(len(f.bits)) * 8)
-		delete(c.fresh, ino)
-	}
-	c.mu.Unlock()
+	c.fresh.Drop(ino)
 }
 
 // fetchChunk reads chunk i of key, version ver, from the backend into
 // ino's data file, unless the chunk became local meanwhile: local data
 // always wins over what the backend had. It writes nothing when the
 // namespace holds another version by then.
-func (c *Cache) fetchChunk(ctx context.Context, ino Ino, key string, ver chunkVer, i int64) error {
-	off := i * chunkSize
-	length := min(chunkSize, ver.size-off)
+func (c *Cache) fetchChunk(ctx context.Context, ino Ino, key string, ver content.Version, i int64) error {
+	off := i * content.ChunkSize
+	length := min(content.ChunkSize, ver.Size-off)
 	bp := chunkBufs.Get().(*[]byte)
 	defer chunkBufs.Put(bp)
 	buf := (*bp)[:length]
-	body, err := c.getRemote(ctx, key, off, length, ver.etag)
+	body, err := c.getRemote(ctx, key, off, length, ver.ETag)
 	if errors.Is(err, backend.ErrChanged) {
 		// Another version is in the cloud now: its chunks are not
 		// taken for this one's. The read starts over with it.
@@ -360,7 +276,7 @@ func (c *Cache) fetchChunk(ctx context.Context, ino Ino, key string, ver chunkVe
 		case verOf(n) != ver:
 			return errVersionChanged
 		default:
-			skip = c.presentFor(t, n).has(i)
+			skip = c.presentFor(t, n).Has(i)
 		}
 		return nil
 	})
@@ -376,25 +292,9 @@ func (c *Cache) fetchChunk(ctx context.Context, ino Ino, key string, ver chunkVe
 		return err
 	}
 	// Marked under the data lock that covered the write, so dropStale
-	// finds either neither or both.
-	c.mu.Lock()
-	f := c.fresh[ino]
-	if f == nil || f.ver != ver {
-		// ver is the version the namespace holds: chunks of another
-		// are of no use to anyone.
-		if f != nil {
-			c.freshCount -= f.bits.count(int64(len(f.bits)) * 8)
-		}
-		f = &freshChunks{ver: ver}
-		c.fresh[ino] = f
-	}
-	if !f.bits.has(i) {
-		f.bits.set(i)
-		c.freshCount++
-	}
-	many := c.freshCount >= freshLimit
-	c.mu.Unlock()
-	if many {
+	// finds either neither or both. ver is the version the namespace
+	// holds: fresh chunks of another go.
+	if c.fresh.Mark(ino, ver, i) {
 		c.kickPersist()
 	}
 	return nil
@@ -516,3 +416,6 @@ func (c *Cache) noteRead(ino Ino, off, end int64) bool {
 	c.nextRead[ino] = end
 	return ok && prev == off
 }
+
+// verOf is the version of n's content in the cloud (content.VersionOf).
+func verOf(n *ns.Inode) content.Version { return content.VersionOf(n) }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/memstore"
+	"github.com/filegate/filegate/cache/content"
 )
 
 // listHook runs before calls to the callback of a List: before the
@@ -50,7 +51,7 @@ func (s *listHook) List(ctx context.Context, opts backend.ListOptions, fn func(b
 func TestFetchedChunksOfAnOldVersionAreNotRecorded(t *testing.T) {
 	ctx := context.Background()
 	mem := memstore.New()
-	v1, v2 := randBytes(100<<10, 1), randBytes(chunkSize+17, 2)
+	v1, v2 := randBytes(100<<10, 1), randBytes(content.ChunkSize+17, 2)
 	putObject(t, mem, "a-grown.bin", v1)
 	// A listing merges in batches of loadBatch entries: the hook acts
 	// between the batch holding a-grown.bin and the rest of the listing.
@@ -129,7 +130,7 @@ func (s *getHook) Get(ctx context.Context, key string, off, length int64, etag s
 func TestFetchAcrossARefreshIsNotTakenForTheNewVersion(t *testing.T) {
 	ctx := context.Background()
 	mem := memstore.New()
-	v1, v2 := randBytes(100<<10, 1), randBytes(chunkSize+17, 2)
+	v1, v2 := randBytes(100<<10, 1), randBytes(content.ChunkSize+17, 2)
 	putObject(t, mem, "grown.bin", v1)
 	s := &getHook{Store: mem}
 	c := newSizedCache(t, t.TempDir(), s, func(cfg *Config) { cfg.ReadAheadBytes = 0 })
@@ -252,7 +253,7 @@ func TestReadsWhileTheCloudChanges(t *testing.T) {
 func TestShrunkObjectIsNoZeros(t *testing.T) {
 	ctx := context.Background()
 	mem := memstore.New()
-	putObject(t, mem, "f", randBytes(chunkSize+5, 1))
+	putObject(t, mem, "f", randBytes(content.ChunkSize+5, 1))
 	c := newSizedCache(t, t.TempDir(), mem, func(cfg *Config) { cfg.ReadAheadBytes = 0 })
 	a, err := c.Lookup(ctx, RootIno, "f")
 	if err != nil {
@@ -283,7 +284,7 @@ func TestChunksOfTwoVersionsAreNeverMixed(t *testing.T) {
 	ctx := context.Background()
 	mem := memstore.New()
 	// Of one size, so that only the version tells them apart.
-	v1, v2, v3 := randBytes(3*chunkSize, 1), randBytes(3*chunkSize, 2), randBytes(3*chunkSize, 3)
+	v1, v2, v3 := randBytes(3*content.ChunkSize, 1), randBytes(3*content.ChunkSize, 2), randBytes(3*content.ChunkSize, 3)
 	putObject(t, mem, "f", v1)
 	s := &getHook{Store: mem}
 	c := newSizedCache(t, t.TempDir(), s, func(cfg *Config) {
@@ -300,14 +301,14 @@ func TestChunksOfTwoVersionsAreNeverMixed(t *testing.T) {
 	}
 	// A read across chunks 0 (cached, v1) and 1 (not yet fetched).
 	putObject(t, mem, "f", v2)
-	off := int64(chunkSize - 50)
+	off := int64(content.ChunkSize - 50)
 	if _, err := c.ReadAt(ctx, a.Ino, buf, off); err != nil || !bytes.Equal(buf, v2[off:off+100]) {
 		t.Fatalf("read across chunks after the overwrite: v1 %v, v1 then v2 %v, v2 %v, %v",
 			bytes.Equal(buf, v1[off:off+100]), bytes.Equal(buf[:50], v1[off:off+50]), bytes.Equal(buf, v2[off:off+100]), err)
 	}
 	// A write fetches what is missing (chunk 2) to make the file whole.
 	putObject(t, mem, "f", v3)
-	if _, _, err := c.WriteAt(ctx, a.Ino, []byte("X"), 3*chunkSize); err != nil {
+	if _, _, err := c.WriteAt(ctx, a.Ino, []byte("X"), 3*content.ChunkSize); err != nil {
 		t.Fatal(err)
 	}
 	flush(t, c)
@@ -325,7 +326,7 @@ func TestChunksOfTwoVersionsAreNeverMixed(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.during = func() { putObject(t, mem, "g", v2) }
-	whole := make([]byte, 3*chunkSize)
+	whole := make([]byte, 3*content.ChunkSize)
 	n, err := c.ReadAt(ctx, g.Ino, whole, 0)
 	if err != nil && !errors.Is(err, io.EOF) {
 		t.Fatal(err)

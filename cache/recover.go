@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/filegate/filegate/cache/content"
 	"github.com/filegate/filegate/cache/ns"
 )
 
@@ -71,7 +72,7 @@ func (c *Cache) recover() error {
 			}
 			if n.Has(ns.FlagLocal) || len(chunks) > 0 {
 				owned[n.Ino] = true
-				cached = append(cached, held{n.Ino, localBytes(n, chunks), n.Mtime})
+				cached = append(cached, held{n.Ino, content.LocalBytes(n, chunks), n.Mtime})
 			}
 		}
 		return nil

@@ -9,6 +9,7 @@ import (
 
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/memstore"
+	"github.com/filegate/filegate/cache/content"
 )
 
 func TestUnstableWrites(t *testing.T) {
@@ -70,12 +71,12 @@ func TestUncommittedWritesAreNeverEvicted(t *testing.T) {
 	mem := memstore.New()
 	s := &putHook{Store: mem}
 	c := newSizedCache(t, t.TempDir(), s, func(cfg *Config) {
-		cfg.MaxBytes, cfg.HighWater, cfg.LowWater = chunkSize, 0.5, 0.1
+		cfg.MaxBytes, cfg.HighWater, cfg.LowWater = content.ChunkSize, 0.5, 0.1
 		cfg.UploadDelay = time.Hour // uploads only when QueueAll below asks
 	})
 	f := mustCreate(t, c, RootIno, "f")
 	mustWrite(t, c, f.Ino, 0, "base")
-	tail := strings.Repeat("u", chunkSize)
+	tail := strings.Repeat("u", content.ChunkSize)
 	// An unstable write lands while the file is being uploaded.
 	s.during = func() {
 		if _, _, err := c.WriteUnstable(ctx, f.Ino, []byte(tail), 4); err != nil {

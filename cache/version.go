@@ -11,6 +11,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/filegate/filegate/backend"
+	"github.com/filegate/filegate/cache/content"
 	"github.com/filegate/filegate/cache/ns"
 	"github.com/filegate/filegate/cache/writeback"
 )
@@ -92,8 +93,8 @@ func (c *Cache) takeVersion(ino Ino, o backend.ObjectInfo, ok func(t *txn, n *ns
 // (backend.ErrChanged, or the object shorter than ver): reads start over
 // with it, and no chunk of ver is taken for it. Concurrent fetches that
 // found the change share one Stat.
-func (c *Cache) refreshFile(ctx context.Context, ino Ino, key string, ver chunkVer) error {
-	_, err, _ := c.loads.Do(fmt.Sprintf("file/%d/%d/%d/%s", ino, ver.size, ver.mtime, ver.etag), func() (any, error) {
+func (c *Cache) refreshFile(ctx context.Context, ino Ino, key string, ver content.Version) error {
+	_, err, _ := c.loads.Do(fmt.Sprintf("file/%d/%d/%d/%s", ino, ver.Size, ver.Mtime, ver.ETag), func() (any, error) {
 		info, err := c.store.Stat(ctx, key)
 		if errors.Is(err, fs.ErrNotExist) {
 			c.refreshOf(ino) // gone: a listing of its directory removes it

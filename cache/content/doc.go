@@ -1,23 +1,35 @@
-// Package content is the cache's room for file contents on local disk:
-// the data files of the inodes whose content is cached, kept open
-// between calls (Files), the spare data files a first write links into
-// place, and the byte-bounded least recently used order that eviction
-// follows (LRU), and the content epochs that tell a read or a write
-// whether the content it looked at was dropped since (Epochs). All its file access goes through cache/vfs, so tests can
-// fail a write or cut the power at any point.
+// Package content is the cache's room for file contents on local disk.
+// It holds:
 //
-// It knows nothing of the namespace's meaning: the cache decides which
-// inode's content may be written, dropped or evicted, and tells Files.
+//   - Files: the data files of the inodes whose content is cached, kept
+//     open between calls, with pins and eviction marks, and the spare
+//     data files a first write links into place;
+//   - LRU: the bytes of cached contents in least recently used order,
+//     bounded by the cache size, which eviction follows;
+//   - Epochs: the one answer to "was this content dropped since I
+//     looked?" for a read or a write;
+//   - the chunk bitmaps of files not wholly local (records in the
+//     namespace's Chunks bucket, through ns.Tx), and Fresh: the chunks
+//     fetched but not yet recorded, with the Version of the cloud object
+//     they belong to.
+//
+// All its file access goes through cache/vfs, so tests can fail a write
+// or cut the power at any point. It knows nothing of the namespace's
+// meaning: the cache decides which inode's content may be written,
+// dropped or evicted, and tells content.
 //
 // # Lock order
 //
 // Files pins and eviction marks (Pin waits while an inode is being
 // evicted, BeginEvict refuses pinned ones) are held by the cache across
-// namespace updates, as a lock would be. Files.mu, then the spare pool's
-// mu, guard maps and lists only: nothing else is locked under them, and
-// neither is held across an fsync. The spare refiller takes the pool's
-// mu alone. LRU's mu is a leaf too: EvictTo calls its evict function
-// with it released. Epochs' mu is a leaf; a drop in progress (Begin to
-// End) is waited for by Watch as for a lock, so Watch is never called
-// within a drop of the same inode or under a lock a drop takes.
+// namespace updates, as a lock would be. A drop in progress (Epochs'
+// Begin to End) is waited for by Watch as for a lock, so Watch is never
+// called within a drop of the same inode or under a lock a drop takes.
+//
+// The mutexes are leaves, guarding maps and lists only, none held across
+// an fsync or a call out of the package: Files.mu, under which the spare
+// pool's mu may be taken; the spare pool's mu, taken alone by the
+// refiller; LRU's mu (EvictTo calls its evict function with it
+// released); Epochs' mu; Fresh's mu, which may be taken inside namespace
+// updates and views.
 package content
