@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -165,11 +164,10 @@ type Cache struct {
 	lru *content.LRU
 	// dirty accounts the files awaiting upload and the dirty limit.
 	dirty *writeback.Dirty
-	// inlineBytes is about the bytes in inline records (inline.go);
-	// inlineStamp numbers the records written.
-	inlineBytes, inlineStamp atomic.Int64
-	settleKick               chan struct{}
-	settleEvery              time.Duration
+	// inline keeps small files' committed content in the namespace
+	// (inline.go); the settler runs every settleEvery.
+	inline      *content.Inline
+	settleEvery time.Duration
 	// syncMu serializes, per inode, what writes or deletes its inline
 	// record and syncs its data file: Commit and truncate.
 	syncMu [64]sync.Mutex
@@ -222,10 +220,11 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		cfg: cfg, log: cfg.Logger, ns: db, store: cfg.Store, dataDir: dataDir,
 		files:    files,
 		nextRead: map[Ino]int64{}, refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{}, writers: map[Ino]int{},
-		dirty: writeback.NewDirty(cfg.DirtyLimitBytes), fresh: content.NewFresh(), pendingWrites: map[Ino]pendingAttr{}, written: map[Ino]bool{}, settleKick: make(chan struct{}, 1), settleEvery: settleInterval,
+		dirty: writeback.NewDirty(cfg.DirtyLimitBytes), fresh: content.NewFresh(), pendingWrites: map[Ino]pendingAttr{}, written: map[Ino]bool{}, settleEvery: settleInterval,
 		persistKick: make(chan struct{}, 1), lru: content.NewLRU(cfg.MaxBytes, cfg.HighWater, cfg.LowWater),
 		raSlots: make(chan struct{}, cfg.FetchConcurrency), epochs: content.NewEpochs(),
 	}
+	c.inline = content.NewInline(db, files, func() { c.stats.fsyncs.Add(1) })
 	for _, step := range []func() error{c.newWriteback, c.restoreInline, c.recover} {
 		if err := step(); err != nil {
 			db.Close()

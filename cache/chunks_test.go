@@ -234,7 +234,7 @@ func TestSyncPolicy(t *testing.T) {
 			})
 			f := mustCreate(t, c, RootIno, "f")
 			// Too large to be committed in the database (inline.go).
-			mustWrite(t, c, f.Ino, 0, strings.Repeat("x", inlineMaxBytes+1))
+			mustWrite(t, c, f.Ino, 0, strings.Repeat("x", content.InlineMaxBytes+1))
 			base := c.Stats().DataSyncs
 			for i := range 20 {
 				mustWrite(t, c, f.Ino, int64(i), "x")

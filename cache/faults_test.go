@@ -35,7 +35,7 @@ func TestDataFileErrorsReachTheCaller(t *testing.T) {
 	}))
 	c := newSizedCache(t, t.TempDir(), memstore.New(), func(cfg *Config) { cfg.FS = fsys })
 	f := mustCreate(t, c, RootIno, "f")
-	body := strings.Repeat("0123456789", 10<<10) // over inlineMaxBytes: COMMIT fsyncs it
+	body := strings.Repeat("0123456789", 10<<10) // over content.InlineMaxBytes: COMMIT fsyncs it
 
 	fail(vfs.OpWrite, syscall.ENOSPC)
 	if _, _, err := c.WriteUnstable(ctx, f.Ino, []byte(body), 0); !errors.Is(err, syscall.ENOSPC) {

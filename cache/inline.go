@@ -2,96 +2,26 @@ package cache
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"syscall"
 	"time"
 
+	"github.com/filegate/filegate/cache/content"
 	"github.com/filegate/filegate/cache/ns"
-	"github.com/filegate/filegate/cache/vfs"
 )
 
-// Small files are made durable at Commit by the namespace database
-// rather than by an fsync of their data file. A new file's fsync costs a
-// filesystem journal commit (its name, its blocks), about what the whole
-// create costs on a bare disk; a namespace update costs one fdatasync
-// of the namespace log, a file already allocated. So Commit of a file of at most
-// inlineMaxBytes copies its content into the `inline` bucket, in the
-// transaction that records its size, and fsyncs nothing else. The data
-// file stays where reads and uploads find it. A background settler later
-// fsyncs the data files of many such commits at once (one journal commit
-// covers many new files) and deletes their records. At start, every
-// record left by a crash is written back to its data file before
-// anything else reads it.
-//
-// The rule: a record always holds all of its inode's committed content
-// (zeros to the recorded size follow it), so the data file of an inode
-// with a record may hold anything. A record is deleted only when the
-// data file is known durable with everything the record holds: after an
-// fsync that began after the record was committed (the settler checks
-// the record's stamp; Commit and truncate hold the inode's sync lock, so
-// no record of theirs races them), or when the content no longer matters
-// (the inode is gone, or its content is no longer local).
-
-const (
-	// inlineMaxBytes is the largest file Commit keeps in the database.
-	inlineMaxBytes = 64 << 10
-	// inlineBudgetBytes bounds the content in records at once; past it
-	// Commit fsyncs data files itself until the settler catches up.
-	inlineBudgetBytes = 32 << 20
-	// settleKick is how many bytes in records wake the settler before
-	// its time.
-	settleKick = inlineBudgetBytes / 4
-)
+// Small files are made durable at Commit by an inline record in the
+// namespace database rather than by an fsync of their data file; the
+// records, their rule and the settler's work are content.Inline's. The
+// cache decides when a Commit writes one (commitData) and runs the
+// settler.
 
 // settleInterval is how often the settler runs. Tests that look at
 // records before they are settled make it longer before New.
 var settleInterval = time.Second
-
-// putInline stores content as ino's committed content.
-func (t *txn) putInline(ino Ino, stamp uint64, content []byte) error {
-	if t.Counter(ns.KeyFormat) < ns.FormatInline {
-		if err := t.Meta.Put(ns.KeyFormat, ns.InoKey(ns.FormatInline)); err != nil {
-			return err
-		}
-	}
-	v := make([]byte, 8, 8+len(content))
-	binary.BigEndian.PutUint64(v, stamp)
-	return t.Inline.Put(ns.InoKey(ino), append(v, content...))
-}
-
-// dropInline deletes ino's record, if any: its data file was synced
-// under the inode's sync lock, or its content no longer matters.
-func (t *txn) dropInline(ino Ino) error { return t.Inline.Delete(ns.InoKey(ino)) }
-
-// settleInline deletes ino's record if it is still the one stamped
-// stamp, whose data file has been synced since.
-func (t *txn) settleInline(ino Ino, stamp uint64) error {
-	v := t.Inline.Get(ns.InoKey(ino))
-	if len(v) < 8 || binary.BigEndian.Uint64(v) != stamp {
-		return nil
-	}
-	return t.dropInline(ino)
-}
-
-// inlineLeft returns the content bytes in records, and turns the format
-// back to ns.Format when there are none (while the namespace is open, it
-// stays ns.FormatLog: see ns.DB.Close).
-func (t *txn) inlineLeft() (int64, error) {
-	var left int64
-	cur := t.Inline.Cursor()
-	for k, v := cur.First(); k != nil; k, v = cur.Next() {
-		left += int64(len(v))
-	}
-	if left == 0 && t.Counter(ns.KeyFormat) == ns.FormatInline {
-		return 0, t.Meta.Put(ns.KeyFormat, ns.InoKey(ns.Format))
-	}
-	return left, nil
-}
 
 // written notes that ino's data file changed since its last Commit.
 func (c *Cache) noteWritten(ino Ino) {
@@ -126,24 +56,20 @@ func (c *Cache) commitData(ino Ino) error {
 	if err != nil {
 		return err
 	}
-	if n.Mode.IsRegular() && n.Has(ns.FlagLocal) && n.Size <= inlineMaxBytes &&
-		c.inlineBytes.Load()+n.Size <= inlineBudgetBytes {
-		content, err := c.snapshot(ino, n.Size)
+	if n.Mode.IsRegular() && n.Has(ns.FlagLocal) && c.inline.Fits(n.Size) {
+		data, err := c.snapshot(ino, n.Size)
 		if err != nil {
 			return err
 		}
-		stamp := uint64(c.inlineStamp.Add(1))
+		stamp := c.inline.NextStamp()
 		err = c.storePendingWith(ino, func(t *txn) error {
 			if n, err := t.get(ino); err != nil || !n.Has(ns.FlagLocal) {
 				return err // removed: ESTALE; evicted meanwhile: nothing to keep
 			}
-			return t.putInline(ino, stamp, content)
+			return content.PutInline(t.Tx, ino, stamp, data)
 		})
-		if err == nil && c.inlineBytes.Add(int64(8+len(content))) >= settleKick {
-			select {
-			case c.settleKick <- struct{}{}:
-			default:
-			}
+		if err == nil {
+			c.inline.Added(len(data))
 		}
 		return err
 	}
@@ -178,7 +104,7 @@ func (c *Cache) snapshot(ino Ino, size int64) ([]byte, error) {
 // runSettler settles records every settleInterval, or sooner when they
 // pile up.
 func (c *Cache) runSettler(ctx context.Context) {
-	c.every(ctx, c.settleEvery, c.settleKick, func() {
+	c.every(ctx, c.settleEvery, c.inline.Kicked(), func() {
 		c.guard("settle", func() {
 			if err := c.settle(); err != nil {
 				c.log.Warn("sync small files committed in the database", "op", "settle", "err", err)
@@ -187,57 +113,9 @@ func (c *Cache) runSettler(ctx context.Context) {
 	})
 }
 
-// settle fsyncs the data files of the records there are and deletes the
-// records no Commit replaced meanwhile.
-func (c *Cache) settle() error {
-	type rec struct {
-		ino   Ino
-		stamp uint64
-	}
-	var recs []rec
-	stale := false
-	err := c.view(func(t *txn) error {
-		recs = recs[:0]
-		cur := t.Inline.Cursor()
-		for k, v := cur.First(); k != nil; k, v = cur.Next() {
-			if len(k) == 8 && len(v) >= 8 {
-				recs = append(recs, rec{Ino(beUint64(k)), binary.BigEndian.Uint64(v)})
-			}
-		}
-		stale = len(recs) == 0 && t.Counter(ns.KeyFormat) == ns.FormatInline
-		return nil
-	})
-	if err != nil || (len(recs) == 0 && !stale) {
-		return err
-	}
-	inos := make([]Ino, len(recs))
-	for i, r := range recs {
-		inos[i] = r.ino
-	}
-	c.stats.fsyncs.Add(1)
-	durable, first := c.files.SyncMany(inos)
-	done := make(map[Ino]bool, len(durable))
-	for _, ino := range durable {
-		done[ino] = true
-	}
-	var left int64
-	err = c.update(func(t *txn) (err error) {
-		for _, r := range recs {
-			if done[r.ino] {
-				if err := t.settleInline(r.ino, r.stamp); err != nil {
-					return err
-				}
-			}
-		}
-		left, err = t.inlineLeft()
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	c.inlineBytes.Store(left)
-	return first
-}
+// settle fsyncs the data files of the inline records there are and
+// deletes the records no Commit replaced meanwhile (content.Inline).
+func (c *Cache) settle() error { return c.inline.Settle() }
 
 func cmpErr(first, err error) error {
 	if first != nil {
@@ -246,81 +124,18 @@ func cmpErr(first, err error) error {
 	return err
 }
 
-// restoreInline writes the content of every record back to its data
-// file and syncs it, at start: the records are what a crash left of
-// commits whose data files were never synced.
+// restoreInline writes the content of every inline record back to its
+// data file and syncs it, at start (content.Inline.Restore).
 func (c *Cache) restoreInline() error {
-	type rec struct {
-		ino     Ino
-		content []byte
-	}
-	var restore []rec
-	var drop []Ino
-	err := c.view(func(t *txn) error {
-		cur := t.Inline.Cursor()
-		for k, v := cur.First(); k != nil; k, v = cur.Next() {
-			ino := Ino(beUint64(k))
-			n, err := t.get(ino)
-			if err != nil || len(v) < 8 || !n.Mode.IsRegular() || !n.Has(ns.FlagLocal) {
-				drop = append(drop, ino)
-				continue
-			}
-			restore = append(restore, rec{ino, append([]byte(nil), v[8:]...)})
-		}
-		return nil
-	})
+	restored, err := c.inline.Restore()
 	if err != nil {
-		return err
+		return fmt.Errorf("cache: %w", err)
 	}
-	dirs := map[string]bool{}
-	for _, r := range restore {
-		p := c.files.Path(r.ino)
-		if err := writeSynced(c.files.FS(), p, r.content); err != nil {
-			return fmt.Errorf("cache: restore %s from the database: %w", p, err)
-		}
-		dirs[filepath.Dir(p)] = true
+	if restored > 0 {
+		c.log.Info("restored small files committed before a crash", "op", "recover", "files", restored)
 	}
-	for d := range dirs {
-		if err := vfs.SyncDir(c.files.FS(), d); err != nil {
-			return fmt.Errorf("cache: %w", err)
-		}
-	}
-	if len(restore)+len(drop) == 0 {
-		return nil
-	}
-	err = c.update(func(t *txn) error {
-		for _, r := range restore {
-			if err := t.dropInline(r.ino); err != nil {
-				return err
-			}
-		}
-		for _, ino := range drop {
-			if err := t.dropInline(ino); err != nil {
-				return err
-			}
-		}
-		_, err := t.inlineLeft()
-		return err
-	})
-	if err == nil && len(restore) > 0 {
-		c.log.Info("restored small files committed before a crash", "op", "recover", "bytes", len(restore))
-	}
-	return err
+	return nil
 }
 
-// writeSynced makes the file at p hold exactly content, durably (its
-// folder is synced by the caller).
-func writeSynced(fsys vfs.FS, p string, content []byte) error {
-	f, err := fsys.OpenFile(p, os.O_RDWR|os.O_CREATE, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteAt(content, 0)
-	if err == nil {
-		err = f.Truncate(int64(len(content)))
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	return errors.Join(err, f.Close())
-}
+// dropInline deletes ino's inline record, if any (content.DropInline).
+func (t *txn) dropInline(ino Ino) error { return content.DropInline(t.Tx, ino) }

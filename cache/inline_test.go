@@ -12,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/filegate/filegate/backend/memstore"
+	"github.com/filegate/filegate/cache/content"
 	"github.com/filegate/filegate/cache/ns"
 )
 
@@ -177,7 +178,7 @@ func TestSettle(t *testing.T) {
 				t.Fatal(err)
 			}
 			commitUnstable(t, c, b.Ino, "BBBB") // a newer record of b
-			if err := c.update(func(t *txn) error { return t.settleInline(b.Ino, stamp) }); err != nil {
+			if err := c.update(func(t *txn) error { return content.SettleInline(t.Tx, b.Ino, stamp) }); err != nil {
 				t.Fatal(err)
 			}
 			if recs, _ := records0(t, c); len(recs) != n+1 || recs[b.Ino] != "BBBB" {
@@ -247,7 +248,7 @@ func TestRecordGoesWithItsContent(t *testing.T) {
 	c := newSizedCache(t, dir, s, func(cfg *Config) { cfg.UploadDelay = time.Hour })
 	grown := mustCreate(t, c, RootIno, "grown")
 	commitUnstable(t, c, grown.Ino, "small")
-	big := strings.Repeat("B", inlineMaxBytes+1)
+	big := strings.Repeat("B", content.InlineMaxBytes+1)
 	commitUnstable(t, c, grown.Ino, big)
 
 	cut := mustCreate(t, c, RootIno, "cut")
@@ -366,7 +367,7 @@ func TestNewNameSyncedWithItsData(t *testing.T) {
 	holdRecords(t)
 	c := newSizedCache(t, t.TempDir(), memstore.New(), nil)
 	f := mustCreate(t, c, RootIno, "f")
-	if _, _, err := c.WriteUnstable(context.Background(), f.Ino, []byte(strings.Repeat("x", inlineMaxBytes+1)), 0); err != nil {
+	if _, _, err := c.WriteUnstable(context.Background(), f.Ino, []byte(strings.Repeat("x", content.InlineMaxBytes+1)), 0); err != nil {
 		t.Fatal(err)
 	}
 	fresh := func() bool { return c.files.Fresh(f.Ino) }

@@ -142,7 +142,7 @@ func plWorkload() []plStep {
 		}
 		return string(b)
 	}
-	a := pattern(100<<10, 1) // over inlineMaxBytes: its data file is fsynced
+	a := pattern(100<<10, 1) // over content.InlineMaxBytes: its data file is fsynced
 	b := pattern(60<<10, 7)
 	c3 := pattern(80<<10, 13)
 	small := "a small file: its COMMIT stores it in the namespace"

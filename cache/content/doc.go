@@ -11,7 +11,10 @@
 //   - the chunk bitmaps of files not wholly local (records in the
 //     namespace's Chunks bucket, through ns.Tx), and Fresh: the chunks
 //     fetched but not yet recorded, with the Version of the cloud object
-//     they belong to.
+//     they belong to;
+//   - Inline: small files' committed content kept as records in the
+//     namespace (the Inline bucket) instead of an fsync, and the
+//     settler's work that syncs their data files and deletes them.
 //
 // All its file access goes through cache/vfs, so tests can fail a write
 // or cut the power at any point. It knows nothing of the namespace's
@@ -25,6 +28,8 @@
 // namespace updates, as a lock would be. A drop in progress (Epochs'
 // Begin to End) is waited for by Watch as for a lock, so Watch is never
 // called within a drop of the same inode or under a lock a drop takes.
+// Inline's Settle and Restore run namespace transactions and fsyncs, so
+// they are called with no lock held.
 //
 // The mutexes are leaves, guarding maps and lists only, none held across
 // an fsync or a call out of the package: Files.mu, under which the spare
