@@ -172,7 +172,6 @@ type Cache struct {
 	// record and syncs its data file: Commit and truncate.
 	syncMu [64]sync.Mutex
 
-	dataMu [64]sync.Mutex
 	// epochs tells a read or a write whether the content it looked at
 	// was dropped since (drops.go).
 	epochs      *content.Epochs

@@ -21,16 +21,17 @@
 //  2. content.Files pins and eviction marks (Pin waits while an inode is
 //     being evicted, and eviction skips pinned inodes): held across
 //     namespace updates, as a lock would be.
-//  3. Cache.dataMu[ino]: writes into one inode's data file, so a late
-//     fetch never overwrites newer data, and drops of its content. Held
-//     across data file writes, their fsync and namespace updates, never
-//     across a backend call: a fetch reads from the backend first and
-//     takes it to write what it got.
+//  3. content.Files.DataLock(ino): writes into one inode's data file,
+//     so a late fetch never overwrites newer data, and drops of its
+//     content. Held across data file writes, their fsync and namespace
+//     updates, never across a backend call: a fetch reads from the
+//     backend first and takes it to write what it got.
 //  4. Drops in progress (content.Epochs; beginDrop, drops.go): a drop
 //     of an inode's content is bracketed around its namespace update and
-//     the data file's removal, inside the data lock or the eviction mark where it
-//     takes one, and Watch waits for it as for a lock. So Watch is called
-//     under syncMu and pins only, never under dataMu or within a drop.
+//     the data file's removal, inside the data lock or the eviction mark
+//     where it takes one, and Watch waits for it as for a lock. So Watch
+//     is called under syncMu and pins only, never under a data lock or
+//     within a drop.
 //  5. writeback.Queue's accounting: read-held by every update
 //     (Cache.update) from before its round until the write-back has
 //     taken in its effect; a flush write-locks it, holding nothing else,

@@ -18,9 +18,9 @@ package cache
 //     persistChunks asks it of its own snapshot of the fresh chunks:
 //     every drop forgets them (dropFresh), so an entry gone or replaced
 //     since the snapshot was dropped.
-//  2. May I change the data file now? dataLock, a striped mutex: the
-//     writes of fetches, client writes, truncates and the drops of
-//     takeVersion and dropStale exclude each other, so a check of the
+//  2. May I change the data file now? content.Files.DataLock, a striped
+//     mutex: the writes of fetches, client writes, truncates and the
+//     drops of takeVersion and dropStale exclude each other, so a check of the
 //     namespace and the write it allows are one step (a late fetch never
 //     overwrites newer local data). Mutual exclusion, not an answer to 1:
 //     forget and evict drop without it.

@@ -379,8 +379,9 @@ func (c *Cache) syncData(ino Ino) error {
 }
 
 // dataLock serializes writes into one inode's data file between fetches
-// and client writes, so a late fetch never overwrites newer local data.
-func (c *Cache) dataLock(ino Ino) *sync.Mutex { return &c.dataMu[uint64(ino)%uint64(len(c.dataMu))] }
+// and client writes, so a late fetch never overwrites newer local data
+// (content.Files.DataLock).
+func (c *Cache) dataLock(ino Ino) *sync.Mutex { return c.files.DataLock(ino) }
 
 // readAhead fetches the chunks after a sequential read in the background.
 func (c *Cache) readAhead(ino Ino, off int64) {

@@ -25,7 +25,9 @@
 //
 // Files pins and eviction marks (Pin waits while an inode is being
 // evicted, BeginEvict refuses pinned ones) are held by the cache across
-// namespace updates, as a lock would be. A drop in progress (Epochs'
+// namespace updates, as a lock would be; then a data lock
+// (Files.DataLock), held across writes of a data file, their fsync and
+// namespace updates, never across a backend call. A drop in progress (Epochs'
 // Begin to End) is waited for by Watch as for a lock, so Watch is never
 // called within a drop of the same inode or under a lock a drop takes.
 // Inline's Settle and Restore run namespace transactions and fsyncs, so

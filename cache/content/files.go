@@ -40,6 +40,9 @@ type Files struct {
 	// folder too. Creating a file costs no folder fsync of its own: the
 	// one sync that makes its data durable makes its name durable.
 	fresh map[Ino]bool
+
+	// dataMu is striped by inode: see DataLock.
+	dataMu [64]sync.Mutex
 }
 
 // Open is a data file held open by Files, from Acquire until Release.
@@ -101,6 +104,15 @@ func (ft *Files) EndEvict(ino Ino) {
 	delete(ft.evicting, ino)
 	ft.changed.Broadcast()
 	ft.mu.Unlock()
+}
+
+// DataLock is the lock of ino's data file contents: the writes of
+// fetches, client writes, truncates and the drops of stale content
+// exclude each other under it, so a check of the namespace and the write
+// it allows are one step (a late fetch never overwrites newer data). It
+// is striped: inodes may share one.
+func (ft *Files) DataLock(ino Ino) *sync.Mutex {
+	return &ft.dataMu[uint64(ino)%uint64(len(ft.dataMu))]
 }
 
 // Path spreads data files over 256 folders so none grows huge.
