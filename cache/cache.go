@@ -154,9 +154,9 @@ type Cache struct {
 	unsynced map[Ino]bool
 	// refreshing holds directories being listed again in the background.
 	refreshing map[Ino]bool
-	// writers counts the writes in flight, by inode (writers.go).
-	writers map[Ino]int
 
+	// writers counts the writes in flight, by inode (writers.go).
+	writers *content.Writers
 	// fresh holds chunks fetched but not yet recorded in the database
 	// (see persistChunks).
 	fresh *content.Fresh
@@ -218,8 +218,8 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	c := &Cache{
 		cfg: cfg, log: cfg.Logger, ns: db, store: cfg.Store, dataDir: dataDir,
 		files:    files,
-		nextRead: map[Ino]int64{}, refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{}, writers: map[Ino]int{},
-		dirty: writeback.NewDirty(cfg.DirtyLimitBytes), fresh: content.NewFresh(), pendingWrites: map[Ino]pendingAttr{}, written: map[Ino]bool{}, settleEvery: settleInterval,
+		nextRead: map[Ino]int64{}, refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{},
+		dirty: writeback.NewDirty(cfg.DirtyLimitBytes), fresh: content.NewFresh(), writers: content.NewWriters(), pendingWrites: map[Ino]pendingAttr{}, written: map[Ino]bool{}, settleEvery: settleInterval,
 		persistKick: make(chan struct{}, 1), lru: content.NewLRU(cfg.MaxBytes, cfg.HighWater, cfg.LowWater),
 		raSlots: make(chan struct{}, cfg.FetchConcurrency), epochs: content.NewEpochs(),
 	}

@@ -43,13 +43,14 @@
 //     commitMu, the group commit's queue, is taken alone, before a round
 //     starts.
 //  7. Cache.mu and Cache.pendMu: may be taken inside update and view
-//     functions (busyWriting, the unstable-write overlay).
+//     functions (the unstable-write overlay).
 //  8. content.LRU's mu; content.Files' mu, then its spare pool's mu;
-//     content.Epochs' mu; content.Fresh's mu; writeback.Queue's mu;
-//     writeback.Dirty's mu.
+//     content.Epochs' mu; content.Fresh's mu; content.Writers' mu (in
+//     busyWriting, inside update and view functions);
+//     writeback.Queue's mu; writeback.Dirty's mu.
 //
-// Cache.mu, pendMu, the Files, spare pool, LRU, Epochs and Fresh
-// mutexes, the write-back's Queue.mu and Dirty.mu, and ns.DB's
+// Cache.mu, pendMu, the Files, spare pool, LRU, Epochs, Fresh and
+// Writers mutexes, the write-back's Queue.mu and Dirty.mu, and ns.DB's
 // commitMu guard maps and lists: nothing but the spare pool's (under
 // Files') is locked under them, and none is held across a backend
 // call, an fsync or a namespace update. Of the others, only syncMu is

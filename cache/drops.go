@@ -24,7 +24,7 @@ package cache
 //     namespace and the write it allows are one step (a late fetch never
 //     overwrites newer local data). Mutual exclusion, not an answer to 1:
 //     forget and evict drop without it.
-//  3. Must a refresh leave the content alone? writers (writers.go) counts
+//  3. Must a refresh leave the content alone? content.Writers counts
 //     the writes in flight per inode; busyWriting says yes for those, as
 //     for dirty files and uncommitted unstable writes, so a write in
 //     flight wins over a change noticed in the cloud

@@ -24,21 +24,11 @@ import (
 // content after the write looked at it: the attempt starts over.
 var errContentDropped = errors.New("the file's local content was dropped during the write")
 
-// beginWrite registers a write of ino.
-func (c *Cache) beginWrite(ino Ino) {
-	c.mu.Lock()
-	c.writers[ino]++
-	c.mu.Unlock()
-}
+// beginWrite registers a write of ino (content.Writers).
+func (c *Cache) beginWrite(ino Ino) { c.writers.Begin(ino) }
 
 // endWrite ends a registration of beginWrite.
-func (c *Cache) endWrite(ino Ino) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.writers[ino]--; c.writers[ino] <= 0 {
-		delete(c.writers, ino)
-	}
-}
+func (c *Cache) endWrite(ino Ino) { c.writers.End(ino) }
 
 // busyWriting reports whether a refresh must leave ino's content alone:
 // a registered write may have written the local content n holds, or
@@ -51,9 +41,7 @@ func (c *Cache) busyWriting(t *txn, n *ns.Inode) bool {
 		// No write touched it: writes make a file local first.
 		return false
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.writers[n.Ino] > 0
+	return c.writers.Busy(n.Ino)
 }
 
 // retryWrite runs attempt until it ends other than by errContentDropped,

@@ -7,7 +7,8 @@
 //   - LRU: the bytes of cached contents in least recently used order,
 //     bounded by the cache size, which eviction follows;
 //   - Epochs: the one answer to "was this content dropped since I
-//     looked?" for a read or a write;
+//     looked?" for a read or a write; Writers: the writes in flight,
+//     whose content a refresh leaves alone;
 //   - the chunk bitmaps of files not wholly local (records in the
 //     namespace's Chunks bucket, through ns.Tx), and Fresh: the chunks
 //     fetched but not yet recorded, with the Version of the cloud object
@@ -37,6 +38,6 @@
 // an fsync or a call out of the package: Files.mu, under which the spare
 // pool's mu may be taken; the spare pool's mu, taken alone by the
 // refiller; LRU's mu (EvictTo calls its evict function with it
-// released); Epochs' mu; Fresh's mu, which may be taken inside namespace
-// updates and views.
+// released); Epochs' mu; Fresh's and Writers' mu, which may be taken
+// inside namespace updates and views.
 package content
