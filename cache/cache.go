@@ -138,9 +138,6 @@ type Cache struct {
 	loads   singleflight.Group
 
 	mu sync.Mutex
-	// nextRead is where each file's last read ended, to spot
-	// sequential readers.
-	nextRead map[Ino]int64
 	// pendMu guards pendingWrites and written; nothing else is locked
 	// while holding it.
 	pendMu sync.Mutex
@@ -174,8 +171,9 @@ type Cache struct {
 
 	// epochs tells a read or a write whether the content it looked at
 	// was dropped since (drops.go).
-	epochs      *content.Epochs
-	raSlots     chan struct{}
+	epochs *content.Epochs
+	// readAheads spots sequential readers and bounds the read-aheads.
+	readAheads  *content.ReadAhead
 	persistKick chan struct{}
 
 	// wb is the write-back: the journal's worker, uploads, flush.
@@ -217,11 +215,11 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	}
 	c := &Cache{
 		cfg: cfg, log: cfg.Logger, ns: db, store: cfg.Store, dataDir: dataDir,
-		files:    files,
-		nextRead: map[Ino]int64{}, refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{},
+		files:      files,
+		refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{},
 		dirty: writeback.NewDirty(cfg.DirtyLimitBytes), fresh: content.NewFresh(), writers: content.NewWriters(), pendingWrites: map[Ino]pendingAttr{}, written: map[Ino]bool{}, settleEvery: settleInterval,
 		persistKick: make(chan struct{}, 1), lru: content.NewLRU(cfg.MaxBytes, cfg.HighWater, cfg.LowWater),
-		raSlots: make(chan struct{}, cfg.FetchConcurrency), epochs: content.NewEpochs(),
+		readAheads: content.NewReadAhead(cfg.FetchConcurrency), epochs: content.NewEpochs(),
 	}
 	c.inline = content.NewInline(db, files, func() { c.stats.fsyncs.Add(1) })
 	for _, step := range []func() error{c.newWriteback, c.restoreInline, c.recover} {

@@ -388,15 +388,13 @@ func (c *Cache) readAhead(ino Ino, off int64) {
 	if c.cfg.ReadAheadBytes <= 0 {
 		return
 	}
-	select {
-	case c.raSlots <- struct{}{}:
-	default:
+	if !c.readAheads.TryStart() {
 		return // enough fetching already
 	}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
-		defer func() { <-c.raSlots }()
+		defer c.readAheads.Done()
 		c.guard("readahead", func() {
 			if err := c.ensureRange(c.life, ino, off, off+c.cfg.ReadAheadBytes); err != nil && c.life.Err() == nil {
 				c.log.Debug("read-ahead failed", "op", "readahead", "err", err)
@@ -407,16 +405,7 @@ func (c *Cache) readAhead(ino Ino, off int64) {
 
 // noteRead records a read and reports whether it continued the previous
 // one, which makes the reader sequential.
-func (c *Cache) noteRead(ino Ino, off, end int64) bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	prev, ok := c.nextRead[ino]
-	if len(c.nextRead) > 4096 {
-		clear(c.nextRead)
-	}
-	c.nextRead[ino] = end
-	return ok && prev == off
-}
+func (c *Cache) noteRead(ino Ino, off, end int64) bool { return c.readAheads.Note(ino, off, end) }
 
 // verOf is the version of n's content in the cloud (content.VersionOf).
 func verOf(n *ns.Inode) content.Version { return content.VersionOf(n) }

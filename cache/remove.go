@@ -198,10 +198,8 @@ func (c *Cache) forget(ino Ino) {
 		return
 	}
 	defer c.beginDrop(ino)(true)
-	c.mu.Lock()
-	delete(c.nextRead, ino)
-	c.mu.Unlock()
 	c.wb.Forget(ino)
+	c.readAheads.Forget(ino)
 	c.lru.Unaccount(ino)
 	c.dropFresh(ino)
 	c.dropPending(ino)

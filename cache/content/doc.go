@@ -12,7 +12,8 @@
 //   - the chunk bitmaps of files not wholly local (records in the
 //     namespace's Chunks bucket, through ns.Tx), and Fresh: the chunks
 //     fetched but not yet recorded, with the Version of the cloud object
-//     they belong to;
+//     they belong to; ReadAhead: which readers are sequential, and the
+//     slots of the read-aheads running;
 //   - Inline: small files' committed content kept as records in the
 //     namespace (the Inline bucket) instead of an fsync, and the
 //     settler's work that syncs their data files and deletes them.
@@ -38,6 +39,6 @@
 // an fsync or a call out of the package: Files.mu, under which the spare
 // pool's mu may be taken; the spare pool's mu, taken alone by the
 // refiller; LRU's mu (EvictTo calls its evict function with it
-// released); Epochs' mu; Fresh's and Writers' mu, which may be taken
-// inside namespace updates and views.
+// released); Epochs' mu; ReadAhead's mu; Fresh's and Writers' mu, which
+// may be taken inside namespace updates and views.
 package content
