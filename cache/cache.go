@@ -156,7 +156,8 @@ type Cache struct {
 	writers *content.Writers
 	// fresh holds chunks fetched but not yet recorded in the database
 	// (see persistChunks).
-	fresh *content.Fresh
+	fresh   *content.Fresh
+	fetcher *content.Fetcher
 	// lru orders the cached contents by use and holds the cache size.
 	lru *content.LRU
 	// dirty accounts the files awaiting upload and the dirty limit.
@@ -222,6 +223,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		readAheads: content.NewReadAhead(cfg.FetchConcurrency), epochs: content.NewEpochs(),
 	}
 	c.inline = content.NewInline(db, files, func() { c.stats.fsyncs.Add(1) })
+	c.fetcher = c.newFetcher()
 	for _, step := range []func() error{c.newWriteback, c.restoreInline, c.recover} {
 		if err := step(); err != nil {
 			db.Close()

@@ -27,7 +27,7 @@ func (c *Cache) ReadAt(ctx context.Context, ino Ino, p []byte, off int64) (int, 
 	defer c.files.Unpin(ino)
 	for try := 1; ; try++ {
 		got, err := c.readAt(ctx, ino, p, off)
-		if !errors.Is(err, errVersionChanged) {
+		if !errors.Is(err, content.ErrVersionChanged) {
 			return got, err
 		}
 		if try == 3 {
@@ -41,7 +41,7 @@ func (c *Cache) ReadAt(ctx context.Context, ino Ino, p []byte, off int64) (int, 
 // readAt is ReadAt for the version ino has now. When the file's local
 // content was dropped meanwhile (a refresh noted a new version, or it
 // was removed), what it read may be zeros of a data file made anew: it
-// fails with errVersionChanged and ReadAt reads again.
+// fails with content.ErrVersionChanged and ReadAt reads again.
 func (c *Cache) readAt(ctx context.Context, ino Ino, p []byte, off int64) (int, error) {
 	epoch := c.epochs.Watch(ino)
 	defer c.epochs.Unwatch(ino)
@@ -80,13 +80,13 @@ func (c *Cache) readAt(ctx context.Context, ino Ino, p []byte, off int64) (int, 
 		if !hit {
 			c.stats.misses.Add(1)
 			c.stats.missBytes.Add(int64(len(want)))
-			ver, err := c.ensureRangeOf(ctx, ino, off, end)
+			ver, err := c.fetcher.EnsureRange(ctx, ino, off, end)
 			if err != nil {
 				return 0, wrap("read", "", err)
 			}
 			if ver != verOf(n) {
 				// Fetched for a new version, of another size.
-				return 0, wrap("read", "", errVersionChanged)
+				return 0, wrap("read", "", content.ErrVersionChanged)
 			}
 		}
 		if sequential {
@@ -99,7 +99,7 @@ func (c *Cache) readAt(ctx context.Context, ino Ino, p []byte, off int64) (int, 
 		return got, wrap("read", "", err)
 	}
 	if c.epochs.DroppedSince(ino, epoch) {
-		return 0, wrap("read", "", errVersionChanged)
+		return 0, wrap("read", "", content.ErrVersionChanged)
 	}
 	c.lru.Touch(ino)
 	if off+int64(got) >= n.Size || got < len(p) {

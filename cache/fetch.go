@@ -3,126 +3,70 @@ package cache
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"sync"
 	"syscall"
 	"time"
 
-	"golang.org/x/sync/errgroup"
-
-	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/cache/content"
 	"github.com/filegate/filegate/cache/ns"
 )
 
-// chunkBufs recycles the chunk-sized buffers of fetches, so a cold read
-// does not allocate a megabyte per chunk.
-var chunkBufs = sync.Pool{New: func() any { b := make([]byte, content.ChunkSize); return &b }}
-
-// errVersionChanged ends a fetch whose object changed meanwhile: what it
-// fetched belongs to the old version.
-var errVersionChanged = errors.New("the object changed while it was fetched")
-
-// ensureRange makes bytes [off, end) of ino's content local, fetching the
-// missing chunks from the backend in parallel. Concurrent callers share
-// the fetch of a chunk. New chunks are marked present in memory as they
-// are written and in the database only after their data is synced
-// (persistChunks),
-// so a crash never leaves a chunk marked present that is not on disk: at
-// worst it is fetched again. When the object changes during the fetch
-// (a refresh noted a new version), the new version is fetched.
+// ensureRange makes bytes [off, end) of ino's content local, fetching
+// the missing chunks from the backend (content.Fetcher). New chunks are
+// recorded in the database only after their data is synced
+// (persistChunks).
 func (c *Cache) ensureRange(ctx context.Context, ino Ino, off, end int64) error {
-	_, err := c.ensureRangeOf(ctx, ino, off, end)
+	_, err := c.fetcher.EnsureRange(ctx, ino, off, end)
 	return err
 }
 
-// ensureRangeOf is ensureRange, returning the version it made the range
-// local for.
-func (c *Cache) ensureRangeOf(ctx context.Context, ino Ino, off, end int64) (content.Version, error) {
-	c.files.Pin(ino)
-	defer c.files.Unpin(ino)
-	for try := 1; ; try++ {
-		ver, err := c.ensureVersion(ctx, ino, off, end)
-		if !errors.Is(err, errVersionChanged) {
-			return ver, err
-		}
-		if try == 3 {
-			// Changing faster than it can be read: the client
-			// tries again later.
-			return ver, fmt.Errorf("%w: %w", err, syscall.EAGAIN)
-		}
-	}
+// newFetcher returns the fetcher of c's chunks.
+func (c *Cache) newFetcher() *content.Fetcher {
+	return content.NewFetcher(content.FetcherConfig{
+		Source: fetchSource{c}, Files: c.files, Fresh: c.fresh, LRU: c.lru,
+		Concurrency: c.cfg.FetchConcurrency,
+		Fetched: func(bytes int) {
+			c.stats.remoteReads.Add(1)
+			c.stats.remoteReadBytes.Add(int64(bytes))
+		},
+		Many: c.kickPersist,
+	})
 }
 
-// ensureVersion is ensureRange for the version ino has now, which it
-// returns.
-func (c *Cache) ensureVersion(ctx context.Context, ino Ino, off, end int64) (content.Version, error) {
-	var local bool
-	var key string
-	var ver content.Version
-	var have content.Bitmap
-	err := c.view(func(t *txn) error {
+// fetchSource is what the fetcher asks the cache: the namespace and the
+// backend (content.Source).
+type fetchSource struct{ c *Cache }
+
+func (s fetchSource) Look(ino Ino, withKey bool) (content.State, error) {
+	var st content.State
+	err := s.c.view(func(t *txn) error {
 		n, err := t.get(ino)
 		if err != nil {
 			return err
 		}
-		local, ver = n.Has(ns.FlagLocal), verOf(n)
-		if !local {
-			key, err = t.Key(n)
-			have = c.presentFor(t, n)
+		st.Local, st.Ver = n.Has(ns.FlagLocal), verOf(n)
+		if st.Local {
+			return nil
+		}
+		st.Have = s.c.presentFor(t, n)
+		if withKey {
+			st.Key, err = t.Key(n)
 		}
 		return err
 	})
-	if err != nil || local {
-		return ver, err
-	}
-	size := ver.Size
-	end = min(end, size)
-	if off >= end {
-		return ver, nil
-	}
-	first, last := content.ChunkRange(off, end)
-	var missing []int64
-	for i := first; i <= last; i++ {
-		if !have.Has(i) {
-			missing = append(missing, i)
-		}
-	}
-	if len(missing) == 0 {
-		return ver, nil
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(c.cfg.FetchConcurrency)
-	for _, i := range missing {
-		g.Go(func() error {
-			// Only fetches of one version are shared.
-			sf := fmt.Sprintf("chunk/%d/%d/%d/%d/%s", ino, i, ver.Size, ver.Mtime, ver.ETag)
-			_, err, _ := c.loads.Do(sf, func() (any, error) {
-				return nil, c.fetchChunk(gctx, ino, key, ver, i)
-			})
-			return err
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return ver, err
-	}
-	err = c.view(func(t *txn) error {
-		n, err := t.get(ino)
-		if err == nil && !n.Has(ns.FlagLocal) && verOf(n) != ver {
-			err = errVersionChanged // fetched for nothing: a new version came
-		}
-		return err
-	})
-	if err != nil {
-		return ver, err
-	}
-	for _, i := range missing {
-		have.Set(i)
-	}
-	c.lru.Account(ino, min(have.Count(content.ChunkCount(size))*content.ChunkSize, size))
-	return ver, nil
+	return st, err
 }
+
+func (s fetchSource) Get(ctx context.Context, key string, off, length int64, etag string) (io.ReadCloser, error) {
+	return s.c.getRemote(ctx, key, off, length, etag)
+}
+
+func (s fetchSource) Changed(ctx context.Context, ino Ino, key string, ver content.Version) error {
+	return s.c.refreshFile(ctx, ino, key, ver)
+}
+
+func (s fetchSource) Relist(ino Ino) { s.c.refreshOf(ino) }
 
 // present returns the chunks of ino known present: recorded in the
 // database, or fetched and not yet recorded.
@@ -221,83 +165,6 @@ func (c *Cache) persistChunks(ino Ino) error {
 // content goes away.
 func (c *Cache) dropFresh(ino Ino) {
 	c.fresh.Drop(ino)
-}
-
-// fetchChunk reads chunk i of key, version ver, from the backend into
-// ino's data file, unless the chunk became local meanwhile: local data
-// always wins over what the backend had. It writes nothing when the
-// namespace holds another version by then.
-func (c *Cache) fetchChunk(ctx context.Context, ino Ino, key string, ver content.Version, i int64) error {
-	off := i * content.ChunkSize
-	length := min(content.ChunkSize, ver.Size-off)
-	bp := chunkBufs.Get().(*[]byte)
-	defer chunkBufs.Put(bp)
-	buf := (*bp)[:length]
-	body, err := c.getRemote(ctx, key, off, length, ver.ETag)
-	if errors.Is(err, backend.ErrChanged) {
-		// Another version is in the cloud now: its chunks are not
-		// taken for this one's. The read starts over with it.
-		if rerr := c.refreshFile(ctx, ino, key, ver); rerr != nil {
-			return fmt.Errorf("fetch %s at %d: %w (the new version: %w)", key, off, errVersionChanged, rerr)
-		}
-		return fmt.Errorf("fetch %s at %d: %w: %w", key, off, errVersionChanged, err)
-	}
-	if err != nil {
-		return err
-	}
-	got, err := io.ReadFull(body, buf)
-	body.Close()
-	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		// The object is shorter than the size we know: changed in the
-		// cloud (a store that could not tell by the ETag). The bytes
-		// it lacks are not zeros: the file reads again once it has
-		// the new version.
-		if rerr := c.refreshFile(ctx, ino, key, ver); rerr != nil {
-			c.refreshOf(ino)
-		}
-		return fmt.Errorf("fetch %s at %d: %d bytes of %d: %w", key, off, got, length, errVersionChanged)
-	}
-	if err != nil {
-		return fmt.Errorf("fetch %s at %d: %w", key, off, err)
-	}
-	c.stats.remoteReads.Add(1)
-	c.stats.remoteReadBytes.Add(int64(got))
-	mu := c.dataLock(ino)
-	mu.Lock()
-	defer mu.Unlock()
-	skip := false
-	err = c.view(func(t *txn) error {
-		n, err := t.get(ino)
-		switch {
-		case err != nil:
-			return err
-		case n.Has(ns.FlagLocal):
-			skip = true
-		case verOf(n) != ver:
-			return errVersionChanged
-		default:
-			skip = c.presentFor(t, n).Has(i)
-		}
-		return nil
-	})
-	if err != nil || skip {
-		return err
-	}
-	of, err := c.files.Acquire(ino, true)
-	if err != nil {
-		return err
-	}
-	defer c.files.Release(of)
-	if _, err := of.File.WriteAt(buf, off); err != nil {
-		return err
-	}
-	// Marked under the data lock that covered the write, so dropStale
-	// finds either neither or both. ver is the version the namespace
-	// holds: fresh chunks of another go.
-	if c.fresh.Mark(ino, ver, i) {
-		c.kickPersist()
-	}
-	return nil
 }
 
 // refreshOf lists the directory of ino again soon: its object changed.

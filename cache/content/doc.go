@@ -14,6 +14,9 @@
 //     fetched but not yet recorded, with the Version of the cloud object
 //     they belong to; ReadAhead: which readers are sequential, and the
 //     slots of the read-aheads running;
+//   - Fetcher: makes ranges of files local, fetching the missing chunks
+//     in parallel with one fetch per chunk and version (singleflight);
+//     what it needs of the namespace and the backend it asks a Source;
 //   - Inline: small files' committed content kept as records in the
 //     namespace (the Inline bucket) instead of an fsync, and the
 //     settler's work that syncs their data files and deletes them.
@@ -21,7 +24,8 @@
 // All its file access goes through cache/vfs, so tests can fail a write
 // or cut the power at any point. It knows nothing of the namespace's
 // meaning: the cache decides which inode's content may be written,
-// dropped or evicted, and tells content.
+// dropped or evicted, and tells content; it records fetched chunks once
+// their data file is synced, and answers a Fetcher's Source.
 //
 // # Lock order
 //
@@ -29,7 +33,8 @@
 // evicted, BeginEvict refuses pinned ones) are held by the cache across
 // namespace updates, as a lock would be; then a data lock
 // (Files.DataLock), held across writes of a data file, their fsync and
-// namespace updates, never across a backend call. A drop in progress (Epochs'
+// namespace updates, never across a backend call: a Fetcher reads from
+// the backend first and takes it to check its Source and write. A drop in progress (Epochs'
 // Begin to End) is waited for by Watch as for a lock, so Watch is never
 // called within a drop of the same inode or under a lock a drop takes.
 // Inline's Settle and Restore run namespace transactions and fsyncs, so
