@@ -272,7 +272,7 @@ func (c *Cache) Close() error {
 	c.stop()
 	c.wb.Close()
 	c.wg.Wait()
-	if err := c.settle(); err != nil {
+	if err := c.inline.Settle(); err != nil {
 		c.log.Warn("sync small files committed in the database; the next start restores them", "op", "settle", "err", err)
 	}
 	ferr := c.files.Close()

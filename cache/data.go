@@ -75,7 +75,7 @@ func (c *Cache) readAt(ctx context.Context, ino Ino, p []byte, off int64) (int, 
 		want = want[:rest]
 	}
 	end := off + int64(len(want))
-	sequential := c.noteRead(ino, off, end)
+	sequential := c.readAheads.Note(ino, off, end)
 	if !n.Has(ns.FlagLocal) {
 		if !hit {
 			c.stats.misses.Add(1)
@@ -131,7 +131,7 @@ func (c *Cache) readLocal(ino Ino, p []byte, off int64) (int, error) {
 // at epoch fails with errContentDropped, writing nothing, when the local
 // content was dropped since.
 func (c *Cache) writeData(ino Ino, p []byte, off int64, epoch uint64) (int, error) {
-	mu := c.dataLock(ino)
+	mu := c.files.DataLock(ino)
 	mu.Lock()
 	defer mu.Unlock()
 	if c.epochs.DroppedSince(ino, epoch) {

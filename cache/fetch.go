@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"io"
-	"sync"
 	"syscall"
 	"time"
 
@@ -189,7 +188,7 @@ func (c *Cache) refreshOf(ino Ino) {
 // data file does. (A refresh that notes a new version drops the old
 // content in the same step: takeVersion.)
 func (c *Cache) dropStale(ino Ino) {
-	mu := c.dataLock(ino)
+	mu := c.files.DataLock(ino)
 	mu.Lock()
 	defer mu.Unlock()
 	end := c.beginDrop(ino)
@@ -245,11 +244,6 @@ func (c *Cache) syncData(ino Ino) error {
 	return c.files.Sync(ino)
 }
 
-// dataLock serializes writes into one inode's data file between fetches
-// and client writes, so a late fetch never overwrites newer local data
-// (content.Files.DataLock).
-func (c *Cache) dataLock(ino Ino) *sync.Mutex { return c.files.DataLock(ino) }
-
 // readAhead fetches the chunks after a sequential read in the background.
 func (c *Cache) readAhead(ino Ino, off int64) {
 	if c.cfg.ReadAheadBytes <= 0 {
@@ -269,10 +263,6 @@ func (c *Cache) readAhead(ino Ino, off int64) {
 		})
 	}()
 }
-
-// noteRead records a read and reports whether it continued the previous
-// one, which makes the reader sequential.
-func (c *Cache) noteRead(ino Ino, off, end int64) bool { return c.readAheads.Note(ino, off, end) }
 
 // verOf is the version of n's content in the cloud (content.VersionOf).
 func verOf(n *ns.Inode) content.Version { return content.VersionOf(n) }

@@ -90,7 +90,7 @@ func (c *Cache) snapshot(ino Ino, size int64) ([]byte, error) {
 		return nil, err
 	}
 	defer c.files.Release(of)
-	mu := c.dataLock(ino)
+	mu := c.files.DataLock(ino)
 	mu.Lock()
 	defer mu.Unlock()
 	buf := make([]byte, size)
@@ -106,16 +106,12 @@ func (c *Cache) snapshot(ino Ino, size int64) ([]byte, error) {
 func (c *Cache) runSettler(ctx context.Context) {
 	c.every(ctx, c.settleEvery, c.inline.Kicked(), func() {
 		c.guard("settle", func() {
-			if err := c.settle(); err != nil {
+			if err := c.inline.Settle(); err != nil {
 				c.log.Warn("sync small files committed in the database", "op", "settle", "err", err)
 			}
 		})
 	})
 }
-
-// settle fsyncs the data files of the inline records there are and
-// deletes the records no Commit replaced meanwhile (content.Inline).
-func (c *Cache) settle() error { return c.inline.Settle() }
 
 func cmpErr(first, err error) error {
 	if first != nil {

@@ -184,7 +184,7 @@ func TestSettle(t *testing.T) {
 			if recs, _ := records0(t, c); len(recs) != n+1 || recs[b.Ino] != "BBBB" {
 				t.Fatalf("before settling: %v", recs)
 			}
-			if err := c.settle(); err != nil {
+			if err := c.inline.Settle(); err != nil {
 				t.Fatal(err)
 			}
 			if recs, format := records0(t, c); len(recs) != 0 || format != ns.Format {

@@ -183,7 +183,7 @@ func plWorkload() []plStep {
 		write("small", 2, "SMALL", small[:2]+"SMALL"+small[7:], true),
 		// Settling moves small files' content from the namespace to
 		// their data files, synced, before it drops the records.
-		{run: func(ctx context.Context, c *Cache, inos map[string]Ino) error { return c.settle() }},
+		{run: func(ctx context.Context, c *Cache, inos map[string]Ino) error { return c.inline.Settle() }},
 		create("third"),
 		write("third", 0, c3, c3, false),
 		{name: "small", gone: true, run: func(ctx context.Context, c *Cache, inos map[string]Ino) error {

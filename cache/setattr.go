@@ -148,7 +148,7 @@ func (c *Cache) truncate(ctx context.Context, ino Ino, size int64, epoch uint64)
 			return err
 		}
 	}
-	mu := c.dataLock(ino)
+	mu := c.files.DataLock(ino)
 	mu.Lock()
 	defer mu.Unlock()
 	if c.epochs.DroppedSince(ino, epoch) {

@@ -72,8 +72,8 @@ func (c *Cache) writeUnstable(ctx context.Context, ino Ino, p []byte, off int64,
 	}
 	c.files.Pin(ino)
 	defer c.files.Unpin(ino)
-	c.beginWrite(ino)
-	defer c.endWrite(ino)
+	c.writers.Begin(ino)
+	defer c.writers.End(ino)
 	epoch := c.epochs.Watch(ino)
 	defer c.epochs.Unwatch(ino)
 	var ready bool

@@ -51,7 +51,7 @@ func (c *Cache) takeListedVersions(l *listing, changed []changedFile) error {
 // conflict copy.
 func (c *Cache) takeVersion(ino Ino, o backend.ObjectInfo, ok func(t *txn, n *ns.Inode) bool) error {
 	c.hooks.at(hookNewVersion, ino)
-	mu := c.dataLock(ino)
+	mu := c.files.DataLock(ino)
 	mu.Lock()
 	defer mu.Unlock()
 	end := c.beginDrop(ino)

@@ -24,12 +24,6 @@ import (
 // content after the write looked at it: the attempt starts over.
 var errContentDropped = errors.New("the file's local content was dropped during the write")
 
-// beginWrite registers a write of ino (content.Writers).
-func (c *Cache) beginWrite(ino Ino) { c.writers.Begin(ino) }
-
-// endWrite ends a registration of beginWrite.
-func (c *Cache) endWrite(ino Ino) { c.writers.End(ino) }
-
 // busyWriting reports whether a refresh must leave ino's content alone:
 // a registered write may have written the local content n holds, or
 // unstable writes not yet committed are in it.
@@ -48,8 +42,8 @@ func (c *Cache) busyWriting(t *txn, n *ns.Inode) bool {
 // three times at most; then the client is asked to try again later. Each
 // attempt watches ino's content and gets its epoch for DroppedSince.
 func (c *Cache) retryWrite(ino Ino, attempt func(epoch uint64) error) error {
-	c.beginWrite(ino)
-	defer c.endWrite(ino)
+	c.writers.Begin(ino)
+	defer c.writers.End(ino)
 	for try := 1; ; try++ {
 		err := c.watching(ino, attempt)
 		if !errors.Is(err, errContentDropped) {
