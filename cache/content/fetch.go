@@ -61,7 +61,7 @@ type FetcherConfig struct {
 	// Concurrency bounds the parallel ranged GETs of one EnsureRange.
 	Concurrency int
 	// Fetched is told of each chunk read from the backend, for the
-	// cache's statistics; Many, that FreshLimit fresh chunks wait to be
+	// cache's statistics; Many, that freshLimit fresh chunks wait to be
 	// recorded.
 	Fetched func(bytes int)
 	Many    func()

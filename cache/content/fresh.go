@@ -21,9 +21,9 @@ type Version struct {
 // VersionOf is the version of n's content in the cloud.
 func VersionOf(n *ns.Inode) Version { return Version{n.ETag, n.Size, n.RemoteMtime} }
 
-// FreshLimit is how many fetched chunks may wait to be recorded before
+// freshLimit is how many fetched chunks may wait to be recorded before
 // the recording runs early.
-const FreshLimit = 256
+const freshLimit = 256
 
 // Fresh holds the chunks fetched into data files and not yet recorded
 // in the namespace: they are recorded only once their data file is
@@ -67,7 +67,7 @@ func (f *Fresh) Overlay(ino Ino, ver Version, b Bitmap) Bitmap {
 
 // Mark adds chunk i of ino, of version ver, just written to its data
 // file; fresh chunks of another version go, as of no use to anyone. It
-// reports whether FreshLimit chunks wait to be recorded.
+// reports whether freshLimit chunks wait to be recorded.
 func (f *Fresh) Mark(ino Ino, ver Version, i int64) (many bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -83,7 +83,7 @@ func (f *Fresh) Mark(ino Ino, ver Version, i int64) (many bool) {
 		fc.bits.Set(i)
 		f.count++
 	}
-	return f.count >= FreshLimit
+	return f.count >= freshLimit
 }
 
 // Drop forgets ino's fresh chunks, when its local content goes away.
