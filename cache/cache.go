@@ -174,8 +174,7 @@ type Cache struct {
 	// was dropped since (drops.go).
 	epochs *content.Epochs
 	// readAheads spots sequential readers and bounds the read-aheads.
-	readAheads  *content.ReadAhead
-	persistKick chan struct{}
+	readAheads *content.ReadAhead
 
 	// wb is the write-back: the journal's worker, uploads, flush.
 	wb *writeback.Queue
@@ -219,7 +218,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		files:      files,
 		refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{},
 		dirty: writeback.NewDirty(cfg.DirtyLimitBytes), fresh: content.NewFresh(), writers: content.NewWriters(), pendingWrites: map[Ino]pendingAttr{}, written: map[Ino]bool{}, settleEvery: settleInterval,
-		persistKick: make(chan struct{}, 1), lru: content.NewLRU(cfg.MaxBytes, cfg.HighWater, cfg.LowWater),
+		lru:        content.NewLRU(cfg.MaxBytes, cfg.HighWater, cfg.LowWater),
 		readAheads: content.NewReadAhead(cfg.FetchConcurrency), epochs: content.NewEpochs(),
 	}
 	c.inline = content.NewInline(db, files, func() { c.stats.fsyncs.Add(1) })

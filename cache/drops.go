@@ -16,7 +16,7 @@ package cache
 //     (TestWriteAfterARemoveWritesNothing). A write also checks, in the
 //     transaction that marks the file dirty, that it is still local.
 //     persistChunks asks it of its own snapshot of the fresh chunks:
-//     every drop forgets them (dropFresh), so an entry gone or replaced
+//     every drop forgets them (Fresh.Drop), so an entry gone or replaced
 //     since the snapshot was dropped.
 //  2. May I change the data file now? content.Files.DataLock, a striped
 //     mutex: the writes of fetches, client writes, truncates and the

@@ -29,7 +29,6 @@ func (c *Cache) newFetcher() *content.Fetcher {
 			c.stats.remoteReads.Add(1)
 			c.stats.remoteReadBytes.Add(int64(bytes))
 		},
-		Many: c.kickPersist,
 	})
 }
 
@@ -82,13 +81,6 @@ func (c *Cache) presentFor(t *txn, n *ns.Inode) content.Bitmap {
 	return c.fresh.Overlay(n.Ino, verOf(n), t.chunks(n.Ino))
 }
 
-func (c *Cache) kickPersist() {
-	select {
-	case c.persistKick <- struct{}{}:
-	default:
-	}
-}
-
 // runPersister records fetched chunks in the database in batches: one
 // fsync of a data file and one transaction for many chunks, instead of
 // one each.
@@ -102,7 +94,7 @@ func (c *Cache) runPersister(ctx context.Context) {
 			c.persistAll()
 			return
 		case <-t.C:
-		case <-c.persistKick:
+		case <-c.fresh.Kicked():
 		}
 		c.guard("persist", c.persistAll)
 	}
@@ -160,12 +152,6 @@ func (c *Cache) persistChunks(ino Ino) error {
 	return err
 }
 
-// dropFresh forgets fetched chunks not yet recorded, when ino's local
-// content goes away.
-func (c *Cache) dropFresh(ino Ino) {
-	c.fresh.Drop(ino)
-}
-
 // refreshOf lists the directory of ino again soon: its object changed.
 func (c *Cache) refreshOf(ino Ino) {
 	var parent Ino
@@ -194,8 +180,8 @@ func (c *Cache) dropStale(ino Ino) {
 	end := c.beginDrop(ino)
 	dropped := false
 	defer func() { end(dropped) }()
-	c.dropFresh(ino)
-	// Nothing is recorded after dropFresh (persistChunks records only
+	c.fresh.Drop(ino)
+	// Nothing is recorded after the drop (persistChunks records only
 	// fresh chunks), so what this view sees stays.
 	dirty, recorded := false, false
 	err := c.view(func(t *txn) error {

@@ -63,7 +63,7 @@ func (c *Cache) evict(ino Ino) error {
 	if err != nil || !evicted {
 		return err
 	}
-	c.dropFresh(ino)
+	c.fresh.Drop(ino)
 	c.lru.Unaccount(ino)
 	c.stats.evictions.Add(1)
 	return c.files.Remove(ino)

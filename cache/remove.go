@@ -201,7 +201,7 @@ func (c *Cache) forget(ino Ino) {
 	c.wb.Forget(ino)
 	c.readAheads.Forget(ino)
 	c.lru.Unaccount(ino)
-	c.dropFresh(ino)
+	c.fresh.Drop(ino)
 	c.dropPending(ino)
 	if err := c.files.Remove(ino); err != nil {
 		c.log.Warn("remove data file", "op", "remove", "err", err)

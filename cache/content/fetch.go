@@ -61,10 +61,8 @@ type FetcherConfig struct {
 	// Concurrency bounds the parallel ranged GETs of one EnsureRange.
 	Concurrency int
 	// Fetched is told of each chunk read from the backend, for the
-	// cache's statistics; Many, that freshLimit fresh chunks wait to be
-	// recorded.
+	// cache's statistics.
 	Fetched func(bytes int)
-	Many    func()
 }
 
 // Fetcher makes ranges of files local, fetching the missing chunks from
@@ -218,8 +216,6 @@ func (f *Fetcher) fetchChunk(ctx context.Context, ino Ino, key string, ver Versi
 	// Marked under the data lock that covered the write, so a drop
 	// under it finds either neither or both. ver is the version the
 	// namespace holds: fresh chunks of another go.
-	if f.cfg.Fresh.Mark(ino, ver, i) {
-		f.cfg.Many()
-	}
+	f.cfg.Fresh.Mark(ino, ver, i)
 	return nil
 }

@@ -67,7 +67,7 @@ func newTestFetcher(t *testing.T, size int) (*Fetcher, *fakeSource, *Files, *LRU
 	src := &fakeSource{fresh: NewFresh(), data: data, ver: Version{"e", int64(size), 1}}
 	lru := NewLRU(1<<40, 0.9, 0.8)
 	f := NewFetcher(FetcherConfig{Source: src, Files: files, Fresh: src.fresh, LRU: lru, Concurrency: 4,
-		Fetched: func(int) {}, Many: func() {}})
+		Fetched: func(int) {}})
 	return f, src, files, lru
 }
 

@@ -35,6 +35,8 @@ type Fresh struct {
 	m  map[Ino]*freshChunks
 	// count counts the chunks in m.
 	count int64
+	// kick asks for the fresh chunks to be recorded now.
+	kick chan struct{}
 }
 
 // freshChunks are chunks of version ver fetched into the data file and
@@ -45,7 +47,11 @@ type freshChunks struct {
 }
 
 // NewFresh returns an empty Fresh.
-func NewFresh() *Fresh { return &Fresh{m: map[Ino]*freshChunks{}} }
+func NewFresh() *Fresh { return &Fresh{m: map[Ino]*freshChunks{}, kick: make(chan struct{}, 1)} }
+
+// Kicked receives when freshLimit chunks wait to be recorded: the
+// recording should run before its time.
+func (f *Fresh) Kicked() <-chan struct{} { return f.kick }
 
 // Overlay returns b, the chunks of ino recorded, with the fresh chunks
 // of version ver added; b may be changed.
@@ -66,9 +72,9 @@ func (f *Fresh) Overlay(ino Ino, ver Version, b Bitmap) Bitmap {
 }
 
 // Mark adds chunk i of ino, of version ver, just written to its data
-// file; fresh chunks of another version go, as of no use to anyone. It
-// reports whether freshLimit chunks wait to be recorded.
-func (f *Fresh) Mark(ino Ino, ver Version, i int64) (many bool) {
+// file; fresh chunks of another version go, as of no use to anyone.
+// Once freshLimit chunks wait to be recorded, it kicks (see Kicked).
+func (f *Fresh) Mark(ino Ino, ver Version, i int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	fc := f.m[ino]
@@ -83,7 +89,12 @@ func (f *Fresh) Mark(ino Ino, ver Version, i int64) (many bool) {
 		fc.bits.Set(i)
 		f.count++
 	}
-	return f.count >= freshLimit
+	if f.count >= freshLimit {
+		select {
+		case f.kick <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // Drop forgets ino's fresh chunks, when its local content goes away.

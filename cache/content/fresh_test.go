@@ -59,3 +59,24 @@ func TestBitmap(t *testing.T) {
 		t.Fatal("full or count wrong")
 	}
 }
+
+// TestFreshKicksWhenManyWait: the recording is asked to run early once
+// freshLimit chunks wait, not before.
+func TestFreshKicksWhenManyWait(t *testing.T) {
+	f := NewFresh()
+	v := Version{"a", freshLimit * ChunkSize, 1}
+	for i := range int64(freshLimit - 1) {
+		f.Mark(1, v, i)
+	}
+	select {
+	case <-f.Kicked():
+		t.Fatal("kicked before the limit")
+	default:
+	}
+	f.Mark(1, v, freshLimit-1)
+	select {
+	case <-f.Kicked():
+	default:
+		t.Fatal("no kick at the limit")
+	}
+}
