@@ -41,7 +41,7 @@ func (c *Cache) recover() error {
 				}
 				continue
 			}
-			st, serr := c.files.FS().Stat(c.files.Path(n.Ino))
+			fileSize, serr := c.files.Size(n.Ino)
 			missing := serr != nil && n.Size > 0
 			if missing {
 				changed, msg, err := t.forgetLocal(n)
@@ -59,11 +59,11 @@ func (c *Cache) recover() error {
 					return err
 				}
 				chunks = t.chunks(n.Ino)
-			} else if serr == nil && n.Has(ns.FlagLocal) && st.Size() > n.Size {
+			} else if serr == nil && n.Has(ns.FlagLocal) && fileSize > n.Size {
 				// A write that never got its size recorded: not
 				// acknowledged, and must not show up after a later
 				// truncate up.
-				if err := c.files.FS().Truncate(c.files.Path(n.Ino), n.Size); err != nil {
+				if err := c.files.Trim(n.Ino, n.Size); err != nil {
 					return err
 				}
 			}

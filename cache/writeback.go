@@ -2,7 +2,6 @@ package cache
 
 import (
 	"context"
-	"os"
 
 	"github.com/filegate/filegate/cache/ns"
 	"github.com/filegate/filegate/cache/vfs"
@@ -23,7 +22,7 @@ func (h wbHost) Update(fn func(writeback.Tx) error) error {
 }
 
 func (h wbHost) OpenData(ino Ino) (vfs.File, error) {
-	return h.c.files.FS().OpenFile(h.c.files.Path(ino), os.O_RDWR, 0)
+	return h.c.files.Open(ino)
 }
 
 func (h wbHost) CommitPending() {

@@ -343,11 +343,26 @@ func (ft *Files) SyncMany(inos []Ino) ([]Ino, error) {
 	return synced, first
 }
 
-// FS is the file system the data files are on.
-func (ft *Files) FS() vfs.FS { return ft.fs }
+// Open opens ino's data file on a descriptor of its own, for a reader
+// that holds it long (an upload): the table's descriptors stay for
+// quick calls. The caller closes it.
+func (ft *Files) Open(ino Ino) (vfs.File, error) {
+	return ft.fs.OpenFile(ft.Path(ino), os.O_RDWR, 0)
+}
 
-// Dir is the folder of the data files.
-func (ft *Files) Dir() string { return ft.dir }
+// Size returns the size of ino's data file; fs.ErrNotExist when it
+// has none.
+func (ft *Files) Size(ino Ino) (int64, error) {
+	st, err := ft.fs.Stat(ft.Path(ino))
+	if err != nil {
+		return 0, err
+	}
+	return st.Size(), nil
+}
+
+// Trim cuts ino's data file to size bytes, at start, where a crash left
+// it longer than the size the namespace recorded.
+func (ft *Files) Trim(ino Ino, size int64) error { return ft.fs.Truncate(ft.Path(ino), size) }
 
 // Fresh reports whether ino's data file was made since its folder was
 // last synced, so its name is not durable yet.

@@ -214,13 +214,13 @@ func (in *Inline) Restore() (int, error) {
 	dirs := map[string]bool{}
 	for _, r := range restore {
 		p := in.files.Path(r.ino)
-		if err := writeSynced(in.files.FS(), p, r.content); err != nil {
+		if err := writeSynced(in.files.fs, p, r.content); err != nil {
 			return 0, fmt.Errorf("restore %s from the database: %w", p, err)
 		}
 		dirs[filepath.Dir(p)] = true
 	}
 	for d := range dirs {
-		if err := vfs.SyncDir(in.files.FS(), d); err != nil {
+		if err := vfs.SyncDir(in.files.fs, d); err != nil {
 			return 0, err
 		}
 	}
