@@ -34,9 +34,10 @@
 // namespace updates, as a lock would be; then a data lock
 // (Files.DataLock), held across writes of a data file, their fsync and
 // namespace updates, never across a backend call: a Fetcher reads from
-// the backend first and takes it to check its Source and write. A drop in progress (Epochs'
-// Begin to End) is waited for by Watch as for a lock, so Watch is never
-// called within a drop of the same inode or under a lock a drop takes.
+// the backend first, then takes it to ask its Source (a namespace view)
+// and write. A drop in progress (Epochs' Begin to End) is waited for by
+// Watch as for a lock, so Watch is never called within a drop of the
+// same inode or under a lock a drop takes.
 // Inline's Settle and Restore run namespace transactions and fsyncs, so
 // they are called with no lock held.
 //
