@@ -45,9 +45,8 @@ func (s *listHook) List(ctx context.Context, opts backend.ListOptions, fn func(b
 
 // TestFetchedChunksOfAnOldVersionAreNotRecorded: fetched chunks whose
 // recording (persistChunks) lands after a refresh noted a new version of
-// the object must not be taken for chunks of the new version. They were,
-// and the new version read zeros where its data file had none (the
-// e2e TestCloudChanges grown.bin flake).
+// the object must not be taken for chunks of the new version, or the new
+// version would read zeros where its data file has none.
 func TestFetchedChunksOfAnOldVersionAreNotRecorded(t *testing.T) {
 	ctx := context.Background()
 	mem := memstore.New()

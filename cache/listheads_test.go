@@ -14,9 +14,9 @@ import (
 
 // TestListHeadsS3 counts the HEADs a directory listing costs on S3
 // (versitygw). A directory of n files and m subdirectories written
-// through the gateway refreshes with no HEAD at all (it was n+m before
-// ListOptions.Known: ListObjectsV2 carries no user metadata); a file
-// changed by another tool costs one. A second gateway, which knows
+// through the gateway refreshes with no HEAD at all (ListOptions.Known
+// spares the n+m a listing would need, as ListObjectsV2 carries no user
+// metadata); a file changed by another tool costs one. A second gateway, which knows
 // nothing, reads every object and marker once, and shows the stored
 // modes and owners, the subdirectories' included.
 func TestListHeadsS3(t *testing.T) {

@@ -47,9 +47,8 @@ func (s *hashingStore) Put(ctx context.Context, key string, r io.ReadSeeker, siz
 }
 
 // TestUploadRacingAnOverwriteIsNoFailure: an upload the store refuses
-// because the file changed under it (the gateway TestAppendAndOverwrite/s3
-// flake against versitygw) is no backend failure: the file is uploaded
-// again and no upload error is counted.
+// because the file changed under it is no backend failure: the file is
+// uploaded again and no upload error is counted.
 func TestUploadRacingAnOverwriteIsNoFailure(t *testing.T) {
 	ctx := context.Background()
 	mem := memstore.New()

@@ -137,9 +137,9 @@ func wantKept(t *testing.T, c *Cache, mem *memstore.Store, ino Ino, ours string)
 // TestWriteRacingACloudChangeIsKept: a WRITE whose file changed in the
 // cloud while it was being written (a refresh noted the change between
 // the write of the data file and the dirty mark) is uploaded, and the
-// cloud's version kept beside it. It was lost: the refresh dropped the
-// file's local content, the write then marked a file dirty that was no
-// longer local, and the upload skipped it.
+// cloud's version kept beside it, rather than lost: a refresh that drops
+// the file's local content would leave the write marking dirty a file no
+// longer local, which the upload skips.
 func TestWriteRacingACloudChangeIsKept(t *testing.T) {
 	ctx := context.Background()
 	c, mem, ino := raceCache(t)

@@ -9,9 +9,9 @@ import (
 )
 
 // TestRemoveRacingAcquire: an acquire racing remove never leaves the
-// table holding a data file that is no longer in its place (it did:
-// data written through it then vanished once it was closed, and the
-// chunks marked present read as zeros).
+// table holding a data file that is no longer in its place, or data
+// written through it would vanish once it was closed and the chunks
+// marked present would read as zeros.
 func TestRemoveRacingAcquire(t *testing.T) {
 	dir := t.TempDir()
 	ft := NewFiles(vfs.OS, dir, 16)

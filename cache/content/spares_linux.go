@@ -12,11 +12,11 @@ const SparesSupported = true
 
 // lowerPriority gives the calling goroutine a thread of its own, at the
 // lowest priority (nice 19), until the function it returns is called.
-// Making a file costs CPU time (most of it finding a free inode), and on a busy server the refiller
-// must not take it from the requests: its creates slowed the namespace
-// commits as much as spares sped up writes. At nice 19 it makes spares
-// from idle time, and when there is none, writes create their files as
-// before.
+// Making a file costs CPU time (most of it finding a free inode), and on
+// a busy server the refiller must not take it from the requests: at
+// normal priority its creates slow the namespace commits as much as
+// spares speed up writes. At nice 19 it makes spares from idle time, and
+// when there is none, writes create their files themselves.
 //
 // The returned function gives the thread its priority back and frees
 // it. Where that is not allowed (a priority raised again needs
