@@ -137,11 +137,12 @@ type Cache struct {
 	files   *content.Files
 	loads   singleflight.Group
 
+	// mu guards closed, unsynced and refreshing.
 	mu sync.Mutex
 	// pendMu guards pendingWrites and written; nothing else is locked
 	// while holding it.
 	pendMu sync.Mutex
-	// pending holds the size and mtime of unstable writes not yet
+	// pendingWrites holds the size and mtime of unstable writes not yet
 	// committed (WriteUnstable).
 	pendingWrites map[Ino]pendingAttr
 	// written holds inodes whose data file changed since their last

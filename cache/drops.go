@@ -42,7 +42,7 @@ package cache
 //     data lock before it writes a chunk, persistChunks before it records
 //     one, and the fresh chunks carry it (fetchrace_test.go). The
 //     uploader asks the like of the inode's own version: whether a write
-//     came during the upload (changedSince,
+//     came during the upload (writeback's changedSince,
 //     TestUploadRacingAnOverwriteIsNoFailure); a dirty file's content is
 //     never dropped but by its removal.
 

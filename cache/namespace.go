@@ -167,7 +167,7 @@ func setTimes(n *ns.Inode, a NewAttr) {
 	}
 }
 
-// mustKey is the key of the new entry name in d; t.path of d cannot fail
+// mustKey is the key of the new entry name in d; t.Path of d cannot fail
 // inside the transaction that just read d.
 func mustKey(t *txn, d *ns.Inode, name string, isDir bool) string {
 	p, _ := t.Path(d.Ino)

@@ -171,7 +171,7 @@ func (t *txn) dropLink(n *ns.Inode, dir Ino, name string, now int64) error {
 			return syscall.EIO
 		}
 		n.Parent, n.Name = parent, first
-		// t.key reads the stored record: store the new primary first.
+		// t.Key reads the stored record: store the new primary first.
 		if err := t.put(n); err != nil {
 			return err
 		}

@@ -56,7 +56,7 @@ func (t *txn) delete(ino Ino) error {
 // enqueue appends o to the journal.
 func (t *txn) enqueue(o writeback.Op) error { return t.wb.Enqueue(t.Tx, o) }
 
-// setDirty marks n dirty; call it after n.size has its new value.
+// setDirty marks n dirty; call it after n.Size has its new value.
 func (t *txn) setDirty(n *ns.Inode) error { return t.wb.SetDirty(t.Tx, n) }
 
 func (t *txn) clearDirty(n *ns.Inode) error { return t.wb.ClearDirty(t.Tx, n) }

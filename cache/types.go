@@ -70,7 +70,7 @@ type SetAttr struct {
 	Mtime *time.Time
 }
 
-// NewAttr is what Create, Mkdir, Symlink and Mknod set on a new inode.
+// NewAttr is what Create, Mkdir and Symlink set on a new inode.
 type NewAttr struct {
 	// Mode holds the permission bits; for Create it may also hold the type
 	// bits of a special file (FIFO, socket, device).

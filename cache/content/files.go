@@ -18,10 +18,10 @@ type Ino = ns.Ino
 
 // Files keeps local data files open between calls, because NFS is
 // stateless (no open or close reaches the server) and an open(2) per
-// READ or WRITE would dominate small I/O. Files in use are never closed; idle ones are
-// closed once more than max are open. New data files are spares renamed
-// into place when one is ready (spares.go); the spares' descriptors,
-// at most SpareTarget, are not counted in max.
+// READ or WRITE would dominate small I/O. Files in use are never closed;
+// idle ones are closed once more than max are open. New data files are
+// spares linked into place when one is ready (spares.go); the spares'
+// descriptors, at most SpareTarget, are not counted in max.
 type Files struct {
 	fs     vfs.FS
 	dir    string
@@ -31,7 +31,7 @@ type Files struct {
 	mu    sync.Mutex
 	files map[Ino]*Open
 	// pins counts operations using an inode's data; evicting marks the
-	// inodes being evicted. An inode is never both: pin waits.
+	// inodes being evicted. An inode is never both: Pin waits.
 	pins     map[Ino]int
 	evicting map[Ino]bool
 	changed  *sync.Cond
@@ -64,7 +64,7 @@ func NewFiles(fsys vfs.FS, dir string, max int) *Files {
 	return ft
 }
 
-// Pin keeps ino's data from being evicted until unpin.
+// Pin keeps ino's data from being evicted until Unpin.
 func (ft *Files) Pin(ino Ino) {
 	ft.mu.Lock()
 	for ft.evicting[ino] {
@@ -84,7 +84,7 @@ func (ft *Files) Unpin(ino Ino) {
 }
 
 // BeginEvict reports whether ino may be evicted now; if so, pins wait
-// until endEvict.
+// until EndEvict.
 func (ft *Files) BeginEvict(ino Ino) bool {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
@@ -145,7 +145,7 @@ func (ft *Files) Acquire(ino Ino, create bool) (*Open, error) {
 	return of, nil
 }
 
-// Release ends a use of of begun by Acquire.
+// Release ends a use of the open file begun by Acquire.
 func (ft *Files) Release(of *Open) {
 	ft.mu.Lock()
 	defer ft.mu.Unlock()
@@ -211,9 +211,9 @@ func (ft *Files) Close() error {
 
 func (ft *Files) dirOf(ino Ino) string { return filepath.Dir(ft.Path(ino)) }
 
-// createLocked makes a new data file: a spare renamed to p when one is
+// createLocked makes a new data file: a spare linked to p when one is
 // ready, else a file created there. Either way its name is durable only
-// after a sync of its folder (see fresh): a rename adds an entry to the
+// after a sync of its folder (see fresh): a link adds an entry to the
 // folder just as a create does. The folder itself, made at start (see
 // MakeDirs), is made and synced here only if it went missing.
 func (ft *Files) createLocked(p string) (vfs.File, error) {

@@ -73,7 +73,7 @@ type sparePool struct {
 	// next numbers spare names; a name in use is skipped.
 	next uint64
 	// started: the refiller runs (or ran); closed: close was called;
-	// disabled: renaming without replacing is not supported here.
+	// disabled: the file system cannot link spares into place.
 	started, closed, disabled bool
 
 	kick chan struct{}

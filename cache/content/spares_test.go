@@ -298,8 +298,9 @@ func testSpareDiskFull(t *testing.T, ft *Files, makeRoom func()) {
 // fdatasync of another file, as a namespace commit follows each NFS
 // CREATE: the refiller works meanwhile. create-µs/op is the part spent
 // making the data file. The loop leaves the refiller (nice 19) little
-// idle CPU, so spares run short here: BenchmarkCreateSmallFile, with
-// the cache's own commits between writes, is the closer measure.
+// idle CPU, so spares run short here: BenchmarkCreateSmallFile of
+// package cache, with the cache's own commits between writes, is the
+// closer measure.
 func BenchmarkFirstWrite(b *testing.B) {
 	for _, target := range []int{SpareTarget, 0} {
 		name := "spares"

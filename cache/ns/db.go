@@ -333,7 +333,7 @@ func (d *DB) round(reqs []*commitReq) (wrote bool) {
 		// Views go on while the record is synced: they may see the
 		// round before it is durable, as processes see a file before
 		// its fsync. Nothing irreversible follows from a view alone:
-		// the uploader passes barrier first.
+		// the uploader passes Barrier first.
 		d.mu.Unlock()
 		err = d.log.sync()
 		d.mu.Lock()

@@ -58,7 +58,8 @@ type Inode struct {
 	Version uint64
 	ETag    string
 	Target  string // symlink target
-	// LoadedAt is when a directory was last listed from the backend (ns).
+	// LoadedAt is when a directory was last listed from the backend, in ns
+	// since the epoch.
 	LoadedAt int64
 	// RemoteSize and RemoteMtime describe the backend object this inode
 	// was last in step with; with ETag they tell whether someone else
@@ -70,13 +71,13 @@ type Inode struct {
 // Has reports whether n has flag f.
 func (n *Inode) Has(f uint32) bool { return n.Flags&f != 0 }
 
-// recordVersion 2 added loadedAt, remoteSize and remoteMtime after the
+// recordVersion 2 added LoadedAt, RemoteSize and RemoteMtime after the
 // strings; version 1 records still decode, with those zero.
 const recordVersion = 2
 
 // fixed part: version(1) ino(8) gen(4) mode(4) nlink(4) uid(4) gid(4)
 // size(8) major(4) minor(4) flags(4) atime(8) mtime(8) ctime(8) parent(8)
-// nextCookie(8) version(8), then three length-prefixed strings.
+// next cookie(8) version(8), then three length-prefixed strings.
 const fixedRecordLen = 1 + 8 + 4*5 + 8 + 4*3 + 8*3 + 8*3
 
 // errBadRecord is returned for a record that does not decode.
@@ -175,7 +176,7 @@ func direntValue(child Ino, cookie uint64, mode fs.FileMode) []byte {
 	return binary.BigEndian.AppendUint32(b, uint32(mode.Type()))
 }
 
-// ParseDirent decodes a value of DirentValue.
+// ParseDirent decodes a value of direntValue.
 func ParseDirent(v []byte) (Ino, uint64, fs.FileMode, error) {
 	if len(v) != 20 {
 		return 0, 0, 0, fmt.Errorf("cache: damaged directory entry of %d bytes", len(v))

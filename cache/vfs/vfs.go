@@ -9,7 +9,7 @@ import (
 
 // FS is what the cache does to its data files' folders. Paths are
 // absolute, as the os package takes them. Errors are *fs.PathError or
-// *fs.LinkError around a syscall.Errno, so errors.Is(err,
+// *os.LinkError around a syscall.Errno, so errors.Is(err,
 // fs.ErrNotExist) and errors.Is(err, syscall.ENOSPC) work as with os.
 type FS interface {
 	// OpenFile opens name as os.OpenFile does, with the flags
