@@ -26,9 +26,9 @@ import (
 // database) and its epoch; the valid slot with the higher epoch is the
 // current one. Starting over writes the other slot with the next epoch:
 // records of older epochs left in the file are ignored from then on.
-// A record is [magic][payload length][epoch][sequence][crc32c] then the
-// payload; replay stops at the first record that is torn, of another
-// epoch or out of sequence.
+// A record is [magic][payload length][epoch][sequence][crc32c][4 zero
+// bytes] then the payload; replay stops at the first record that is
+// torn, of another epoch or out of sequence.
 
 const (
 	logHeaderSlot  = 4096
