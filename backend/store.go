@@ -66,6 +66,23 @@ type ObjectInfo struct {
 	Known bool
 }
 
+// MtimeNano is the object's modification time in Unix nanoseconds: its
+// POSIX metadata's when it has some, else the store's.
+func (o ObjectInfo) MtimeNano() int64 {
+	if o.Attrs != nil && !o.Attrs.MTime.IsZero() {
+		return o.Attrs.MTime.UnixNano()
+	}
+	return o.ModTime.UnixNano()
+}
+
+// ChangedFrom reports whether o is another version of the object than
+// the one of etag, size and mtime (MtimeNano) a caller was last in step
+// with. A different ETag alone is not enough: a rename in the backend (a
+// POSIX rename, an S3 copy) may change it without changing the content.
+func (o ObjectInfo) ChangedFrom(etag string, size, mtime int64) bool {
+	return o.ETag != etag && (o.Size != size || o.MtimeNano() != mtime)
+}
+
 // Known is what a caller of List already holds of a key, so a store can
 // skip reading the object (see ListOptions.Known).
 type Known struct {

@@ -269,7 +269,7 @@ func (c *Cache) known(l *listing) func(key string) (backend.Known, bool) {
 	anyVersion := backend.Known{AnyVersion: true}
 	return func(key string) (backend.Known, bool) {
 		name := strings.TrimSuffix(strings.TrimPrefix(key, l.prefix), "/")
-		if checkName(name) != nil {
+		if ns.CheckName(name) != nil {
 			return anyVersion, true // mergeListed skips it
 		}
 		var k backend.Known
@@ -320,7 +320,7 @@ func (t *txn) takeListedAttrs(n *ns.Inode, o backend.ObjectInfo) error {
 // takeOwnerMode gives n the permission bits, owner and group of a, and
 // reports whether they changed.
 func takeOwnerMode(n *ns.Inode, a *backend.Attrs) bool {
-	mode := n.Mode&^permBits | a.Mode&permBits
+	mode := n.Mode&^ns.PermBits | a.Mode&ns.PermBits
 	changed := mode != n.Mode || a.UID != n.UID || a.GID != n.GID
 	n.Mode, n.UID, n.GID = mode, a.UID, a.GID
 	return changed
@@ -348,7 +348,7 @@ func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]
 	var changed []changedFile
 	for _, o := range objs {
 		name := strings.TrimSuffix(strings.TrimPrefix(o.Key, l.prefix), "/")
-		if checkName(name) != nil {
+		if ns.CheckName(name) != nil {
 			continue
 		}
 		isDir := o.Prefix || strings.HasSuffix(o.Key, "/")
@@ -373,7 +373,7 @@ func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]
 			if !n.Mode.IsRegular() || n.Has(ns.FlagDirty) || l.wasDirty[n.Ino] {
 				continue
 			}
-			if !writeback.ChangedRemotely(n, o) {
+			if !o.ChangedFrom(n.ETag, n.RemoteSize, n.RemoteMtime) {
 				if err := t.takeListedAttrs(n, o); err != nil {
 					return nil, err
 				}
@@ -396,20 +396,20 @@ func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]
 			d.Nlink++
 		} else {
 			n.Mode, n.Size, n.ETag = cfg.DefaultFileMode, o.Size, o.ETag
-			n.RemoteSize, n.RemoteMtime = o.Size, writeback.RemoteMtime(o)
+			n.RemoteSize, n.RemoteMtime = o.Size, o.MtimeNano()
 		}
 		if a := o.Attrs; a != nil {
 			switch {
 			case isDir:
-				n.Mode = fs.ModeDir | a.Mode&permBits
+				n.Mode = fs.ModeDir | a.Mode&ns.PermBits
 			case a.Mode&fs.ModeSymlink != 0:
-				n.Mode = fs.ModeSymlink | a.Mode&permBits
+				n.Mode = fs.ModeSymlink | a.Mode&ns.PermBits
 			default:
-				n.Mode = a.Mode & permBits
+				n.Mode = a.Mode & ns.PermBits
 			}
 			n.UID, n.GID = a.UID, a.GID
 		}
-		mtime := writeback.RemoteMtime(o)
+		mtime := o.MtimeNano()
 		if o.Prefix && (o.Attrs == nil || o.Attrs.MTime.IsZero()) {
 			mtime = time.Now().UnixNano() // a bare prefix has no time
 		}

@@ -11,14 +11,12 @@ import (
 	"github.com/filegate/filegate/cache/writeback"
 )
 
-const permBits = fs.ModePerm | fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky
-
 // Lookup returns the attributes of name in the directory dir; "." and
 // ".." are understood. Errors: ENOENT, ENOTDIR, ENAMETOOLONG, ESTALE
 // (dir no longer exists).
 func (c *Cache) Lookup(ctx context.Context, dir Ino, name string) (Attr, error) {
 	if name != "." && name != ".." {
-		if err := checkName(name); err != nil {
+		if err := ns.CheckName(name); err != nil {
 			return Attr{}, err
 		}
 	}
@@ -89,7 +87,7 @@ func (c *Cache) Path(ctx context.Context, ino Ino) (string, error) {
 // create adds a new inode named name in dir, filled in by fill, and
 // returns its attributes and the change to dir.
 func (c *Cache) create(ctx context.Context, dir Ino, name string, fill func(n *ns.Inode)) (Attr, Change, error) {
-	if err := checkName(name); err != nil {
+	if err := ns.CheckName(name); err != nil {
 		return Attr{}, Change{}, err
 	}
 	if err := c.ensureLoaded(ctx, dir); err != nil {
@@ -194,7 +192,7 @@ func (c *Cache) Create(ctx context.Context, dir Ino, name string, a NewAttr) (At
 		return Attr{}, Change{}, fmt.Errorf("cache: create %q with type %v: %w", name, typ, syscall.EINVAL)
 	}
 	return c.create(ctx, dir, name, func(n *ns.Inode) {
-		n.Mode = typ | a.Mode&permBits
+		n.Mode = typ | a.Mode&ns.PermBits
 		n.UID, n.GID, n.Major, n.Minor = a.UID, a.GID, a.Major, a.Minor
 		setTimes(n, a)
 	})
@@ -203,7 +201,7 @@ func (c *Cache) Create(ctx context.Context, dir Ino, name string, a NewAttr) (At
 // Mkdir makes a directory, like Create. EEXIST when name exists.
 func (c *Cache) Mkdir(ctx context.Context, dir Ino, name string, a NewAttr) (Attr, Change, error) {
 	return c.create(ctx, dir, name, func(n *ns.Inode) {
-		n.Mode = fs.ModeDir | a.Mode&permBits
+		n.Mode = fs.ModeDir | a.Mode&ns.PermBits
 		n.UID, n.GID = a.UID, a.GID
 		setTimes(n, a)
 	})
@@ -228,7 +226,7 @@ func (c *Cache) Symlink(ctx context.Context, dir Ino, name, target string, a New
 // object per file, at its first name; other names live in the cache.
 // It returns the file's new attributes and the change to dir.
 func (c *Cache) Link(ctx context.Context, ino, dir Ino, name string) (Attr, Change, error) {
-	if err := checkName(name); err != nil {
+	if err := ns.CheckName(name); err != nil {
 		return Attr{}, Change{}, err
 	}
 	if err := c.ensureLoaded(ctx, dir); err != nil {

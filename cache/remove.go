@@ -13,7 +13,7 @@ import (
 // Remove unlinks the non-directory name from dir and returns the change
 // to dir. EISDIR for a directory, ENOENT when missing.
 func (c *Cache) Remove(ctx context.Context, dir Ino, name string) (Change, error) {
-	if err := checkName(name); err != nil {
+	if err := ns.CheckName(name); err != nil {
 		return Change{}, err
 	}
 	if err := c.ensureLoaded(ctx, dir); err != nil {
@@ -53,7 +53,7 @@ func (c *Cache) Remove(ctx context.Context, dir Ino, name string) (Change, error
 // Rmdir removes the empty directory name from dir and returns the change
 // to dir. ENOTEMPTY, ENOTDIR, ENOENT.
 func (c *Cache) Rmdir(ctx context.Context, dir Ino, name string) (Change, error) {
-	if err := checkName(name); err != nil {
+	if err := ns.CheckName(name); err != nil {
 		return Change{}, err
 	}
 	if err := c.ensureLoaded(ctx, dir); err != nil {

@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/filegate/filegate/cache/ns"
 	"github.com/filegate/filegate/cache/writeback"
 )
 
@@ -15,10 +16,10 @@ import (
 // ENOTEMPTY, EINVAL when a directory would move into itself). It
 // returns the changes to srcDir and to dstDir (the same when they are).
 func (c *Cache) Rename(ctx context.Context, srcDir Ino, srcName string, dstDir Ino, dstName string) (Change, Change, error) {
-	if err := checkName(srcName); err != nil {
+	if err := ns.CheckName(srcName); err != nil {
 		return Change{}, Change{}, err
 	}
-	if err := checkName(dstName); err != nil {
+	if err := ns.CheckName(dstName); err != nil {
 		return Change{}, Change{}, err
 	}
 	for _, d := range []Ino{srcDir, dstDir} {

@@ -64,7 +64,7 @@ func (c *Cache) setAttr(ctx context.Context, ino Ino, set SetAttr, epoch uint64)
 		now := time.Now().UnixNano()
 		metaChanged := false
 		if set.Mode != nil {
-			n.Mode = n.Mode.Type() | *set.Mode&permBits
+			n.Mode = n.Mode.Type() | *set.Mode&ns.PermBits
 			metaChanged = true
 		}
 		if set.UID != nil {

@@ -13,7 +13,6 @@ import (
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/cache/content"
 	"github.com/filegate/filegate/cache/ns"
-	"github.com/filegate/filegate/cache/writeback"
 )
 
 // takeListedVersions gives each file a refresh found changed in the
@@ -26,7 +25,7 @@ func (c *Cache) takeListedVersions(l *listing, changed []changedFile) error {
 	for _, ch := range changed {
 		g.Go(func() error {
 			return c.takeVersion(ch.ino, ch.o, func(t *txn, n *ns.Inode) bool {
-				if !writeback.ChangedRemotely(n, ch.o) {
+				if !ch.o.ChangedFrom(n.ETag, n.RemoteSize, n.RemoteMtime) {
 					return false
 				}
 				key, err := t.Key(n)
@@ -69,7 +68,7 @@ func (c *Cache) takeVersion(ino Ino, o backend.ObjectInfo, ok func(t *txn, n *ns
 		if !n.Mode.IsRegular() || n.Has(ns.FlagDirty) || c.busyWriting(t, n) || !ok(t, n) {
 			return nil
 		}
-		n.Size, n.ETag, n.RemoteSize, n.RemoteMtime = o.Size, o.ETag, o.Size, writeback.RemoteMtime(o)
+		n.Size, n.ETag, n.RemoteSize, n.RemoteMtime = o.Size, o.ETag, o.Size, o.MtimeNano()
 		n.Mtime, n.Ctime = n.RemoteMtime, time.Now().UnixNano()
 		if o.Attrs != nil {
 			takeOwnerMode(n, o.Attrs)

@@ -27,13 +27,13 @@ func (q *Queue) keepTheirs(ctx context.Context, key string, n *ns.Inode, earlier
 	if err != nil {
 		return "", fmt.Errorf("check %s before upload: %w", key, err)
 	}
-	if info.Size == n.Size && RemoteMtime(info) == n.Mtime {
+	if info.Size == n.Size && info.MtimeNano() == n.Mtime {
 		return "", nil // our own upload, replayed after a crash
 	}
-	if earlier.ok && info.Size == earlier.size && RemoteMtime(info) == earlier.mtime {
+	if earlier.ok && info.Size == earlier.size && info.MtimeNano() == earlier.mtime {
 		return "", nil // an earlier attempt of this upload landed before a crash
 	}
-	if n.Has(ns.FlagRemote) && !ChangedRemotely(n, info) {
+	if n.Has(ns.FlagRemote) && !info.ChangedFrom(n.ETag, n.RemoteSize, n.RemoteMtime) {
 		return "", nil
 	}
 	aside := conflictKey(key, time.Now())
@@ -88,21 +88,4 @@ func markStale(t Tx, dirPath string) error {
 	}
 	d.LoadedAt = 0
 	return t.PutInode(d)
-}
-
-// RemoteMtime is the modification time of a backend object: its POSIX
-// metadata's when it has some, else the store's.
-func RemoteMtime(o backend.ObjectInfo) int64 {
-	if o.Attrs != nil && !o.Attrs.MTime.IsZero() {
-		return o.Attrs.MTime.UnixNano()
-	}
-	return o.ModTime.UnixNano()
-}
-
-// ChangedRemotely reports whether the object differs from the version n
-// was last in step with. A different ETag alone is not enough: a rename
-// in the backend (a POSIX rename, an S3 copy) may change it without
-// changing the content.
-func ChangedRemotely(n *ns.Inode, o backend.ObjectInfo) bool {
-	return o.ETag != n.ETag && (o.Size != n.RemoteSize || RemoteMtime(o) != n.RemoteMtime)
 }

@@ -191,7 +191,7 @@ func (q *Queue) apply(ctx context.Context, seq []byte, o Op) error {
 			// take our own move for someone else's metadata change.
 			return q.finish(seq, o, func(t Tx) error {
 				n, err := t.Inode(o.Ino)
-				if err != nil || n.Has(ns.FlagDirty) || moved.Size != n.RemoteSize || RemoteMtime(moved) != n.RemoteMtime {
+				if err != nil || n.Has(ns.FlagDirty) || moved.Size != n.RemoteSize || moved.MtimeNano() != n.RemoteMtime {
 					return nil
 				}
 				n.ETag = moved.ETag
