@@ -10,11 +10,10 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sync/singleflight"
-
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/cache/content"
 	"github.com/filegate/filegate/cache/ns"
+	"github.com/filegate/filegate/cache/refresh"
 	"github.com/filegate/filegate/cache/vfs"
 	"github.com/filegate/filegate/cache/writeback"
 )
@@ -135,7 +134,8 @@ type Cache struct {
 	store   backend.Store
 	dataDir string
 	files   *content.Files
-	loads   singleflight.Group
+	// refresh lists directories and takes new versions from the cloud.
+	refresh *refresh.Refresher
 
 	// mu guards closed, unsynced and refreshing.
 	mu sync.Mutex
@@ -150,8 +150,6 @@ type Cache struct {
 	written map[Ino]bool
 	// unsynced holds inodes committed but not yet fsynced (SyncInterval).
 	unsynced map[Ino]bool
-	// refreshing holds directories being listed again in the background.
-	refreshing map[Ino]bool
 
 	// writers counts the writes in flight, by inode (writers.go).
 	writers *content.Writers
@@ -216,9 +214,9 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	}
 	c := &Cache{
 		cfg: cfg, log: cfg.Logger, ns: db, store: cfg.Store, dataDir: dataDir,
-		files:      files,
-		refreshing: map[Ino]bool{}, unsynced: map[Ino]bool{},
-		dirty: writeback.NewDirty(cfg.DirtyLimitBytes), fresh: content.NewFresh(), writers: content.NewWriters(), pendingWrites: map[Ino]pendingAttr{}, written: map[Ino]bool{}, settleEvery: settleInterval,
+		files:    files,
+		unsynced: map[Ino]bool{},
+		dirty:    writeback.NewDirty(cfg.DirtyLimitBytes), fresh: content.NewFresh(), writers: content.NewWriters(), pendingWrites: map[Ino]pendingAttr{}, written: map[Ino]bool{}, settleEvery: settleInterval,
 		lru:        content.NewLRU(cfg.MaxBytes, cfg.HighWater, cfg.LowWater),
 		readAheads: content.NewReadAhead(cfg.FetchConcurrency), epochs: content.NewEpochs(),
 	}
@@ -231,6 +229,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		}
 	}
 	db.Reserve()
+	c.refresh = c.newRefresher()
 	c.life, c.stop = context.WithCancel(context.WithoutCancel(ctx))
 	c.wb.Start(c.life)
 	c.wg.Add(4)
@@ -270,6 +269,7 @@ func (c *Cache) Close() error {
 	c.mu.Unlock()
 	c.storeAllPending()
 	c.stop()
+	c.refresh.Close()
 	c.wb.Close()
 	c.wg.Wait()
 	if err := c.inline.Settle(); err != nil {

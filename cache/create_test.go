@@ -14,7 +14,7 @@ import (
 func TestCreateWithTimes(t *testing.T) {
 	c := newTestCache(t, t.TempDir(), memstore.New())
 	at, mt := time.Unix(1234, 0), time.Unix(5678, 0)
-	if err := c.ensureLoaded(context.Background(), RootIno); err != nil {
+	if err := c.refresh.LoadDir(context.Background(), RootIno); err != nil {
 		t.Fatal(err)
 	}
 	before := c.Stats().Commits

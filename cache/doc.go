@@ -48,11 +48,11 @@
 //     content.Epochs' mu; content.Fresh's mu; content.Writers' mu (in
 //     busyWriting, inside update and view functions);
 //     content.ReadAhead's mu; writeback.Queue's mu; writeback.Dirty's
-//     mu.
+//     mu; refresh.Refresher's mu.
 //
 // Cache.mu, pendMu, the Files, spare pool, LRU, Epochs, Fresh, Writers
-// and ReadAhead mutexes, the write-back's Queue.mu and Dirty.mu, and
-// ns.DB's commitMu guard maps and lists: nothing but the spare pool's
+// and ReadAhead mutexes, the write-back's Queue.mu and Dirty.mu, the
+// Refresher's mu, and ns.DB's commitMu guard maps and lists: nothing but the spare pool's
 // (under Files') is locked under them, and none is held across a
 // backend call, an fsync or a namespace update. Of the others, only
 // syncMu is held across a backend call.

@@ -6,7 +6,7 @@ package cache
 //
 //  1. Was the content dropped since I looked? content.Epochs. A
 //     drop takes a file's local content away: a refresh that takes a new
-//     cloud version (takeVersion), dropStale, a remove or a rename over
+//     cloud version (refreshHost.DropContent), dropStale, a remove or a rename over
 //     the file (forget), eviction (evict). Each drop brackets itself with
 //     beginDrop. A read or a write watches the inode from before it looks
 //     at the namespace until it has used what it found, and asks
@@ -20,7 +20,7 @@ package cache
 //     since the snapshot was dropped.
 //  2. May I change the data file now? content.Files.DataLock, a striped
 //     mutex: the writes of fetches, client writes, truncates and the
-//     drops of takeVersion and dropStale exclude each other, so a check of the
+//     drops of refreshHost.DropContent and dropStale exclude each other, so a check of the
 //     namespace and the write it allows are one step (a late fetch never
 //     overwrites newer local data). Mutual exclusion, not an answer to 1:
 //     forget and evict drop without it.

@@ -61,10 +61,10 @@ func (s fetchSource) Get(ctx context.Context, key string, off, length int64, eta
 }
 
 func (s fetchSource) Changed(ctx context.Context, ino Ino, key string, ver content.Version) error {
-	return s.c.refreshFile(ctx, ino, key, ver)
+	return s.c.refresh.FileChanged(ctx, ino, key, ver)
 }
 
-func (s fetchSource) Relist(ino Ino) { s.c.refreshOf(ino) }
+func (s fetchSource) Relist(ino Ino) { s.c.refresh.Relist(ino) }
 
 // present returns the chunks of ino known present: recorded in the
 // database, or fetched and not yet recorded.
@@ -152,27 +152,12 @@ func (c *Cache) persistChunks(ino Ino) error {
 	return err
 }
 
-// refreshOf lists the directory of ino again soon: its object changed.
-func (c *Cache) refreshOf(ino Ino) {
-	var parent Ino
-	_ = c.view(func(t *txn) error {
-		n, err := t.get(ino)
-		if err == nil {
-			parent = n.Parent
-		}
-		return err
-	})
-	if parent != 0 {
-		c.refreshLater(parent)
-	}
-}
-
 // dropStale drops the local content of ino, unless it is dirty: after a
 // refresh removed it, or after writes gave up with what they wrote in
 // its data file. Under the data lock no fetch writes meanwhile; whatever
 // was fetched since goes too, in memory and in the database, before the
 // data file does. (A refresh that notes a new version drops the old
-// content in the same step: takeVersion.)
+// content in the same step: refreshHost.DropContent.)
 func (c *Cache) dropStale(ino Ino) {
 	mu := c.files.DataLock(ino)
 	mu.Lock()

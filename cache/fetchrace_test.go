@@ -17,6 +17,7 @@ import (
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/memstore"
 	"github.com/filegate/filegate/cache/content"
+	"github.com/filegate/filegate/cache/refresh"
 )
 
 // listHook runs before calls to the callback of a List: before the
@@ -52,16 +53,16 @@ func TestFetchedChunksOfAnOldVersionAreNotRecorded(t *testing.T) {
 	mem := memstore.New()
 	v1, v2 := randBytes(100<<10, 1), randBytes(content.ChunkSize+17, 2)
 	putObject(t, mem, "a-grown.bin", v1)
-	// A listing merges in batches of loadBatch entries: the hook acts
+	// A listing merges in batches of refresh.LoadBatch entries: the hook acts
 	// between the batch holding a-grown.bin and the rest of the listing.
 	// (The merge recorded the new version there, and the drop of the old
 	// content came after the listing; now both come after it, in one
 	// step, so the chunks recorded here are the old version's, dropped
 	// with it.)
-	for i := range loadBatch {
+	for i := range refresh.LoadBatch {
 		putObject(t, mem, fmt.Sprintf("filler-%04d", i), []byte("x"))
 	}
-	s := &listHook{Store: mem, at: loadBatch - 1}
+	s := &listHook{Store: mem, at: refresh.LoadBatch - 1}
 	c := newSizedCache(t, t.TempDir(), s, func(cfg *Config) { cfg.ReadAheadBytes = 0 })
 	a, err := c.Lookup(ctx, RootIno, "a-grown.bin")
 	if err != nil {

@@ -1,494 +1,119 @@
 package cache
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"io/fs"
-	"strings"
 	"syscall"
-	"time"
 
-	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/cache/ns"
+	"github.com/filegate/filegate/cache/refresh"
 	"github.com/filegate/filegate/cache/writeback"
 )
 
-// loadBatch is how many listed entries go into one transaction, so a
-// huge directory never sits in memory whole.
-const loadBatch = 1000
-
-// ensureLoaded makes sure dir's entries from the backend are in the
-// namespace. A directory is listed from the backend the first time it is
-// used (directories made here start loaded), and again in the background
-// once its listing is older than DirTTL, so clients never wait on the
-// backend for a directory they have seen, even when it is down.
-func (c *Cache) ensureLoaded(ctx context.Context, dir Ino) error {
-	var loaded bool
-	var loadedAt int64
-	err := c.view(func(t *txn) error {
-		d, err := t.GetDir(dir)
-		if err == nil {
-			loaded, loadedAt = d.Has(ns.FlagLoaded), d.LoadedAt
-		}
-		return err
+// newRefresher returns the refresh room over c.
+func (c *Cache) newRefresher() *refresh.Refresher {
+	return refresh.New(refresh.Config{
+		Host: refreshHost{c}, Store: c.store, DirTTL: c.cfg.DirTTL,
+		DefaultFileMode: c.cfg.DefaultFileMode, DefaultDirMode: c.cfg.DefaultDirMode,
+		DefaultUID: c.cfg.DefaultUID, DefaultGID: c.cfg.DefaultGID,
+		Logger:           c.log,
+		BeforeNewVersion: func(ino Ino) { c.hooks.at(hookNewVersion, ino) },
 	})
-	if err != nil {
-		return err
-	}
-	if !loaded {
-		_, err, _ = c.loads.Do(fmt.Sprintf("dir/%d", dir), func() (any, error) {
-			return nil, c.loadDir(ctx, dir, false)
-		})
-		return err
-	}
-	if c.cfg.DirTTL > 0 && time.Since(time.Unix(0, loadedAt)) > c.cfg.DirTTL {
-		c.refreshLater(dir)
-	}
-	return nil
-}
-
-// refreshLater lists dir again in the background, once at a time.
-func (c *Cache) refreshLater(dir Ino) {
-	c.mu.Lock()
-	if c.refreshing[dir] || c.closed {
-		c.mu.Unlock()
-		return
-	}
-	c.refreshing[dir] = true
-	c.wg.Add(1)
-	c.mu.Unlock()
-	go func() {
-		defer c.wg.Done()
-		defer func() {
-			c.mu.Lock()
-			delete(c.refreshing, dir)
-			c.mu.Unlock()
-		}()
-		c.guard("refresh", func() {
-			ctx, cancel := context.WithTimeout(c.life, 5*time.Minute)
-			defer cancel()
-			_, err, _ := c.loads.Do(fmt.Sprintf("dir/%d", dir), func() (any, error) {
-				return nil, c.loadDir(ctx, dir, true)
-			})
-			if err == nil || c.life.Err() != nil {
-				return
-			}
-			// A directory removed while it was listed (rm -rf, git gc)
-			// has nothing left to refresh: its ESTALE is no failure.
-			if _, gerr := c.GetAttr(ctx, dir); errors.Is(gerr, syscall.ESTALE) {
-				c.log.Debug("refresh dropped: the directory is gone", "op", "refresh")
-				return
-			}
-			c.log.Warn("directory refresh failed; serving the cached listing", "op", "refresh", "err", err)
-		})
-	}()
 }
 
 // Refresh lists dir from the backend now, picking up changes made in
 // the cloud by others.
 func (c *Cache) Refresh(ctx context.Context, dir Ino) error {
-	_, err, _ := c.loads.Do(fmt.Sprintf("dir/%d", dir), func() (any, error) {
-		return nil, c.loadDir(ctx, dir, true)
-	})
-	return wrap("refresh", "", err)
+	return wrap("refresh", "", c.refresh.Refresh(ctx, dir))
 }
 
-// listing is the state of one directory listing being merged.
-type listing struct {
-	dir     Ino
-	prefix  string
-	refresh bool
-	// pending holds keys with journal ops not yet applied: the backend
-	// is behind the namespace there, so its view must not win.
-	pending map[string]bool
-	// seen holds the names the backend listed, on a refresh.
-	seen map[string]bool
-	// mtime and nextCookie are the directory's when the listing began:
-	// a change here since then (an entry made, removed or renamed)
-	// means the listing may be older than the namespace, so a refresh
-	// is dropped and tried again later.
-	mtime      int64
-	nextCookie uint64
-	// busy reports a file being written (Cache.busyWriting): like a
-	// dirty one, it stays when its object is gone.
-	busy func(t *txn, n *ns.Inode) bool
-	// wasDirty holds the files dirty when the listing began.
-	wasDirty map[Ino]bool
+// refreshHost is the cache as the refresh room sees it (refresh.Host).
+type refreshHost struct{ c *Cache }
+
+var _ refresh.Host = refreshHost{}
+
+func (h refreshHost) View(fn func(refresh.Tx) error) error {
+	return h.c.view(func(t *txn) error { return fn(refreshTx{t, h.c}) })
 }
 
-// errRaced ends a refresh whose directory changed during the listing.
-var errRaced = errors.New("directory changed during the listing")
-
-// raced reports whether d changed since the listing began, or moved: a
-// listing of its old prefix says nothing about it any more.
-func (l *listing) raced(t *txn, d *ns.Inode) bool {
-	if !l.refresh {
-		return false
-	}
-	if d.Mtime != l.mtime || d.NextCookie != l.nextCookie {
-		return true
-	}
-	if d.Ino == RootIno {
-		return false
-	}
-	key, err := t.Key(d)
-	return err != nil || key != l.prefix
+func (h refreshHost) Update(fn func(refresh.Tx) error) error {
+	return h.c.update(func(t *txn) error { return fn(refreshTx{t, h.c}) })
 }
 
-func (l *listing) isPending(key string) bool {
-	if l.pending[key] || l.pending[key+"/"] {
-		return true
-	}
-	for k := range l.pending {
-		if strings.HasSuffix(k, "/") && strings.HasPrefix(key, k) {
-			return true
+func (h refreshHost) DropStale(ino Ino) { h.c.dropStale(ino) }
+
+// DropContent drops ino's local content when fn agrees, in the update
+// that records what fn changed, under the data lock and inside a drop
+// (drops.go), so no reader or writer takes the old content for the new.
+func (h refreshHost) DropContent(ino Ino, fn func(t refresh.Tx, n *ns.Inode) bool) error {
+	c := h.c
+	mu := c.files.DataLock(ino)
+	mu.Lock()
+	defer mu.Unlock()
+	end := c.beginDrop(ino)
+	dropped := false
+	defer func() { end(dropped) }()
+	err := c.update(func(t *txn) error {
+		dropped = false
+		n, err := t.get(ino)
+		if errors.Is(err, syscall.ESTALE) {
+			return nil // removed meanwhile
 		}
-	}
-	return false
-}
-
-func (c *Cache) loadDir(ctx context.Context, dir Ino, refresh bool) error {
-	start := time.Now()
-	l := &listing{dir: dir, refresh: refresh, pending: map[string]bool{}, seen: map[string]bool{}, busy: c.busyWriting,
-		wasDirty: map[Ino]bool{}}
-	err := c.view(func(t *txn) error {
-		d, err := t.GetDir(dir)
 		if err != nil {
 			return err
 		}
-		l.mtime, l.nextCookie = d.Mtime, d.NextCookie
-		if dir != RootIno {
-			if l.prefix, err = t.Key(d); err != nil {
-				return err
-			}
-		}
-		// A file dirty now may be uploaded while the listing runs: the
-		// listing then shows the cloud from before, which says nothing
-		// of it.
-		if err := t.Dirty.ForEach(func(k, _ []byte) error {
-			l.wasDirty[Ino(beUint64(k))] = true
+		if !fn(refreshTx{t, c}, n) {
 			return nil
-		}); err != nil {
+		}
+		n.Flags &^= ns.FlagLocal
+		if err := t.putChunks(ino, nil); err != nil {
 			return err
 		}
-		return t.Journal.ForEach(func(_, v []byte) error {
-			o, err := writeback.Unmarshal(v)
-			if err == nil {
-				l.pending[o.Key] = true
-				if o.Key2 != "" {
-					l.pending[o.Key2] = true
-				}
-			}
-			return err
-		})
+		dropped = true
+		return t.put(n)
 	})
-	if err != nil {
+	if err != nil || !dropped {
 		return err
 	}
-	var batch []backend.ObjectInfo
-	var changed []changedFile
-	count := 0
-	flush := func() error {
-		var more []changedFile
-		err := c.update(func(t *txn) (err error) {
-			more, err = t.mergeListed(l, batch, c.cfg)
-			return err
-		})
-		changed = append(changed, more...)
-		count += len(batch)
-		batch = batch[:0]
+	c.forget(ino)
+	return nil
+}
+
+// refreshTx is a cache transaction as the refresh room sees it
+// (refresh.Tx).
+type refreshTx struct {
+	t *txn
+	c *Cache
+}
+
+func (r refreshTx) NS() *ns.Tx                       { return r.t.Tx }
+func (r refreshTx) Inode(ino Ino) (*ns.Inode, error) { return r.t.get(ino) }
+func (r refreshTx) PutInode(n *ns.Inode) error       { return r.t.put(n) }
+func (r refreshTx) Busy(n *ns.Inode) bool            { return r.c.busyWriting(r.t, n) }
+
+func (r refreshTx) DeleteInode(ino Ino) error {
+	if err := r.t.putChunks(ino, nil); err != nil {
 		return err
 	}
-	opts := backend.ListOptions{Prefix: l.prefix, Delimiter: "/", Known: c.known(l)}
-	err = c.store.List(ctx, opts, func(o backend.ObjectInfo) error {
-		if o.Key == l.prefix {
-			return nil // the directory's own marker
-		}
-		batch = append(batch, o)
-		if len(batch) >= loadBatch {
-			return flush()
-		}
+	return r.t.delete(ino)
+}
+
+func (r refreshTx) Dirty(fn func(Ino)) error {
+	return r.t.Dirty.ForEach(func(k, _ []byte) error {
+		fn(Ino(beUint64(k)))
 		return nil
 	})
-	if err == nil && len(batch) > 0 {
-		err = flush()
-	}
-	if errors.Is(err, errRaced) {
-		c.log.Debug("refresh dropped: the directory changed meanwhile", "op", "refresh", "key", l.prefix)
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("cache: list %q in the backend: %w", l.prefix, err)
-	}
-	if err := c.takeListedVersions(l, changed); err != nil {
-		return err
-	}
-	var vanished []Ino
-	err = c.update(func(t *txn) error {
-		vanished = nil
-		d, err := t.GetDir(dir)
-		if err != nil {
-			return err
-		}
-		if l.raced(t, d) {
-			return errRaced
-		}
-		if refresh {
-			if vanished, err = t.dropVanished(l); err != nil {
-				return err
-			}
-			if d, err = t.GetDir(dir); err != nil {
-				return err
-			}
-		}
-		d.Flags |= ns.FlagLoaded
-		d.LoadedAt = time.Now().UnixNano()
-		return t.put(d)
-	})
-	if errors.Is(err, errRaced) {
-		err = nil
-	}
-	for _, ino := range vanished {
-		c.dropStale(ino)
-	}
-	c.log.Debug("directory listed", "op", "list", "key", l.prefix, "dur", time.Since(start), "bytes", count)
-	return err
 }
 
-// known tells the store what the namespace holds of each key of l's
-// listing (backend.ListOptions.Known), so the store reads only objects
-// whose details mergeListed would use: on S3 a listing of a directory
-// this gateway wrote, or listed before, then needs no HEAD per object.
-// It follows mergeListed: names present on a first listing, directories,
-// keys with pending ops, and files that are dirty or not regular are
-// kept whatever the cloud holds (AnyVersion); a clean file is compared
-// by the version it was last in step with.
-func (c *Cache) known(l *listing) func(key string) (backend.Known, bool) {
-	anyVersion := backend.Known{AnyVersion: true}
-	return func(key string) (backend.Known, bool) {
-		name := strings.TrimSuffix(strings.TrimPrefix(key, l.prefix), "/")
-		if ns.CheckName(name) != nil {
-			return anyVersion, true // mergeListed skips it
-		}
-		var k backend.Known
-		var ok bool
-		err := c.view(func(t *txn) error {
-			child, _, err := t.Lookup(l.dir, name)
-			if err != nil {
-				if l.refresh && l.isPending(key) {
-					k, ok = anyVersion, true // removed or renamed here
-				}
-				return nil
-			}
-			if !l.refresh || strings.HasSuffix(key, "/") || l.isPending(key) {
-				k, ok = anyVersion, true
-				return nil
-			}
-			n, err := t.get(child)
-			if err != nil {
-				return nil
-			}
-			ok = true
-			if !n.Mode.IsRegular() || n.Has(ns.FlagDirty) {
-				k = anyVersion
-			} else {
-				k.Size, k.ETag = n.RemoteSize, n.ETag
-			}
-			return nil
-		})
-		return k, ok && err == nil
-	}
-}
-
-// takeListedAttrs gives the clean file n, whose content the object o
-// still holds, o's mode and owner when another version of o's metadata
-// was listed (a chmod or chown by a tool on the POSIX backend; on S3, a
-// listing shows no metadata, so only objects it read for other reasons).
-func (t *txn) takeListedAttrs(n *ns.Inode, o backend.ObjectInfo) error {
-	if o.ETag == "" || o.ETag == n.ETag {
-		return nil
-	}
-	n.ETag = o.ETag
-	if o.Attrs != nil && o.Attrs.Mode.Type() == 0 && takeOwnerMode(n, o.Attrs) {
-		n.Ctime = time.Now().UnixNano()
-	}
-	return t.put(n)
-}
-
-// takeOwnerMode gives n the permission bits, owner and group of a, and
-// reports whether they changed.
-func takeOwnerMode(n *ns.Inode, a *backend.Attrs) bool {
-	mode := n.Mode&^ns.PermBits | a.Mode&ns.PermBits
-	changed := mode != n.Mode || a.UID != n.UID || a.GID != n.GID
-	n.Mode, n.UID, n.GID = mode, a.UID, a.GID
-	return changed
-}
-
-// changedFile is a file a refresh found changed in the cloud: o is what
-// the listing holds at its key.
-type changedFile struct {
-	ino Ino
-	o   backend.ObjectInfo
-}
-
-// mergeListed adds backend entries to the directory. On a first listing
-// any name already present wins: the namespace is ahead of the backend
-// for everything made here. On a refresh, it returns the clean files
-// changed in the cloud, for takeListedVersions.
-func (t *txn) mergeListed(l *listing, objs []backend.ObjectInfo, cfg Config) ([]changedFile, error) {
-	d, err := t.GetDir(l.dir)
-	if err != nil {
-		return nil, err
-	}
-	if l.raced(t, d) {
-		return nil, errRaced
-	}
-	var changed []changedFile
-	for _, o := range objs {
-		name := strings.TrimSuffix(strings.TrimPrefix(o.Key, l.prefix), "/")
-		if ns.CheckName(name) != nil {
-			continue
-		}
-		isDir := o.Prefix || strings.HasSuffix(o.Key, "/")
-		if l.refresh {
-			l.seen[name] = true
-		}
-		if o.Known {
-			// The store took known's word and read nothing: there is
-			// nothing to merge, and too little to make an entry of if
-			// the name went away meanwhile (the next listing reads it).
-			continue
-		}
-		child, _, err := t.Lookup(l.dir, name)
+func (r refreshTx) Pending(fn func(key string)) error {
+	return r.t.Journal.ForEach(func(_, v []byte) error {
+		o, err := writeback.Unmarshal(v)
 		if err == nil {
-			if !l.refresh || isDir || l.isPending(o.Key) {
-				continue
+			fn(o.Key)
+			if o.Key2 != "" {
+				fn(o.Key2)
 			}
-			n, err := t.get(child)
-			if err != nil {
-				return nil, err
-			}
-			if !n.Mode.IsRegular() || n.Has(ns.FlagDirty) || l.wasDirty[n.Ino] {
-				continue
-			}
-			if !o.ChangedFrom(n.ETag, n.RemoteSize, n.RemoteMtime) {
-				if err := t.takeListedAttrs(n, o); err != nil {
-					return nil, err
-				}
-				continue
-			}
-			changed = append(changed, changedFile{n.Ino, o})
-			continue
 		}
-		if l.refresh && l.isPending(o.Key) {
-			continue // removed or renamed here; the backend will follow
-		}
-		n, err := t.NewInode()
-		if err != nil {
-			return nil, err
-		}
-		n.Parent, n.Name, n.Flags = l.dir, name, ns.FlagRemote
-		n.UID, n.GID = cfg.DefaultUID, cfg.DefaultGID
-		if isDir {
-			n.Mode, n.Nlink = fs.ModeDir|cfg.DefaultDirMode, 2
-			d.Nlink++
-		} else {
-			n.Mode, n.Size, n.ETag = cfg.DefaultFileMode, o.Size, o.ETag
-			n.RemoteSize, n.RemoteMtime = o.Size, o.MtimeNano()
-		}
-		if a := o.Attrs; a != nil {
-			switch {
-			case isDir:
-				n.Mode = fs.ModeDir | a.Mode&ns.PermBits
-			case a.Mode&fs.ModeSymlink != 0:
-				n.Mode = fs.ModeSymlink | a.Mode&ns.PermBits
-			default:
-				n.Mode = a.Mode & ns.PermBits
-			}
-			n.UID, n.GID = a.UID, a.GID
-		}
-		mtime := o.MtimeNano()
-		if o.Prefix && (o.Attrs == nil || o.Attrs.MTime.IsZero()) {
-			mtime = time.Now().UnixNano() // a bare prefix has no time
-		}
-		n.Atime, n.Mtime, n.Ctime = mtime, mtime, mtime
-		if err := t.put(n); err != nil {
-			return nil, err
-		}
-		if err := t.Link(d, name, n); err != nil {
-			return nil, err
-		}
-	}
-	// Our own additions are no race.
-	l.mtime, l.nextCookie = d.Mtime, d.NextCookie
-	return changed, t.put(d)
-}
-
-// dropVanished removes entries the backend no longer lists: files and
-// empty directories that are in step with the backend, have no pending
-// changes and are not hard-linked. Anything changed here stays; it will
-// be uploaded again.
-func (t *txn) dropVanished(l *listing) ([]Ino, error) {
-	d, err := t.GetDir(l.dir)
-	if err != nil {
-		return nil, err
-	}
-	type victim struct {
-		name string
-		n    *ns.Inode
-	}
-	var victims []victim
-	prefix := ns.InoKey(l.dir)
-	cur := t.Dirents.Cursor()
-	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
-		name := string(k[8:])
-		if l.seen[name] || l.isPending(l.prefix+name) {
-			continue
-		}
-		child, _, _, err := ns.ParseDirent(v)
-		if err != nil {
-			return nil, err
-		}
-		n, err := t.get(child)
-		if err != nil {
-			return nil, err
-		}
-		if !n.Has(ns.FlagRemote) || n.Has(ns.FlagDirty) || l.wasDirty[n.Ino] || n.Nlink > 1 && !n.Mode.IsDir() || l.busy(t, n) {
-			continue
-		}
-		if n.Mode.IsDir() && !t.Empty(n.Ino) {
-			continue
-		}
-		victims = append(victims, victim{name, n})
-	}
-	var gone []Ino
-	for _, v := range victims {
-		if err := t.Unlink(l.dir, v.name); err != nil {
-			return nil, err
-		}
-		if v.n.Mode.IsDir() {
-			d.Nlink--
-		}
-		if err := t.putChunks(v.n.Ino, nil); err != nil {
-			return nil, err
-		}
-		if err := t.delete(v.n.Ino); err != nil {
-			return nil, err
-		}
-		gone = append(gone, v.n.Ino)
-	}
-	if len(victims) > 0 {
-		d.Mtime = time.Now().UnixNano()
-	}
-	return gone, t.put(d)
-}
-
-// ensureTreeLoaded loads dir and every directory below it, before the
-// tree moves to a new prefix in the backend. Listing each directory
-// (subtree does) loads it.
-func (c *Cache) ensureTreeLoaded(ctx context.Context, dir Ino) error {
-	_, err := c.subtree(ctx, dir)
-	return err
+		return err
+	})
 }

@@ -20,7 +20,7 @@ func (c *Cache) Lookup(ctx context.Context, dir Ino, name string) (Attr, error) 
 			return Attr{}, err
 		}
 	}
-	if err := c.ensureLoaded(ctx, dir); err != nil {
+	if err := c.refresh.LoadDir(ctx, dir); err != nil {
 		return Attr{}, err
 	}
 	var a Attr
@@ -90,7 +90,7 @@ func (c *Cache) create(ctx context.Context, dir Ino, name string, fill func(n *n
 	if err := ns.CheckName(name); err != nil {
 		return Attr{}, Change{}, err
 	}
-	if err := c.ensureLoaded(ctx, dir); err != nil {
+	if err := c.refresh.LoadDir(ctx, dir); err != nil {
 		return Attr{}, Change{}, err
 	}
 	var a Attr
@@ -229,7 +229,7 @@ func (c *Cache) Link(ctx context.Context, ino, dir Ino, name string) (Attr, Chan
 	if err := ns.CheckName(name); err != nil {
 		return Attr{}, Change{}, err
 	}
-	if err := c.ensureLoaded(ctx, dir); err != nil {
+	if err := c.refresh.LoadDir(ctx, dir); err != nil {
 		return Attr{}, Change{}, err
 	}
 	var a Attr

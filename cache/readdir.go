@@ -13,7 +13,7 @@ import (
 // resumed from a cookie sees every entry that existed throughout exactly
 // once.
 func (c *Cache) ReadDir(ctx context.Context, dir Ino, cookie uint64, fn func(DirEntry) bool) error {
-	if err := c.ensureLoaded(ctx, dir); err != nil {
+	if err := c.refresh.LoadDir(ctx, dir); err != nil {
 		return err
 	}
 	// Entries are read in pages, each in its own short transaction, so

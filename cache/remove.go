@@ -16,7 +16,7 @@ func (c *Cache) Remove(ctx context.Context, dir Ino, name string) (Change, error
 	if err := ns.CheckName(name); err != nil {
 		return Change{}, err
 	}
-	if err := c.ensureLoaded(ctx, dir); err != nil {
+	if err := c.refresh.LoadDir(ctx, dir); err != nil {
 		return Change{}, err
 	}
 	var gone Ino
@@ -56,7 +56,7 @@ func (c *Cache) Rmdir(ctx context.Context, dir Ino, name string) (Change, error)
 	if err := ns.CheckName(name); err != nil {
 		return Change{}, err
 	}
-	if err := c.ensureLoaded(ctx, dir); err != nil {
+	if err := c.refresh.LoadDir(ctx, dir); err != nil {
 		return Change{}, err
 	}
 	var child Ino
@@ -70,7 +70,7 @@ func (c *Cache) Rmdir(ctx context.Context, dir Ino, name string) (Change, error)
 	})
 	if err == nil {
 		// Emptiness counts what the backend holds too.
-		err = c.ensureLoaded(ctx, child)
+		err = c.refresh.LoadDir(ctx, child)
 	}
 	if err != nil {
 		return Change{}, wrap("rmdir", name, err)

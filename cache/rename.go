@@ -23,7 +23,7 @@ func (c *Cache) Rename(ctx context.Context, srcDir Ino, srcName string, dstDir I
 		return Change{}, Change{}, err
 	}
 	for _, d := range []Ino{srcDir, dstDir} {
-		if err := c.ensureLoaded(ctx, d); err != nil {
+		if err := c.refresh.LoadDir(ctx, d); err != nil {
 			return Change{}, Change{}, wrap("rename", srcName, err)
 		}
 	}
@@ -43,10 +43,11 @@ func (c *Cache) Rename(ctx context.Context, srcDir Ino, srcName string, dstDir I
 		return err
 	})
 	if err == nil && srcMode.IsDir() {
-		err = c.ensureTreeLoaded(ctx, src)
+		// Listing each directory below src (subtree) loads it.
+		_, err = c.subtree(ctx, src)
 	}
 	if err == nil && dst != 0 && dstMode.IsDir() {
-		err = c.ensureLoaded(ctx, dst)
+		err = c.refresh.LoadDir(ctx, dst)
 	}
 	if err != nil {
 		return Change{}, Change{}, wrap("rename", srcName, err)
