@@ -137,17 +137,11 @@ type Cache struct {
 	// refresh lists directories and takes new versions from the cloud.
 	refresh *refresh.Refresher
 
-	// mu guards closed, unsynced and refreshing.
+	// mu guards closed and unsynced.
 	mu sync.Mutex
-	// pendMu guards pendingWrites and written; nothing else is locked
-	// while holding it.
-	pendMu sync.Mutex
-	// pendingWrites holds the size and mtime of unstable writes not yet
-	// committed (WriteUnstable).
-	pendingWrites map[Ino]pendingAttr
-	// written holds inodes whose data file changed since their last
-	// Commit: a Commit of any other has nothing to do.
-	written map[Ino]bool
+	// unstable holds unstable writes not yet committed, overlaid on
+	// the namespace, and which files were written since their Commit.
+	unstable *unstableWrites
 	// unsynced holds inodes committed but not yet fsynced (SyncInterval).
 	unsynced map[Ino]bool
 
@@ -216,7 +210,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		cfg: cfg, log: cfg.Logger, ns: db, store: cfg.Store, dataDir: dataDir,
 		files:    files,
 		unsynced: map[Ino]bool{},
-		dirty:    writeback.NewDirty(cfg.DirtyLimitBytes), fresh: content.NewFresh(), writers: content.NewWriters(), pendingWrites: map[Ino]pendingAttr{}, written: map[Ino]bool{}, settleEvery: settleInterval,
+		dirty:    writeback.NewDirty(cfg.DirtyLimitBytes), fresh: content.NewFresh(), writers: content.NewWriters(), unstable: newUnstableWrites(), settleEvery: settleInterval,
 		lru:        content.NewLRU(cfg.MaxBytes, cfg.HighWater, cfg.LowWater),
 		readAheads: content.NewReadAhead(cfg.FetchConcurrency), epochs: content.NewEpochs(),
 	}
@@ -290,7 +284,7 @@ func (c *Cache) update(fn func(t *txn) error) error {
 	defer c.wb.EndUpdate()
 	var t *txn
 	err := c.ns.Update(func(nt *ns.Tx) error {
-		t = &txn{Tx: nt, pending: c.pendingOf}
+		t = &txn{Tx: nt, pending: c.unstable.of}
 		return fn(t)
 	})
 	if err != nil {
@@ -305,7 +299,7 @@ func (c *Cache) update(fn func(t *txn) error) error {
 
 func (c *Cache) view(fn func(t *txn) error) error {
 	return c.ns.View(func(nt *ns.Tx) error {
-		return fn(&txn{Tx: nt, pending: c.pendingOf})
+		return fn(&txn{Tx: nt, pending: c.unstable.of})
 	})
 }
 

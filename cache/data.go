@@ -142,7 +142,7 @@ func (c *Cache) writeData(ino Ino, p []byte, off int64, epoch uint64) (int, erro
 		return 0, err
 	}
 	defer c.files.Release(of)
-	c.noteWritten(ino)
+	c.unstable.noteWritten(ino)
 	return of.File.WriteAt(p, off)
 }
 
@@ -279,8 +279,8 @@ func (c *Cache) Commit(ctx context.Context, ino Ino) (Attr, error) {
 // commit is Commit without the attributes.
 func (c *Cache) commit(ino Ino) error {
 	if c.cfg.SyncInterval > 0 {
-		c.takeWritten(ino)
-		if err := c.storePending(ino); err != nil {
+		c.unstable.takeWritten(ino)
+		if err := c.storePending(ino, nil); err != nil {
 			return wrap("commit", "", err)
 		}
 		c.mu.Lock()
@@ -291,12 +291,12 @@ func (c *Cache) commit(ino Ino) error {
 	mu := c.syncLock(ino)
 	mu.Lock()
 	defer mu.Unlock()
-	if !c.takeWritten(ino) {
+	if !c.unstable.takeWritten(ino) {
 		return nil // all durable since the last Commit
 	}
 	err := c.commitData(ino)
 	if err != nil {
-		c.noteWritten(ino) // the next Commit tries again
+		c.unstable.noteWritten(ino) // the next Commit tries again
 	}
 	return wrap("commit", "", err)
 }

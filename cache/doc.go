@@ -42,7 +42,7 @@
 //     changed; both across a checkpoint's database commit. ns.DB's
 //     commitMu, the group commit's queue, is taken alone, before a round
 //     starts.
-//  7. Cache.mu and Cache.pendMu: may be taken inside update and view
+//  7. Cache.mu and unstableWrites.mu: may be taken inside update and view
 //     functions (the unstable-write overlay).
 //  8. content.LRU's mu; content.Files' mu, then its spare pool's mu;
 //     content.Epochs' mu; content.Fresh's mu; content.Writers' mu (in
@@ -50,7 +50,7 @@
 //     content.ReadAhead's mu; writeback.Queue's mu; writeback.Dirty's
 //     mu; refresh.Refresher's mu.
 //
-// Cache.mu, pendMu, the Files, spare pool, LRU, Epochs, Fresh, Writers
+// Cache.mu, unstableWrites.mu, the Files, spare pool, LRU, Epochs, Fresh, Writers
 // and ReadAhead mutexes, the write-back's Queue.mu and Dirty.mu, the
 // Refresher's mu, and ns.DB's commitMu guard maps and lists: nothing but the spare pool's
 // (under Files') is locked under them, and none is held across a

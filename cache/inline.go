@@ -23,23 +23,6 @@ import (
 // records before they are settled make it longer before New.
 var settleInterval = time.Second
 
-// written notes that ino's data file changed since its last Commit.
-func (c *Cache) noteWritten(ino Ino) {
-	c.pendMu.Lock()
-	c.written[ino] = true
-	c.pendMu.Unlock()
-}
-
-// takeWritten reports whether ino's data file changed since its last
-// Commit, and clears the mark.
-func (c *Cache) takeWritten(ino Ino) bool {
-	c.pendMu.Lock()
-	defer c.pendMu.Unlock()
-	w := c.written[ino]
-	delete(c.written, ino)
-	return w
-}
-
 // commitData makes what was written to ino durable: as a record when
 // the file is small, else by an fsync of its data file; then it stores
 // unstable writes' size. The caller holds ino's sync lock.
@@ -50,7 +33,7 @@ func (c *Cache) commitData(ino Ino) error {
 		return err
 	})
 	if errors.Is(err, syscall.ESTALE) {
-		c.dropPending(ino)
+		c.unstable.forget(ino)
 		return nil
 	}
 	if err != nil {
@@ -62,7 +45,7 @@ func (c *Cache) commitData(ino Ino) error {
 			return err
 		}
 		stamp := c.inline.NextStamp()
-		err = c.storePendingWith(ino, func(t *txn) error {
+		err = c.storePending(ino, func(t *txn) error {
 			if n, err := t.get(ino); err != nil || !n.Has(ns.FlagLocal) {
 				return err // removed: ESTALE; evicted meanwhile: nothing to keep
 			}
@@ -76,7 +59,7 @@ func (c *Cache) commitData(ino Ino) error {
 	if err := c.syncData(ino); err != nil {
 		return err
 	}
-	return c.storePendingWith(ino, func(t *txn) error { return t.dropInline(ino) })
+	return c.storePending(ino, func(t *txn) error { return t.dropInline(ino) })
 }
 
 // snapshot reads the first size bytes of ino's data file, fewer when the

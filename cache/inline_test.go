@@ -31,6 +31,7 @@ func crash(c *Cache) {
 	c.closed = true
 	c.mu.Unlock()
 	c.stop()
+	c.refresh.Close()
 	c.wg.Wait()
 	c.files.Close()
 	c.ns.Abandon()

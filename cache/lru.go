@@ -37,7 +37,7 @@ func (c *Cache) UsedBytes() int64 { return c.lru.Used() }
 
 // evict drops the local content of a clean file nobody is using.
 func (c *Cache) evict(ino Ino) error {
-	if _, unstable := c.pendingOf(ino); unstable {
+	if _, unstable := c.unstable.of(ino); unstable {
 		return nil // uncommitted writes: never dropped
 	}
 	if !c.files.BeginEvict(ino) {

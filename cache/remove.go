@@ -202,7 +202,7 @@ func (c *Cache) forget(ino Ino) {
 	c.readAheads.Forget(ino)
 	c.lru.Unaccount(ino)
 	c.fresh.Drop(ino)
-	c.dropPending(ino)
+	c.unstable.forget(ino)
 	if err := c.files.Remove(ino); err != nil {
 		c.log.Warn("remove data file", "op", "remove", "err", err)
 	}

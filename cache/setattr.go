@@ -42,7 +42,7 @@ func (c *Cache) SetAttr(ctx context.Context, ino Ino, set SetAttr) (Change, erro
 // attribute until then.
 func (c *Cache) setAttr(ctx context.Context, ino Ino, set SetAttr, epoch uint64) (Change, error) {
 	// Unstable writes come first: a truncate or utimes after them wins.
-	if err := c.storePending(ino); err != nil {
+	if err := c.storePending(ino, nil); err != nil {
 		return Change{}, wrap("setattr", "", err)
 	}
 	if set.Size != nil {

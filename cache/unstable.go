@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sync"
 	"syscall"
 	"time"
 
@@ -31,11 +32,121 @@ func (p pendingAttr) apply(n *ns.Inode) {
 	}
 }
 
-func (c *Cache) pendingOf(ino Ino) (pendingAttr, bool) {
-	c.pendMu.Lock()
-	defer c.pendMu.Unlock()
-	p, ok := c.pendingWrites[ino]
+// unstableWrites is the overlay of unstable writes not yet committed,
+// and the inodes written since their last Commit. Its mu is a leaf,
+// taken inside namespace views and updates.
+type unstableWrites struct {
+	mu sync.Mutex
+	// pending holds the size and mtime of unstable writes not yet
+	// committed (WriteUnstable).
+	pending map[Ino]pendingAttr
+	// written holds inodes whose data file changed since their last
+	// Commit: a Commit of any other has nothing to do.
+	written map[Ino]bool
+}
+
+func newUnstableWrites() *unstableWrites {
+	return &unstableWrites{pending: map[Ino]pendingAttr{}, written: map[Ino]bool{}}
+}
+
+// of returns the unstable writes of ino not yet committed.
+func (u *unstableWrites) of(ino Ino) (pendingAttr, bool) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	p, ok := u.pending[ino]
 	return p, ok
+}
+
+// add folds a write of ino that ended at end, into a file of size size
+// when the write looked, into its pending attributes. It returns the
+// attributes before and after, and the new size, read in the same
+// critical section (the namespace's view lock, then mu, as every reader
+// takes them), so no reader sees a state between the two.
+func (u *unstableWrites) add(db *ns.DB, ino Ino, size, end int64) (Change, int64) {
+	var ch Change
+	var newSize int64
+	add := func(n *ns.Inode) {
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		pa := u.pending[ino]
+		if n != nil {
+			before := *n
+			pa.apply(&before)
+			ch.Before = attrOf(&before)
+		}
+		pa.size = max(pa.size, size, end)
+		pa.mtime = time.Now().UnixNano()
+		pa.writes++
+		u.pending[ino] = pa
+		newSize = pa.size
+		if n != nil {
+			pa.apply(n)
+			ch.After = attrOf(n)
+		}
+	}
+	added := false
+	// The ns.Tx has no pending overlay: n is the stored record, which
+	// add overlays itself. A view that cannot run (the namespace is
+	// broken) still leaves the write pending, as the data is written.
+	_ = db.View(func(t *ns.Tx) error {
+		added = true
+		n, err := t.Get(ino)
+		if err != nil {
+			n = nil // removed meanwhile: no attributes
+		}
+		add(n)
+		return nil
+	})
+	if !added {
+		add(nil)
+	}
+	return ch, newSize
+}
+
+// stored forgets pa, the pending writes of ino that were just stored,
+// unless more writes came meanwhile.
+func (u *unstableWrites) stored(ino Ino, pa pendingAttr) {
+	u.mu.Lock()
+	if cur, found := u.pending[ino]; found && cur.writes == pa.writes {
+		delete(u.pending, ino)
+	}
+	u.mu.Unlock()
+}
+
+// forget drops what is kept of ino: it was removed.
+func (u *unstableWrites) forget(ino Ino) {
+	u.mu.Lock()
+	delete(u.pending, ino)
+	delete(u.written, ino)
+	u.mu.Unlock()
+}
+
+// inos returns the inodes with unstable writes not yet committed.
+func (u *unstableWrites) inos() []Ino {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	inos := make([]Ino, 0, len(u.pending))
+	for ino := range u.pending {
+		inos = append(inos, ino)
+	}
+	return inos
+}
+
+// noteWritten notes that ino's data file changed since its last Commit.
+func (u *unstableWrites) noteWritten(ino Ino) {
+	u.mu.Lock()
+	u.written[ino] = true
+	u.mu.Unlock()
+}
+
+// takeWritten reports whether ino's data file changed since its last
+// Commit, and clears the mark.
+func (u *unstableWrites) takeWritten(ino Ino) bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	w := u.written[ino]
+	delete(u.written, ino)
+	return w
 }
 
 // WriteUnstable writes p at off like WriteAt, for an NFS UNSTABLE write:
@@ -136,7 +247,7 @@ func (c *Cache) writeUnstableReady(ctx context.Context, ino Ino, p []byte, off i
 		ch, err := c.unchanged(ino)
 		return 0, ch, wrap("write", "", err)
 	}
-	ch, newSize := c.addPending(ino, size, off+int64(got))
+	ch, newSize := c.unstable.add(c.ns, ino, size, off+int64(got))
 	c.dirty.Note(ino, newSize)
 	c.lru.Account(ino, newSize)
 	c.touched(ino)
@@ -145,60 +256,11 @@ func (c *Cache) writeUnstableReady(ctx context.Context, ino Ino, p []byte, off i
 	return got, ch, wrap("write", "", werr)
 }
 
-// addPending folds a write of ino that ended at end, into a file of
-// size size when the write looked, into its pending attributes. It
-// returns them and the attributes before and after, read in the same
-// critical section (the namespace's view lock, then pendMu, as every
-// reader takes them), so no reader sees a state between the two.
-func (c *Cache) addPending(ino Ino, size, end int64) (Change, int64) {
-	var ch Change
-	var newSize int64
-	add := func(n *ns.Inode) {
-		c.pendMu.Lock()
-		defer c.pendMu.Unlock()
-		pa := c.pendingWrites[ino]
-		if n != nil {
-			before := *n
-			pa.apply(&before)
-			ch.Before = attrOf(&before)
-		}
-		pa.size = max(pa.size, size, end)
-		pa.mtime = time.Now().UnixNano()
-		pa.writes++
-		c.pendingWrites[ino] = pa
-		newSize = pa.size
-		if n != nil {
-			pa.apply(n)
-			ch.After = attrOf(n)
-		}
-	}
-	added := false
-	// The ns.Tx has no pending overlay: n is the stored record, which
-	// add overlays itself. A view that cannot run (the namespace is
-	// broken) still leaves the write pending, as the data is written.
-	_ = c.ns.View(func(t *ns.Tx) error {
-		added = true
-		n, err := t.Get(ino)
-		if err != nil {
-			n = nil // removed meanwhile: no attributes
-		}
-		add(n)
-		return nil
-	})
-	if !added {
-		add(nil)
-	}
-	return ch, newSize
-}
-
 // storePending stores the pending size and mtime of ino as a content
-// change (new version, dirty), so the uploader sends them.
-func (c *Cache) storePending(ino Ino) error { return c.storePendingWith(ino, nil) }
-
-// storePendingWith is storePending with also, in the same transaction,
-// also (run even when nothing is pending).
-func (c *Cache) storePendingWith(ino Ino, also func(t *txn) error) error {
-	pa, ok := c.pendingOf(ino)
+// change (new version, dirty), so the uploader sends them, with also,
+// when set, in the same transaction (run even when nothing is pending).
+func (c *Cache) storePending(ino Ino, also func(t *txn) error) error {
+	pa, ok := c.unstable.of(ino)
 	if !ok && also == nil {
 		return nil
 	}
@@ -223,36 +285,21 @@ func (c *Cache) storePendingWith(ino Ino, also func(t *txn) error) error {
 	})
 	if err != nil {
 		if errors.Is(err, syscall.ESTALE) {
-			c.dropPending(ino)
+			c.unstable.forget(ino)
 			return nil
 		}
 		return err
 	}
-	c.pendMu.Lock()
-	if cur, found := c.pendingWrites[ino]; ok && found && cur.writes == pa.writes {
-		delete(c.pendingWrites, ino)
+	if ok {
+		c.unstable.stored(ino, pa)
 	}
-	c.pendMu.Unlock()
 	return nil
-}
-
-func (c *Cache) dropPending(ino Ino) {
-	c.pendMu.Lock()
-	delete(c.pendingWrites, ino)
-	delete(c.written, ino)
-	c.pendMu.Unlock()
 }
 
 // storeAllPending stores every pending write, before a flush or close.
 func (c *Cache) storeAllPending() {
-	c.pendMu.Lock()
-	inos := make([]Ino, 0, len(c.pendingWrites))
-	for ino := range c.pendingWrites {
-		inos = append(inos, ino)
-	}
-	c.pendMu.Unlock()
-	for _, ino := range inos {
-		if err := c.storePending(ino); err != nil {
+	for _, ino := range c.unstable.inos() {
+		if err := c.storePending(ino, nil); err != nil {
 			c.log.Error("store unstable writes", "op", "commit", "err", err)
 		}
 	}
