@@ -137,13 +137,12 @@ type Cache struct {
 	// refresh lists directories and takes new versions from the cloud.
 	refresh *refresh.Refresher
 
-	// mu guards closed and unsynced.
-	mu sync.Mutex
 	// unstable holds unstable writes not yet committed, overlaid on
 	// the namespace, and which files were written since their Commit.
 	unstable *unstableWrites
-	// unsynced holds inodes committed but not yet fsynced (SyncInterval).
-	unsynced map[Ino]bool
+	// unsynced holds data files committed but not yet fsynced
+	// (SyncInterval).
+	unsynced *unsyncedFiles
 
 	// writers counts the writes in flight, by inode (writers.go).
 	writers *content.Writers
@@ -172,9 +171,12 @@ type Cache struct {
 	// wb is the write-back: the journal's worker, uploads, flush.
 	wb *writeback.Queue
 	// life is cancelled by Close; background fetches run under it.
-	life   context.Context
-	stop   context.CancelFunc
-	wg     sync.WaitGroup
+	life context.Context
+	stop context.CancelFunc
+	// bg runs the background work; Close waits for it.
+	bg workers
+	// mu guards closed.
+	mu     sync.Mutex
 	closed bool
 
 	stats stats
@@ -208,12 +210,13 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	}
 	c := &Cache{
 		cfg: cfg, log: cfg.Logger, ns: db, store: cfg.Store, dataDir: dataDir,
-		files:    files,
-		unsynced: map[Ino]bool{},
-		dirty:    writeback.NewDirty(cfg.DirtyLimitBytes), fresh: content.NewFresh(), writers: content.NewWriters(), unstable: newUnstableWrites(), settleEvery: settleInterval,
+		files: files,
+		dirty: writeback.NewDirty(cfg.DirtyLimitBytes), fresh: content.NewFresh(), writers: content.NewWriters(), unstable: newUnstableWrites(), settleEvery: settleInterval,
 		lru:        content.NewLRU(cfg.MaxBytes, cfg.HighWater, cfg.LowWater),
 		readAheads: content.NewReadAhead(cfg.FetchConcurrency), epochs: content.NewEpochs(),
 	}
+	c.bg.log = cfg.Logger
+	c.unsynced = &unsyncedFiles{inos: map[Ino]bool{}, sync: c.syncData, log: cfg.Logger}
 	c.inline = content.NewInline(db, files, func() { c.stats.fsyncs.Add(1) })
 	c.fetcher = c.newFetcher()
 	for _, step := range []func() error{c.newWriteback, c.restoreInline, c.recover} {
@@ -226,15 +229,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 	c.refresh = c.newRefresher()
 	c.life, c.stop = context.WithCancel(context.WithoutCancel(ctx))
 	c.wb.Start(c.life)
-	c.wg.Add(4)
-	go c.runCheckpointer(c.life)
-	go c.runEvictor(c.life)
-	go c.runPersister(c.life)
-	go c.runSettler(c.life)
-	if cfg.SyncInterval > 0 {
-		c.wg.Add(1)
-		go c.runSyncer(c.life)
-	}
+	c.startBackground()
 	return c, nil
 }
 
@@ -265,7 +260,7 @@ func (c *Cache) Close() error {
 	c.stop()
 	c.refresh.Close()
 	c.wb.Close()
-	c.wg.Wait()
+	c.bg.wg.Wait()
 	if err := c.inline.Settle(); err != nil {
 		c.log.Warn("sync small files committed in the database; the next start restores them", "op", "settle", "err", err)
 	}
@@ -307,11 +302,39 @@ func (c *Cache) view(fn func(t *txn) error) error {
 // Tests that crash with updates in the log make it longer before New.
 var checkpointEvery = 2 * time.Second
 
-// runCheckpointer checkpoints the namespace now and then (ns.DB.Checkpoint).
-func (c *Cache) runCheckpointer(ctx context.Context) {
-	c.every(ctx, checkpointEvery/2, nil, func() {
+// startBackground starts the cache's background work, each a loop that
+// runs until Close.
+func (c *Cache) startBackground() {
+	ctx, bg := c.life, &c.bg
+	// The namespace is checkpointed now and then (ns.DB.Checkpoint).
+	bg.every(ctx, checkpointEvery/2, nil, func() {
 		if err := c.ns.Checkpoint(false); err != nil {
 			c.log.Error("namespace checkpoint", "op", "checkpoint", "err", err)
 		}
-	})
+	}, nil)
+	// The cache is kept under its high watermark in the background,
+	// never inside a client request: past the high mark, least recently
+	// used clean files are evicted down to the low mark.
+	bg.every(ctx, 2*time.Second, c.lru.Kicked(), func() {
+		if c.lru.Used() > c.lru.High() {
+			bg.guard("evict", func() { c.evictTo(c.lru.Low()) })
+		}
+	}, nil)
+	// Fetched chunks are recorded in batches: one fsync of a data file
+	// and one transaction for many chunks, instead of one each.
+	bg.every(ctx, time.Second, c.fresh.Kicked(), func() { bg.guard("persist", c.persistAll) }, c.persistAll)
+	// Inline records are settled every settleEvery, or sooner when they
+	// pile up.
+	bg.every(ctx, c.settleEvery, c.inline.Kicked(), func() {
+		bg.guard("settle", func() {
+			if err := c.inline.Settle(); err != nil {
+				c.log.Warn("sync small files committed in the database", "op", "settle", "err", err)
+			}
+		})
+	}, nil)
+	if c.cfg.SyncInterval > 0 {
+		// Commits are batched: the data files committed since the last
+		// round are fsynced.
+		bg.every(ctx, c.cfg.SyncInterval, nil, func() { bg.guard("sync", c.unsynced.syncAll) }, c.unsynced.syncAll)
+	}
 }

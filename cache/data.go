@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"math"
 	"sync"
 	"syscall"
@@ -283,9 +284,7 @@ func (c *Cache) commit(ino Ino) error {
 		if err := c.storePending(ino, nil); err != nil {
 			return wrap("commit", "", err)
 		}
-		c.mu.Lock()
-		c.unsynced[ino] = true
-		c.mu.Unlock()
+		c.unsynced.add(ino)
 		return nil
 	}
 	mu := c.syncLock(ino)
@@ -304,32 +303,32 @@ func (c *Cache) commit(ino Ino) error {
 // syncLock serializes Commit and truncate of one inode.
 func (c *Cache) syncLock(ino Ino) *sync.Mutex { return &c.syncMu[uint64(ino)%uint64(len(c.syncMu))] }
 
-// runSyncer fsyncs the data files written since its last round, when
-// commits are batched by SyncInterval.
-func (c *Cache) runSyncer(ctx context.Context) {
-	defer c.wg.Done()
-	t := time.NewTicker(c.cfg.SyncInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			c.syncPending()
-			return
-		case <-t.C:
-			c.guard("sync", c.syncPending)
-		}
-	}
+// unsyncedFiles holds the data files committed but not yet fsynced,
+// when commits are batched by SyncInterval.
+type unsyncedFiles struct {
+	sync func(Ino) error
+	log  *slog.Logger
+
+	mu   sync.Mutex
+	inos map[Ino]bool
 }
 
-// syncPending fsyncs every data file committed but not yet synced.
-func (c *Cache) syncPending() {
-	c.mu.Lock()
-	pending := c.unsynced
-	c.unsynced = map[Ino]bool{}
-	c.mu.Unlock()
+// add notes that ino's data file was committed.
+func (u *unsyncedFiles) add(ino Ino) {
+	u.mu.Lock()
+	u.inos[ino] = true
+	u.mu.Unlock()
+}
+
+// syncAll fsyncs every data file committed but not yet synced.
+func (u *unsyncedFiles) syncAll() {
+	u.mu.Lock()
+	pending := u.inos
+	u.inos = map[Ino]bool{}
+	u.mu.Unlock()
 	for ino := range pending {
-		if err := c.syncData(ino); err != nil && !errors.Is(err, syscall.ESTALE) {
-			c.log.Error("sync data file; recent writes are at risk if power fails", "op", "sync", "err", err)
+		if err := u.sync(ino); err != nil && !errors.Is(err, syscall.ESTALE) {
+			u.log.Error("sync data file; recent writes are at risk if power fails", "op", "sync", "err", err)
 		}
 	}
 }

@@ -42,18 +42,19 @@
 //     changed; both across a checkpoint's database commit. ns.DB's
 //     commitMu, the group commit's queue, is taken alone, before a round
 //     starts.
-//  7. Cache.mu and unstableWrites.mu: may be taken inside update and view
-//     functions (the unstable-write overlay).
+//  7. unstableWrites.mu: may be taken inside update and view functions
+//     (the unstable-write overlay).
 //  8. content.LRU's mu; content.Files' mu, then its spare pool's mu;
 //     content.Epochs' mu; content.Fresh's mu; content.Writers' mu (in
 //     busyWriting, inside update and view functions);
 //     content.ReadAhead's mu; writeback.Queue's mu; writeback.Dirty's
-//     mu; refresh.Refresher's mu.
+//     mu; refresh.Refresher's mu; Cache.mu; unsyncedFiles.mu.
 //
-// Cache.mu, unstableWrites.mu, the Files, spare pool, LRU, Epochs, Fresh, Writers
-// and ReadAhead mutexes, the write-back's Queue.mu and Dirty.mu, the
-// Refresher's mu, and ns.DB's commitMu guard maps and lists: nothing but the spare pool's
-// (under Files') is locked under them, and none is held across a
-// backend call, an fsync or a namespace update. Of the others, only
-// syncMu is held across a backend call.
+// Cache.mu, unstableWrites.mu, unsyncedFiles.mu, the Files, spare pool,
+// LRU, Epochs, Fresh, Writers and ReadAhead mutexes, the write-back's
+// Queue.mu and Dirty.mu, the Refresher's mu, and ns.DB's commitMu guard
+// maps and lists: nothing but the spare pool's (under Files') is locked
+// under them, and none is held across a backend call, an fsync or a
+// namespace update. Of the others, only syncMu is held across a backend
+// call.
 package cache

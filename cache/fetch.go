@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"syscall"
-	"time"
 
 	"github.com/filegate/filegate/cache/content"
 	"github.com/filegate/filegate/cache/ns"
@@ -81,25 +80,7 @@ func (c *Cache) presentFor(t *txn, n *ns.Inode) content.Bitmap {
 	return c.fresh.Overlay(n.Ino, verOf(n), t.chunks(n.Ino))
 }
 
-// runPersister records fetched chunks in the database in batches: one
-// fsync of a data file and one transaction for many chunks, instead of
-// one each.
-func (c *Cache) runPersister(ctx context.Context) {
-	defer c.wg.Done()
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			c.persistAll()
-			return
-		case <-t.C:
-		case <-c.fresh.Kicked():
-		}
-		c.guard("persist", c.persistAll)
-	}
-}
-
+// persistAll records the chunks fetched into every file (persistChunks).
 func (c *Cache) persistAll() {
 	for _, ino := range c.fresh.Inos() {
 		if err := c.persistChunks(ino); err != nil && !errors.Is(err, syscall.ESTALE) {
@@ -223,16 +204,14 @@ func (c *Cache) readAhead(ino Ino, off int64) {
 	if !c.readAheads.TryStart() {
 		return // enough fetching already
 	}
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
+	c.bg.start(func() {
 		defer c.readAheads.Done()
-		c.guard("readahead", func() {
+		c.bg.guard("readahead", func() {
 			if err := c.ensureRange(c.life, ino, off, off+c.cfg.ReadAheadBytes); err != nil && c.life.Err() == nil {
 				c.log.Debug("read-ahead failed", "op", "readahead", "err", err)
 			}
 		})
-	}()
+	})
 }
 
 // verOf is the version of n's content in the cloud (content.VersionOf).

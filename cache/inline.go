@@ -1,7 +1,6 @@
 package cache
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -82,18 +81,6 @@ func (c *Cache) snapshot(ino Ino, size int64) ([]byte, error) {
 		err = nil
 	}
 	return buf[:got], err
-}
-
-// runSettler settles records every settleInterval, or sooner when they
-// pile up.
-func (c *Cache) runSettler(ctx context.Context) {
-	c.every(ctx, c.settleEvery, c.inline.Kicked(), func() {
-		c.guard("settle", func() {
-			if err := c.inline.Settle(); err != nil {
-				c.log.Warn("sync small files committed in the database", "op", "settle", "err", err)
-			}
-		})
-	})
 }
 
 func cmpErr(first, err error) error {

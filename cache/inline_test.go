@@ -32,7 +32,7 @@ func crash(c *Cache) {
 	c.mu.Unlock()
 	c.stop()
 	c.refresh.Close()
-	c.wg.Wait()
+	c.bg.wg.Wait()
 	c.files.Close()
 	c.ns.Abandon()
 }

@@ -1,23 +1,10 @@
 package cache
 
 import (
-	"context"
 	"fmt"
-	"time"
 
 	"github.com/filegate/filegate/cache/ns"
 )
-
-// runEvictor keeps the cache under its high watermark, in the
-// background and never inside a client request: past the high mark it
-// evicts least recently used clean files down to the low mark.
-func (c *Cache) runEvictor(ctx context.Context) {
-	c.every(ctx, 2*time.Second, c.lru.Kicked(), func() {
-		if c.lru.Used() > c.lru.High() {
-			c.guard("evict", func() { c.evictTo(c.lru.Low()) })
-		}
-	})
-}
 
 // evictTo evicts clean, unused files, oldest first, until at most target
 // bytes are used or nothing more can go. Dirty files are never evicted.

@@ -27,7 +27,7 @@ func (h wbHost) OpenData(ino Ino) (vfs.File, error) {
 
 func (h wbHost) CommitPending() {
 	h.c.storeAllPending()
-	h.c.syncPending()
+	h.c.unsynced.syncAll()
 }
 
 // wbTx is a cache transaction as the write-back sees it (writeback.Tx).
