@@ -43,8 +43,15 @@ func (c *Cache) subtree(ctx context.Context, ino Ino) ([]Ino, error) {
 // files to settle, and returns once the backend has all of it, or ctx
 // ends. progress, if set, is called as the remainder shrinks.
 func (c *Cache) FlushIno(ctx context.Context, ino Ino, progress func(Progress)) error {
+	var report func(int, int64)
+	if progress != nil {
+		report = func(files int, bytes int64) { progress(Progress{Files: files, Bytes: bytes}) }
+	}
 	if ino == RootIno {
-		return c.flushAll(ctx, progress)
+		if report == nil {
+			return c.Flush(ctx)
+		}
+		return c.wb.FlushMatching(ctx, func(Ino) bool { return true }, func(string) bool { return true }, report)
 	}
 	inos, err := c.subtree(ctx, ino)
 	if err != nil {
@@ -58,26 +65,11 @@ func (c *Cache) FlushIno(ctx context.Context, ino Ino, progress func(Progress)) 
 	if err != nil {
 		return err
 	}
-	return c.flushMatching(ctx, func(i Ino) bool { return want[i] }, func(key string) bool {
+	// The dirty files below ino, and the journal's ops on keys below
+	// its path (writeback.Queue.FlushMatching).
+	return c.wb.FlushMatching(ctx, func(i Ino) bool { return want[i] }, func(key string) bool {
 		return key == prefix || strings.HasPrefix(key, prefix+"/")
-	}, progress)
-}
-
-func (c *Cache) flushAll(ctx context.Context, progress func(Progress)) error {
-	if progress == nil {
-		return c.Flush(ctx)
-	}
-	return c.flushMatching(ctx, func(Ino) bool { return true }, func(string) bool { return true }, progress)
-}
-
-// flushMatching uploads the dirty files match selects and waits for the
-// journal's ops on keys keyMatch selects (writeback.Queue.FlushMatching).
-func (c *Cache) flushMatching(ctx context.Context, match func(Ino) bool, keyMatch func(string) bool, progress func(Progress)) error {
-	var report func(int, int64)
-	if progress != nil {
-		report = func(files int, bytes int64) { progress(Progress{Files: files, Bytes: bytes}) }
-	}
-	return c.wb.FlushMatching(ctx, match, keyMatch, report)
+	}, report)
 }
 
 // Pin keeps the content of ino, or of every file below it, in the cache:
@@ -153,22 +145,17 @@ func (c *Cache) Evict(ctx context.Context, ino Ino) (Progress, error) {
 	}
 	var p Progress
 	for _, i := range inos {
-		before := c.accounted(i)
+		before := c.lru.Bytes(i)
 		if before == 0 {
 			continue
 		}
 		if err := c.evict(i); err != nil {
 			return p, wrap("evict", "", err)
 		}
-		if c.accounted(i) == 0 {
+		if c.lru.Bytes(i) == 0 {
 			p.Files++
 			p.Bytes += before
 		}
 	}
 	return p, nil
-}
-
-// accounted is how many bytes of ino the cache holds.
-func (c *Cache) accounted(ino Ino) int64 {
-	return c.lru.Bytes(ino)
 }

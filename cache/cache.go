@@ -158,9 +158,8 @@ type Cache struct {
 	// (inline.go); the settler runs every settleEvery.
 	inline      *content.Inline
 	settleEvery time.Duration
-	// syncMu serializes, per inode, what writes or deletes its inline
-	// record and syncs its data file: Commit and truncate.
-	syncMu [64]sync.Mutex
+	// syncMu serializes Commit and truncate of one inode.
+	syncMu syncLocks
 
 	// epochs tells a read or a write whether the content it looked at
 	// was dropped since (drops.go).

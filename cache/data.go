@@ -52,7 +52,7 @@ func (c *Cache) readAt(ctx context.Context, ino Ino, p []byte, off int64) (int, 
 		if n, err = t.get(ino); err != nil || n.Has(ns.FlagLocal) || off >= n.Size {
 			return err
 		}
-		b := c.present(t, ino)
+		b := c.presentFor(t, n)
 		first, last := content.ChunkRange(off, min(off+int64(len(p)), n.Size))
 		for i := first; i <= last; i++ {
 			hit = hit && b.Has(i)
@@ -241,7 +241,7 @@ func (c *Cache) writeAt(ctx context.Context, ino Ino, p []byte, off int64, epoch
 			return 0, Change{}, err
 		}
 		c.lru.Account(ino, size)
-		c.touched(ino)
+		c.wb.Touched(ino)
 		c.stats.writes.Add(1)
 		c.stats.writeBytes.Add(int64(got))
 	}
@@ -287,7 +287,7 @@ func (c *Cache) commit(ino Ino) error {
 		c.unsynced.add(ino)
 		return nil
 	}
-	mu := c.syncLock(ino)
+	mu := c.syncMu.of(ino)
 	mu.Lock()
 	defer mu.Unlock()
 	if !c.unstable.takeWritten(ino) {
@@ -300,8 +300,12 @@ func (c *Cache) commit(ino Ino) error {
 	return wrap("commit", "", err)
 }
 
-// syncLock serializes Commit and truncate of one inode.
-func (c *Cache) syncLock(ino Ino) *sync.Mutex { return &c.syncMu[uint64(ino)%uint64(len(c.syncMu))] }
+// syncLocks serializes, per inode, what writes or deletes its inline
+// record and syncs its data file: Commit and truncate.
+type syncLocks [64]sync.Mutex
+
+// of returns ino's lock.
+func (s *syncLocks) of(ino Ino) *sync.Mutex { return &s[uint64(ino)%uint64(len(s))] }
 
 // unsyncedFiles holds the data files committed but not yet fsynced,
 // when commits are batched by SyncInterval.
@@ -353,7 +357,9 @@ func (c *Cache) markLocal(ino Ino) error {
 // makeLocal fetches whatever part of ino's content the cache lacks and
 // records it, so the file is wholly local before it is written.
 func (c *Cache) makeLocal(ctx context.Context, ino Ino) error {
-	if err := c.ensureRange(ctx, ino, 0, math.MaxInt64); err != nil {
+	// New chunks are recorded in the database only after their data is
+	// synced (persistChunks).
+	if _, err := c.fetcher.EnsureRange(ctx, ino, 0, math.MaxInt64); err != nil {
 		return err
 	}
 	return c.persistChunks(ino)

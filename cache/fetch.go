@@ -10,15 +10,6 @@ import (
 	"github.com/filegate/filegate/cache/ns"
 )
 
-// ensureRange makes bytes [off, end) of ino's content local, fetching
-// the missing chunks from the backend (content.Fetcher). New chunks are
-// recorded in the database only after their data is synced
-// (persistChunks).
-func (c *Cache) ensureRange(ctx context.Context, ino Ino, off, end int64) error {
-	_, err := c.fetcher.EnsureRange(ctx, ino, off, end)
-	return err
-}
-
 // newFetcher returns the fetcher of c's chunks.
 func (c *Cache) newFetcher() *content.Fetcher {
 	return content.NewFetcher(content.FetcherConfig{
@@ -65,17 +56,8 @@ func (s fetchSource) Changed(ctx context.Context, ino Ino, key string, ver conte
 
 func (s fetchSource) Relist(ino Ino) { s.c.refresh.Relist(ino) }
 
-// present returns the chunks of ino known present: recorded in the
-// database, or fetched and not yet recorded.
-func (c *Cache) present(t *txn, ino Ino) content.Bitmap {
-	n, err := t.get(ino)
-	if err != nil {
-		return nil
-	}
-	return c.presentFor(t, n)
-}
-
-// presentFor is present for the version of n.
+// presentFor returns the chunks of n's version known present: recorded
+// in the database, or fetched and not yet recorded.
 func (c *Cache) presentFor(t *txn, n *ns.Inode) content.Bitmap {
 	return c.fresh.Overlay(n.Ino, verOf(n), t.chunks(n.Ino))
 }
@@ -207,7 +189,7 @@ func (c *Cache) readAhead(ino Ino, off int64) {
 	c.bg.start(func() {
 		defer c.readAheads.Done()
 		c.bg.guard("readahead", func() {
-			if err := c.ensureRange(c.life, ino, off, off+c.cfg.ReadAheadBytes); err != nil && c.life.Err() == nil {
+			if _, err := c.fetcher.EnsureRange(c.life, ino, off, off+c.cfg.ReadAheadBytes); err != nil && c.life.Err() == nil {
 				c.log.Debug("read-ahead failed", "op", "readahead", "err", err)
 			}
 		})

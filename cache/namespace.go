@@ -150,7 +150,7 @@ func (c *Cache) create(ctx context.Context, dir Ino, name string, fill func(n *n
 		return Attr{}, Change{}, wrap("create", name, err)
 	}
 	if a.Mode.IsRegular() {
-		c.touched(a.Ino)
+		c.wb.Touched(a.Ino)
 	}
 	return a, dc, nil
 }

@@ -37,7 +37,7 @@ func (c *Cache) recover() error {
 			chunks := t.chunks(n.Ino)
 			if !n.Has(ns.FlagLocal) && len(chunks) == 0 {
 				if n.Has(ns.FlagDirty) {
-					c.noteDirtyAtStart(n)
+					c.dirty.Restore(n.Ino, n.Size) // its age counts from this start
 				}
 				continue
 			}
@@ -68,7 +68,7 @@ func (c *Cache) recover() error {
 				}
 			}
 			if n.Has(ns.FlagDirty) {
-				c.noteDirtyAtStart(n)
+				c.dirty.Restore(n.Ino, n.Size) // its age counts from this start
 			}
 			if n.Has(ns.FlagLocal) || len(chunks) > 0 {
 				owned[n.Ino] = true
@@ -130,10 +130,4 @@ func (c *Cache) removeOrphans(owned map[Ino]bool) error {
 		return fmt.Errorf("cache: %w", err)
 	}
 	return nil
-}
-
-// noteDirtyAtStart counts a file found dirty at start; its age counts
-// from this start.
-func (c *Cache) noteDirtyAtStart(n *ns.Inode) {
-	c.dirty.Restore(n.Ino, n.Size)
 }

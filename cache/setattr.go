@@ -21,7 +21,7 @@ func (c *Cache) SetAttr(ctx context.Context, ino Ino, set SetAttr) (Change, erro
 	// The truncate syncs the data file, so the transaction below drops
 	// the inode's inline record (see inline.go): no Commit may write one
 	// in between.
-	mu := c.syncLock(ino)
+	mu := c.syncMu.of(ino)
 	mu.Lock()
 	defer mu.Unlock()
 	// Pinned until the size is stored: eviction would drop the
@@ -119,7 +119,7 @@ func (c *Cache) setAttr(ctx context.Context, ino Ino, set SetAttr, epoch uint64)
 		return Change{}, wrap("setattr", "", err)
 	}
 	if set.Size != nil {
-		c.touched(ino)
+		c.wb.Touched(ino)
 	}
 	return ch, nil
 }
@@ -174,9 +174,4 @@ func (c *Cache) truncate(ctx context.Context, ino Ino, size int64, epoch uint64)
 	}
 	c.lru.Account(ino, size)
 	return nil
-}
-
-// touched notes a write, so the upload waits for the file to settle.
-func (c *Cache) touched(ino Ino) {
-	c.wb.Touched(ino)
 }

@@ -250,7 +250,7 @@ func (c *Cache) writeUnstableReady(ctx context.Context, ino Ino, p []byte, off i
 	ch, newSize := c.unstable.add(c.ns, ino, size, off+int64(got))
 	c.dirty.Note(ino, newSize)
 	c.lru.Account(ino, newSize)
-	c.touched(ino)
+	c.wb.Touched(ino)
 	c.stats.writes.Add(1)
 	c.stats.writeBytes.Add(int64(got))
 	return got, ch, wrap("write", "", werr)

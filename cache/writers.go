@@ -45,7 +45,10 @@ func (c *Cache) retryWrite(ino Ino, attempt func(epoch uint64) error) error {
 	c.writers.Begin(ino)
 	defer c.writers.End(ino)
 	for try := 1; ; try++ {
-		err := c.watching(ino, attempt)
+		err := func() error {
+			defer c.epochs.Unwatch(ino)
+			return attempt(c.epochs.Watch(ino))
+		}()
 		if !errors.Is(err, errContentDropped) {
 			return err
 		}
@@ -56,11 +59,4 @@ func (c *Cache) retryWrite(ino Ino, attempt func(epoch uint64) error) error {
 			return fmt.Errorf("%w: %w", err, syscall.EAGAIN)
 		}
 	}
-}
-
-// watching runs attempt with ino's content watched.
-func (c *Cache) watching(ino Ino, attempt func(epoch uint64) error) error {
-	epoch := c.epochs.Watch(ino)
-	defer c.epochs.Unwatch(ino)
-	return attempt(epoch)
 }
