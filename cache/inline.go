@@ -3,8 +3,6 @@ package cache
 import (
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"syscall"
 	"time"
 
@@ -39,7 +37,7 @@ func (c *Cache) commitData(ino Ino) error {
 		return err
 	}
 	if n.Mode.IsRegular() && n.Has(ns.FlagLocal) && c.inline.Fits(n.Size) {
-		data, err := c.snapshot(ino, n.Size)
+		data, err := c.files.ReadHead(ino, n.Size)
 		if err != nil {
 			return err
 		}
@@ -59,28 +57,6 @@ func (c *Cache) commitData(ino Ino) error {
 		return err
 	}
 	return c.storePending(ino, func(t *txn) error { return t.dropInline(ino) })
-}
-
-// snapshot reads the first size bytes of ino's data file, fewer when the
-// file is shorter (the rest reads as zeros).
-func (c *Cache) snapshot(ino Ino, size int64) ([]byte, error) {
-	of, err := c.files.Acquire(ino, false)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer c.files.Release(of)
-	mu := c.files.DataLock(ino)
-	mu.Lock()
-	defer mu.Unlock()
-	buf := make([]byte, size)
-	got, err := of.File.ReadAt(buf, 0)
-	if errors.Is(err, io.EOF) {
-		err = nil
-	}
-	return buf[:got], err
 }
 
 func cmpErr(first, err error) error {

@@ -3,6 +3,7 @@ package content
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -358,6 +359,29 @@ func (ft *Files) Size(ino Ino) (int64, error) {
 		return 0, err
 	}
 	return st.Size(), nil
+}
+
+// ReadHead reads the first size bytes of ino's data file under its data
+// lock, fewer when the file is shorter (the rest reads as zeros), none
+// when it has no data file.
+func (ft *Files) ReadHead(ino Ino, size int64) ([]byte, error) {
+	of, err := ft.Acquire(ino, false)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer ft.Release(of)
+	mu := ft.DataLock(ino)
+	mu.Lock()
+	defer mu.Unlock()
+	buf := make([]byte, size)
+	got, err := of.File.ReadAt(buf, 0)
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	return buf[:got], err
 }
 
 // Trim cuts ino's data file to size bytes, at start, where a crash left
