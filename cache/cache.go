@@ -16,6 +16,7 @@ import (
 	"github.com/filegate/filegate/cache/refresh"
 	"github.com/filegate/filegate/cache/vfs"
 	"github.com/filegate/filegate/cache/writeback"
+	"github.com/filegate/filegate/internal/background"
 )
 
 // Config configures a Cache.
@@ -173,7 +174,7 @@ type Cache struct {
 	life context.Context
 	stop context.CancelFunc
 	// bg runs the background work; Close waits for it.
-	bg workers
+	bg background.Group
 	// mu guards closed.
 	mu     sync.Mutex
 	closed bool
@@ -214,7 +215,7 @@ func New(ctx context.Context, cfg Config) (*Cache, error) {
 		lru:        content.NewLRU(cfg.MaxBytes, cfg.HighWater, cfg.LowWater),
 		readAheads: content.NewReadAhead(cfg.FetchConcurrency), epochs: content.NewEpochs(),
 	}
-	c.bg.log = cfg.Logger
+	c.bg.Log = cfg.Logger
 	c.unsynced = &unsyncedFiles{inos: map[Ino]bool{}, sync: c.syncData, log: cfg.Logger}
 	c.inline = content.NewInline(db, files, func() { c.stats.fsyncs.Add(1) })
 	c.fetcher = c.newFetcher()
@@ -259,7 +260,7 @@ func (c *Cache) Close() error {
 	c.stop()
 	c.refresh.Close()
 	c.wb.Close()
-	c.bg.wg.Wait()
+	c.bg.Wait()
 	if err := c.inline.Settle(); err != nil {
 		c.log.Warn("sync small files committed in the database; the next start restores them", "op", "settle", "err", err)
 	}
@@ -306,7 +307,7 @@ var checkpointEvery = 2 * time.Second
 func (c *Cache) startBackground() {
 	ctx, bg := c.life, &c.bg
 	// The namespace is checkpointed now and then (ns.DB.Checkpoint).
-	bg.every(ctx, checkpointEvery/2, nil, func() {
+	bg.Every(ctx, checkpointEvery/2, nil, func() {
 		if err := c.ns.Checkpoint(false); err != nil {
 			c.log.Error("namespace checkpoint", "op", "checkpoint", "err", err)
 		}
@@ -314,18 +315,18 @@ func (c *Cache) startBackground() {
 	// The cache is kept under its high watermark in the background,
 	// never inside a client request: past the high mark, least recently
 	// used clean files are evicted down to the low mark.
-	bg.every(ctx, 2*time.Second, c.lru.Kicked(), func() {
+	bg.Every(ctx, 2*time.Second, c.lru.Kicked(), func() {
 		if c.lru.Used() > c.lru.High() {
-			bg.guard("evict", func() { c.evictTo(c.lru.Low()) })
+			bg.Guard("evict", func() { c.evictTo(c.lru.Low()) })
 		}
 	}, nil)
 	// Fetched chunks are recorded in batches: one fsync of a data file
 	// and one transaction for many chunks, instead of one each.
-	bg.every(ctx, time.Second, c.fresh.Kicked(), func() { bg.guard("persist", c.persistAll) }, c.persistAll)
+	bg.Every(ctx, time.Second, c.fresh.Kicked(), func() { bg.Guard("persist", c.persistAll) }, c.persistAll)
 	// Inline records are settled every settleEvery, or sooner when they
 	// pile up.
-	bg.every(ctx, c.settleEvery, c.inline.Kicked(), func() {
-		bg.guard("settle", func() {
+	bg.Every(ctx, c.settleEvery, c.inline.Kicked(), func() {
+		bg.Guard("settle", func() {
 			if err := c.inline.Settle(); err != nil {
 				c.log.Warn("sync small files committed in the database", "op", "settle", "err", err)
 			}
@@ -334,6 +335,6 @@ func (c *Cache) startBackground() {
 	if c.cfg.SyncInterval > 0 {
 		// Commits are batched: the data files committed since the last
 		// round are fsynced.
-		bg.every(ctx, c.cfg.SyncInterval, nil, func() { bg.guard("sync", c.unsynced.syncAll) }, c.unsynced.syncAll)
+		bg.Every(ctx, c.cfg.SyncInterval, nil, func() { bg.Guard("sync", c.unsynced.syncAll) }, c.unsynced.syncAll)
 	}
 }

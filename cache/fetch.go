@@ -186,9 +186,9 @@ func (c *Cache) readAhead(ino Ino, off int64) {
 	if !c.readAheads.TryStart() {
 		return // enough fetching already
 	}
-	c.bg.start(func() {
+	c.bg.Go(func() {
 		defer c.readAheads.Done()
-		c.bg.guard("readahead", func() {
+		c.bg.Guard("readahead", func() {
 			if _, err := c.fetcher.EnsureRange(c.life, ino, off, off+c.cfg.ReadAheadBytes); err != nil && c.life.Err() == nil {
 				c.log.Debug("read-ahead failed", "op", "readahead", "err", err)
 			}

@@ -32,7 +32,7 @@ func crash(c *Cache) {
 	c.mu.Unlock()
 	c.stop()
 	c.refresh.Close()
-	c.bg.wg.Wait()
+	c.bg.Wait()
 	c.files.Close()
 	c.ns.Abandon()
 }

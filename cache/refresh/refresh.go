@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"runtime/debug"
 	"sync"
 	"syscall"
 	"time"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/cache/ns"
+	"github.com/filegate/filegate/internal/background"
 )
 
 // Host is the cache as the refresh room sees it.
@@ -87,7 +87,7 @@ type Refresher struct {
 
 	life context.Context
 	stop context.CancelFunc
-	wg   sync.WaitGroup
+	bg   background.Group
 
 	mu sync.Mutex
 	// refreshing holds directories being listed again in the background.
@@ -101,6 +101,7 @@ func New(cfg Config) *Refresher {
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
 	}
+	r.bg.Log = r.log
 	r.life, r.stop = context.WithCancel(context.Background())
 	return r
 }
@@ -111,7 +112,7 @@ func (r *Refresher) Close() {
 	r.closed = true
 	r.mu.Unlock()
 	r.stop()
-	r.wg.Wait()
+	r.bg.Wait()
 }
 
 // LoadDir makes sure dir's entries from the backend are in the
@@ -164,34 +165,33 @@ func (r *Refresher) RefreshLater(dir ns.Ino) {
 		return
 	}
 	r.refreshing[dir] = true
-	r.wg.Add(1)
-	r.mu.Unlock()
-	go func() {
-		defer r.wg.Done()
+	// Started under mu, so Close, which sets closed under mu, waits for it.
+	r.bg.Go(func() {
 		defer func() {
 			r.mu.Lock()
 			delete(r.refreshing, dir)
 			r.mu.Unlock()
 		}()
-		defer func() {
-			if p := recover(); p != nil {
-				r.log.Error("panic", "op", "refresh", "err", fmt.Sprint(p), "stack", string(debug.Stack()))
-			}
-		}()
-		ctx, cancel := context.WithTimeout(r.life, 5*time.Minute)
-		defer cancel()
-		err := r.list(ctx, dir, true)
-		if err == nil || r.life.Err() != nil {
-			return
-		}
-		// A directory removed while it was listed (rm -rf, git gc)
-		// has nothing left to refresh: its ESTALE is no failure.
-		if gerr := r.host.View(func(t Tx) error { _, err := t.Inode(dir); return err }); errors.Is(gerr, syscall.ESTALE) {
-			r.log.Debug("refresh dropped: the directory is gone", "op", "refresh")
-			return
-		}
-		r.log.Warn("directory refresh failed; serving the cached listing", "op", "refresh", "err", err)
-	}()
+		r.bg.Guard("refresh", func() { r.refresh(dir) })
+	})
+	r.mu.Unlock()
+}
+
+// refresh is one background listing of dir.
+func (r *Refresher) refresh(dir ns.Ino) {
+	ctx, cancel := context.WithTimeout(r.life, 5*time.Minute)
+	defer cancel()
+	err := r.list(ctx, dir, true)
+	if err == nil || r.life.Err() != nil {
+		return
+	}
+	// A directory removed while it was listed (rm -rf, git gc)
+	// has nothing left to refresh: its ESTALE is no failure.
+	if gerr := r.host.View(func(t Tx) error { _, err := t.Inode(dir); return err }); errors.Is(gerr, syscall.ESTALE) {
+		r.log.Debug("refresh dropped: the directory is gone", "op", "refresh")
+		return
+	}
+	r.log.Warn("directory refresh failed; serving the cached listing", "op", "refresh", "err", err)
 }
 
 // Relist lists the directory of ino again soon: its object changed or

@@ -3,9 +3,7 @@ package writeback
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -14,6 +12,7 @@ import (
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/cache/ns"
 	"github.com/filegate/filegate/cache/vfs"
+	"github.com/filegate/filegate/internal/background"
 )
 
 // Host is what the write-back needs of the rest of the cache.
@@ -132,7 +131,7 @@ type Queue struct {
 	// urgent cuts a retry backoff short for a waiting flush.
 	urgent chan struct{}
 	stop   context.CancelFunc
-	wg     sync.WaitGroup
+	bg     background.Group
 }
 
 // New reads the journal's state and returns a Queue, not yet started.
@@ -145,6 +144,7 @@ func New(cfg Config) (*Queue, error) {
 		lastWrite: map[ns.Ino]time.Time{}, queued: map[ns.Ino]bool{}, failing: map[string]Failure{},
 		idle: make(chan struct{}), kick: make(chan struct{}, 1), urgent: make(chan struct{}, 1),
 	}
+	q.bg.Log = cfg.Logger
 	err := q.host.View(func(t Tx) error {
 		return t.NS().Journal.ForEach(func(_, v []byte) error {
 			o, err := Unmarshal(v)
@@ -167,9 +167,14 @@ func New(cfg Config) (*Queue, error) {
 // Start starts the worker and the scanner; they run until Close.
 func (q *Queue) Start(ctx context.Context) {
 	ctx, q.stop = context.WithCancel(ctx)
-	q.wg.Add(2)
-	go q.runJournal(ctx)
-	go q.runScanner(ctx)
+	q.bg.Go(func() { q.runJournal(ctx) })
+	// The scanner journals an upload for every dirty file that has
+	// settled.
+	tick := max(min(q.cfg.UploadDelay/2, time.Second), 20*time.Millisecond)
+	q.bg.Every(ctx, tick, nil, func() {
+		q.bg.Guard("scan", func() { q.scan(false) })
+		q.db.Reserve()
+	}, nil)
 }
 
 // Close stops the worker and the scanner and waits for them, leaving
@@ -178,7 +183,7 @@ func (q *Queue) Close() {
 	if q.stop != nil {
 		q.stop()
 	}
-	q.wg.Wait()
+	q.bg.Wait()
 }
 
 // BeginUpdate and EndUpdate bracket each namespace update, EndUpdate
@@ -254,31 +259,4 @@ func (q *Queue) Stats() Stats {
 	q.mu.Unlock()
 	slices.SortFunc(s.Failing, func(a, b Failure) int { return a.Since.Compare(b.Since) })
 	return s
-}
-
-// every is the loop of a goroutine counted in q.wg: it runs fn each
-// period until ctx ends.
-func (q *Queue) every(ctx context.Context, period time.Duration, fn func()) {
-	defer q.wg.Done()
-	t := time.NewTicker(period)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		fn()
-	}
-}
-
-// guard runs fn, turning a panic into a logged error so a bug in one op
-// does not take the daemon down.
-func (q *Queue) guard(what string, fn func()) {
-	defer func() {
-		if r := recover(); r != nil {
-			q.log.Error("panic", "op", what, "err", fmt.Sprint(r), "stack", string(debug.Stack()))
-		}
-	}()
-	fn()
 }

@@ -1,21 +1,11 @@
 package writeback
 
 import (
-	"context"
 	"encoding/binary"
 	"time"
 
 	"github.com/filegate/filegate/cache/ns"
 )
-
-// runScanner journals an upload for every dirty file that has settled.
-func (q *Queue) runScanner(ctx context.Context) {
-	tick := max(min(q.cfg.UploadDelay/2, time.Second), 20*time.Millisecond)
-	q.every(ctx, tick, func() {
-		q.guard("scan", func() { q.scan(false) })
-		q.db.Reserve()
-	})
-}
 
 // scan journals uploads of dirty files unchanged for UploadDelay, or of
 // all dirty files when all is set.

@@ -18,7 +18,6 @@ import (
 // is retried with capped exponential backoff and holds back the ops
 // after it, since they may depend on it.
 func (q *Queue) runJournal(ctx context.Context) {
-	defer q.wg.Done()
 	backoff := q.cfg.RetryMin
 	for ctx.Err() == nil {
 		undone := q.db.Stats().Undone
@@ -48,7 +47,7 @@ func (q *Queue) runJournal(ctx context.Context) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				q.guard("journal", func() { errs[i] = q.apply(ctx, e.seq, e.op) })
+				q.bg.Guard("journal", func() { errs[i] = q.apply(ctx, e.seq, e.op) })
 			}()
 		}
 		wg.Wait()
