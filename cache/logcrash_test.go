@@ -17,37 +17,18 @@ import (
 	"github.com/filegate/filegate/backend"
 	"github.com/filegate/filegate/backend/memstore"
 	"github.com/filegate/filegate/cache/ns"
+	"github.com/filegate/filegate/internal/testutil"
 )
 
 // The namespace's own crash tests are in cache/ns; these crash a whole
 // cache and check what its operations made durable comes back.
-
-// copyDB opens a copy of the namespace database in dir: the file may be
-// open (and locked) by a cache.
-func copyDB(t *testing.T, dir string, readOnly bool) *bolt.DB {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "namespace.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp := filepath.Join(t.TempDir(), "namespace.db")
-	if err := os.WriteFile(cp, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	db, err := bolt.Open(cp, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: readOnly})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
 
 // recoveredDB opens a copy of the namespace database in dir with what
 // the log holds applied, as the next start would find it, leaving dir
 // untouched.
 func recoveredDB(t *testing.T, dir string) *bolt.DB {
 	t.Helper()
-	db := copyDB(t, dir, false)
+	db := testutil.CopyBolt(t, filepath.Join(dir, "namespace.db"), false)
 	if _, err := os.Stat(filepath.Join(dir, "namespace.log")); errors.Is(err, os.ErrNotExist) {
 		return db
 	}
@@ -78,7 +59,7 @@ func newLogCache(t *testing.T, dir string, s backend.Store) *Cache {
 // log, has name in the root folder.
 func rawHas(t *testing.T, dir, name string) bool {
 	t.Helper()
-	db := copyDB(t, dir, true)
+	db := testutil.CopyBolt(t, filepath.Join(dir, "namespace.db"), true)
 	found := false
 	err := db.View(func(tx *bolt.Tx) error {
 		found = tx.Bucket([]byte("dirents")).Get(ns.DirentKey(RootIno, name)) != nil

@@ -29,26 +29,6 @@ func waitSpares(t *testing.T, c *Cache, n int) {
 	}
 }
 
-// spareInodes maps the inode numbers of the files in the spare folder to
-// their names.
-func spareInodes(t *testing.T, dataDir string) map[uint64]string {
-	t.Helper()
-	dir := filepath.Join(dataDir, content.SpareDirName)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inos := map[uint64]string{}
-	for _, e := range ents {
-		st, err := os.Stat(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		inos[st.Sys().(*syscall.Stat_t).Ino] = e.Name()
-	}
-	return inos
-}
-
 func fileIno(t *testing.T, p string) uint64 {
 	t.Helper()
 	st, err := os.Stat(p)
@@ -69,7 +49,7 @@ func TestSpareTakenByFirstWrite(t *testing.T) {
 	first := mustCreate(t, c, RootIno, "first")
 	mustWrite(t, c, first.Ino, 0, "starts the refiller")
 	waitSpares(t, c, content.SpareTarget)
-	before := spareInodes(t, c.dataDir)
+	before := testutil.DirInodes(t, filepath.Join(c.dataDir, content.SpareDirName))
 	if len(before) != content.SpareTarget {
 		t.Fatalf("%d files in the spare folder, want %d", len(before), content.SpareTarget)
 	}
@@ -81,7 +61,10 @@ func TestSpareTakenByFirstWrite(t *testing.T) {
 	if !ok {
 		t.Fatalf("data file inode %d is none of the spares %v", ino, before)
 	}
-	if !testutil.Poll(30*time.Second, func() bool { _, still := spareInodes(t, c.dataDir)[ino]; return !still }) {
+	if !testutil.Poll(30*time.Second, func() bool {
+		_, still := testutil.DirInodes(t, filepath.Join(c.dataDir, content.SpareDirName))[ino]
+		return !still
+	}) {
 		t.Fatalf("spare %s still in the spare folder", name)
 	}
 	st, err := os.Stat(c.files.Path(f.Ino))
@@ -114,7 +97,7 @@ func TestSpareSurvivesReopen(t *testing.T) {
 	c := newTestCache(t, dir, s)
 	mustWrite(t, c, mustCreate(t, c, RootIno, "first").Ino, 0, "starts the refiller")
 	waitSpares(t, c, content.SpareTarget)
-	spares := spareInodes(t, c.dataDir)
+	spares := testutil.DirInodes(t, filepath.Join(c.dataDir, content.SpareDirName))
 
 	small := mustCreate(t, c, RootIno, "small")
 	large := mustCreate(t, c, RootIno, "large")
@@ -222,7 +205,7 @@ func TestSpareLeftoversRemoved(t *testing.T) {
 	if err := c2.removeOrphans(map[Ino]bool{f.Ino: true, g.Ino: true}); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(spareInodes(t, c2.dataDir)); n != content.SpareTarget {
+	if n := len(testutil.DirInodes(t, filepath.Join(c2.dataDir, content.SpareDirName))); n != content.SpareTarget {
 		t.Fatalf("%d spares left after the sweep, want %d", n, content.SpareTarget)
 	}
 }

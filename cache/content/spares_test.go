@@ -33,26 +33,6 @@ func waitSpares(t *testing.T, p *sparePool, n int) {
 	}
 }
 
-// spareInodes maps the inode numbers of the files in the spare folder to
-// their names.
-func spareInodes(t *testing.T, dataDir string) map[uint64]string {
-	t.Helper()
-	dir := filepath.Join(dataDir, SpareDirName)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	inos := map[uint64]string{}
-	for _, e := range ents {
-		st, err := os.Stat(filepath.Join(dir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		inos[st.Sys().(*syscall.Stat_t).Ino] = e.Name()
-	}
-	return inos
-}
-
 // startSpares has ft make its first data file, which starts the
 // refiller, and waits for a full pool.
 func startSpares(t *testing.T, ft *Files) {
@@ -92,7 +72,7 @@ func TestSpareEmptyPool(t *testing.T) {
 	if got, err := os.ReadFile(ft.Path(7)); err != nil || string(got) != "x" {
 		t.Fatalf("data file holds %q, %v", got, err)
 	}
-	if n := len(spareInodes(t, dir)); n != 0 {
+	if n := len(testutil.DirInodes(t, filepath.Join(dir, SpareDirName))); n != 0 {
 		t.Fatalf("%d spares made with a target of 0", n)
 	}
 	if !ft.fresh[7] {
@@ -110,7 +90,7 @@ func TestSpareLinkFails(t *testing.T) {
 	dir := t.TempDir()
 	ft := newTestFileTable(t, dir)
 	startSpares(t, ft)
-	for _, name := range spareInodes(t, dir) {
+	for _, name := range testutil.DirInodes(t, filepath.Join(dir, SpareDirName)) {
 		if err := os.Remove(filepath.Join(dir, SpareDirName, name)); err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/filegate/filegate/internal/testutil"
 )
 
 // openTest opens the namespace in dir with its updates kept in the log
@@ -78,31 +80,11 @@ func has(t *testing.T, d *DB, name string) bool {
 	return err == nil
 }
 
-// copyDB opens a copy of the namespace database in dir: the file may be
-// open (and locked).
-func copyDB(t *testing.T, dir string, readOnly bool) *bolt.DB {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "namespace.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp := filepath.Join(t.TempDir(), "namespace.db")
-	if err := os.WriteFile(cp, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	db, err := bolt.Open(cp, 0o600, &bolt.Options{Timeout: time.Second, ReadOnly: readOnly})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return db
-}
-
 // rawHas reports whether the database file in dir alone, without its
 // log, has name in the root folder.
 func rawHas(t *testing.T, dir, name string) bool {
 	t.Helper()
-	db := copyDB(t, dir, true)
+	db := testutil.CopyBolt(t, filepath.Join(dir, "namespace.db"), true)
 	found := false
 	err := db.View(func(tx *bolt.Tx) error {
 		found = tx.Bucket(bucketDirents).Get(DirentKey(RootIno, name)) != nil
