@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/filegate/filegate/cache/vfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -123,7 +124,7 @@ func createLog(path string, id uint64) (*logFile, error) {
 		err = os.Rename(tmp, path)
 	}
 	if err == nil {
-		err = syncDir(filepath.Dir(path))
+		err = vfs.SyncDir(vfs.OS, filepath.Dir(path))
 	}
 	if err != nil {
 		f.Close()
@@ -277,16 +278,3 @@ func (l *logFile) reset() error {
 }
 
 func (l *logFile) close() error { return l.f.Close() }
-
-// syncDir makes the entries of a folder durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
-}
