@@ -58,41 +58,13 @@ func TestConfigValidate(t *testing.T) {
 // drops its clients, and Serve returns nil once no request is inside the
 // cache any more; a stopped server serves no more.
 func TestServeUntilCancel(t *testing.T) {
-	c0 := newCache(t)
-	ra, err := c0.GetAttr(context.Background(), cache.RootIno)
-	must(t, err)
-	fn := &faultNodes{Nodes: c0}
-	cfg := DefaultConfig()
-	cfg.Logger = testutil.Logger()
-	srv, err := New(cfg, fn)
-	must(t, err)
-	t.Cleanup(func() { srv.Close() })
+	srv, fn, ra := newServerOverFaults(t)
 	l := listenLocal(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	entered, release := make(chan struct{}), make(chan struct{})
-	var inside atomic.Bool
-	fn.set(func(_ context.Context, op, name string) error {
-		if op == "lookup" && name == "hang" {
-			inside.Store(true)
-			close(entered)
-			<-release
-			inside.Store(false)
-		}
-		return nil
-	})
-	served := make(chan error, 1)
-	var insideAtReturn bool // read as Serve returns, not once the test looks
-	go func() {
-		err := srv.Serve(ctx, l)
-		insideAtReturn = inside.Load()
-		served <- err
-	}()
-	c := dialRaw(t, l.Addr())
-	root := fileHandle{ExportID: 1, Ino: ra.Ino, Gen: ra.Gen}.append(nil)
-	_, err = c.start(progNFS, 3, 3, rootCred, new(args).fh(root).name("hang").bytes())
-	must(t, err)
-	<-entered
+	h := holdLookup(fn, "hang")
+	served := h.serve(srv, ctx, l)
+	c := h.send(t, l.Addr(), ra)
 	if n := len(srv.Clients()); n != 1 {
 		t.Fatalf("%d clients", n)
 	}
@@ -102,27 +74,16 @@ func TestServeUntilCancel(t *testing.T) {
 	select {
 	case <-waiting:
 	case <-time.After(10 * time.Second):
-		close(release)
+		close(h.release)
 		t.Fatal("Serve never started waiting for the requests")
 	}
 	select {
-	case err := <-served:
-		close(release)
-		t.Fatalf("Serve returned (%v) while a request was inside the cache", err)
+	case r := <-served:
+		close(h.release)
+		t.Fatalf("Serve returned (%v) while a request was inside the cache", r.err)
 	default:
 	}
-	close(release)
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Fatalf("Serve = %v", err)
-		}
-		if insideAtReturn {
-			t.Fatal("request still inside the cache when Serve returned")
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve did not return")
-	}
+	h.releaseAndWait(t, served)
 	select {
 	case <-c.done:
 	case <-time.After(10 * time.Second):
@@ -142,15 +103,7 @@ func TestServeUntilCancel(t *testing.T) {
 // inside the cache. The listener holds that connection until shutdown
 // has started, so Serve meets a closed server with it every time.
 func TestServeCancelAtAccept(t *testing.T) {
-	c0 := newCache(t)
-	ra, err := c0.GetAttr(context.Background(), cache.RootIno)
-	must(t, err)
-	fn := &faultNodes{Nodes: c0}
-	cfg := DefaultConfig()
-	cfg.Logger = testutil.Logger()
-	srv, err := New(cfg, fn)
-	must(t, err)
-	t.Cleanup(func() { srv.Close() })
+	srv, fn, ra := newServerOverFaults(t)
 	// The first shutdown is the watcher's on cancel; a second is Serve
 	// waiting as well.
 	started, serveWaits := make(chan struct{}), make(chan struct{})
@@ -172,55 +125,111 @@ func TestServeCancelAtAccept(t *testing.T) {
 	}}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	entered, release := make(chan struct{}), make(chan struct{})
-	var inside atomic.Bool
-	fn.set(func(_ context.Context, op, name string) error {
-		if op == "lookup" && name == "hang" {
-			inside.Store(true)
-			close(entered)
-			<-release
-			inside.Store(false)
-		}
-		return nil
-	})
-	served := make(chan error, 1)
-	var insideAtReturn bool // read as Serve returns, not once the test looks
-	go func() {
-		err := srv.Serve(ctx, l)
-		insideAtReturn = inside.Load()
-		served <- err
-	}()
-	c := dialRaw(t, l.Addr())
-	root := fileHandle{ExportID: 1, Ino: ra.Ino, Gen: ra.Gen}.append(nil)
-	_, err = c.start(progNFS, 3, 3, rootCred, new(args).fh(root).name("hang").bytes())
-	must(t, err)
-	<-entered
+	h := holdLookup(fn, "hang")
+	served := h.serve(srv, ctx, l)
+	h.send(t, l.Addr(), ra)
 	late, err := net.Dial("tcp", l.Addr().String())
 	must(t, err)
 	defer late.Close()
 	select {
 	case <-accepted:
 	case <-time.After(10 * time.Second):
-		close(release)
+		close(h.release)
 		t.Fatal("the second connection was never accepted")
 	}
 	cancel()
 	select {
-	case err := <-served:
-		close(release)
-		t.Fatalf("Serve returned (%v) while a request was inside the cache", err)
+	case r := <-served:
+		close(h.release)
+		t.Fatalf("Serve returned (%v) while a request was inside the cache", r.err)
 	case <-serveWaits:
 	case <-time.After(10 * time.Second):
-		close(release)
+		close(h.release)
 		t.Fatal("Serve neither returned nor waited for the requests")
 	}
-	close(release)
-	select {
-	case err := <-served:
-		if err != nil {
-			t.Fatalf("Serve = %v", err)
+	h.releaseAndWait(t, served)
+}
+
+// newServerOverFaults returns a server over a fresh cache wrapped in
+// faultNodes, and the cache's root attributes.
+func newServerOverFaults(t *testing.T) (*Server, *faultNodes, cache.Attr) {
+	t.Helper()
+	c := newCache(t)
+	ra, err := c.GetAttr(context.Background(), cache.RootIno)
+	must(t, err)
+	fn := &faultNodes{Nodes: c}
+	cfg := DefaultConfig()
+	cfg.Logger = testutil.Logger()
+	srv, err := New(cfg, fn)
+	must(t, err)
+	t.Cleanup(func() { srv.Close() })
+	return srv, fn, ra
+}
+
+// heldLookup holds a LOOKUP of one name inside the cache, so a test can
+// check that shutdown waits for it.
+type heldLookup struct {
+	name             string
+	entered, release chan struct{}
+	inside           atomic.Bool
+}
+
+// holdLookup makes fn hold the LOOKUP of name until release is closed.
+func holdLookup(fn *faultNodes, name string) *heldLookup {
+	h := &heldLookup{name: name, entered: make(chan struct{}), release: make(chan struct{})}
+	fn.set(func(_ context.Context, op, n string) error {
+		if op == "lookup" && n == name {
+			h.inside.Store(true)
+			close(h.entered)
+			<-h.release
+			h.inside.Store(false)
 		}
-		if insideAtReturn {
+		return nil
+	})
+	return h
+}
+
+// send sends the LOOKUP of the held name in the root folder root over a
+// new connection to addr, and waits until it is inside the cache.
+func (h *heldLookup) send(t *testing.T, addr net.Addr, root cache.Attr) *rawClient {
+	t.Helper()
+	c := dialRaw(t, addr)
+	fh := fileHandle{ExportID: 1, Ino: root.Ino, Gen: root.Gen}.append(nil)
+	_, err := c.start(progNFS, 3, 3, rootCred, new(args).fh(fh).name(h.name).bytes())
+	must(t, err)
+	<-h.entered
+	return c
+}
+
+// serveResult is how Serve returned: its error, and whether the held
+// LOOKUP was inside the cache at that moment (read as it returned, not
+// once the test looks).
+type serveResult struct {
+	err    error
+	inside bool
+}
+
+// serve runs srv.Serve(ctx, l) in the background.
+func (h *heldLookup) serve(srv *Server, ctx context.Context, l net.Listener) <-chan serveResult {
+	served := make(chan serveResult, 1)
+	go func() {
+		err := srv.Serve(ctx, l)
+		served <- serveResult{err, h.inside.Load()}
+	}()
+	return served
+}
+
+// releaseAndWait lets the held LOOKUP go on and checks that Serve then
+// returns nil, with no request left inside the cache.
+func (h *heldLookup) releaseAndWait(t *testing.T, served <-chan serveResult) {
+	t.Helper()
+	close(h.release)
+	select {
+	case r := <-served:
+		if r.err != nil {
+			t.Fatalf("Serve = %v", r.err)
+		}
+		if r.inside {
 			t.Fatal("request still inside the cache when Serve returned")
 		}
 	case <-time.After(10 * time.Second):
