@@ -320,15 +320,11 @@ func randomReads(s feServer, name string) (float64, error) {
 // pipelinedRead reads name (feSeqBytes) in 1 MiB READs with fePipeDepth
 // in flight on one connection, discarding the data, and returns MB/s.
 func pipelinedRead(s feServer, name string) (float64, error) {
-	c, root, err := dialExport(s)
+	c, fh, err := dialFile(s, name)
 	if err != nil {
 		return 0, err
 	}
 	defer c.nc.Close()
-	fh, err := c.lookup(root, name)
-	if err != nil {
-		return 0, err
-	}
 	const chunk = 1 << 20
 	n := feSeqBytes / chunk
 	slots := make(chan struct{}, fePipeDepth)

@@ -45,6 +45,21 @@ func dialExport(s feServer) (*rawNFS, []byte, error) {
 	return c, root, nil
 }
 
+// dialFile connects a rawNFS client to s and looks up name in the root
+// of s's export, returning the client and the file's handle.
+func dialFile(s feServer, name string) (*rawNFS, []byte, error) {
+	c, root, err := dialExport(s)
+	if err != nil {
+		return nil, nil, err
+	}
+	fh, err := c.lookup(root, name)
+	if err != nil {
+		c.nc.Close()
+		return nil, nil, err
+	}
+	return c, fh, nil
+}
+
 func (c *rawNFS) call(prog, vers, proc uint32, args []byte) ([]byte, error) {
 	c.xid++
 	b := c.buf[:4]

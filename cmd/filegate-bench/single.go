@@ -84,15 +84,11 @@ func singleRows(big *bigFolders) []feRow {
 // singleRandomReads reads 4 KiB at random 4 KiB-aligned offsets of name
 // (feRandBytes), one READ at a time, for feSingleFor.
 func singleRandomReads(s feServer, name string) (feResult, error) {
-	c, root, err := dialExport(s)
+	c, fh, err := dialFile(s, name)
 	if err != nil {
 		return feResult{}, err
 	}
 	defer c.nc.Close()
-	fh, err := c.lookup(root, name)
-	if err != nil {
-		return feResult{}, err
-	}
 	r := rand.New(rand.NewPCG(1, 7))
 	lat := make([]time.Duration, 0, 1<<16)
 	start := time.Now()
@@ -112,15 +108,11 @@ func singleRandomReads(s feServer, name string) (feResult, error) {
 // singleSeqRead reads name (feSeqBytes) from start to end in 1 MiB READs,
 // one at a time, and returns MB/s.
 func singleSeqRead(s feServer, name string) (feResult, error) {
-	c, root, err := dialExport(s)
+	c, fh, err := dialFile(s, name)
 	if err != nil {
 		return feResult{}, err
 	}
 	defer c.nc.Close()
-	fh, err := c.lookup(root, name)
-	if err != nil {
-		return feResult{}, err
-	}
 	const chunk = 1 << 20
 	lat := make([]time.Duration, 0, feSeqBytes/chunk)
 	start := time.Now()
