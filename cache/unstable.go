@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -125,11 +127,7 @@ func (u *unstableWrites) forget(ino Ino) {
 func (u *unstableWrites) inos() []Ino {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	inos := make([]Ino, 0, len(u.pending))
-	for ino := range u.pending {
-		inos = append(inos, ino)
-	}
-	return inos
+	return slices.Collect(maps.Keys(u.pending))
 }
 
 // noteWritten notes that ino's data file changed since its last Commit.

@@ -1,6 +1,7 @@
 package content
 
 import (
+	"maps"
 	"math/bits"
 	"slices"
 	"sync"
@@ -111,11 +112,7 @@ func (f *Fresh) Drop(ino Ino) {
 func (f *Fresh) Inos() []Ino {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	inos := make([]Ino, 0, len(f.m))
-	for ino := range f.m {
-		inos = append(inos, ino)
-	}
-	return inos
+	return slices.Collect(maps.Keys(f.m))
 }
 
 // Count is how many fresh chunks there are.
