@@ -59,13 +59,6 @@ func (c *Cache) commitData(ino Ino) error {
 	return c.storePending(ino, func(t *txn) error { return t.dropInline(ino) })
 }
 
-func cmpErr(first, err error) error {
-	if first != nil {
-		return first
-	}
-	return err
-}
-
 // restoreInline writes the content of every inline record back to its
 // data file and syncs it, at start (content.Inline.Restore).
 func (c *Cache) restoreInline() error {
